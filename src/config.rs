@@ -1,0 +1,182 @@
+//! Server settings: defaults, command-line flags and environment variables.
+//!
+//! Every flag `--some-flag V` can also be given as `NETDISK_SOME_FLAG=V`;
+//! a flag wins over the environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server can be told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: String,
+    pub data: PathBuf,
+    pub max_clients: usize,
+    pub max_per_ip: usize,
+    pub idle_timeout: Duration,
+    pub login_timeout: Duration,
+    pub stall_timeout: Duration,
+    pub partial_ttl: Duration,
+    pub max_file_size: u64,
+    /// Bytes per user; `None` is unlimited.
+    pub quota: Option<u64>,
+    /// Failed logins on one connection before it is closed.
+    pub max_login_failures: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:9021".into(),
+            data: PathBuf::from("./data"),
+            max_clients: 1000,
+            max_per_ip: 64,
+            idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(60),
+            partial_ttl: Duration::from_secs(7 * 86_400),
+            max_file_size: 1 << 40,
+            quota: None,
+            max_login_failures: 3,
+        }
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Parsed {
+    Run(Config),
+    Help,
+    Version,
+}
+
+pub const USAGE: &str = "\
+usage: netdisk [OPTIONS]
+
+Serves the netdisk protocol (see docs/PROTOCOL.md).
+
+options (each also read from the environment variable in brackets):
+  --listen ADDR          address to listen on, port 0 picks one [NETDISK_LISTEN] (127.0.0.1:9021)
+  --data DIR             data directory [NETDISK_DATA] (./data)
+  --max-clients N        connections at once [NETDISK_MAX_CLIENTS] (1000)
+  --max-per-ip N         connections at once from one address [NETDISK_MAX_PER_IP] (64)
+  --idle-timeout SECS    close a session with no request for this long [NETDISK_IDLE_TIMEOUT] (300)
+  --login-timeout SECS   close a session not logged in after this long [NETDISK_LOGIN_TIMEOUT] (60)
+  --stall-timeout SECS   close a transfer that moves no byte for this long [NETDISK_STALL_TIMEOUT] (60)
+  --partial-ttl SECS     remove interrupted uploads older than this [NETDISK_PARTIAL_TTL] (604800)
+  --max-file-size BYTES  largest file [NETDISK_MAX_FILE_SIZE] (1099511627776)
+  --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
+  --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
+  --help                 this text
+  --version              the version
+";
+
+const FLAGS: [&str; 11] = [
+    "listen",
+    "data",
+    "max-clients",
+    "max-per-ip",
+    "idle-timeout",
+    "login-timeout",
+    "stall-timeout",
+    "partial-ttl",
+    "max-file-size",
+    "quota",
+    "max-login-failures",
+];
+
+/// Parses flags (without the program name) over the environment `env`.
+pub fn parse<I, E>(args: I, env: E) -> Result<Parsed, String>
+where
+    I: IntoIterator<Item = String>,
+    E: Fn(&str) -> Option<String>,
+{
+    let mut config = Config::default();
+    for flag in FLAGS {
+        let var = format!("NETDISK_{}", flag.replace('-', "_").to_uppercase());
+        if let Some(value) = env(&var) {
+            set(&mut config, flag, &value).map_err(|e| format!("{var}: {e}"))?;
+        }
+    }
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Parsed::Help),
+            "--version" | "-V" => return Ok(Parsed::Version),
+            _ => {}
+        }
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(format!("unexpected argument {arg:?}"));
+        };
+        let (flag, value) = match flag.split_once('=') {
+            Some((f, v)) => (f.to_string(), v.to_string()),
+            None => (flag.to_string(), args.next().ok_or_else(|| format!("--{flag} needs a value"))?),
+        };
+        if !FLAGS.contains(&flag.as_str()) {
+            return Err(format!("unknown option --{flag}"));
+        }
+        set(&mut config, &flag, &value).map_err(|e| format!("--{flag}: {e}"))?;
+    }
+    Ok(Parsed::Run(config))
+}
+
+fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
+    let secs = |v: &str| number(v).map(Duration::from_secs);
+    match flag {
+        "listen" => c.listen = value.to_string(),
+        "data" => c.data = PathBuf::from(value),
+        "max-clients" => c.max_clients = positive(value)? as usize,
+        "max-per-ip" => c.max_per_ip = positive(value)? as usize,
+        "idle-timeout" => c.idle_timeout = secs(value)?,
+        "login-timeout" => c.login_timeout = secs(value)?,
+        "stall-timeout" => c.stall_timeout = secs(value)?,
+        "partial-ttl" => c.partial_ttl = secs(value)?,
+        "max-file-size" => c.max_file_size = number(value)?,
+        "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
+        "max-login-failures" => c.max_login_failures = positive(value)? as u32,
+        _ => return Err("unknown option".into()),
+    }
+    Ok(())
+}
+
+fn number(value: &str) -> Result<u64, String> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{value:?} is not a whole number"));
+    }
+    value.parse().map_err(|_| format!("{value:?} is too large"))
+}
+
+fn positive(value: &str) -> Result<u64, String> {
+    match number(value)? {
+        0 => Err("must be at least 1".into()),
+        n if n > u32::MAX as u64 => Err(format!("{value:?} is too large")),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
+        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let lookup = |k: &str| env.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone());
+        match parse(args.iter().map(|s| s.to_string()), lookup)? {
+            Parsed::Run(c) => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn flags_override_environment() {
+        let c =
+            run(&["--listen", "0.0.0.0:1", "--quota=10"], &[("NETDISK_LISTEN", "x:2"), ("NETDISK_MAX_PER_IP", "3")])
+                .unwrap();
+        assert_eq!((c.listen.as_str(), c.quota, c.max_per_ip), ("0.0.0.0:1", Some(10), 3));
+        assert!(run(&["--nope", "1"], &[]).is_err());
+        assert!(run(&["--idle-timeout", "-1"], &[]).is_err());
+        assert!(run(&["--max-clients", "0"], &[]).is_err());
+        assert!(run(&["--data"], &[]).is_err());
+        assert!(run(&[], &[("NETDISK_QUOTA", "lots")]).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! netdisk: a small, dependable network disk.
+//!
+//! A server that people register on, log into and keep their files in,
+//! over a line-based text protocol with binary payload sections (see
+//! `docs/PROTOCOL.md`), plus the client library the example client and the
+//! tests use.
+//!
+//! # Quick start
+//!
+//! ```text
+//! make run-server          # serves ./data on 127.0.0.1:9021
+//! nc 127.0.0.1 9021        # 220 netdisk ready
+//! make client              # the interactive client
+//! ```
+//!
+//! # Layout
+//!
+//! - [`proto`]: request and reply wire format, shared with the client
+//! - [`server`] and [`session`]: accept loop, limits, one thread per client
+//! - [`users`]: the accounts file with salted, iterated MD5 hashes
+//! - [`fs`]: the per-user jail ([`fs::UserPath`]) and directory operations
+//! - [`transfer`]: staged, verified, resumable uploads; downloads
+//! - [`client`]: a blocking client library
+
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod fs;
+pub mod log;
+pub mod proto;
+pub mod server;
+pub mod session;
+pub mod transfer;
+pub mod users;
+
+pub use config::Config;
+pub use digest::Digest;
+pub use server::Server;

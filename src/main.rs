@@ -1,0 +1,40 @@
+//! The netdisk server binary: flags -> Config -> Server::bind -> run.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use netdisk::config::{self, Parsed, USAGE};
+use netdisk::{Server, log};
+
+fn main() -> ExitCode {
+    let parsed = config::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
+    let config = match parsed {
+        Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("netdisk {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("netdisk: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let data = config.data.display().to_string();
+    let server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("netdisk: cannot start serving {data}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr().map_or("?".into(), |a| a.to_string());
+    println!("listening on {addr}");
+    let _ = std::io::stdout().flush();
+    log::server("start", format!("listening on {addr}, data {data}"));
+    server.run();
+    ExitCode::SUCCESS
+}

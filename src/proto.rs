@@ -1,0 +1,527 @@
+//! The wire format, both directions: request lines into [`Command`]s and
+//! back, reply codes and [`Reply`] lines.
+//!
+//! This module owns every byte of protocol text. Handlers never see raw
+//! request strings and never write a reply code by hand; the server and the
+//! client library share these types, so the two cannot drift apart.
+
+use std::fmt;
+
+use crate::digest::Digest;
+
+/// Longest request line, counting its `\n` (and `\r`, if any).
+pub const MAX_LINE: usize = 4096;
+
+/// A reply code of the protocol, one variant per code of the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Code {
+    /// A payload follows (download) or is expected (upload).
+    Payload = 150,
+    /// A user was registered.
+    Registered = 201,
+    /// A listing: as many lines follow as the first word says.
+    Listing = 212,
+    /// Status of a file or of the user's quota.
+    Status = 213,
+    /// Help: as many lines follow as the first word says.
+    Help = 214,
+    /// Greeting.
+    Ready = 220,
+    /// Bye; the server closes the connection.
+    Bye = 221,
+    /// A transfer completed.
+    TransferDone = 226,
+    /// Logged in.
+    LoggedIn = 230,
+    /// A file action (cd, rm, rmdir, mv) was done.
+    ActionDone = 250,
+    /// A path (pwd, makedir).
+    Path = 257,
+    /// The server closes the connection.
+    Closing = 421,
+    /// The target is being uploaded by another session.
+    Busy = 450,
+    /// Local I/O error on the server.
+    LocalError = 451,
+    /// The server's disk is full.
+    StorageFull = 452,
+    /// Syntax error, unknown command, line too long.
+    Syntax = 500,
+    /// Bad arguments: count, number format, offset out of range.
+    BadArgs = 501,
+    /// Not logged in, or login failed.
+    NotLoggedIn = 530,
+    /// Not found, exists already, wrong type, not empty.
+    Unavailable = 550,
+    /// Quota or file-size limit exceeded.
+    Quota = 552,
+    /// Name not allowed.
+    BadName = 553,
+    /// The received file's MD5 differs from the announced one.
+    Mismatch = 554,
+}
+
+impl Code {
+    /// The three-digit number.
+    pub fn number(self) -> u16 {
+        self as u16
+    }
+
+    /// The code for a number, if the protocol has one.
+    pub fn from_number(n: u16) -> Option<Code> {
+        use Code::*;
+        const ALL: [Code; 22] = [
+            Payload,
+            Registered,
+            Listing,
+            Status,
+            Help,
+            Ready,
+            Bye,
+            TransferDone,
+            LoggedIn,
+            ActionDone,
+            Path,
+            Closing,
+            Busy,
+            LocalError,
+            StorageFull,
+            Syntax,
+            BadArgs,
+            NotLoggedIn,
+            Unavailable,
+            Quota,
+            BadName,
+            Mismatch,
+        ];
+        ALL.into_iter().find(|c| c.number() == n)
+    }
+}
+
+/// One reply: a `CODE TEXT` line and, for listings and help, the lines that
+/// follow (their count is the first word of the text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: Code,
+    pub text: String,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// A one-line reply.
+    pub fn new(code: Code, text: impl Into<String>) -> Reply {
+        Reply { code, text: text.into(), lines: Vec::new() }
+    }
+
+    /// A multi-line reply whose text is the number of lines.
+    pub fn multi(code: Code, lines: Vec<String>) -> Reply {
+        Reply { code, text: lines.len().to_string(), lines }
+    }
+
+    /// The bytes on the wire, every line ended by `\r\n`.
+    pub fn to_wire(&self) -> String {
+        let mut out = format!("{} {}\r\n", self.code.number(), self.text);
+        for line in &self.lines {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// Whether the code is 1xx or 2xx.
+    pub fn is_ok(&self) -> bool {
+        self.code.number() < 400
+    }
+
+    /// The words of the text, for replies whose text has a fixed form.
+    pub fn words(&self) -> Vec<&str> {
+        self.text.split(' ').collect()
+    }
+}
+
+/// Splits a status line `CODE TEXT` into its parts (client side).
+pub fn parse_status(line: &str) -> Option<(u16, &str)> {
+    let digits = line.get(..3)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = &line[3..];
+    let text = rest.strip_prefix(' ').unwrap_or(rest);
+    if !rest.is_empty() && !rest.starts_with(' ') {
+        return None;
+    }
+    Some((digits.parse().ok()?, text))
+}
+
+/// A password; it never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(text: impl Into<String>) -> Password {
+        Password(text.into())
+    }
+
+    /// The secret, for hashing and for sending.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A parsed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Register { user: String, pass: Password },
+    Login { user: String, pass: Password },
+    Pwd,
+    Ls { path: Option<String> },
+    Makedir { path: String },
+    Cd { path: String },
+    Upload { path: String, size: u64, md5: Option<Digest>, from: Option<u64> },
+    Download { path: String, offset: u64 },
+    Stat { path: String },
+    Rm { path: String },
+    Rmdir { path: String },
+    Mv { from: String, to: String },
+    Quota,
+    Help,
+    Quit,
+}
+
+/// Why a request line was refused before reaching a handler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// `500` (syntax) or `501` (arguments).
+    pub code: Code,
+    pub text: String,
+    /// The first word was `upload`: payload bytes may follow, so the
+    /// connection must close after the reply.
+    pub upload: bool,
+}
+
+impl ParseError {
+    fn syntax(text: &str) -> ParseError {
+        ParseError { code: Code::Syntax, text: text.to_string(), upload: false }
+    }
+
+    pub fn reply(&self) -> Reply {
+        Reply::new(self.code, self.text.clone())
+    }
+}
+
+/// Parses one request line (without its `\n`; a trailing `\r` is dropped).
+/// `Ok(None)` is a blank line, which gets no reply.
+pub fn parse_line(raw: &[u8]) -> Result<Option<Command>, ParseError> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let upload = first_word_is_upload(raw);
+    let fail = |mut e: ParseError| {
+        e.upload = upload;
+        e
+    };
+    let line = std::str::from_utf8(raw).map_err(|_| fail(ParseError::syntax("line is not UTF-8")))?;
+    if line.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(fail(ParseError::syntax("control character in line")));
+    }
+    let words = split_words(line).map_err(fail)?;
+    let Some((verb, args)) = words.split_first() else {
+        return Ok(None);
+    };
+    parse_command(&verb.to_ascii_lowercase(), args).map(Some).map_err(fail)
+}
+
+fn first_word_is_upload(raw: &[u8]) -> bool {
+    let start = raw.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(raw.len());
+    let rest = &raw[start..];
+    let end = rest.iter().position(|b| *b == b' ' || *b == b'\t').unwrap_or(rest.len());
+    rest[..end].eq_ignore_ascii_case(b"upload")
+}
+
+/// Splits a line into words: blanks separate, double quotes group, and
+/// inside quotes `\"` is a quote and `\\` a backslash.
+pub fn split_words(line: &str) -> Result<Vec<String>, ParseError> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        let Some(&first) = chars.peek() else {
+            return Ok(words);
+        };
+        let mut word = String::new();
+        if first == '"' {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(ParseError::syntax("unterminated quote")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c @ ('"' | '\\')) => word.push(c),
+                        _ => return Err(ParseError::syntax("bad escape in quotes")),
+                    },
+                    Some(c) => word.push(c),
+                }
+            }
+            if chars.peek().is_some_and(|c| *c != ' ' && *c != '\t') {
+                return Err(ParseError::syntax("text right after a closing quote"));
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ' ' && *c != '\t') {
+                word.push(c);
+            }
+        }
+        words.push(word);
+    }
+}
+
+fn parse_command(verb: &str, args: &[String]) -> Result<Command, ParseError> {
+    let arg = |i: usize| args[i].clone();
+    let cmd = match (verb, args.len()) {
+        ("register", 2) => Command::Register { user: arg(0), pass: Password(arg(1)) },
+        ("login", 2) => Command::Login { user: arg(0), pass: Password(arg(1)) },
+        ("pwd", 0) => Command::Pwd,
+        ("ls", 0) => Command::Ls { path: None },
+        ("ls", 1) => Command::Ls { path: Some(arg(0)) },
+        ("makedir" | "mkdir", 1) => Command::Makedir { path: arg(0) },
+        ("cd", 1) => Command::Cd { path: arg(0) },
+        ("upload", 3 | 4) => parse_upload(args)?,
+        ("download", 1) => Command::Download { path: arg(0), offset: 0 },
+        ("download", 2) => Command::Download { path: arg(0), offset: number(&args[1], "OFFSET")? },
+        ("stat", 1) => Command::Stat { path: arg(0) },
+        ("rm", 1) => Command::Rm { path: arg(0) },
+        ("rmdir", 1) => Command::Rmdir { path: arg(0) },
+        ("mv", 2) => Command::Mv { from: arg(0), to: arg(1) },
+        ("quota", 0) => Command::Quota,
+        ("help", 0) => Command::Help,
+        ("quit", 0) => Command::Quit,
+        _ => return Err(arity_error(verb)),
+    };
+    Ok(cmd)
+}
+
+fn parse_upload(args: &[String]) -> Result<Command, ParseError> {
+    let size = number(&args[1], "SIZE")?;
+    let md5 = match args[2].as_str() {
+        "-" => None,
+        text => Some(Digest::from_hex(text).ok_or_else(|| bad_args("MD5 must be 32 hex digits or -"))?),
+    };
+    let from = args.get(3).map(|a| number(a, "FROM")).transpose()?;
+    Ok(Command::Upload { path: args[0].clone(), size, md5, from })
+}
+
+fn arity_error(verb: &str) -> ParseError {
+    match usage(verb) {
+        Some(usage) => bad_args(&format!("usage: {usage}")),
+        None => ParseError::syntax("unknown command; try help"),
+    }
+}
+
+fn bad_args(text: &str) -> ParseError {
+    ParseError { code: Code::BadArgs, text: text.to_string(), upload: false }
+}
+
+/// A decimal number: ASCII digits only, no sign, within `u64`.
+pub fn number(text: &str, what: &str) -> Result<u64, ParseError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_args(&format!("{what} must be decimal digits")));
+    }
+    text.parse().map_err(|_| bad_args(&format!("{what} is too large")))
+}
+
+/// Every command with its arguments and a one-line description.
+pub const COMMANDS: [(&str, &str, &str); 16] = [
+    ("register", "USER PASS", "create an account"),
+    ("login", "USER PASS", "log in (again, to switch user)"),
+    ("pwd", "", "print the working directory"),
+    ("ls", "[PATH]", "list a directory (or one file)"),
+    ("makedir", "PATH", "make a directory (alias mkdir)"),
+    ("mkdir", "PATH", "make a directory"),
+    ("cd", "PATH", "change the working directory"),
+    ("upload", "PATH SIZE MD5|- [FROM]", "store a file; MD5 - sends it after the payload"),
+    ("download", "PATH [OFFSET]", "fetch a file, from OFFSET"),
+    ("stat", "PATH", "type, size, mtime and MD5 of a file"),
+    ("rm", "PATH", "remove a file"),
+    ("rmdir", "PATH", "remove an empty directory"),
+    ("mv", "FROM TO", "move or rename; replaces a file at TO"),
+    ("quota", "", "bytes used and the limit"),
+    ("help", "", "this list"),
+    ("quit", "", "end the session"),
+];
+
+fn usage(verb: &str) -> Option<String> {
+    let (name, args, _) = COMMANDS.iter().find(|(name, _, _)| *name == verb)?;
+    Some(format!("{name} {args}").trim_end().to_string())
+}
+
+/// Quotes a word for the wire when it needs it.
+pub fn quote(word: &str) -> String {
+    let plain = !word.is_empty() && !word.starts_with('"') && !word.contains([' ', '\t']);
+    if plain {
+        return word.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in word.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+impl fmt::Display for Command {
+    /// The request line as sent on the wire, without its `\r\n`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = |s: &str| quote(s);
+        match self {
+            Command::Register { user, pass } => write!(f, "register {} {}", q(user), q(&pass.0)),
+            Command::Login { user, pass } => write!(f, "login {} {}", q(user), q(&pass.0)),
+            Command::Pwd => f.write_str("pwd"),
+            Command::Ls { path: None } => f.write_str("ls"),
+            Command::Ls { path: Some(p) } => write!(f, "ls {}", q(p)),
+            Command::Makedir { path } => write!(f, "makedir {}", q(path)),
+            Command::Cd { path } => write!(f, "cd {}", q(path)),
+            Command::Upload { path, size, md5, from } => {
+                let md5 = md5.map_or("-".to_string(), |d| d.to_string());
+                write!(f, "upload {} {size} {md5}", q(path))?;
+                from.map_or(Ok(()), |from| write!(f, " {from}"))
+            }
+            Command::Download { path, offset } => write!(f, "download {} {offset}", q(path)),
+            Command::Stat { path } => write!(f, "stat {}", q(path)),
+            Command::Rm { path } => write!(f, "rm {}", q(path)),
+            Command::Rmdir { path } => write!(f, "rmdir {}", q(path)),
+            Command::Mv { from, to } => write!(f, "mv {} {}", q(from), q(to)),
+            Command::Quota => f.write_str("quota"),
+            Command::Help => f.write_str("help"),
+            Command::Quit => f.write_str("quit"),
+        }
+    }
+}
+
+/// Quotes a path for `257` and `cd`'s `250`: `"` and `\` escaped.
+pub fn quoted_path(path: &str) -> String {
+    let mut out = String::from("\"");
+    for c in path.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        split_words(line).unwrap()
+    }
+
+    #[test]
+    fn splits_words_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("ls", &["ls"]),
+            ("  ls \t a  ", &["ls", "a"]),
+            ("cd \"my docs\"", &["cd", "my docs"]),
+            ("cd \"a\\\"b\"", &["cd", "a\"b"]),
+            ("cd \"a\\\\b\"", &["cd", "a\\b"]),
+            ("cd \"\"", &["cd", ""]),
+            ("cd a\"b", &["cd", "a\"b"]),
+            ("", &[]),
+            (" \t ", &[]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(words(line), *want, "line {line:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_lines_table() {
+        let cases: &[(&[u8], Code, bool)] = &[
+            (b"frobnicate", Code::Syntax, false),
+            (b"cd \"open", Code::Syntax, false),
+            (b"cd \"a\"b", Code::Syntax, false),
+            (b"cd \"a\\nb\"", Code::Syntax, false),
+            (b"ls \x01", Code::Syntax, false),
+            (b"ls \xff", Code::Syntax, false),
+            (b"ls a\0b", Code::Syntax, false),
+            (b"ls a b", Code::BadArgs, false),
+            (b"login alice", Code::BadArgs, false),
+            (b"upload a 1", Code::BadArgs, true),
+            (b"UPLOAD a -1 -", Code::BadArgs, true),
+            (b"upload a 1e3 -", Code::BadArgs, true),
+            (b"upload a 0x10 -", Code::BadArgs, true),
+            (b"upload a 99999999999999999999 -", Code::BadArgs, true),
+            (b"upload a 1 abc", Code::BadArgs, true),
+            (b"upload a 1 - +1", Code::BadArgs, true),
+            (b"upload \xff 1 -", Code::Syntax, true),
+            (b"download a -5", Code::BadArgs, false),
+            (b"download a 1 2", Code::BadArgs, false),
+        ];
+        for (line, code, upload) in cases {
+            let err = parse_line(line).unwrap_err();
+            assert_eq!((err.code, err.upload), (*code, *upload), "line {:?}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn parses_commands_table() {
+        let d = Digest::from_hex("b1946ac92492d2347c6235b4d2611184").unwrap();
+        let cases: Vec<(&str, Command)> = vec![
+            ("PWD\r", Command::Pwd),
+            ("Ls", Command::Ls { path: None }),
+            ("mkdir x", Command::Makedir { path: "x".into() }),
+            (
+                "upload f 6 B1946AC92492D2347C6235B4D2611184",
+                Command::Upload { path: "f".into(), size: 6, md5: Some(d), from: None },
+            ),
+            ("upload f 6 - 0", Command::Upload { path: "f".into(), size: 6, md5: None, from: Some(0) }),
+            ("download f 3", Command::Download { path: "f".into(), offset: 3 }),
+            ("mv \"a b\" c", Command::Mv { from: "a b".into(), to: "c".into() }),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_line(line.as_bytes()).unwrap(), Some(want), "line {line:?}");
+        }
+        assert_eq!(parse_line(b"   ").unwrap(), None);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let cmds = vec![
+            Command::Login { user: "bob".into(), pass: Password::new("p a\"s\\s $#:") },
+            Command::Ls { path: Some("my \"docs\"".into()) },
+            Command::Upload { path: "a b".into(), size: 10, md5: None, from: Some(4) },
+            Command::Download { path: "x".into(), offset: 7 },
+            Command::Mv { from: "\"q".into(), to: "\\".into() },
+            Command::Quota,
+        ];
+        for cmd in cmds {
+            let wire = cmd.to_string();
+            assert_eq!(parse_line(wire.as_bytes()).unwrap(), Some(cmd), "wire {wire:?}");
+        }
+    }
+
+    #[test]
+    fn replies_print_crlf_and_counts() {
+        let r = Reply::multi(Code::Listing, vec!["a".into(), "b".into()]);
+        assert_eq!(r.to_wire(), "212 2\r\na\r\nb\r\n");
+        assert_eq!(parse_status("226 6 abc"), Some((226, "6 abc")));
+        assert_eq!(parse_status("2x6 no"), None);
+        assert_eq!(Code::from_number(554), Some(Code::Mismatch));
+        assert_eq!(format!("{:?}", Password::new("secret")), "***");
+    }
+}

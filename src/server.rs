@@ -1,0 +1,191 @@
+//! The accept loop, connection limits, one named thread per connection,
+//! and the state all sessions share.
+//!
+//! The accept loop never exits on a client's account: over-limit
+//! connections get `421` and are closed, a failed thread spawn refuses that
+//! one client, and accept errors (e.g. out of file descriptors) back off
+//! instead of spinning. A panic in a session ends that session only.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::log;
+use crate::session;
+use crate::transfer::{Sums, sweep};
+use crate::users::Users;
+
+/// Stack of a session thread: sessions keep their buffers on the heap.
+const STACK: usize = 128 * 1024;
+/// Failed logins from one address are remembered this long.
+const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+
+/// What every session can see.
+pub struct Shared {
+    pub config: Config,
+    pub users: Users,
+    pub sums: Sums,
+    conns: Mutex<Conns>,
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+#[derive(Default)]
+struct Conns {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl Shared {
+    /// A user's visible tree.
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.config.data.join("home").join(user)
+    }
+
+    /// Where a user's interrupted uploads wait.
+    pub fn staging(&self, user: &str) -> PathBuf {
+        self.config.data.join("staging").join(user)
+    }
+
+    /// Records a failed login from `ip` and returns how long to wait before
+    /// answering: 100 ms, doubling with each recent failure from that
+    /// address, at most 5 s. Reconnecting does not reset it.
+    pub fn login_failed(&self, ip: IpAddr) -> Duration {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if map.len() > 100_000 {
+            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        }
+        let times = map.entry(ip).or_default();
+        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        times.push(now);
+        let n = times.len().min(7) as u32;
+        Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
+    }
+
+    /// Counts a new connection in, if the limits allow it.
+    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = conns.per_ip.get(&ip).copied().unwrap_or(0);
+        if conns.total >= self.config.max_clients || mine >= self.config.max_per_ip {
+            return None;
+        }
+        conns.total += 1;
+        *conns.per_ip.entry(ip).or_default() += 1;
+        Some(Slot { shared: Arc::clone(self), ip })
+    }
+}
+
+/// A counted connection; leaving the count happens on drop, even when the
+/// session panics.
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut conns = self.shared.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.total -= 1;
+        if let Some(n) = conns.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                conns.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A bound server.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Prepares the data directory and binds the listening socket.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        for sub in ["home", "staging", "sums"] {
+            std::fs::create_dir_all(config.data.join(sub))?;
+        }
+        let listener = TcpListener::bind(&config.listen)?;
+        let shared = Shared {
+            users: Users::open(&config.data),
+            sums: Sums::new(config.data.join("sums")),
+            config,
+            conns: Mutex::default(),
+            failures: Mutex::default(),
+        };
+        Ok(Server { listener, shared: Arc::new(shared) })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends.
+    pub fn run(self) {
+        self.start_sweeper();
+        for stream in self.listener.incoming() {
+            match stream {
+                Ok(stream) => self.admit(stream),
+                Err(e) => {
+                    log::server("accept", e);
+                    thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    fn admit(&self, stream: TcpStream) {
+        let Ok(peer) = stream.peer_addr() else { return };
+        let Some(slot) = self.shared.enter(peer.ip()) else {
+            log::event(Some(peer), "-", "connect", "", "421 too many connections", 0);
+            return refuse(stream, "421 too many connections\r\n");
+        };
+        let shared = Arc::clone(&self.shared);
+        let spare = stream.try_clone();
+        let spawned = thread::Builder::new().name(format!("conn {peer}")).stack_size(STACK).spawn(move || {
+            let _slot = slot;
+            let served = catch_unwind(AssertUnwindSafe(|| session::run(&shared, stream, peer)));
+            if served.is_err() {
+                log::event(Some(peer), "-", "session", "", "panic", 0);
+            }
+        });
+        if let Err(e) = spawned {
+            log::event(Some(peer), "-", "connect", "", format!("421 no thread: {e}"), 0);
+            if let Ok(s) = spare {
+                refuse(s, "421 server busy\r\n");
+            }
+        }
+    }
+
+    /// Removes stale staged uploads now and then periodically.
+    fn start_sweeper(&self) {
+        let shared = Arc::clone(&self.shared);
+        let ttl = shared.config.partial_ttl;
+        let every = (ttl / 2).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let _ = thread::Builder::new().name("sweeper".into()).spawn(move || {
+            loop {
+                let removed = sweep(&shared.config.data.join("staging"), ttl);
+                if removed > 0 {
+                    log::server("sweep", format!("removed {removed} stale staged files"));
+                }
+                thread::sleep(every);
+            }
+        });
+    }
+}
+
+/// Tells an unserved client why, without blocking the accept loop.
+fn refuse(stream: TcpStream, line: &str) {
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write_all(line.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}

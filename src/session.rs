@@ -1,0 +1,455 @@
+//! One connection: reading request lines, the logged-in state, and one
+//! method per command.
+//!
+//! The session owns framing. Request lines are read with a hard length
+//! limit and a deadline (idle or login timeout) that trickled bytes cannot
+//! extend; payloads are read for exactly the announced length. When a
+//! refusal leaves the framing unknown (any refused `upload`), the session
+//! replies and closes. I/O errors on the socket end the session quietly;
+//! nothing here may panic on client input.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::fs::{Kind, Tree, UserPath, usage_of};
+use crate::log;
+use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
+use crate::server::Shared;
+use crate::transfer::{Download, Limits, Request, Stop, Upload};
+use crate::users::check_user;
+
+/// Logged out, or logged in with everything that only exists then.
+enum State {
+    LoggedOut,
+    LoggedIn { user: String, tree: Tree, cwd: UserPath },
+}
+
+/// What the session does after a request.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    Close,
+}
+
+/// A line read from the client, or why there is none.
+enum Input {
+    Line(Vec<u8>),
+    TooLong,
+    Timeout,
+    Closed,
+}
+
+pub struct Session<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    state: State,
+    failures: u32,
+    connected: Instant,
+    last_request: Instant,
+}
+
+/// Serves one connection to its end.
+pub fn run(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+    let Ok(writer) = stream.try_clone() else { return };
+    let _ = writer.set_write_timeout(Some(shared.config.stall_timeout));
+    let _ = stream.set_nodelay(true);
+    let now = Instant::now();
+    let mut session = Session {
+        shared,
+        peer,
+        reader: BufReader::with_capacity(4096, stream),
+        writer,
+        state: State::LoggedOut,
+        failures: 0,
+        connected: now,
+        last_request: now,
+    };
+    log::event(Some(peer), "-", "connect", "", "220", 0);
+    let _ = session.serve();
+    log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
+}
+
+impl Session<'_> {
+    fn serve(&mut self) -> io::Result<()> {
+        self.send(&Reply::new(Code::Ready, "netdisk ready"))?;
+        loop {
+            let flow = match self.read_line(self.deadline()) {
+                Input::Line(line) => {
+                    let flow = self.handle(&line)?;
+                    self.last_request = Instant::now();
+                    flow
+                }
+                Input::TooLong => self.refuse_and_close(Reply::new(Code::Syntax, "line too long"))?,
+                Input::Timeout => self.timeout()?,
+                Input::Closed => Flow::Close,
+            };
+            if flow == Flow::Close {
+                return Ok(());
+            }
+        }
+    }
+
+    fn user(&self) -> &str {
+        match &self.state {
+            State::LoggedIn { user, .. } => user,
+            State::LoggedOut => "-",
+        }
+    }
+
+    /// When the session times out if no complete request arrives.
+    fn deadline(&self) -> Instant {
+        let idle = self.last_request + self.shared.config.idle_timeout;
+        match self.state {
+            State::LoggedOut => idle.min(self.connected + self.shared.config.login_timeout),
+            State::LoggedIn { .. } => idle,
+        }
+    }
+
+    fn timeout(&mut self) -> io::Result<Flow> {
+        let what = if matches!(self.state, State::LoggedOut) { "login timeout" } else { "idle timeout" };
+        log::event(Some(self.peer), self.user(), "timeout", "", "421", 0);
+        self.refuse_and_close(Reply::new(Code::Closing, what))
+    }
+
+    /// Reads one line of at most [`proto::MAX_LINE`] bytes before `deadline`.
+    fn read_line(&mut self, deadline: Instant) -> Input {
+        let mut line = Vec::new();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Input::Timeout;
+            }
+            let _ = self.reader.get_ref().set_read_timeout(Some(deadline - now));
+            let buf = match self.reader.fill_buf() {
+                Ok([]) => return Input::Closed,
+                Ok(buf) => buf,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Input::Closed,
+            };
+            if let Some(i) = buf.iter().position(|b| *b == b'\n') {
+                if line.len() + i + 1 > proto::MAX_LINE {
+                    return Input::TooLong;
+                }
+                line.extend_from_slice(&buf[..i]);
+                self.reader.consume(i + 1);
+                return Input::Line(line);
+            }
+            if line.len() + buf.len() >= proto::MAX_LINE {
+                return Input::TooLong;
+            }
+            line.extend_from_slice(buf);
+            let n = buf.len();
+            self.reader.consume(n);
+        }
+    }
+
+    fn send(&mut self, reply: &Reply) -> io::Result<()> {
+        self.writer.write_all(reply.to_wire().as_bytes())
+    }
+
+    /// Sends a final reply, then closes without resetting the connection
+    /// under the client's feet: our side is shut down for writing and what
+    /// the client is still sending is drained for a moment.
+    fn refuse_and_close(&mut self, reply: Reply) -> io::Result<Flow> {
+        self.send(&reply)?;
+        let _ = self.writer.flush();
+        let _ = self.writer.shutdown(Shutdown::Write);
+        let stream = self.reader.get_mut();
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let _ = io::copy(&mut stream.take(8 << 20), &mut io::sink());
+        Ok(Flow::Close)
+    }
+
+    fn handle(&mut self, raw: &[u8]) -> io::Result<Flow> {
+        match parse_line(raw) {
+            Ok(None) => Ok(Flow::Go),
+            Ok(Some(cmd)) => self.dispatch(cmd),
+            Err(e) if e.upload => {
+                log::event(Some(self.peer), self.user(), "upload", "", e.code.number(), 0);
+                self.refuse_and_close(e.reply())
+            }
+            Err(e) => self.send(&e.reply()).map(|_| Flow::Go),
+        }
+    }
+
+    fn dispatch(&mut self, cmd: Command) -> io::Result<Flow> {
+        let open = matches!(cmd, Command::Register { .. } | Command::Login { .. } | Command::Help | Command::Quit);
+        if !open && matches!(self.state, State::LoggedOut) {
+            let reply = Reply::new(Code::NotLoggedIn, "log in first");
+            return match cmd {
+                Command::Upload { .. } => self.refuse_and_close(reply),
+                _ => self.send(&reply).map(|_| Flow::Go),
+            };
+        }
+        let result = match cmd {
+            Command::Register { user, pass } => self.register(&user, &pass),
+            Command::Login { user, pass } => return self.login(&user, &pass),
+            Command::Pwd => self.pwd(),
+            Command::Ls { path } => self.ls(path.as_deref().unwrap_or(".")),
+            Command::Makedir { path } => self.makedir(&path),
+            Command::Cd { path } => self.cd(&path),
+            Command::Upload { path, size, md5, from } => return self.upload(&path, size, md5, from),
+            Command::Download { path, offset } => return self.download(&path, offset),
+            Command::Stat { path } => self.stat(&path),
+            Command::Rm { path } => self.rm(&path),
+            Command::Rmdir { path } => self.rmdir(&path),
+            Command::Mv { from, to } => self.mv(&from, &to),
+            Command::Quota => self.quota(),
+            Command::Help => Ok(help()),
+            Command::Quit => {
+                self.send(&Reply::new(Code::Bye, "bye"))?;
+                return Ok(Flow::Close);
+            }
+        };
+        self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
+    }
+
+    /// The tree, working directory and a resolved path, when logged in.
+    fn resolve(&self, text: &str) -> Result<(&Tree, UserPath)> {
+        match &self.state {
+            State::LoggedIn { tree, cwd, .. } => Ok((tree, cwd.resolve(text)?)),
+            State::LoggedOut => Err(Error::NotLoggedIn("log in first".into())),
+        }
+    }
+
+    fn note(&self, action: &str, detail: &str, result: &Result<Reply>) {
+        let code = match result {
+            Ok(r) => r.code.number(),
+            Err(e) => e.code().number(),
+        };
+        log::event(Some(self.peer), self.user(), action, detail, code, 0);
+    }
+
+    fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
+        let result =
+            self.shared.users.register(user, pass).map(|_| Reply::new(Code::Registered, format!("registered {user}")));
+        let shown = if check_user(user).is_ok() { user } else { "?" };
+        log::event(
+            Some(self.peer),
+            self.user(),
+            "register",
+            shown,
+            result.as_ref().map_or_else(|e| e.code(), |r| r.code).number(),
+            0,
+        );
+        result
+    }
+
+    fn login(&mut self, user: &str, pass: &Password) -> io::Result<Flow> {
+        let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
+        let shown = if check_user(user).is_ok() { user } else { "?" };
+        if ok {
+            let home = self.shared.home(user);
+            if let Err(e) = std::fs::create_dir_all(&home) {
+                log::event(Some(self.peer), user, "login", "", 451, 0);
+                return self.send(&Error::io("home directory", e).reply()).map(|_| Flow::Go);
+            }
+            self.state = State::LoggedIn { user: user.to_string(), tree: Tree::new(home), cwd: UserPath::root() };
+            log::event(Some(self.peer), user, "login", "", 230, 0);
+            return self.send(&Reply::new(Code::LoggedIn, format!("logged in as {user}"))).map(|_| Flow::Go);
+        }
+        self.failures += 1;
+        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
+        log::event(Some(self.peer), shown, "login", "", 530, 0);
+        if self.failures >= self.shared.config.max_login_failures {
+            log::event(Some(self.peer), shown, "login", "", 421, 0);
+            return self.refuse_and_close(Reply::new(Code::Closing, "too many failed logins"));
+        }
+        self.send(&Reply::new(Code::NotLoggedIn, "login incorrect")).map(|_| Flow::Go)
+    }
+
+    fn pwd(&self) -> Result<Reply> {
+        let State::LoggedIn { cwd, .. } = &self.state else { unreachable!("checked by dispatch") };
+        Ok(Reply::new(Code::Path, quoted_path(&cwd.to_string())))
+    }
+
+    fn ls(&self, text: &str) -> Result<Reply> {
+        let (tree, path) = self.resolve(text)?;
+        let lines = tree.list(&path)?.iter().map(|e| e.line()).collect();
+        Ok(Reply::multi(Code::Listing, lines))
+    }
+
+    fn makedir(&self, text: &str) -> Result<Reply> {
+        let result = self.resolve(text).and_then(|(tree, path)| {
+            tree.makedir(&path)?;
+            Ok(Reply::new(Code::Path, quoted_path(&path.to_string())))
+        });
+        self.note("makedir", text, &result);
+        result
+    }
+
+    fn cd(&mut self, text: &str) -> Result<Reply> {
+        let (tree, path) = self.resolve(text)?;
+        tree.dir(&path)?;
+        let reply = Reply::new(Code::ActionDone, quoted_path(&path.to_string()));
+        if let State::LoggedIn { cwd, .. } = &mut self.state {
+            *cwd = path;
+        }
+        Ok(reply)
+    }
+
+    fn stat(&self, text: &str) -> Result<Reply> {
+        let (tree, path) = self.resolve(text)?;
+        let entry = tree.entry(&path)?;
+        let md5 = match entry.kind {
+            Kind::Dir => "-".to_string(),
+            Kind::File => Download::open(tree, &self.shared.sums, &path, 0)?.md5.to_string(),
+        };
+        Ok(Reply::new(Code::Status, format!("{} {md5} {}", entry.head(), entry.name)))
+    }
+
+    fn rm(&self, text: &str) -> Result<Reply> {
+        let result = self.resolve(text).and_then(|(tree, path)| {
+            let meta = tree.remove_file(&path)?;
+            self.shared.sums.forget(&meta);
+            Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
+        });
+        self.note("rm", text, &result);
+        result
+    }
+
+    fn rmdir(&self, text: &str) -> Result<Reply> {
+        let result = self.resolve(text).and_then(|(tree, path)| {
+            tree.remove_dir(&path)?;
+            Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
+        });
+        self.note("rmdir", text, &result);
+        result
+    }
+
+    fn mv(&self, from: &str, to: &str) -> Result<Reply> {
+        let result = self.resolve(from).and_then(|(tree, a)| {
+            let (_, b) = self.resolve(to)?;
+            tree.rename(&a, &b)?;
+            Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
+        });
+        self.note("mv", &format!("{from} -> {to}"), &result);
+        result
+    }
+
+    fn quota(&self) -> Result<Reply> {
+        let (tree, _) = self.resolve(".")?;
+        let used = tree.usage() + usage_of(&self.staging());
+        let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
+        Ok(Reply::new(Code::Status, format!("{used} {limit}")))
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.shared.staging(self.user())
+    }
+
+    fn upload(&mut self, text: &str, size: u64, md5: Option<Digest>, from: Option<u64>) -> io::Result<Flow> {
+        let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
+        let staging = self.staging();
+        let prepared = self.resolve(text).and_then(|(tree, path)| {
+            let up = Upload::prepare(tree, &staging, &Request { path: &path, size, md5, from }, &limits)?;
+            Ok((up, path))
+        });
+        let (mut up, path) = match prepared {
+            Ok(ok) => ok,
+            Err(e) => {
+                log::event(Some(self.peer), self.user(), "upload", text, e.code().number(), 0);
+                return self.refuse_and_close(e.reply());
+            }
+        };
+        let (offset, prefix) = up.offer();
+        self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
+        let _ = self.reader.get_ref().set_read_timeout(Some(self.shared.config.stall_timeout));
+        let received = up.receive(&mut self.reader);
+        let bytes = up.held() - offset;
+        let log = |outcome: &dyn std::fmt::Display, s: &Session| {
+            log::event(Some(s.peer), s.user(), "upload", &path.to_string(), outcome, bytes);
+        };
+        match received {
+            Ok(()) => {}
+            Err(Stop::Client(_)) => {
+                log(&"interrupted", self);
+                return Ok(Flow::Close);
+            }
+            Err(Stop::Local(e)) => {
+                log(&e.code().number(), self);
+                return self.refuse_and_close(e.reply());
+            }
+        }
+        let claimed = match md5 {
+            Some(_) => None,
+            None => match self.read_digest_line() {
+                Ok(d) => Some(d),
+                Err(flow) => {
+                    log(&"no digest", self);
+                    return flow;
+                }
+            },
+        };
+        let State::LoggedIn { tree, .. } = &self.state else { unreachable!("checked by dispatch") };
+        let reply = match up.finish(tree, &path, claimed, &self.shared.sums) {
+            Ok(d) => Reply::new(Code::TransferDone, format!("{size} {d}")),
+            Err(e) => e.reply(),
+        };
+        log(&reply.code.number(), self);
+        self.send(&reply).map(|_| Flow::Go)
+    }
+
+    /// The digest line that follows a payload sent with MD5 `-`. A bad line
+    /// gets `501`; the staged bytes stay, so the upload can be resumed.
+    fn read_digest_line(&mut self) -> std::result::Result<Digest, io::Result<Flow>> {
+        let deadline = Instant::now() + self.shared.config.stall_timeout;
+        match self.read_line(deadline) {
+            Input::Line(line) => {
+                let text = String::from_utf8_lossy(&line);
+                match Digest::from_hex(text.trim()) {
+                    Some(d) => Ok(d),
+                    None => Err(self
+                        .send(&Reply::new(Code::BadArgs, "expected the MD5 as 32 hex digits"))
+                        .map(|_| Flow::Go)),
+                }
+            }
+            Input::TooLong => Err(self.refuse_and_close(Reply::new(Code::Syntax, "line too long"))),
+            Input::Timeout => Err(self.timeout()),
+            Input::Closed => Err(Ok(Flow::Close)),
+        }
+    }
+
+    fn download(&mut self, text: &str, offset: u64) -> io::Result<Flow> {
+        let opened = self.resolve(text).and_then(|(tree, path)| Download::open(tree, &self.shared.sums, &path, offset));
+        let mut down = match opened {
+            Ok(d) => d,
+            Err(e) => {
+                log::event(Some(self.peer), self.user(), "download", text, e.code().number(), 0);
+                return self.send(&e.reply()).map(|_| Flow::Go);
+            }
+        };
+        let (size, md5) = (down.size, down.md5);
+        self.send(&Reply::new(Code::Payload, format!("{size} {md5} {offset}")))?;
+        let want = size - offset;
+        let sent = io::copy(&mut (&mut down.file).take(want), &mut self.writer);
+        let bytes = *sent.as_ref().unwrap_or(&0);
+        match sent {
+            Ok(n) if n == want => {
+                log::event(Some(self.peer), self.user(), "download", text, 226, n);
+                self.send(&Reply::new(Code::TransferDone, "transfer complete")).map(|_| Flow::Go)
+            }
+            // The file shrank under us or the client went away: the framing
+            // is lost, so the connection ends.
+            _ => {
+                log::event(Some(self.peer), self.user(), "download", text, "interrupted", bytes);
+                Ok(Flow::Close)
+            }
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+fn help() -> Reply {
+    let lines = COMMANDS.iter().map(|(name, args, what)| format!("{:<40} {what}", format!("{name} {args}"))).collect();
+    Reply::multi(Code::Help, lines)
+}

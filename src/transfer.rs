@@ -1,0 +1,504 @@
+//! Verified, resumable transfers: staged uploads and recorded digests.
+//!
+//! An upload is received into `staging/USER/KEY.part` (KEY is the MD5 of
+//! the target's user path), outside the visible tree, beside a `KEY.meta`
+//! record: target path, size, announced MD5, and the saved MD5 state of the
+//! bytes held, so a resume never re-reads them. The `.part` file is locked
+//! (`flock`) for as long as one session uploads it: a second session gets
+//! `450`, and a lock left by a dead session is released by the kernel.
+//! Only a staged file whose MD5 matches is renamed over its target, after
+//! an fsync, followed by an fsync of the directory.
+//!
+//! Committed files have their MD5 recorded in `sums/DEV-INODE`, checked
+//! against size and mtime, so a download never hashes a file just to send
+//! its digest, and `mv` keeps the record valid for free.
+
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+use crate::fs::{Kind, Tree, UserPath, identity, sync_dir, usage_of};
+
+/// Bytes moved per read or write while transferring.
+pub const CHUNK: usize = 256 * 1024;
+/// The saved hasher state is refreshed after this many received bytes, so a
+/// crash leaves at most this much to re-hash.
+const SAVE_EVERY: u64 = 64 << 20;
+/// `O_NONBLOCK`: opening a FIFO must not hang a session (same value on
+/// every Linux architecture).
+const O_NONBLOCK: i32 = 0o4000;
+
+/// Recorded MD5s of committed files, keyed by device and inode.
+#[derive(Clone, Debug)]
+pub struct Sums {
+    dir: PathBuf,
+}
+
+impl Sums {
+    pub fn new(dir: PathBuf) -> Sums {
+        Sums { dir }
+    }
+
+    fn path(&self, meta: &Metadata) -> PathBuf {
+        self.dir.join(format!("{}-{}", meta.dev(), meta.ino()))
+    }
+
+    fn stamp(meta: &Metadata) -> String {
+        let (_, _, len, secs, nsec) = identity(meta);
+        format!("{len} {secs} {nsec}")
+    }
+
+    /// The recorded digest, if the file is unchanged since it was recorded.
+    pub fn get(&self, meta: &Metadata) -> Option<Digest> {
+        let text = fs::read_to_string(self.path(meta)).ok()?;
+        let (stamp, digest) = text.trim_end().rsplit_once(' ')?;
+        if stamp == Sums::stamp(meta) { Digest::from_hex(digest) } else { None }
+    }
+
+    /// Records a digest (best effort: a lost record is recomputed).
+    pub fn put(&self, meta: &Metadata, digest: Digest) {
+        let text = format!("{} {digest}\n", Sums::stamp(meta));
+        let _ = fs::create_dir_all(&self.dir);
+        let _ = replace_record(&self.path(meta), text.as_bytes());
+    }
+
+    /// Drops the record of a removed file.
+    pub fn forget(&self, meta: &Metadata) {
+        let _ = fs::remove_file(self.path(meta));
+    }
+
+    /// The digest of an open file: recorded, or computed once and recorded.
+    pub fn of_file(&self, file: &mut File, meta: &Metadata) -> io::Result<Digest> {
+        if let Some(d) = self.get(meta) {
+            return Ok(d);
+        }
+        file.seek(SeekFrom::Start(0))?;
+        let (digest, _) = hash_prefix(file, meta.len())?;
+        self.put(meta, digest);
+        Ok(digest)
+    }
+}
+
+/// A record is a cache entry: atomic (never half-written) but not fsynced.
+fn replace_record(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+/// Hashes the first `len` bytes of `file` from its current position;
+/// returns the digest, the hasher and how many bytes were there.
+fn hash_prefix(file: &mut File, len: u64) -> io::Result<(Digest, Hasher)> {
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let n = file.read(&mut buf[..CHUNK.min(left as usize)])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while hashing"));
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok((hasher.peek(), hasher))
+}
+
+/// What an upload request asks for, already parsed and resolved.
+pub struct Request<'a> {
+    pub path: &'a UserPath,
+    pub size: u64,
+    pub md5: Option<Digest>,
+    pub from: Option<u64>,
+}
+
+/// Limits that apply to one upload.
+pub struct Limits {
+    pub max_file_size: u64,
+    pub quota: Option<u64>,
+}
+
+/// The saved record beside a `.part` file.
+#[derive(Debug, Default, PartialEq)]
+struct Meta {
+    path: String,
+    size: u64,
+    md5: Option<String>,
+    len: u64,
+    state: String,
+}
+
+impl Meta {
+    fn to_text(&self) -> String {
+        format!(
+            "netdisk-part v1\nsize {}\nmd5 {}\nlen {}\nstate {}\npath {}\n",
+            self.size,
+            self.md5.as_deref().unwrap_or("-"),
+            self.len,
+            self.state,
+            self.path
+        )
+    }
+
+    fn parse(text: &str) -> Option<Meta> {
+        let mut lines = text.lines();
+        if lines.next()? != "netdisk-part v1" {
+            return None;
+        }
+        let mut meta = Meta::default();
+        for line in lines {
+            let (key, value) = line.split_once(' ')?;
+            match key {
+                "size" => meta.size = value.parse().ok()?,
+                "md5" => meta.md5 = (value != "-").then(|| value.to_string()),
+                "len" => meta.len = value.parse().ok()?,
+                "state" => meta.state = value.to_string(),
+                "path" => meta.path = value.to_string(),
+                _ => {}
+            }
+        }
+        Some(meta)
+    }
+}
+
+/// An upload in progress: the locked `.part` file and the hash of what it
+/// holds.
+pub struct Upload {
+    part: File,
+    part_path: PathBuf,
+    meta_path: PathBuf,
+    target: PathBuf,
+    meta: Meta,
+    hasher: Hasher,
+    held: u64,
+    unsaved: u64,
+}
+
+impl Upload {
+    /// Checks the request, locks the staged file, and decides how many
+    /// bytes the server already holds. Nothing is modified when it fails.
+    pub fn prepare(tree: &Tree, staging: &Path, req: &Request, limits: &Limits) -> Result<Upload> {
+        let what = req.path.to_string();
+        if req.size > limits.max_file_size {
+            return Err(Error::Quota(format!("{what}: larger than the server's file-size limit")));
+        }
+        let target = tree.file_target(req.path)?;
+        fs::create_dir_all(staging).map_err(|e| Error::io(&what, e))?;
+        let key = Digest::of(what.as_bytes()).to_string();
+        let part_path = staging.join(format!("{key}.part"));
+        let part = lock_part(&part_path, &what)?;
+        let part_len = part.metadata().map_err(|e| Error::io(&what, e))?.len();
+        if let Some(quota) = limits.quota {
+            let existing = tree.entry(req.path).map_or(0, |e| e.size);
+            let used = (tree.usage().saturating_sub(existing) + usage_of(staging)).saturating_sub(part_len);
+            if used.saturating_add(req.size) > quota {
+                return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
+            }
+        }
+        let meta_path = staging.join(format!("{key}.meta"));
+        let mut up = Upload {
+            part,
+            part_path,
+            meta_path,
+            target,
+            meta: Meta::default(),
+            hasher: Hasher::new(),
+            held: 0,
+            unsaved: 0,
+        };
+        let io = |e| Error::io(&what, e);
+        let old = fs::read_to_string(&up.meta_path).ok().and_then(|t| Meta::parse(&t));
+        up.resume_from(old, req, part_len).map_err(io)?;
+        if let Some(from) = req.from {
+            if from > up.held {
+                return Err(Error::BadArgs(format!("FROM {from} is more than the {} bytes held", up.held)));
+            }
+            up.rewind(from).map_err(io)?;
+        }
+        up.meta = Meta {
+            path: what,
+            size: req.size,
+            md5: req.md5.map(|d| d.to_string()).or(up.meta.md5.take()),
+            len: up.held,
+            state: String::new(),
+        };
+        up.save().map_err(|e| Error::io(&up.meta.path, e))?;
+        Ok(up)
+    }
+
+    /// Adopts an earlier attempt's bytes when it was for the same path and
+    /// size and its MD5 does not contradict this one; otherwise starts over.
+    fn resume_from(&mut self, old: Option<Meta>, req: &Request, part_len: u64) -> io::Result<()> {
+        let what = req.path.to_string();
+        let same = old.filter(|m| {
+            let agree = match (&m.md5, req.md5) {
+                (Some(a), Some(b)) => Digest::from_hex(a) == Some(b),
+                _ => true,
+            };
+            m.path == what && m.size == req.size && agree && part_len <= req.size
+        });
+        let Some(old) = same else {
+            return self.rewind(0);
+        };
+        self.meta.md5 = old.md5.clone();
+        match Hasher::restore(&old.state) {
+            Some(h) if old.len <= part_len => {
+                // A crash may leave bytes past the saved state: hash the tail.
+                self.hasher = h;
+                self.catch_up(old.len, part_len)?;
+            }
+            _ => self.rehash(part_len)?,
+        }
+        self.held = part_len;
+        Ok(())
+    }
+
+    /// Feeds the bytes `[from, to)` of the part file into the hasher.
+    fn catch_up(&mut self, from: u64, to: u64) -> io::Result<()> {
+        self.part.seek(SeekFrom::Start(from))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut left = to - from;
+        while left > 0 {
+            let n = self.part.read(&mut buf[..CHUNK.min(left as usize)])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "staged file shrank"));
+            }
+            self.hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Hashes the first `len` staged bytes from scratch.
+    fn rehash(&mut self, len: u64) -> io::Result<()> {
+        self.hasher = Hasher::new();
+        self.catch_up(0, len)
+    }
+
+    /// Keeps only the first `len` held bytes.
+    fn rewind(&mut self, len: u64) -> io::Result<()> {
+        if len == self.held && len != 0 {
+            return Ok(());
+        }
+        self.part.set_len(len)?;
+        self.rehash(len)?;
+        self.held = len;
+        Ok(())
+    }
+
+    /// `OFFSET` and `PREFIX_MD5` for the `150` reply.
+    pub fn offer(&self) -> (u64, Digest) {
+        (self.held, self.hasher.peek())
+    }
+
+    /// Bytes still to come.
+    pub fn remaining(&self) -> u64 {
+        self.meta.size - self.held
+    }
+
+    /// Receives the rest of the payload. A read failure (the client went
+    /// away) is `Err(Ok(io))`, a write failure on the server `Err(Err(..))`;
+    /// either way every byte written so far stays staged.
+    pub fn receive(&mut self, input: &mut impl Read) -> std::result::Result<(), Stop> {
+        self.part.seek(SeekFrom::Start(self.held)).map_err(|e| self.stop_local(e))?;
+        let mut buf = vec![0u8; CHUNK.min(self.remaining().max(1) as usize)];
+        while self.remaining() > 0 {
+            let want = buf.len().min(self.remaining() as usize);
+            let n = match input.read(&mut buf[..want]) {
+                Ok(0) => return Err(self.stop_client(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.stop_client(e)),
+            };
+            self.part.write_all(&buf[..n]).map_err(|e| self.stop_local(e))?;
+            self.hasher.update(&buf[..n]);
+            self.held += n as u64;
+            self.unsaved += n as u64;
+            if self.unsaved >= SAVE_EVERY {
+                self.save().map_err(|e| self.stop_local(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_client(&mut self, err: io::Error) -> Stop {
+        let _ = self.save();
+        Stop::Client(err)
+    }
+
+    fn stop_local(&mut self, err: io::Error) -> Stop {
+        // Keep exactly what was hashed: a failed write may leave a torn tail.
+        let _ = self.part.set_len(self.held);
+        let _ = self.save();
+        Stop::Local(Error::io(&self.meta.path, err))
+    }
+
+    /// Records how far the staged bytes go and the hasher state there.
+    fn save(&mut self) -> io::Result<()> {
+        self.meta.len = self.held;
+        self.meta.state = self.hasher.save();
+        self.unsaved = 0;
+        replace_record(&self.meta_path, self.meta.to_text().as_bytes())
+    }
+
+    /// Bytes received so far in this file, counting earlier attempts.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
+    /// Verifies the whole file against the announced digest (or `claimed`,
+    /// sent after the payload) and commits it over its target. A mismatch
+    /// discards the staged bytes; the target is untouched either way.
+    pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Digest> {
+        let got = self.hasher.peek();
+        let want = self.meta.md5.as_deref().and_then(Digest::from_hex).or(claimed);
+        let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
+        if !agree {
+            self.discard();
+            let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
+            return Err(Error::Mismatch(format!("MD5 mismatch: received {got}, expected {want}")));
+        }
+        self.commit(tree, path, got, sums).inspect_err(|_| {
+            let _ = self.save();
+        })?;
+        Ok(got)
+    }
+
+    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums) -> Result<()> {
+        let what = path.to_string();
+        let io = |e| Error::io(&what, e);
+        self.part.sync_all().map_err(io)?;
+        let target = tree.file_target(path)?;
+        debug_assert_eq!(target, self.target);
+        let old = fs::symlink_metadata(&target).ok();
+        fs::rename(&self.part_path, &target).map_err(io)?;
+        sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
+        if let Some(old) = old {
+            sums.forget(&old);
+        }
+        if let Ok(meta) = self.part.metadata() {
+            sums.put(&meta, digest);
+        }
+        let _ = fs::remove_file(&self.meta_path);
+        Ok(())
+    }
+
+    fn discard(&mut self) {
+        let _ = fs::remove_file(&self.part_path);
+        let _ = fs::remove_file(&self.meta_path);
+    }
+}
+
+/// Why receiving stopped early.
+#[derive(Debug)]
+pub enum Stop {
+    /// The client stopped sending (closed, reset, or stalled).
+    Client(io::Error),
+    /// Writing on the server failed (e.g. the disk is full).
+    Local(Error),
+}
+
+/// Opens and locks the staged file, making sure the lock is on the file
+/// that is still at that path (it may have just been committed or removed).
+fn lock_part(path: &Path, what: &str) -> Result<File> {
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(what, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Busy(format!("{what}: being uploaded by another session")));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(what, e)),
+        }
+        let held = file.metadata().map_err(|e| Error::io(what, e))?;
+        match fs::symlink_metadata(path) {
+            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => return Ok(file),
+            _ => continue,
+        }
+    }
+}
+
+/// A file opened for download, with its size and whole-file MD5.
+pub struct Download {
+    pub file: File,
+    pub size: u64,
+    pub md5: Digest,
+}
+
+impl Download {
+    /// Opens a regular file (never a link or FIFO) and positions it at
+    /// `offset`.
+    pub fn open(tree: &Tree, sums: &Sums, path: &UserPath, offset: u64) -> Result<Download> {
+        let what = path.to_string();
+        let entry = tree.entry(path)?;
+        if entry.kind != Kind::File {
+            return Err(Error::Refused(format!("{what}: is a directory")));
+        }
+        let real = tree.checked(path)?;
+        let io = |e| Error::io(&what, e);
+        let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&real).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
+            return Err(Error::NotFound(format!("{what}: changed while opening")));
+        }
+        if offset > meta.len() {
+            return Err(Error::BadArgs(format!("OFFSET {offset} is past the end ({} bytes)", meta.len())));
+        }
+        let md5 = sums.of_file(&mut file, &meta).map_err(io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        Ok(Download { file, size: meta.len(), md5 })
+    }
+}
+
+/// Removes staged uploads (and stray temporary files) not touched for
+/// `ttl`, skipping any that a session holds locked.
+pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
+    let Ok(users) = fs::read_dir(staging_root) else { return 0 };
+    let now = SystemTime::now();
+    let old = |m: &Metadata| m.modified().ok().and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age > ttl);
+    let mut removed = 0;
+    for dir in users.flatten() {
+        let Ok(items) = fs::read_dir(dir.path()) else { continue };
+        for item in items.flatten() {
+            let path = item.path();
+            let Ok(meta) = item.metadata() else { continue };
+            if !old(&meta) {
+                continue;
+            }
+            if path.extension().is_some_and(|e| e == "meta") {
+                if !path.with_extension("part").exists() && fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+                continue;
+            }
+            let locked = File::open(&path).map(|f| f.try_lock().is_err()).unwrap_or(true);
+            if !locked && fs::remove_file(&path).is_ok() {
+                let _ = fs::remove_file(path.with_extension("meta"));
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips() {
+        let m = Meta { path: "/a b/c".into(), size: 10, md5: None, len: 4, state: "00ff".into() };
+        assert_eq!(Meta::parse(&m.to_text()), Some(m));
+        assert_eq!(Meta::parse("garbage"), None);
+        assert_eq!(Meta::parse("netdisk-part v1\nsize x\n"), None);
+    }
+}
