@@ -108,13 +108,17 @@ where
         let Some(flag) = arg.strip_prefix("--") else {
             return Err(format!("unexpected argument {arg:?}"));
         };
-        let (flag, value) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_string(), v.to_string()),
-            None => (flag.to_string(), args.next().ok_or_else(|| format!("--{flag} needs a value"))?),
+        let (flag, inline) = match flag.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (flag.to_string(), None),
         };
         if !FLAGS.contains(&flag.as_str()) {
             return Err(format!("unknown option --{flag}"));
         }
+        let value = match inline {
+            Some(v) => v,
+            None => args.next().ok_or_else(|| format!("--{flag} needs a value"))?,
+        };
         set(&mut config, &flag, &value).map_err(|e| format!("--{flag}: {e}"))?;
     }
     Ok(Parsed::Run(config))
