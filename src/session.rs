@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, usage_of};
+use crate::fs::{Kind, Tree, UserPath};
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::Shared;
-use crate::transfer::{Download, Limits, Request, Stop, Upload};
+use crate::transfer::{Download, Limits, Request, Stop, Upload, staged_bytes};
 use crate::users::check_user;
 
 /// Logged out, or logged in with everything that only exists then.
@@ -335,7 +335,7 @@ impl Session<'_> {
 
     fn quota(&self) -> Result<Reply> {
         let (tree, _) = self.resolve(".")?;
-        let used = tree.usage() + usage_of(&self.staging());
+        let used = tree.usage() + staged_bytes(&self.staging());
         let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
         Ok(Reply::new(Code::Status, format!("{used} {limit}")))
     }

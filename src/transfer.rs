@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, identity, sync_dir, usage_of};
+use crate::fs::{Kind, Tree, UserPath, identity, sync_dir};
 
 /// Bytes moved per read or write while transferring.
 pub const CHUNK: usize = 256 * 1024;
@@ -193,7 +193,7 @@ impl Upload {
         let part_len = part.metadata().map_err(|e| Error::io(&what, e))?.len();
         if let Some(quota) = limits.quota {
             let existing = tree.entry(req.path).map_or(0, |e| e.size);
-            let used = (tree.usage().saturating_sub(existing) + usage_of(staging)).saturating_sub(part_len);
+            let used = (tree.usage().saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
             if used.saturating_add(req.size) > quota {
                 return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
             }
@@ -457,6 +457,13 @@ impl Download {
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         Ok(Download { file, size: meta.len(), md5 })
     }
+}
+
+/// Bytes held in a user's staged uploads (`.part` files only).
+pub fn staged_bytes(staging: &Path) -> u64 {
+    let Ok(items) = fs::read_dir(staging) else { return 0 };
+    let parts = items.flatten().filter(|i| i.path().extension().is_some_and(|e| e == "part"));
+    parts.filter_map(|i| i.metadata().ok()).map(|m| m.len()).sum()
 }
 
 /// Removes staged uploads (and stray temporary files) not touched for

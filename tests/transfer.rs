@@ -1,0 +1,288 @@
+//! Uploads and downloads through real sockets: verification, resume,
+//! staging, limits, concurrency and crashes.
+
+mod common;
+
+use std::fs;
+use std::thread;
+use std::time::Duration;
+
+use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
+
+const EMPTY: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
+    let dir = TempDir::new(tag);
+    let server = Server::start(&dir.path().join("data"), args);
+    (dir, server)
+}
+
+/// Starts an upload, sends `part` bytes of `data`, and drops the connection.
+fn interrupted_upload(s: &Server, user: &str, path: &str, data: &[u8], md5: &str, part: usize) {
+    let mut c = s.user(user);
+    c.ok(&format!("upload {path} {} {md5}", data.len()), "150 0 ");
+    c.send(&data[..part]);
+    drop(c);
+    // The server notices the close and saves the staged state.
+    thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn both_digest_modes_and_downloads_from_offsets() {
+    let (_dir, s) = server("modes", &[]);
+    let mut c = s.user("ann");
+    let data = bytes(300_000, 1);
+    assert_eq!(c.upload("a.bin", &data), format!("226 300000 {}", md5_hex(&data)));
+    c.ok(&format!("upload b.bin {} -", data.len()), &format!("150 0 {EMPTY}"));
+    c.send(&data);
+    c.send(format!("{}\r\n", md5_hex(&data).to_uppercase()).as_bytes());
+    assert_eq!(c.line(), format!("226 300000 {}", md5_hex(&data)));
+    assert_eq!(c.download("b.bin"), data);
+    for offset in [0usize, 1, 65_536, 299_999, 300_000] {
+        let head = c.ok(&format!("download a.bin {offset}"), "150 ");
+        assert_eq!(head, format!("150 300000 {} {offset}", md5_hex(&data)));
+        assert_eq!(c.bytes(300_000 - offset), &data[offset..]);
+        assert_eq!(c.line(), "226 transfer complete");
+    }
+    assert!(c.cmd("download a.bin 300001").starts_with("501"));
+    assert!(c.cmd("download nope").starts_with("550"));
+    c.ok("mkdir d", "257");
+    assert!(c.cmd("download d").starts_with("550"));
+    assert!(c.cmd("pwd").starts_with("257"), "download refusals keep the session");
+}
+
+#[test]
+fn empty_file() {
+    let (_dir, s) = server("empty", &[]);
+    let mut c = s.user("bea");
+    assert_eq!(c.cmd(&format!("upload e 0 {EMPTY}")), format!("150 0 {EMPTY}"));
+    assert_eq!(c.line(), format!("226 0 {EMPTY}"));
+    assert_eq!(c.cmd("upload f 0 -"), format!("150 0 {EMPTY}"));
+    assert_eq!(c.cmd(EMPTY), format!("226 0 {EMPTY}"));
+    assert_eq!(c.cmd("download e"), format!("150 0 {EMPTY} 0"));
+    assert_eq!(c.line(), "226 transfer complete");
+}
+
+#[test]
+fn wrong_md5_is_refused_and_the_old_file_stays() {
+    let (_dir, s) = server("mismatch", &[]);
+    let mut c = s.user("cat");
+    assert!(c.upload("f", b"original").starts_with("226"));
+    c.ok(&format!("upload f 5 {}", md5_hex(b"other")), "150 0");
+    c.send(b"wrong");
+    assert!(c.line().starts_with("554"), "{}", c.transcript);
+    assert_eq!(c.download("f"), b"original");
+    c.ok("upload g 5 -", "150 0");
+    c.send(b"abcde");
+    c.send(format!("{}\n", md5_hex(b"xxxxx")).as_bytes());
+    assert!(c.line().starts_with("554"));
+    assert_eq!(c.ls("/"), vec!["f"], "nothing committed, session goes on");
+    assert_eq!(files_under(&s.data.join("staging")), Vec::<String>::new(), "staged bytes thrown away");
+}
+
+#[test]
+fn refused_uploads_close_the_connection() {
+    let (_dir, s) = server("refusals", &["--max-file-size", "1000"]);
+    let mut setup = s.user("dan");
+    setup.ok("mkdir dir", "257");
+    let cases = [
+        ("upload dir 3 -", "550"),
+        ("upload / 3 -", "550"),
+        ("upload nope/x 3 -", "550"),
+        ("upload bad\\name 3 -", "553"),
+        ("upload big 1001 -", "552"),
+        ("upload x 3 -", "501 FROM"),
+        ("upload x 3", "501"),
+        ("upload x -3 -", "501"),
+        ("upload x 3 nothex", "501"),
+        ("upload \"x 3 -", "500"),
+    ];
+    for (i, (line, want)) in cases.iter().enumerate() {
+        let mut c = s.user("dan");
+        let line = if i == 5 { "upload x 3 - 2" } else { line };
+        let reply = c.cmd(line);
+        assert!(reply.starts_with(want), "{line}: {reply}");
+        assert!(c.closed(), "{line}: connection must close");
+    }
+}
+
+#[test]
+fn interrupted_upload_resumes_byte_identical() {
+    let (_dir, s) = server("resume", &[]);
+    let data = bytes(1_000_000, 2);
+    let md5 = md5_hex(&data);
+    interrupted_upload(&s, "eve", "big", &data, &md5, 400_000);
+    let mut c = s.user("eve");
+    assert_eq!(c.ls("/"), Vec::<String>::new(), "staged bytes are not a file");
+    assert!(c.cmd("stat big").starts_with("550"));
+    assert!(c.cmd("download big").starts_with("550"));
+    assert_eq!(c.cmd("quota"), "213 400000 -", "staged bytes count");
+    let head = c.cmd(&format!("upload big {} {md5}", data.len()));
+    assert_eq!(head, format!("150 400000 {}", md5_hex(&data[..400_000])));
+    c.send(&data[400_000..]);
+    assert_eq!(c.line(), format!("226 1000000 {md5}"));
+    assert_eq!(c.download("big"), data);
+    assert_eq!(files_under(&s.data.join("staging")), Vec::<String>::new());
+}
+
+#[test]
+fn resume_in_digest_after_mode_and_from_zero_restarts() {
+    let (_dir, s) = server("from0", &[]);
+    let data = bytes(200_000, 3);
+    interrupted_upload(&s, "fay", "f", &data, "-", 50_000);
+    let mut c = s.user("fay");
+    assert_eq!(c.cmd("upload f 200000 -"), format!("150 50000 {}", md5_hex(&data[..50_000])));
+    c.send(&data[50_000..100_000]);
+    drop(c);
+    thread::sleep(Duration::from_millis(300));
+    // netcat style: FROM 0, header and whole payload in one write.
+    let mut c = s.user("fay");
+    let mut all = format!("upload f 200000 {} 0\n", md5_hex(&data)).into_bytes();
+    all.extend_from_slice(&data);
+    all.extend_from_slice(b"ls\n");
+    c.send(&all);
+    assert_eq!(c.line(), format!("150 0 {EMPTY}"));
+    assert_eq!(c.line(), format!("226 200000 {}", md5_hex(&data)));
+    assert_eq!(c.line(), "212 1");
+    c.line();
+    assert_eq!(c.download("f"), data);
+}
+
+#[test]
+fn different_content_of_the_same_size_never_splices() {
+    let (_dir, s) = server("splice", &[]);
+    let old = bytes(100_000, 4);
+    let new = bytes(100_000, 5);
+    // Announced digests differ: no resume is offered.
+    interrupted_upload(&s, "gus", "f", &old, &md5_hex(&old), 60_000);
+    let mut c = s.user("gus");
+    assert_eq!(c.cmd(&format!("upload f 100000 {}", md5_hex(&new))), format!("150 0 {EMPTY}"));
+    c.send(&new);
+    assert!(c.line().starts_with("226"));
+    // Digest after payload: a resume is offered; a client that ignores
+    // PREFIX_MD5 and sends the rest of another file gets 554, no file.
+    interrupted_upload(&s, "gus", "g", &old, "-", 60_000);
+    let mut c = s.user("gus");
+    assert!(c.cmd("upload g 100000 -").starts_with("150 60000 "));
+    c.send(&new[60_000..]);
+    c.send(format!("{}\n", md5_hex(&new)).as_bytes());
+    assert!(c.line().starts_with("554"));
+    assert_eq!(c.ls("/"), vec!["f"]);
+    assert_eq!(c.download("f"), new);
+}
+
+#[test]
+fn second_session_on_the_same_target_is_busy() {
+    let (_dir, s) = server("busy", &[]);
+    let mut first = s.user("hal");
+    first.ok("upload f 10 -", "150 0");
+    first.send(b"12345");
+    let mut second = s.user("hal");
+    assert!(second.cmd("upload f 10 -").starts_with("450"));
+    assert!(second.closed());
+    first.send(b"67890");
+    first.send(format!("{}\n", md5_hex(b"1234567890")).as_bytes());
+    assert!(first.line().starts_with("226"));
+    // Once the first is done, the target is free again.
+    let mut third = s.user("hal");
+    assert!(third.upload("f", b"again").starts_with("226"));
+}
+
+#[test]
+fn quota_counts_files_and_staged_bytes() {
+    let (_dir, s) = server("quota", &["--quota", "1000"]);
+    let mut c = s.user("ida");
+    assert_eq!(c.cmd("quota"), "213 0 1000");
+    assert!(c.upload("a", &bytes(600, 6)).starts_with("226"));
+    interrupted_upload(&s, "ida", "b", &bytes(300, 7), "-", 200);
+    let mut c = s.user("ida");
+    assert_eq!(c.cmd("quota"), "213 800 1000");
+    assert!(c.cmd("upload c 201 -").starts_with("552"), "600 + 200 staged + 201 > 1000");
+    assert!(c.closed());
+    let mut c = s.user("ida");
+    assert!(c.upload("a", &bytes(700, 8)).starts_with("226"), "replacing a file counts the new size only");
+}
+
+#[test]
+fn fifty_clients_at_once_are_byte_identical() {
+    let (_dir, s) = server("many", &[]);
+    let addr = s.addr.clone();
+    let threads: Vec<_> = (0..60)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut c = Raw::connect(&addr);
+                let user = format!("user{}", i % 6);
+                c.cmd(&format!("register {user} pw"));
+                c.ok(&format!("login {user} pw"), "230");
+                let data = bytes(50_000 + i * 997, i as u64);
+                let name = format!("file{i}");
+                assert!(c.upload(&name, &data).starts_with("226"), "{}", c.transcript);
+                assert_eq!(c.download(&name), data, "client {i}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn sigkill_mid_upload_then_restart_and_resume() {
+    let dir = TempDir::new("sigkill");
+    let data_dir = dir.path().join("data");
+    let data = bytes(3_000_000, 9);
+    let md5 = md5_hex(&data);
+    let mut s = Server::start(&data_dir, &[]);
+    let mut c = s.user("jon");
+    c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
+    c.send(&data[..1_234_567]);
+    thread::sleep(Duration::from_millis(300));
+    s.kill();
+    drop(c);
+    let s = Server::start(&data_dir, &[]);
+    let mut c = s.user("jon");
+    assert_eq!(c.ls("/"), Vec::<String>::new());
+    // The saved hasher state stops before the tail: the tail is hashed.
+    let head = c.cmd(&format!("upload f {} {md5}", data.len()));
+    assert_eq!(head, format!("150 1234567 {}", md5_hex(&data[..1_234_567])));
+    c.send(&data[1_234_567..]);
+    assert_eq!(c.line(), format!("226 3000000 {md5}"));
+    assert_eq!(c.download("f"), data);
+}
+
+#[test]
+fn bad_digest_line_keeps_staged_bytes() {
+    let (_dir, s) = server("digestline", &[]);
+    let mut c = s.user("kim");
+    c.ok("upload f 4 -", "150 0");
+    c.send(b"abcd");
+    assert!(c.cmd("not a digest").starts_with("501"));
+    assert_eq!(c.cmd("upload f 4 -"), format!("150 4 {}", md5_hex(b"abcd")));
+    assert_eq!(c.cmd(&md5_hex(b"abcd")), format!("226 4 {}", md5_hex(b"abcd")));
+}
+
+#[test]
+fn stale_staged_uploads_are_swept() {
+    let (_dir, s) = server("sweep", &["--partial-ttl", "1"]);
+    interrupted_upload(&s, "lee", "f", &bytes(1000, 10), "-", 500);
+    assert_eq!(files_under(&s.data.join("staging")).len(), 2, "part and meta");
+    thread::sleep(Duration::from_millis(3500));
+    assert_eq!(files_under(&s.data.join("staging")), Vec::<String>::new());
+    let mut c = s.user("lee");
+    assert_eq!(c.cmd("upload f 1000 -"), format!("150 0 {EMPTY}"));
+}
+
+#[test]
+fn recorded_md5_follows_changes_behind_the_servers_back() {
+    let (_dir, s) = server("sums", &[]);
+    let mut c = s.user("max");
+    assert!(c.upload("f", b"version one").starts_with("226"));
+    c.ok("mv f g", "250");
+    assert!(c.ok("stat g", "213").contains(&md5_hex(b"version one")), "record survives mv");
+    let real = s.data.join("home/max/g");
+    thread::sleep(Duration::from_millis(20));
+    fs::write(&real, b"version two").unwrap();
+    assert!(c.ok("stat g", "213").contains(&md5_hex(b"version two")));
+    assert_eq!(c.download("g"), b"version two");
+}
