@@ -1,0 +1,294 @@
+//! The netdisk client: an interactive shell, or a script runner when stdin
+//! is not a terminal. A thin front end over `netdisk::client`.
+//!
+//! ```text
+//! cargo run --release --example client -- [HOST:PORT]
+//! ```
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use netdisk::client::{Client, ClientError, Progress, Transferred};
+use netdisk::proto::split_words;
+
+const USAGE: &str = "\
+usage: client [HOST:PORT]      (default 127.0.0.1:9021)
+
+Interactive when stdin is a terminal; otherwise reads commands from stdin,
+one per line, and exits 0 only if every command succeeded.
+Type `help` for the commands.";
+
+const HELP: [(&str, &str); 17] = [
+    ("register USER PASS", "create an account"),
+    ("login USER PASS", "log in"),
+    ("ls [PATH]", "list a directory"),
+    ("makedir NAME", "make a directory (also mkdir)"),
+    ("cd PATH", "change the remote directory"),
+    ("pwd", "print the remote directory"),
+    ("upload LOCAL [REMOTE]", "send a file; resumes an interrupted upload"),
+    ("download REMOTE [LOCAL]", "fetch a file; resumes from LOCAL.part"),
+    ("stat PATH", "size, time and MD5 of a remote file"),
+    ("rm PATH", "remove a remote file"),
+    ("rmdir PATH", "remove an empty remote directory"),
+    ("mv FROM TO", "move or rename a remote file or directory"),
+    ("quota", "space used and allowed"),
+    ("lcd DIR", "change the local directory"),
+    ("lpwd", "print the local directory"),
+    ("help", "this list"),
+    ("quit", "leave (also exit, Ctrl-D)"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") || args.len() > 1 {
+        println!("{USAGE}");
+        return if args.len() > 1 { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:9021".into());
+    let client = match Client::connect(&addr) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot reach a netdisk server at {addr}: {e}");
+            eprintln!("is it running? start one with `make run-server`");
+            return ExitCode::from(2);
+        }
+    };
+    let mut shell = Shell { client, addr, interactive: io::stdin().is_terminal(), bar: io::stderr().is_terminal() };
+    if shell.interactive {
+        println!("connected to {}; type help for commands", shell.addr);
+    }
+    if shell.run() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+struct Shell {
+    client: Client,
+    addr: String,
+    interactive: bool,
+    bar: bool,
+}
+
+impl Shell {
+    /// Runs commands until `quit` or end of input; true if all succeeded.
+    fn run(&mut self) -> bool {
+        let mut all_ok = true;
+        let stdin = io::stdin();
+        let mut lines = stdin.lock().lines();
+        loop {
+            if self.interactive {
+                print!("{}", self.prompt());
+                let _ = io::stdout().flush();
+            }
+            let Some(Ok(line)) = lines.next() else { break };
+            let words = match split_words(&line) {
+                Ok(w) if w.is_empty() => continue,
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("error: {}", e.text);
+                    all_ok = false;
+                    continue;
+                }
+            };
+            if matches!(words[0].as_str(), "quit" | "exit") {
+                let _ = self.client.quit();
+                break;
+            }
+            if let Err(e) = self.command(&words) {
+                eprintln!("error: {e}");
+                all_ok = false;
+            }
+        }
+        all_ok
+    }
+
+    fn prompt(&self) -> String {
+        let user = self.client.user().unwrap_or("(not logged in)");
+        format!("{user}@{}:{}> ", self.addr, self.client.cwd())
+    }
+
+    fn command(&mut self, words: &[String]) -> Result<(), String> {
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let c = &mut self.client;
+        let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
+        match (words[0].to_ascii_lowercase().as_str(), args.as_slice()) {
+            ("register", [u, p]) => said(c.register(u, p)),
+            ("login", [u, p]) => said(c.login(u, p)),
+            ("ls", [] | [_]) => return self.ls(args.first().copied()),
+            ("makedir" | "mkdir", [p]) => c
+                .expect(&netdisk::proto::Command::Makedir { path: p.to_string() })
+                .map(|r| println!("created {}", netdisk::client::unquote(&r.text))),
+            ("cd", [p]) => c.cd(p).map(|_| ()),
+            ("pwd", []) => {
+                println!("{}", c.cwd());
+                Ok(())
+            }
+            ("stat", [p]) => return self.stat(p),
+            ("rm", [p]) => said(c.expect(&netdisk::proto::Command::Rm { path: p.to_string() })),
+            ("rmdir", [p]) => said(c.expect(&netdisk::proto::Command::Rmdir { path: p.to_string() })),
+            ("mv", [a, b]) => said(c.expect(&netdisk::proto::Command::Mv { from: a.to_string(), to: b.to_string() })),
+            ("quota", []) => return self.quota(),
+            ("upload", [local]) => return self.upload(local, &local_name(local)?),
+            ("upload", [local, remote]) => return self.upload(local, remote),
+            ("download", [remote]) => return self.download(remote, "."),
+            ("download", [remote, local]) => return self.download(remote, local),
+            ("lcd", [dir]) => return std::env::set_current_dir(dir).map_err(|e| format!("{dir}: {e}")),
+            ("lpwd", []) => {
+                println!("{}", std::env::current_dir().map_err(|e| e.to_string())?.display());
+                Ok(())
+            }
+            ("help", _) => {
+                HELP.iter().for_each(|(cmd, what)| println!("  {cmd:<26} {what}"));
+                Ok(())
+            }
+            (verb, _) => match HELP.iter().find(|(cmd, _)| cmd.split(' ').next() == Some(verb)) {
+                Some((usage, _)) => return Err(format!("usage: {usage}")),
+                None => return Err(format!("unknown command {verb:?}; type help")),
+            },
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
+        let entries = self.client.ls(path).map_err(|e| e.to_string())?;
+        let sizes: Vec<String> =
+            entries.iter().map(|(t, size, _, _)| if *t == 'd' { "-".into() } else { human(*size) }).collect();
+        let width = sizes.iter().map(String::len).max().unwrap_or(0);
+        for ((t, _, mtime, name), size) in entries.iter().zip(&sizes) {
+            let when = mtime.replace('T', " ").trim_end_matches('Z').to_string();
+            let suffix = if *t == 'd' { "/" } else { "" };
+            println!("{t}  {size:>width$}  {when}  {name}{suffix}");
+        }
+        Ok(())
+    }
+
+    fn stat(&mut self, path: &str) -> Result<(), String> {
+        let (t, size, mtime, md5, name) = self.client.stat(path).map_err(|e| e.to_string())?;
+        let kind = if t == 'd' { "directory" } else { "file" };
+        println!("{name}: {kind}, {} ({size} bytes), modified {mtime}, MD5 {md5}", human(size));
+        Ok(())
+    }
+
+    fn quota(&mut self) -> Result<(), String> {
+        let reply = self.client.expect(&netdisk::proto::Command::Quota).map_err(|e| e.to_string())?;
+        let words = reply.words();
+        let used = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
+        let limit = match words.get(1).and_then(|w| w.parse().ok()) {
+            Some(l) => human(l),
+            None => "unlimited".into(),
+        };
+        println!("used {} of {limit}", human(used));
+        Ok(())
+    }
+
+    fn upload(&mut self, local: &str, remote: &str) -> Result<(), String> {
+        let mut bar = Bar::new(self.bar);
+        let sent = self.client.upload(Path::new(local), remote, &mut |p| bar.show(p));
+        bar.finish(sent.as_ref().ok());
+        let t = sent.map_err(|e| e.to_string())?;
+        println!("uploaded {local} -> {remote}: {}, MD5 {} verified by the server", summary(&t), t.md5);
+        Ok(())
+    }
+
+    fn download(&mut self, remote: &str, local: &str) -> Result<(), String> {
+        let target = netdisk::client::download_target(remote, Path::new(local));
+        let mut bar = Bar::new(self.bar);
+        let got = self.client.download(remote, &target, &mut |p| bar.show(p));
+        bar.finish(got.as_ref().ok());
+        let t = got.map_err(|e| e.to_string())?;
+        println!("downloaded {remote} -> {}: {}, MD5 {} verified", target.display(), summary(&t), t.md5);
+        Ok(())
+    }
+}
+
+/// The local file's name, the default remote name of an upload.
+fn local_name(local: &str) -> Result<String, String> {
+    let name = PathBuf::from(local).file_name().map(|n| n.to_string_lossy().into_owned());
+    name.ok_or_else(|| format!("{local}: not a file name"))
+}
+
+/// A progress bar on stderr, redrawn in place at most ten times a second.
+struct Bar {
+    on: bool,
+    announced: bool,
+    last: Option<Instant>,
+}
+
+impl Bar {
+    fn new(on: bool) -> Bar {
+        Bar { on, announced: false, last: None }
+    }
+
+    fn show(&mut self, p: &Progress) -> bool {
+        if !self.announced && p.resumed_at > 0 {
+            eprintln!("resuming at {} bytes ({}%)", p.resumed_at, percent(p.resumed_at, p.total));
+        }
+        self.announced = true;
+        let due = self.last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if self.on && (due || p.done == p.total) {
+            self.last = Some(Instant::now());
+            eprint!("\r{}", line(p));
+        }
+        true
+    }
+
+    fn finish(&mut self, done: Option<&Transferred>) {
+        if let Some(t) = done.filter(|t| !self.announced && t.resumed_at > 0) {
+            eprintln!("resuming at {} bytes ({}%)", t.resumed_at, percent(t.resumed_at, t.size));
+        }
+        if self.on && self.last.is_some() {
+            eprintln!();
+        }
+    }
+}
+
+fn line(p: &Progress) -> String {
+    let pct = percent(p.done, p.total);
+    let filled = (pct as usize) / 5;
+    let rate = rate(p.done - p.resumed_at, p.elapsed);
+    let left = p.total - p.done;
+    let eta = if rate > 0.0 { format_secs(left as f64 / rate) } else { "--:--".into() };
+    format!(
+        "{pct:>3}% [{}{}] {} / {}  {}/s  ETA {eta}   ",
+        "#".repeat(filled),
+        ".".repeat(20 - filled),
+        human(p.done),
+        human(p.total),
+        human(rate as u64)
+    )
+}
+
+fn percent(done: u64, total: u64) -> u64 {
+    (u128::from(done) * 100).checked_div(u128::from(total)).map_or(100, |p| p as u64)
+}
+
+fn rate(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / elapsed.as_secs_f64().max(1e-6)
+}
+
+fn summary(t: &Transferred) -> String {
+    let resumed = if t.resumed_at > 0 { format!(" (resumed at {})", human(t.resumed_at)) } else { String::new() };
+    format!(
+        "{} in {:.2} s, {}/s{resumed}",
+        human(t.size),
+        t.elapsed.as_secs_f64(),
+        human(rate(t.moved, t.elapsed) as u64)
+    )
+}
+
+fn format_secs(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
