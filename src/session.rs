@@ -160,9 +160,19 @@ impl Session<'_> {
         self.send(&reply)?;
         let _ = self.writer.flush();
         let _ = self.writer.shutdown(Shutdown::Write);
-        let stream = self.reader.get_mut();
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let _ = io::copy(&mut stream.take(8 << 20), &mut io::sink());
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut left: usize = 8 << 20;
+        let mut sink = vec![0u8; 16 * 1024];
+        while let Some(wait) = deadline.checked_duration_since(Instant::now()).filter(|w| !w.is_zero())
+            && left > 0
+        {
+            let stream = self.reader.get_mut();
+            let _ = stream.set_read_timeout(Some(wait));
+            match stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
         Ok(Flow::Close)
     }
 
@@ -428,20 +438,33 @@ impl Session<'_> {
         let (size, md5) = (down.size, down.md5);
         self.send(&Reply::new(Code::Payload, format!("{size} {md5} {offset}")))?;
         let want = size - offset;
-        let sent = io::copy(&mut (&mut down.file).take(want), &mut self.writer);
-        let bytes = *sent.as_ref().unwrap_or(&0);
+        let sent = self.send_file(&mut down.file, want);
         match sent {
-            Ok(n) if n == want => {
+            n if n == want => {
                 log::event(Some(self.peer), self.user(), "download", text, 226, n);
                 self.send(&Reply::new(Code::TransferDone, "transfer complete")).map(|_| Flow::Go)
             }
             // The file shrank under us or the client went away: the framing
             // is lost, so the connection ends.
-            _ => {
-                log::event(Some(self.peer), self.user(), "download", text, "interrupted", bytes);
+            n => {
+                log::event(Some(self.peer), self.user(), "download", text, "interrupted", n);
                 Ok(Flow::Close)
             }
         }
+    }
+
+    /// Sends `len` bytes of `file` from its position with the kernel's
+    /// zero-copy path; returns how many went out before an error or EOF.
+    fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> u64 {
+        const STEP: u64 = 16 << 20;
+        let mut sent = 0;
+        while sent < len {
+            match io::copy(&mut file.take(STEP.min(len - sent)), &mut self.writer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sent += n,
+            }
+        }
+        sent
     }
 }
 

@@ -58,6 +58,9 @@ impl Users {
     pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
         check_user(user)?;
         check_password(pass)?;
+        if self.lookup(user).is_some() {
+            return Err(Error::Exists(format!("user {user} exists already")));
+        }
         let record = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
         let local = |e: io::Error| Error::Local(format!("users file: {e}"));
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock_path).map_err(local)?;

@@ -1,0 +1,398 @@
+//! Hostile input, limits, timeouts, special files and crashes.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
+
+fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
+    let dir = TempDir::new(tag);
+    let server = Server::start(&dir.path().join("data"), args);
+    (dir, server)
+}
+
+/// One hostile request: the bytes sent after login, the reply's start, and
+/// whether the session must survive it.
+struct Case {
+    send: Vec<u8>,
+    reply: &'static str,
+    survives: bool,
+}
+
+fn case(send: impl AsRef<[u8]>, reply: &'static str, survives: bool) -> Case {
+    let mut send = send.as_ref().to_vec();
+    send.extend_from_slice(b"\r\n");
+    Case { send, reply, survives }
+}
+
+fn hostile_cases() -> Vec<Case> {
+    let long_name = "x".repeat(256);
+    let max_name = "y".repeat(255);
+    vec![
+        case(b"\x00", "500", true),
+        case(b"ls \x01", "500", true),
+        case(b"ls \xff\xfe", "500", true),
+        case(b"\xff\xf4\xff\xfd\x06", "500", true),
+        case(b"cd \xc0\xae\xc0\xae/etc", "500", true),
+        case(b"ls /\x7f", "500", true),
+        case(b"ls a\rb", "500", true),
+        case("cd ..\\..", "553", true),
+        case("cd %2e%2e/%2e%2e", "550", true),
+        case("download /etc/passwd", "550", true),
+        case("download ../../../../etc/passwd", "550", true),
+        case("download ....//....//etc/passwd", "550", true),
+        case("stat /../../users", "550", true),
+        case("stat ../../../data/users", "550", true),
+        case("ls ../..", "212", true),
+        case("cd ../../../../../../..", "250 \"/\"", true),
+        case(format!("mkdir {long_name}"), "553", true),
+        case(format!("mkdir {max_name}"), "257", true),
+        case(format!("mkdir {}", "deep/".repeat(400)), "550", true),
+        case("mkdir \"a\\\\b\"", "553", true),
+        case("mkdir \"a\tb\"", "553", true),
+        case("mkdir a\tb", "501", true),
+        case("mkdir .", "550", true),
+        case("mkdir ..", "550", true),
+        case("stat \"\"", "553", true),
+        case("cd .", "250 \"/\"", true),
+        case("download f -1", "501", true),
+        case("download f +1", "501", true),
+        case("download f 18446744073709551615", "501", true),
+        case("download f 99999999999999999999999", "501", true),
+        case("download f 1e2", "501", true),
+        case("download", "501", true),
+        case("download f 0 0", "501", true),
+        case("mv a", "501", true),
+        case("help extra", "501", true),
+        case("quit now", "501", true),
+        case("register a:b pw", "501", true),
+        case("register \"a b\" pw", "501", true),
+        case("register a/b pw", "501", true),
+        case("register ../x pw", "501", true),
+        case("register x \"\"", "501", true),
+        case("rm /", "550", true),
+        case("rmdir /", "550", true),
+        case("mv / x", "550", true),
+        case("mv d d/e", "550", true),
+        case("mv f ../../../../escaped", "250", true),
+        case("mv escaped ../../../../tmp/x", "550", true),
+        case("cd \"unterminated", "500", true),
+        case("cd \"a\\q\"", "500", true),
+        case("nonsense", "500", true),
+        case("upload x -1 -", "501", false),
+        case("upload x +1 -", "501", false),
+        case("upload x 1e3 -", "501", false),
+        case("upload x 0x10 -", "501", false),
+        case("upload x 18446744073709551616 -", "501", false),
+        case("upload \"unterminated 3 -", "500", false),
+        case("UPLOAD", "501", false),
+        case(b"upload \xff 3 -", "500", false),
+        case("upload ../../../d 3 -", "550", false),
+        case("upload /etc/../d/../d 3 -", "550", false),
+        case(format!("upload {long_name} 3 -"), "553", false),
+        case("upload f 3 - 1", "501", false),
+        case(format!("ls {}", "z".repeat(5000)), "500 line too long", false),
+    ]
+}
+
+#[test]
+fn hostile_input_table() {
+    let (dir, s) = server("hostile", &[]);
+    let mut setup = s.user("mal");
+    setup.ok("mkdir d", "257");
+    assert!(setup.upload("f", b"file").starts_with("226"));
+    let cases = hostile_cases();
+    assert!(cases.len() >= 40);
+    for (i, c) in cases.iter().enumerate() {
+        let mut conn = s.user("mal");
+        conn.send(&c.send);
+        let reply = conn.line();
+        let shown = String::from_utf8_lossy(&c.send[..c.send.len().min(60)]).into_owned();
+        assert!(reply.starts_with(c.reply), "case {i} {shown:?}: wanted {:?}, got {reply:?}", c.reply);
+        if reply.starts_with("212") {
+            conn.lines_after(&reply);
+        }
+        if c.survives {
+            assert!(conn.cmd("pwd").starts_with("257"), "case {i} {shown:?}: session must survive");
+        } else {
+            assert!(conn.closed(), "case {i} {shown:?}: connection must close");
+        }
+    }
+    // Nothing appeared outside the data directory or the user's tree.
+    let mut top: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    top.retain(|n| !n.starts_with("server-"));
+    assert_eq!(top, vec!["data"]);
+    let mut home = setup.ls("/");
+    home.sort();
+    assert_eq!(home, vec!["d".to_string(), "escaped".into(), "y".repeat(255)]);
+    assert_eq!(files_under(&s.data.join("home")), vec!["mal/escaped"]);
+    assert!(setup.cmd("pwd").starts_with("257"), "server still serving");
+}
+
+#[test]
+fn links_and_fifos_are_never_followed_or_opened() {
+    let (dir, s) = server("links", &[]);
+    let mut c = s.user("lin");
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("secret"), b"outside").unwrap();
+    let home = s.data.join("home/lin");
+    symlink(outside.join("secret"), home.join("link")).unwrap();
+    symlink(&outside, home.join("dirlink")).unwrap();
+    let made = Command::new("mkfifo").arg(home.join("fifo")).status().unwrap();
+    assert!(made.success());
+    assert_eq!(c.ls("/"), Vec::<String>::new(), "links and FIFOs are not listed");
+    for cmd in [
+        "download link",
+        "download fifo",
+        "download dirlink/secret",
+        "stat link",
+        "stat dirlink/secret",
+        "cd dirlink",
+        "ls dirlink",
+        "rm link",
+        "mkdir dirlink/new",
+        "mv dirlink/secret mine",
+    ] {
+        assert!(c.cmd(cmd).starts_with("550"), "{cmd}: {}", c.transcript);
+    }
+    assert!(c.cmd("upload dirlink/new 3 -").starts_with("550"));
+    assert!(c.closed());
+    let mut c = s.user("lin");
+    // Uploading over a link replaces the link itself, never its target.
+    assert!(c.upload("link", b"mine").starts_with("226"));
+    assert_eq!(fs::read(outside.join("secret")).unwrap(), b"outside");
+    assert_eq!(files_under(&outside), vec!["secret"]);
+}
+
+#[test]
+fn connection_limits_refuse_with_421_and_recover() {
+    let (_dir, s) = server("limits", &["--max-clients", "3", "--max-per-ip", "2"]);
+    let a = s.connect();
+    let _b = s.connect();
+    let mut c = Raw::connect(&s.addr);
+    assert_eq!(c.greeting, "421 too many connections", "per-address limit");
+    assert!(c.closed());
+    drop(a);
+    thread::sleep(Duration::from_millis(200));
+    let mut d = s.connect();
+    assert_eq!(d.greeting, "220 netdisk ready", "a freed slot is reused");
+    assert!(d.cmd("help").starts_with("214"));
+}
+
+#[test]
+fn total_client_limit() {
+    let (_dir, s) = server("maxclients", &["--max-clients", "2"]);
+    let _a = s.connect();
+    let _b = s.connect();
+    assert_eq!(Raw::connect(&s.addr).greeting, "421 too many connections");
+}
+
+#[test]
+fn idle_and_trickle_timeouts() {
+    let (_dir, s) = server("idle", &["--idle-timeout", "2", "--login-timeout", "30"]);
+    let mut c = s.user("ida");
+    let started = Instant::now();
+    // A line trickled one byte at a time never completes in time.
+    for b in b"help me please, slowly".iter() {
+        if started.elapsed() > Duration::from_millis(2500) {
+            break;
+        }
+        let _ = std::io::Write::write_all(&mut c.stream, &[*b]);
+        thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(c.line(), "421 idle timeout");
+    assert!(c.closed());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn login_timeout_closes_sessions_that_never_log_in() {
+    let (_dir, s) = server("logintimeout", &["--login-timeout", "1", "--idle-timeout", "60"]);
+    let mut c = s.connect();
+    c.ok("register x y", "201");
+    thread::sleep(Duration::from_millis(1300));
+    assert_eq!(c.line(), "421 login timeout");
+    assert!(c.closed());
+}
+
+#[test]
+fn stalled_transfers_free_their_session() {
+    let (_dir, s) = server("stall", &["--stall-timeout", "1", "--max-clients", "1"]);
+    let mut c = s.user("sam");
+    let data = bytes(32 << 20, 1);
+    assert!(c.upload("big", &data).starts_with("226"));
+    // A client that asks for a download and never reads it.
+    c.ok("download big", "150 ");
+    let started = Instant::now();
+    let mut d = loop {
+        thread::sleep(Duration::from_millis(300));
+        let d = Raw::connect(&s.addr);
+        if d.greeting == "220 netdisk ready" || started.elapsed() > Duration::from_secs(15) {
+            break d;
+        }
+    };
+    assert_eq!(d.greeting, "220 netdisk ready", "the stalled session was closed");
+    drop(c);
+    // A client that stops sending mid-upload.
+    d.cmd("login sam pw-sam");
+    d.ok("upload slow 100 -", "150 0");
+    d.send(b"abc");
+    assert!(d.closed(), "stalled upload closes");
+    let mut e = s.user("sam");
+    assert_eq!(e.cmd("upload slow 100 -"), format!("150 3 {}", md5_hex(b"abc")), "stalled bytes kept");
+}
+
+#[test]
+fn failed_logins_back_off_and_close() {
+    let (_dir, s) = server("logins", &[]);
+    let mut c = s.connect();
+    c.ok("register tom right", "201");
+    let started = Instant::now();
+    assert_eq!(c.cmd("login tom wrong"), "530 login incorrect");
+    assert_eq!(c.cmd("login nobody wrong"), "530 login incorrect");
+    assert_eq!(c.cmd("login tom wrong"), "421 too many failed logins");
+    assert!(c.closed());
+    // 100 + 200 + 400 ms so far; reconnecting does not reset the back-off.
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    let mut d = s.connect();
+    let started = Instant::now();
+    assert_eq!(d.cmd("login tom wrong"), "530 login incorrect");
+    assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
+    d.ok("login tom right", "230");
+}
+
+#[test]
+fn out_of_file_descriptors_does_not_stop_the_server() {
+    let dir = TempDir::new("emfile");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let bin = env!("CARGO_BIN_EXE_netdisk");
+    let script = format!("ulimit -n 32 && exec {bin} --listen 127.0.0.1:0 --data {}", data.display());
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let mut conns = Vec::new();
+    for _ in 0..60 {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            conns.push(s);
+        }
+    }
+    thread::sleep(Duration::from_millis(300));
+    drop(conns);
+    thread::sleep(Duration::from_millis(500));
+    let mut c = Raw::connect(&addr);
+    assert_eq!(c.greeting, "220 netdisk ready");
+    assert!(c.cmd("help").starts_with("214"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_flood_of_idle_slow_and_hostile_clients_does_not_starve_a_good_one() {
+    let (_dir, s) = server("flood", &[]);
+    let mut idle = Vec::new();
+    for _ in 0..40 {
+        idle.push(std::net::TcpStream::connect(&s.addr).unwrap());
+    }
+    let addr = s.addr.clone();
+    let hostile: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                for _ in 0..20 {
+                    let Ok(mut c) = std::net::TcpStream::connect(&addr) else { continue };
+                    let junk = bytes(6000, i);
+                    let _ = std::io::Write::write_all(&mut c, &junk);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut c = s.user("good");
+    assert!(c.upload("f", b"fine").starts_with("226"));
+    assert_eq!(c.download("f"), b"fine");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    for h in hostile {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn sigkill_during_registrations_leaves_a_parseable_users_file() {
+    let dir = TempDir::new("killreg");
+    let data = dir.path().join("data");
+    let mut s = Server::start(&data, &[]);
+    let addr = s.addr.clone();
+    let worker = thread::spawn(move || {
+        let mut done = Vec::new();
+        let Ok(mut c) = std::net::TcpStream::connect(&addr) else { return done };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reader = std::io::BufReader::new(c.try_clone().unwrap());
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut reader, &mut line);
+        for i in 0..10_000 {
+            if std::io::Write::write_all(&mut c, format!("register k{i} pw{i}\n").as_bytes()).is_err() {
+                break;
+            }
+            line.clear();
+            match std::io::BufRead::read_line(&mut reader, &mut line) {
+                Ok(n) if n > 0 && line.starts_with("201") => done.push(i),
+                _ => break,
+            }
+        }
+        done
+    });
+    thread::sleep(Duration::from_millis(400));
+    s.kill();
+    let done = worker.join().unwrap();
+    assert!(!done.is_empty());
+    let s = Server::start(&data, &[]);
+    let text = fs::read_to_string(data.join("users")).unwrap();
+    for line in text.lines().skip(1) {
+        let (name, record) = line.split_once(':').unwrap();
+        assert!(name.starts_with('k') && record.starts_with("md5$"), "{line:?}");
+        assert_eq!(record.split('$').count(), 4, "{line:?}");
+    }
+    // Every acknowledged registration survived.
+    let last = *done.last().unwrap();
+    let mut c = s.connect();
+    c.ok(&format!("login k{last} pw{last}"), "230");
+}
+
+#[test]
+fn sigterm_mid_upload_loses_nothing() {
+    let dir = TempDir::new("sigterm");
+    let data_dir = dir.path().join("data");
+    let data = bytes(2_000_000, 3);
+    let md5 = md5_hex(&data);
+    let s = Server::start(&data_dir, &[]);
+    let mut c = s.user("tia");
+    assert!(c.upload("done", b"committed").starts_with("226"));
+    c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
+    c.send(&data[..777_777]);
+    thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    thread::sleep(Duration::from_millis(300));
+    drop(s);
+    let s = Server::start(&data_dir, &[]);
+    let mut c = s.user("tia");
+    assert_eq!(c.ls("/"), vec!["done"], "only complete files are visible");
+    assert_eq!(c.download("done"), b"committed");
+    assert_eq!(c.cmd(&format!("upload f {} {md5}", data.len())), format!("150 777777 {}", md5_hex(&data[..777_777])));
+    c.send(&data[777_777..]);
+    assert_eq!(c.line(), format!("226 2000000 {md5}"));
+}
