@@ -32,10 +32,15 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Digest, Hasher, hash_range};
+use crate::pipe::{FileHash, Hashing};
 use crate::proto::{Code, Command, Password, Reply, parse_status};
+use crate::transfer::fill;
 
 const CHUNK: usize = 256 * 1024;
+/// Bytes sent per `sendfile` call during an upload (progress is reported
+/// between calls).
+const SEND_STEP: u64 = 1 << 20;
 
 /// What went wrong, in words a user can act on.
 #[derive(Debug)]
@@ -332,31 +337,31 @@ impl Client {
         local: &Path,
         size: u64,
         offset: u64,
-        mut hasher: Hasher,
+        hasher: Hasher,
         progress: OnProgress,
     ) -> Result<Transferred> {
         let started = Instant::now();
-        let mut buf = vec![0u8; CHUNK];
+        let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        // Hash on one thread while the kernel sends the same bytes.
+        let hashing = FileHash::start(file, offset, size - offset, hasher);
         let mut done = offset;
         while done < size {
-            let want = CHUNK.min((size - done) as usize);
-            let n = file.read(&mut buf[..want]).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
-            if n == 0 {
-                self.conn = None;
-                return Err(ClientError::Local(local.to_path_buf(), io::ErrorKind::UnexpectedEof.into()));
-            }
-            hasher.update(&buf[..n]);
+            let step = SEND_STEP.min(size - done);
             let conn = self.conn()?;
-            let sent = conn.writer.write_all(&buf[..n]);
-            self.check(sent)?;
-            done += n as u64;
+            let sent = io::copy(&mut (&mut *file).take(step), &mut conn.writer);
+            let n = self.check(sent)?;
+            if n < step {
+                self.conn = None;
+                return Err(local_err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending")));
+            }
+            done += n;
             let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
             if !progress(&p) {
                 self.conn = None;
                 return Err(ClientError::Interrupted(done));
             }
         }
-        let md5 = hasher.peek();
+        let md5 = hashing.finish().map_err(local_err)?.peek();
         self.send_line(&md5.to_string())?;
         let reply = self.read_reply()?;
         if reply.code != Code::TransferDone {
@@ -397,7 +402,6 @@ impl Client {
                 got.md5
             )));
         }
-        file.sync_all().map_err(|e| local_err(&part, e))?;
         fs::rename(&part, &target).map_err(|e| local_err(&target, e))?;
         let _ = fs::remove_file(&info);
         Ok(got)
@@ -409,7 +413,7 @@ impl Client {
         file: &mut File,
         part: &Path,
         offset: u64,
-        mut hasher: Hasher,
+        hasher: Hasher,
         progress: OnProgress,
     ) -> Result<(Transferred, Digest)> {
         let reply = self.request(&Command::Download { path: remote.into(), offset })?;
@@ -421,22 +425,20 @@ impl Client {
         let size: u64 = words.first().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
         let md5 = words.get(1).and_then(|w| Digest::from_hex(w)).ok_or_else(bad)?;
         let started = Instant::now();
-        let mut buf = vec![0u8; CHUNK];
+        let mut hashing = Hashing::new(hasher, offset, size - offset);
         let mut done = offset;
         while done < size {
-            let want = CHUNK.min((size - done) as usize);
+            let mut buf = hashing.buffer();
+            let want = buf.len().min((size - done) as usize);
             let conn = self.conn()?;
-            let read = conn.reader.read(&mut buf[..want]);
-            let n = self.check(read)?;
-            if n == 0 {
-                self.conn = None;
-                return Err(ClientError::Interrupted(done));
+            let (n, err) = fill(&mut conn.reader, &mut buf[..want]);
+            if n > 0 {
+                file.write_all(&buf[..n]).map_err(|e| ClientError::Local(part.to_path_buf(), e))?;
+                hashing.push(buf, n);
+                done += n as u64;
             }
-            file.write_all(&buf[..n]).map_err(|e| ClientError::Local(part.to_path_buf(), e))?;
-            hasher.update(&buf[..n]);
-            done += n as u64;
             let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
-            if !progress(&p) {
+            if err.is_some() || !progress(&p) {
                 self.conn = None;
                 return Err(ClientError::Interrupted(done));
             }
@@ -447,7 +449,7 @@ impl Client {
         }
         let got = Transferred {
             size,
-            md5: hasher.peek(),
+            md5: hashing.finish().peek(),
             resumed_at: offset,
             moved: size - offset,
             elapsed: started.elapsed(),
@@ -469,18 +471,9 @@ impl Client {
 /// The hash of the first `len` bytes of `file`, leaving it positioned at
 /// `len`.
 fn hash_from(file: &mut File, len: u64) -> io::Result<Hasher> {
-    file.seek(SeekFrom::Start(0))?;
     let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut left = len;
-    while left > 0 {
-        let n = file.read(&mut buf[..CHUNK.min(left as usize)])?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
+    hash_range(file, 0, len, &mut hasher)?;
+    file.seek(SeekFrom::Start(len))?;
     Ok(hasher)
 }
 

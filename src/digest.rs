@@ -2,6 +2,9 @@
 //! hasher state that staged uploads save so a resume never re-reads bytes.
 
 use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
 
 use md5::Digest as _;
 use md5::Md5;
@@ -75,6 +78,23 @@ impl Hasher {
         let state = SerializedState::<Md5>::try_from(bytes.as_slice()).ok()?;
         Md5::deserialize(&state).ok().map(Hasher)
     }
+}
+
+/// Feeds bytes `[from, from + len)` of `file` into `hasher`, with
+/// positional reads (the file's own position is left alone).
+pub fn hash_range(file: &File, from: u64, len: u64, hasher: &mut Hasher) -> io::Result<()> {
+    let mut buf = vec![0u8; (256 * 1024).min(len.max(1) as usize)];
+    let mut at = from;
+    while at < from + len {
+        let want = buf.len().min((from + len - at) as usize);
+        let n = file.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while hashing"));
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

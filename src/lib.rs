@@ -29,6 +29,7 @@ pub mod digest;
 pub mod error;
 pub mod fs;
 pub mod log;
+pub mod pipe;
 pub mod proto;
 pub mod server;
 pub mod session;

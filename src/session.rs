@@ -392,6 +392,7 @@ impl Session<'_> {
             None => match self.read_digest_line() {
                 Ok(d) => Some(d),
                 Err(flow) => {
+                    up.keep();
                     log(&"no digest", self);
                     return flow;
                 }

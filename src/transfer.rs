@@ -17,17 +17,26 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Digest, Hasher, hash_range};
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath, identity, sync_dir};
+use crate::pipe::Hashing;
 
 /// Bytes moved per read or write while transferring.
 pub const CHUNK: usize = 256 * 1024;
 /// The saved hasher state is refreshed after this many received bytes, so a
-/// crash leaves at most this much to re-hash.
+/// crash leaves little to re-hash.
 const SAVE_EVERY: u64 = 64 << 20;
+/// Uploads at least this long record their attempt before the payload, so
+/// that even a crash (no chance to save) leaves them resumable.
+const RECORD_FROM: u64 = 1 << 20;
+/// Received bytes are pushed towards the disk this often during a large
+/// upload, so the fsync before `226` only has the last stretch to write.
+const FLUSH_EVERY: u64 = 32 << 20;
 /// `O_NONBLOCK`: opening a FIFO must not hang a session (same value on
 /// every Linux architecture).
 const O_NONBLOCK: i32 = 0o4000;
@@ -72,12 +81,13 @@ impl Sums {
     }
 
     /// The digest of an open file: recorded, or computed once and recorded.
-    pub fn of_file(&self, file: &mut File, meta: &Metadata) -> io::Result<Digest> {
+    pub fn of_file(&self, file: &File, meta: &Metadata) -> io::Result<Digest> {
         if let Some(d) = self.get(meta) {
             return Ok(d);
         }
-        file.seek(SeekFrom::Start(0))?;
-        let (digest, _) = hash_prefix(file, meta.len())?;
+        let mut hasher = Hasher::new();
+        hash_range(file, 0, meta.len(), &mut hasher)?;
+        let digest = hasher.peek();
         self.put(meta, digest);
         Ok(digest)
     }
@@ -88,23 +98,6 @@ fn replace_record(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
-}
-
-/// Hashes the first `len` bytes of `file` from its current position;
-/// returns the digest, the hasher and how many bytes were there.
-fn hash_prefix(file: &mut File, len: u64) -> io::Result<(Digest, Hasher)> {
-    let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut left = len;
-    while left > 0 {
-        let n = file.read(&mut buf[..CHUNK.min(left as usize)])?;
-        if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while hashing"));
-        }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    Ok((hasher.peek(), hasher))
 }
 
 /// What an upload request asks for, already parsed and resolved.
@@ -225,8 +218,20 @@ impl Upload {
             len: up.held,
             state: String::new(),
         };
-        up.save().map_err(|e| Error::io(&up.meta.path, e))?;
+        // The record must never describe bytes other than the ones staged
+        // now. Large uploads record this attempt (for resuming after a
+        // crash); small ones just drop an older record (a crash restarts
+        // them from zero) and save one only if interrupted.
+        let recorded = if up.remaining() >= RECORD_FROM { up.save() } else { up.forget_record() };
+        recorded.map_err(|e| Error::io(&up.meta.path, e))?;
         Ok(up)
+    }
+
+    fn forget_record(&self) -> io::Result<()> {
+        match fs::remove_file(&self.meta_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Adopts an earlier attempt's bytes when it was for the same path and
@@ -258,18 +263,7 @@ impl Upload {
 
     /// Feeds the bytes `[from, to)` of the part file into the hasher.
     fn catch_up(&mut self, from: u64, to: u64) -> io::Result<()> {
-        self.part.seek(SeekFrom::Start(from))?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut left = to - from;
-        while left > 0 {
-            let n = self.part.read(&mut buf[..CHUNK.min(left as usize)])?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "staged file shrank"));
-            }
-            self.hasher.update(&buf[..n]);
-            left -= n as u64;
-        }
-        Ok(())
+        hash_range(&self.part, from, to - from, &mut self.hasher)
     }
 
     /// Hashes the first `len` staged bytes from scratch.
@@ -299,49 +293,89 @@ impl Upload {
         self.meta.size - self.held
     }
 
-    /// Receives the rest of the payload. A read failure (the client went
-    /// away) is `Err(Ok(io))`, a write failure on the server `Err(Err(..))`;
-    /// either way every byte written so far stays staged.
+    /// Receives the rest of the payload, hashing beside the writing. A read
+    /// failure (the client went away or stalled) is [`Stop::Client`], a
+    /// write failure on the server [`Stop::Local`]; either way every byte
+    /// written so far stays staged and its hash state is saved.
     pub fn receive(&mut self, input: &mut impl Read) -> std::result::Result<(), Stop> {
-        self.part.seek(SeekFrom::Start(self.held)).map_err(|e| self.stop_local(e))?;
-        let mut buf = vec![0u8; CHUNK.min(self.remaining().max(1) as usize)];
+        if let Err(e) = self.part.seek(SeekFrom::Start(self.held)) {
+            return Err(self.stop(Stop::Local(Error::io(&self.meta.path, e))));
+        }
+        let mut hashing = Hashing::new(std::mem::take(&mut self.hasher), self.held, self.remaining());
+        let flusher = match hashing {
+            Hashing::Threaded(_) => Flusher::start(&self.part),
+            Hashing::Inline { .. } => None,
+        };
+        let pumped = self.pump(input, &mut hashing, flusher.as_ref());
+        drop(flusher);
+        self.hasher = hashing.finish();
+        pumped.map_err(|stop| self.stop(stop))
+    }
+
+    fn pump(
+        &mut self,
+        input: &mut impl Read,
+        hashing: &mut Hashing,
+        flusher: Option<&Flusher>,
+    ) -> std::result::Result<(), Stop> {
+        let mut unflushed = 0;
         while self.remaining() > 0 {
+            let mut buf = hashing.buffer();
             let want = buf.len().min(self.remaining() as usize);
-            let n = match input.read(&mut buf[..want]) {
-                Ok(0) => return Err(self.stop_client(io::ErrorKind::UnexpectedEof.into())),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.stop_client(e)),
-            };
-            self.part.write_all(&buf[..n]).map_err(|e| self.stop_local(e))?;
-            self.hasher.update(&buf[..n]);
-            self.held += n as u64;
-            self.unsaved += n as u64;
-            if self.unsaved >= SAVE_EVERY {
-                self.save().map_err(|e| self.stop_local(e))?;
+            // One read, written at once: what arrived survives even a kill.
+            let (n, err) = read_some(input, &mut buf[..want]);
+            if n > 0 {
+                self.part.write_all(&buf[..n]).map_err(|e| Stop::Local(Error::io(&self.meta.path, e)))?;
+                hashing.push(buf, n);
+                self.held += n as u64;
+                self.unsaved += n as u64;
+                unflushed += n as u64;
+            }
+            if unflushed >= FLUSH_EVERY {
+                flusher.inspect(|f| f.nudge());
+                unflushed = 0;
+            }
+            // The hashing thread lags behind the writes: record its latest
+            // snapshot once it has moved on since the last record.
+            if self.unsaved >= SAVE_EVERY
+                && let Some((len, state)) = hashing.snapshot()
+                && len > self.meta.len
+            {
+                self.unsaved = self.held - len;
+                let _ = self.save_at(len, state);
+            }
+            if let Some(e) = err {
+                return Err(Stop::Client(e));
             }
         }
         Ok(())
     }
 
-    fn stop_client(&mut self, err: io::Error) -> Stop {
+    /// Saves what is held after an early stop.
+    fn stop(&mut self, stop: Stop) -> Stop {
+        if let Stop::Local(_) = stop {
+            // Keep exactly what was hashed: a failed write may leave a torn tail.
+            let _ = self.part.set_len(self.held);
+        }
         let _ = self.save();
-        Stop::Client(err)
-    }
-
-    fn stop_local(&mut self, err: io::Error) -> Stop {
-        // Keep exactly what was hashed: a failed write may leave a torn tail.
-        let _ = self.part.set_len(self.held);
-        let _ = self.save();
-        Stop::Local(Error::io(&self.meta.path, err))
+        stop
     }
 
     /// Records how far the staged bytes go and the hasher state there.
     fn save(&mut self) -> io::Result<()> {
-        self.meta.len = self.held;
-        self.meta.state = self.hasher.save();
-        self.unsaved = 0;
+        self.save_at(self.held, self.hasher.save())
+    }
+
+    fn save_at(&mut self, len: u64, state: String) -> io::Result<()> {
+        self.meta.len = len;
+        self.meta.state = state;
         replace_record(&self.meta_path, self.meta.to_text().as_bytes())
+    }
+
+    /// Keeps the staged bytes for a later attempt (when the upload cannot
+    /// finish now, e.g. its digest line was unreadable).
+    pub fn keep(mut self) {
+        let _ = self.save();
     }
 
     /// Bytes received so far in this file, counting earlier attempts.
@@ -389,6 +423,73 @@ impl Upload {
     fn discard(&mut self) {
         let _ = fs::remove_file(&self.part_path);
         let _ = fs::remove_file(&self.meta_path);
+    }
+}
+
+/// Reads until `buf` is full; returns how much arrived and the error that
+/// stopped it early, if any (end of input counts as one).
+pub fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => return (n, Some(io::ErrorKind::UnexpectedEof.into())),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
+/// One read; end of input counts as an error.
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    loop {
+        return match input.read(buf) {
+            Ok(0) => (0, Some(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => (n, None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => (0, Some(e)),
+        };
+    }
+}
+
+/// Writes a file's dirty pages back in the background (`fdatasync` on a
+/// second handle), when nudged, so the final fsync has little left to do.
+struct Flusher {
+    nudge: Option<SyncSender<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn start(file: &File) -> Option<Flusher> {
+        let file = file.try_clone().ok()?;
+        let (tx, rx) = sync_channel::<()>(1);
+        let worker = thread::Builder::new()
+            .name("flush".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    let _ = file.sync_data();
+                }
+            })
+            .ok()?;
+        Some(Flusher { nudge: Some(tx), worker: Some(worker) })
+    }
+
+    /// Asks for a flush; a flush already pending covers this one.
+    fn nudge(&self) {
+        if let Some(tx) = &self.nudge {
+            let _ = tx.try_send(());
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.nudge = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
     }
 }
 
@@ -453,7 +554,7 @@ impl Download {
         if offset > meta.len() {
             return Err(Error::BadArgs(format!("OFFSET {offset} is past the end ({} bytes)", meta.len())));
         }
-        let md5 = sums.of_file(&mut file, &meta).map_err(io)?;
+        let md5 = sums.of_file(&file, &meta).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         Ok(Download { file, size: meta.len(), md5 })
     }

@@ -64,7 +64,8 @@ fn every_command_through_the_library() {
 #[test]
 fn interrupted_upload_resumes_automatically() {
     let (dir, _s, mut c) = setup("upresume", &[]);
-    let data = bytes(2_000_000, 1);
+    // Large enough for the threaded hashing paths on both sides.
+    let data = bytes(6_000_000, 1);
     let local = write(dir.path(), "big.bin", &data);
     match c.upload(&local, "big.bin", &mut stop_at(700_000)) {
         Err(ClientError::Interrupted(n)) => assert!(n >= 700_000),
@@ -96,7 +97,7 @@ fn changed_local_file_restarts_the_upload_from_zero() {
 #[test]
 fn interrupted_download_resumes_and_never_touches_the_target_early() {
     let (dir, _s, mut c) = setup("downresume", &[]);
-    let data = bytes(3_000_000, 4);
+    let data = bytes(6_000_000, 4);
     let local = write(dir.path(), "src.bin", &data);
     c.upload(&local, "f.bin", &mut |_| true).unwrap();
     let target = write(dir.path(), "dst.bin", b"old contents");

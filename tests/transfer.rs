@@ -252,6 +252,34 @@ fn sigkill_mid_upload_then_restart_and_resume() {
 }
 
 #[test]
+fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
+    let dir = TempDir::new("sigkill-large");
+    let data_dir = dir.path().join("data");
+    let data = bytes(80 << 20, 11);
+    let md5 = md5_hex(&data);
+    let mut s = Server::start(&data_dir, &[]);
+    let mut c = s.user("kay");
+    c.ok(&format!("upload f {} -", data.len()), "150 0");
+    c.send(&data[..70 << 20]);
+    thread::sleep(Duration::from_millis(500));
+    s.kill();
+    drop(c);
+    let meta = files_under(&data_dir.join("staging")).into_iter().find(|f| f.ends_with(".meta")).unwrap();
+    let record = fs::read_to_string(data_dir.join("staging").join(meta)).unwrap();
+    let saved: usize = record.lines().find_map(|l| l.strip_prefix("len ")).unwrap().parse().unwrap();
+    assert!(saved >= 64 << 20, "a snapshot past 64 MiB was saved:\n{record}");
+    let s = Server::start(&data_dir, &[]);
+    let mut c = s.user("kay");
+    let head = c.cmd(&format!("upload f {} -", data.len()));
+    let offset: usize = head.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(offset >= saved, "{head}");
+    assert_eq!(head, format!("150 {offset} {}", md5_hex(&data[..offset])), "tail past the snapshot hashed");
+    c.send(&data[offset..]);
+    c.send(format!("{md5}\n").as_bytes());
+    assert_eq!(c.line(), format!("226 {} {md5}", data.len()));
+}
+
+#[test]
 fn bad_digest_line_keeps_staged_bytes() {
     let (_dir, s) = server("digestline", &[]);
     let mut c = s.user("kim");
