@@ -32,7 +32,7 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { size_mib: 512, runs: 3, seconds: 3, sessions: 5000, logged_in: 500 };
+    let mut o = Opts { size_mib: 512, runs: 5, seconds: 3, sessions: 5000, logged_in: 500 };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
