@@ -384,6 +384,7 @@ impl Session<'_> {
             }
             Err(Stop::Local(e)) => {
                 log(&e.code().number(), self);
+                drop(up); // release the staged file before lingering
                 return self.refuse_and_close(e.reply());
             }
         }
@@ -391,10 +392,10 @@ impl Session<'_> {
             Some(_) => None,
             None => match self.read_digest_line() {
                 Ok(d) => Some(d),
-                Err(flow) => {
+                Err((reply, flow)) => {
                     up.keep();
                     log(&"no digest", self);
-                    return flow;
+                    return self.answer(reply, flow);
                 }
             },
         };
@@ -407,23 +408,27 @@ impl Session<'_> {
         self.send(&reply).map(|_| Flow::Go)
     }
 
-    /// The digest line that follows a payload sent with MD5 `-`. A bad line
-    /// gets `501`; the staged bytes stay, so the upload can be resumed.
-    fn read_digest_line(&mut self) -> std::result::Result<Digest, io::Result<Flow>> {
+    /// The digest line that follows a payload sent with MD5 `-`, or the
+    /// reply (if any) and what the session does when there is none: a bad
+    /// line gets `501` and the session goes on; the staged bytes are kept
+    /// by the caller either way, so the upload can be resumed.
+    fn read_digest_line(&mut self) -> std::result::Result<Digest, (Option<Reply>, Flow)> {
         let deadline = Instant::now() + self.shared.config.stall_timeout;
         match self.read_line(deadline) {
-            Input::Line(line) => {
-                let text = String::from_utf8_lossy(&line);
-                match Digest::from_hex(text.trim()) {
-                    Some(d) => Ok(d),
-                    None => Err(self
-                        .send(&Reply::new(Code::BadArgs, "expected the MD5 as 32 hex digits"))
-                        .map(|_| Flow::Go)),
-                }
-            }
-            Input::TooLong => Err(self.refuse_and_close(Reply::new(Code::Syntax, "line too long"))),
-            Input::Timeout => Err(self.timeout()),
-            Input::Closed => Err(Ok(Flow::Close)),
+            Input::Line(line) => Digest::from_hex(String::from_utf8_lossy(&line).trim())
+                .ok_or((Some(Reply::new(Code::BadArgs, "expected the MD5 as 32 hex digits")), Flow::Go)),
+            Input::TooLong => Err((Some(Reply::new(Code::Syntax, "line too long")), Flow::Close)),
+            Input::Timeout => Err((Some(Reply::new(Code::Closing, "idle timeout")), Flow::Close)),
+            Input::Closed => Err((None, Flow::Close)),
+        }
+    }
+
+    /// Sends a reply and goes on, or sends it and closes.
+    fn answer(&mut self, reply: Option<Reply>, flow: Flow) -> io::Result<Flow> {
+        match (reply, flow) {
+            (Some(r), Flow::Go) => self.send(&r).map(|_| Flow::Go),
+            (Some(r), Flow::Close) => self.refuse_and_close(r),
+            (None, flow) => Ok(flow),
         }
     }
 

@@ -396,3 +396,68 @@ fn sigterm_mid_upload_loses_nothing() {
     c.send(&data[777_777..]);
     assert_eq!(c.line(), format!("226 2000000 {md5}"));
 }
+
+/// Starts a server whose data directory is a 3 MiB tmpfs, mounted in a
+/// private user and mount namespace (`unshare -rm`); `None` where the
+/// machine does not allow that.
+fn server_on_tiny_disk(dir: &TempDir) -> Option<(std::process::Child, String)> {
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let bin = env!("CARGO_BIN_EXE_netdisk");
+    let script = format!(
+        "mount -t tmpfs -o size=3m tmpfs {d} && exec {bin} --listen 127.0.0.1:0 --data {d}",
+        d = data.display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).ok()?;
+    match line.trim().strip_prefix("listening on ") {
+        Some(addr) => Some((child, addr.to_string())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_gives_452_keeps_staged_bytes_and_the_server_goes_on() {
+    let dir = TempDir::new("diskfull");
+    let Some((mut child, addr)) = server_on_tiny_disk(&dir) else {
+        eprintln!("SKIPPED: this machine does not allow `unshare -rm` with a tmpfs mount");
+        return;
+    };
+    let data = bytes(5_000_000, 12);
+    let mut c = Raw::connect(&addr);
+    c.ok("register dana pw", "201");
+    c.ok("login dana pw", "230");
+    c.ok("upload big 5000000 -", "150 0 ");
+    let sender = {
+        let mut s = c.stream.try_clone().unwrap();
+        let data = data.clone();
+        thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut s, &data);
+        })
+    };
+    let reply = c.line();
+    assert!(reply.starts_with("452"), "{reply}");
+    assert!(c.closed());
+    sender.join().unwrap();
+    // Another session is served, and sees the staged bytes kept.
+    let mut d = Raw::connect(&addr);
+    d.ok("login dana pw", "230");
+    assert_eq!(d.cmd("ls"), "212 0");
+    let head = d.cmd("upload big 5000000 -");
+    assert!(head.starts_with("150 "), "{head}\n{}", d.transcript);
+    let offset: usize = head.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(offset > 1_000_000, "{head}");
+    assert_eq!(head, format!("150 {offset} {}", md5_hex(&data[..offset])));
+    let _ = child.kill();
+    let _ = child.wait();
+}
