@@ -162,19 +162,22 @@ fn crate_md5_speed(path: &Path, size: u64) -> f64 {
 /// receiving side of every transfer must do at least.
 fn write_speed(dir: &Path, size: u64) -> f64 {
     let path = dir.join("write-limit.bin");
-    let buf = vec![5u8; 256 << 10];
     let started = Instant::now();
-    let mut f = File::create(&path).unwrap();
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        f.write_all(&buf[..n]).unwrap();
-        left -= n as u64;
-    }
-    drop(f);
+    write_filler(&mut File::create(&path).unwrap(), size);
     let speed = mb_per_s(size, started.elapsed());
     fs::remove_file(&path).unwrap();
     speed
+}
+
+/// Writes `size` filler bytes in 256 KiB writes.
+fn write_filler(out: &mut impl Write, size: u64) {
+    let buf = vec![7u8; 256 << 10];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        out.write_all(&buf[..n]).unwrap();
+        left -= n as u64;
+    }
 }
 
 /// A plain TCP copy of `size` bytes over loopback.
@@ -194,15 +197,7 @@ fn loopback_speed(size: u64) -> f64 {
         total
     });
     let started = Instant::now();
-    let mut s = TcpStream::connect(addr).unwrap();
-    let buf = vec![7u8; 256 << 10];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        s.write_all(&buf[..n]).unwrap();
-        left -= n as u64;
-    }
-    drop(s);
+    write_filler(&mut TcpStream::connect(addr).unwrap(), size);
     assert_eq!(reader.join().unwrap(), size);
     mb_per_s(size, started.elapsed())
 }
