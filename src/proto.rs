@@ -239,7 +239,11 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<Command>, ParseError> {
     let Some((verb, args)) = words.split_first() else {
         return Ok(None);
     };
-    parse_command(&verb.to_ascii_lowercase(), args).map(Some).map_err(fail)
+    let verb = verb.to_ascii_lowercase();
+    parse_command(&verb, args).map(Some).map_err(|mut e| {
+        e.upload = upload || verb == "upload";
+        e
+    })
 }
 
 fn first_word_is_upload(raw: &[u8]) -> bool {
@@ -471,6 +475,8 @@ mod tests {
             (b"upload \xff 1 -", Code::Syntax, true),
             (b"download a -5", Code::BadArgs, false),
             (b"download a 1 2", Code::BadArgs, false),
+            (b"\"upload\" a 1", Code::BadArgs, true),
+            (b"  \tUpLoAd", Code::BadArgs, true),
         ];
         for (line, code, upload) in cases {
             let err = parse_line(line).unwrap_err();

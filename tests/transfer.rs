@@ -314,3 +314,43 @@ fn recorded_md5_follows_changes_behind_the_servers_back() {
     assert!(c.ok("stat g", "213").contains(&md5_hex(b"version two")));
     assert_eq!(c.download("g"), b"version two");
 }
+
+#[test]
+fn two_processes_on_one_data_directory_share_uploads_and_locks() {
+    let dir = TempDir::new("twoproc-up");
+    let data_dir = dir.path().join("data");
+    let servers = [Server::start(&data_dir, &[]), Server::start(&data_dir, &[])];
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let threads: Vec<_> = (0..12)
+        .map(|i| {
+            let addr = addrs[i % 2].clone();
+            thread::spawn(move || {
+                let mut c = Raw::connect(&addr);
+                c.cmd("register pat pw");
+                c.ok("login pat pw", "230");
+                let data = bytes(100_000 + i * 1000, 100 + i as u64);
+                assert!(c.upload(&format!("f{i}"), &data).starts_with("226"), "{}", c.transcript);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Every file, through either server.
+    for (i, addr) in addrs.iter().cycle().take(12).enumerate() {
+        let mut c = Raw::connect(addr);
+        c.ok("login pat pw", "230");
+        assert_eq!(c.download(&format!("f{i}")), bytes(100_000 + i * 1000, 100 + i as u64));
+    }
+    // One writer per target across processes.
+    let mut a = Raw::connect(&addrs[0]);
+    a.ok("login pat pw", "230");
+    a.ok("upload same 10 -", "150 0");
+    a.send(b"12345");
+    let mut b = Raw::connect(&addrs[1]);
+    b.ok("login pat pw", "230");
+    assert!(b.cmd("upload same 10 -").starts_with("450"));
+    a.send(b"67890");
+    a.send(format!("{}\n", md5_hex(b"1234567890")).as_bytes());
+    assert!(a.line().starts_with("226"));
+}
