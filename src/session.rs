@@ -35,6 +35,14 @@ enum Flow {
     Close,
 }
 
+/// How an upload ended: what to log, and what to tell the client.
+struct Ending {
+    note: String,
+    bytes: u64,
+    reply: Option<Reply>,
+    flow: Flow,
+}
+
 /// A line read from the client, or why there is none.
 enum Input {
     Line(Vec<u8>),
@@ -355,13 +363,7 @@ impl Session<'_> {
     }
 
     fn upload(&mut self, text: &str, size: u64, md5: Option<Digest>, from: Option<u64>) -> io::Result<Flow> {
-        let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
-        let staging = self.staging();
-        let prepared = self.resolve(text).and_then(|(tree, path)| {
-            let up = Upload::prepare(tree, &staging, &Request { path: &path, size, md5, from }, &limits)?;
-            Ok((up, path))
-        });
-        let (mut up, path) = match prepared {
+        let (up, path) = match self.prepare_upload(text, size, md5, from) {
             Ok(ok) => ok,
             Err(e) => {
                 log::event(Some(self.peer), self.user(), "upload", text, e.code().number(), 0);
@@ -370,42 +372,52 @@ impl Session<'_> {
         };
         let (offset, prefix) = up.offer();
         self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
+        let end = self.take_payload(up, &path, size, md5.is_none());
+        log::event(Some(self.peer), self.user(), "upload", &path.to_string(), &end.note, end.bytes);
+        self.answer(end.reply, end.flow)
+    }
+
+    fn prepare_upload(
+        &self,
+        text: &str,
+        size: u64,
+        md5: Option<Digest>,
+        from: Option<u64>,
+    ) -> Result<(Upload, UserPath)> {
+        let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
+        let (tree, path) = self.resolve(text)?;
+        let up = Upload::prepare(tree, &self.staging(), &Request { path: &path, size, md5, from }, &limits)?;
+        Ok((up, path))
+    }
+
+    /// Receives the payload (and the digest line, if it follows) and
+    /// commits the file. The staged file is released before the caller
+    /// answers, so a lingering close never holds it.
+    fn take_payload(&mut self, mut up: Upload, path: &UserPath, size: u64, digest_after: bool) -> Ending {
+        let offset = up.held();
         let _ = self.reader.get_ref().set_read_timeout(Some(self.shared.config.stall_timeout));
         let received = up.receive(&mut self.reader);
         let bytes = up.held() - offset;
-        let log = |outcome: &dyn std::fmt::Display, s: &Session| {
-            log::event(Some(s.peer), s.user(), "upload", &path.to_string(), outcome, bytes);
-        };
+        let end = |note: String, reply, flow| Ending { note, bytes, reply, flow };
         match received {
             Ok(()) => {}
-            Err(Stop::Client(_)) => {
-                log(&"interrupted", self);
-                return Ok(Flow::Close);
-            }
-            Err(Stop::Local(e)) => {
-                log(&e.code().number(), self);
-                drop(up); // release the staged file before lingering
-                return self.refuse_and_close(e.reply());
-            }
+            Err(Stop::Client(_)) => return end("interrupted".into(), None, Flow::Close),
+            Err(Stop::Local(e)) => return end(e.code().number().to_string(), Some(e.reply()), Flow::Close),
         }
-        let claimed = match md5 {
-            Some(_) => None,
-            None => match self.read_digest_line() {
-                Ok(d) => Some(d),
-                Err((reply, flow)) => {
-                    up.keep();
-                    log(&"no digest", self);
-                    return self.answer(reply, flow);
-                }
-            },
+        let claimed = match digest_after.then(|| self.read_digest_line()) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err((reply, flow))) => {
+                up.keep();
+                return end("no digest".into(), reply, flow);
+            }
         };
         let State::LoggedIn { tree, .. } = &self.state else { unreachable!("checked by dispatch") };
-        let reply = match up.finish(tree, &path, claimed, &self.shared.sums) {
+        let reply = match up.finish(tree, path, claimed, &self.shared.sums) {
             Ok(d) => Reply::new(Code::TransferDone, format!("{size} {d}")),
             Err(e) => e.reply(),
         };
-        log(&reply.code.number(), self);
-        self.send(&reply).map(|_| Flow::Go)
+        end(reply.code.number().to_string(), Some(reply), Flow::Go)
     }
 
     /// The digest line that follows a payload sent with MD5 `-`, or the

@@ -163,8 +163,9 @@ pub struct Upload {
     part: File,
     part_path: PathBuf,
     meta_path: PathBuf,
-    target: PathBuf,
     meta: Meta,
+    /// The MD5 announced by this request (not an earlier attempt's).
+    expected: Option<Digest>,
     hasher: Hasher,
     held: u64,
     unsaved: u64,
@@ -178,32 +179,14 @@ impl Upload {
         if req.size > limits.max_file_size {
             return Err(Error::Quota(format!("{what}: larger than the server's file-size limit")));
         }
-        let target = tree.file_target(req.path)?;
-        fs::create_dir_all(staging).map_err(|e| Error::io(&what, e))?;
-        let key = Digest::of(what.as_bytes()).to_string();
-        let part_path = staging.join(format!("{key}.part"));
-        let part = lock_part(&part_path, &what)?;
-        let part_len = part.metadata().map_err(|e| Error::io(&what, e))?.len();
+        tree.file_target(req.path)?;
+        let mut up = Upload::open(staging, &what)?;
         if let Some(quota) = limits.quota {
-            let existing = tree.entry(req.path).map_or(0, |e| e.size);
-            let used = (tree.usage().saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
-            if used.saturating_add(req.size) > quota {
-                return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
-            }
+            up.check_quota(tree, staging, req, quota)?;
         }
-        let meta_path = staging.join(format!("{key}.meta"));
-        let mut up = Upload {
-            part,
-            part_path,
-            meta_path,
-            target,
-            meta: Meta::default(),
-            hasher: Hasher::new(),
-            held: 0,
-            unsaved: 0,
-        };
         let io = |e| Error::io(&what, e);
         let old = fs::read_to_string(&up.meta_path).ok().and_then(|t| Meta::parse(&t));
+        let part_len = up.part.metadata().map_err(io)?.len();
         up.resume_from(old, req, part_len).map_err(io)?;
         if let Some(from) = req.from {
             if from > up.held {
@@ -211,20 +194,47 @@ impl Upload {
             }
             up.rewind(from).map_err(io)?;
         }
-        up.meta = Meta {
-            path: what,
-            size: req.size,
-            md5: req.md5.map(|d| d.to_string()).or(up.meta.md5.take()),
-            len: up.held,
-            state: String::new(),
-        };
-        // The record must never describe bytes other than the ones staged
-        // now. Large uploads record this attempt (for resuming after a
-        // crash); small ones just drop an older record (a crash restarts
-        // them from zero) and save one only if interrupted.
-        let recorded = if up.remaining() >= RECORD_FROM { up.save() } else { up.forget_record() };
-        recorded.map_err(|e| Error::io(&up.meta.path, e))?;
+        up.record_attempt(req).map_err(io)?;
         Ok(up)
+    }
+
+    /// Opens and locks the staged file of the user path `what`.
+    fn open(staging: &Path, what: &str) -> Result<Upload> {
+        fs::create_dir_all(staging).map_err(|e| Error::io(what, e))?;
+        let key = Digest::of(what.as_bytes()).to_string();
+        let part_path = staging.join(format!("{key}.part"));
+        let part = lock_part(&part_path, what)?;
+        let meta_path = staging.join(format!("{key}.meta"));
+        let meta = Meta { path: what.to_string(), ..Meta::default() };
+        Ok(Upload { part, part_path, meta_path, meta, expected: None, hasher: Hasher::new(), held: 0, unsaved: 0 })
+    }
+
+    /// Refuses the upload if, once committed, the user's files and staged
+    /// uploads would exceed `quota` (the file it replaces and this upload's
+    /// own staged bytes do not count twice).
+    fn check_quota(&self, tree: &Tree, staging: &Path, req: &Request, quota: u64) -> Result<()> {
+        let what = &self.meta.path;
+        let part_len = self.part.metadata().map_err(|e| Error::io(what, e))?.len();
+        let existing = tree.entry(req.path).map_or(0, |e| e.size);
+        let used = (tree.usage().saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
+        if used.saturating_add(req.size) > quota {
+            return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
+        }
+        Ok(())
+    }
+
+    /// Writes (or drops) the record of this attempt. The record must never
+    /// describe bytes other than the ones staged now. Large uploads record
+    /// the attempt, for resuming after a crash; small ones drop an older
+    /// record (a crash restarts them from zero) and save one only if
+    /// interrupted.
+    fn record_attempt(&mut self, req: &Request) -> io::Result<()> {
+        self.meta.size = req.size;
+        self.expected = req.md5;
+        // Kept for matching a later resume: this request's MD5, or that of
+        // the attempt whose bytes are still held.
+        self.meta.md5 = req.md5.map(|d| d.to_string()).or(self.meta.md5.take());
+        if self.remaining() >= RECORD_FROM { self.save() } else { self.forget_record() }
     }
 
     fn forget_record(&self) -> io::Result<()> {
@@ -276,6 +286,9 @@ impl Upload {
     fn rewind(&mut self, len: u64) -> io::Result<()> {
         if len == self.held && len != 0 {
             return Ok(());
+        }
+        if len == 0 {
+            self.meta.md5 = None;
         }
         self.part.set_len(len)?;
         self.rehash(len)?;
@@ -388,7 +401,7 @@ impl Upload {
     /// discards the staged bytes; the target is untouched either way.
     pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Digest> {
         let got = self.hasher.peek();
-        let want = self.meta.md5.as_deref().and_then(Digest::from_hex).or(claimed);
+        let want = self.expected.or(claimed);
         let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
         if !agree {
             self.discard();
@@ -406,7 +419,6 @@ impl Upload {
         let io = |e| Error::io(&what, e);
         self.part.sync_all().map_err(io)?;
         let target = tree.file_target(path)?;
-        debug_assert_eq!(target, self.target);
         let old = fs::symlink_metadata(&target).ok();
         fs::rename(&self.part_path, &target).map_err(io)?;
         sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;

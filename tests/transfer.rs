@@ -354,3 +354,28 @@ fn two_processes_on_one_data_directory_share_uploads_and_locks() {
     a.send(format!("{}\n", md5_hex(b"1234567890")).as_bytes());
     assert!(a.line().starts_with("226"));
 }
+
+#[test]
+fn the_digest_of_this_request_decides_not_an_earlier_attempts() {
+    let (_dir, s) = server("authority", &[]);
+    let a = bytes(200_000, 20);
+    let mut b = a.clone();
+    b[150_000..].copy_from_slice(&bytes(50_000, 21));
+    // Interrupted with A's MD5 in the header, restarted from 0 with B and
+    // the digest after the payload.
+    interrupted_upload(&s, "val", "f", &a, &md5_hex(&a), 100_000);
+    let mut c = s.user("val");
+    assert_eq!(c.cmd("upload f 200000 - 0"), format!("150 0 {EMPTY}"));
+    c.send(&b);
+    c.send(format!("{}\n", md5_hex(&b)).as_bytes());
+    assert_eq!(c.line(), format!("226 200000 {}", md5_hex(&b)));
+    // Interrupted with A's MD5, resumed without one: the common prefix is
+    // kept and B's digest, sent after, is the one checked.
+    interrupted_upload(&s, "val", "g", &a, &md5_hex(&a), 100_000);
+    let mut c = s.user("val");
+    assert_eq!(c.cmd("upload g 200000 -"), format!("150 100000 {}", md5_hex(&a[..100_000])));
+    c.send(&b[100_000..]);
+    c.send(format!("{}\n", md5_hex(&b)).as_bytes());
+    assert_eq!(c.line(), format!("226 200000 {}", md5_hex(&b)));
+    assert_eq!(c.download("g"), b);
+}
