@@ -38,6 +38,9 @@ use crate::proto::{Code, Command, Password, Reply, parse_status};
 use crate::transfer::fill;
 
 const CHUNK: usize = 256 * 1024;
+/// How often, and how far apart, an upload refused with `450` is retried.
+const BUSY_RETRIES: usize = 10;
+const BUSY_PAUSE: Duration = Duration::from_millis(500);
 /// Bytes sent per `sendfile` call during an upload (progress is reported
 /// between calls).
 const SEND_STEP: u64 = 1 << 20;
@@ -314,7 +317,17 @@ impl Client {
         from: Option<u64>,
     ) -> Result<Option<(u64, Hasher)>> {
         let cmd = Command::Upload { path: remote.into(), size, md5: None, from };
-        let reply = self.request(&cmd)?;
+        let mut reply = self.request(&cmd)?;
+        // Busy: most often our own interrupted upload, whose session the
+        // server has not noticed is gone yet. Give it a moment.
+        for _ in 0..BUSY_RETRIES {
+            if reply.code != Code::Busy {
+                break;
+            }
+            self.conn = None;
+            std::thread::sleep(BUSY_PAUSE);
+            reply = self.request(&cmd)?;
+        }
         if reply.code != Code::Payload {
             // The server closes the connection after refusing an upload.
             self.conn = None;

@@ -180,8 +180,14 @@ fn connection_limits_refuse_with_421_and_recover() {
     assert_eq!(c.greeting, "421 too many connections", "per-address limit");
     assert!(c.closed());
     drop(a);
-    thread::sleep(Duration::from_millis(200));
     let mut d = s.connect();
+    for _ in 0..100 {
+        if d.greeting == "220 netdisk ready" {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+        d = s.connect();
+    }
     assert_eq!(d.greeting, "220 netdisk ready", "a freed slot is reused");
     assert!(d.cmd("help").starts_with("214"));
 }
@@ -386,7 +392,7 @@ fn sigterm_mid_upload_loses_nothing() {
     assert!(c.upload("done", b"committed").starts_with("226"));
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..777_777]);
-    thread::sleep(Duration::from_millis(300));
+    common::wait_until(20, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
     let pid = s.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     thread::sleep(Duration::from_millis(300));

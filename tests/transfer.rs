@@ -7,7 +7,7 @@ use std::fs;
 use std::thread;
 use std::time::Duration;
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
+use common::{Raw, Server, TempDir, bytes, files_under, md5_hex, staged_len, wait_until};
 
 const EMPTY: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
@@ -19,12 +19,17 @@ fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
 
 /// Starts an upload, sends `part` bytes of `data`, and drops the connection.
 fn interrupted_upload(s: &Server, user: &str, path: &str, data: &[u8], md5: &str, part: usize) {
+    let before = interruptions(s);
     let mut c = s.user(user);
     c.ok(&format!("upload {path} {} {md5}", data.len()), "150 0 ");
     c.send(&data[..part]);
     drop(c);
-    // The server notices the close and saves the staged state.
-    thread::sleep(Duration::from_millis(300));
+    // The server notices the close, saves the staged state, and logs it.
+    s.wait_log("outcome=interrupted", before + 1);
+}
+
+fn interruptions(s: &Server) -> usize {
+    s.log_text().matches("outcome=interrupted").count()
 }
 
 #[test]
@@ -133,8 +138,9 @@ fn resume_in_digest_after_mode_and_from_zero_restarts() {
     let mut c = s.user("fay");
     assert_eq!(c.cmd("upload f 200000 -"), format!("150 50000 {}", md5_hex(&data[..50_000])));
     c.send(&data[50_000..100_000]);
+    let before = interruptions(&s);
     drop(c);
-    thread::sleep(Duration::from_millis(300));
+    s.wait_log("outcome=interrupted", before + 1);
     // netcat style: FROM 0, header and whole payload in one write.
     let mut c = s.user("fay");
     let mut all = format!("upload f 200000 {} 0\n", md5_hex(&data)).into_bytes();
@@ -237,7 +243,7 @@ fn sigkill_mid_upload_then_restart_and_resume() {
     let mut c = s.user("jon");
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..1_234_567]);
-    thread::sleep(Duration::from_millis(300));
+    wait_until(20, "the bytes to be staged", || staged_len(&data_dir) == 1_234_567);
     s.kill();
     drop(c);
     let s = Server::start(&data_dir, &[]);
@@ -261,7 +267,14 @@ fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
     let mut c = s.user("kay");
     c.ok(&format!("upload f {} -", data.len()), "150 0");
     c.send(&data[..70 << 20]);
-    thread::sleep(Duration::from_millis(500));
+    wait_until(30, "the bytes to be staged", || staged_len(&data_dir) == 70 << 20);
+    let meta_len = || {
+        let staging = data_dir.join("staging");
+        let meta = files_under(&staging).into_iter().find(|f| f.ends_with(".meta"));
+        let text = meta.and_then(|m| fs::read_to_string(staging.join(m)).ok()).unwrap_or_default();
+        text.lines().find_map(|l| l.strip_prefix("len ")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    };
+    wait_until(30, "a snapshot past 64 MiB", || meta_len() >= 64 << 20);
     s.kill();
     drop(c);
     let meta = files_under(&data_dir.join("staging")).into_iter().find(|f| f.ends_with(".meta")).unwrap();

@@ -78,6 +78,11 @@ impl Server {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the log holds `count` lines containing `needle`.
+    pub fn wait_log(&self, needle: &str, count: usize) {
+        wait_until(20, needle, || self.log_text().lines().filter(|l| l.contains(needle)).count() >= count);
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -213,6 +218,25 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Polls `cond` every 20 ms until it holds; panics after `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Size of the one staged `.part` file under `data/staging`, if any.
+pub fn staged_len(data: &Path) -> u64 {
+    let staging = data.join("staging");
+    files_under(&staging)
+        .iter()
+        .find(|f| f.ends_with(".part"))
+        .and_then(|f| fs::metadata(staging.join(f)).ok())
+        .map_or(0, |m| m.len())
 }
 
 /// Every regular file under `dir`, relative, sorted.
