@@ -293,7 +293,11 @@ impl Client {
     pub fn upload(&mut self, local: &Path, remote: &str, progress: OnProgress) -> Result<Transferred> {
         let local_err = |e| ClientError::Local(local.to_path_buf(), e);
         let mut file = File::open(local).map_err(local_err)?;
-        let size = file.metadata().map_err(local_err)?.len();
+        let meta = file.metadata().map_err(local_err)?;
+        if !meta.is_file() {
+            return Err(local_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
+        let size = meta.len();
         let (offset, hasher) = match self.start_upload(&mut file, local, remote, size, None)? {
             Some(ok) => ok,
             None => {
@@ -390,7 +394,11 @@ impl Client {
         let target = download_target(remote, local);
         let part = sidecar(&target, "part");
         let info = sidecar(&target, "part.info");
-        let (_, size, _, md5, _) = self.stat(remote)?;
+        let (kind, size, _, md5, _) = self.stat(remote)?;
+        if kind != 'f' {
+            let refusal = Reply::new(Code::Unavailable, format!("{remote}: is a directory"));
+            return Err(ClientError::Refused(refusal));
+        }
         let want = format!("{size} {md5} {remote}\n");
         let have = fs::read_to_string(&info).ok();
         let held = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
@@ -406,7 +414,13 @@ impl Client {
             .map_err(|e| local_err(&part, e))?;
         file.set_len(offset).map_err(|e| local_err(&part, e))?;
         let hasher = hash_from(&mut file, offset).map_err(|e| local_err(&part, e))?;
-        let (got, announced) = self.receive(remote, &mut file, &part, offset, hasher, progress)?;
+        let received = self.receive(remote, &mut file, &part, offset, hasher, progress);
+        if matches!(received, Err(ClientError::Refused(_))) && offset == 0 {
+            // Nothing arrived: leave no partial file behind.
+            let _ = fs::remove_file(&part);
+            let _ = fs::remove_file(&info);
+        }
+        let (got, announced) = received?;
         if got.md5 != announced {
             let _ = fs::remove_file(&part);
             let _ = fs::remove_file(&info);

@@ -190,3 +190,19 @@ fn script_mode_exit_statuses_and_output() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot reach"), "{err}");
 }
+
+#[test]
+fn refused_transfers_leave_nothing_behind_locally() {
+    let (dir, _s, mut c) = setup("refusedlocal", &[]);
+    c.expect(&netdisk::proto::Command::Makedir { path: "d".into() }).unwrap();
+    let target = dir.path().join("got");
+    assert!(matches!(c.download("d", &target, &mut |_| true), Err(ClientError::Refused(_))));
+    assert!(matches!(c.download("missing", &target, &mut |_| true), Err(ClientError::Refused(_))));
+    let mut names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.retain(|n| !n.starts_with("server-"));
+    assert_eq!(names, vec!["data"]);
+    let err = c.upload(dir.path(), "x", &mut |_| true).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert_eq!(c.ls(None).unwrap().len(), 1, "session still fine");
+}
