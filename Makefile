@@ -19,6 +19,7 @@ run-server:
 
 test:
 	$(CARGO) test --all-targets
+	$(CARGO) test --doc
 
 client:
 	$(NATIVE) $(CARGO) run --release --example client -- $(ADDR)
