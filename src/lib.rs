@@ -20,6 +20,8 @@
 //! - [`users`]: the accounts file with salted, iterated MD5 hashes
 //! - [`fs`]: the per-user jail ([`fs::UserPath`]) and directory operations
 //! - [`transfer`]: staged, verified, resumable uploads; downloads
+//! - [`sums`]: the MD5 recorded for each committed file
+//! - [`pipe`]: hashing beside I/O
 //! - [`client`]: a blocking client library
 
 pub mod client;
@@ -33,6 +35,7 @@ pub mod pipe;
 pub mod proto;
 pub mod server;
 pub mod session;
+pub mod sums;
 pub mod transfer;
 pub mod users;
 

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::log;
 use crate::session;
-use crate::transfer::{Sums, sweep};
+use crate::sums::Sums;
+use crate::transfer::sweep;
 use crate::users::Users;
 
 /// Stack of a session thread: sessions keep their buffers on the heap.

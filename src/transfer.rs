@@ -9,9 +9,8 @@
 //! Only a staged file whose MD5 matches is renamed over its target, after
 //! an fsync, followed by an fsync of the directory.
 //!
-//! Committed files have their MD5 recorded in `sums/DEV-INODE`, checked
-//! against size and mtime, so a download never hashes a file just to send
-//! its digest, and `mv` keeps the record valid for free.
+//! Committed files get their MD5 recorded ([`crate::sums`]), so a download
+//! never hashes a file just to send its digest.
 
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -23,11 +22,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, identity, sync_dir};
+use crate::fs::{Kind, Tree, UserPath, sync_dir};
 use crate::pipe::Hashing;
+use crate::sums::{Sums, replace_record};
 
-/// Bytes moved per read or write while transferring.
-pub const CHUNK: usize = 256 * 1024;
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.
 const SAVE_EVERY: u64 = 64 << 20;
@@ -37,68 +35,9 @@ const RECORD_FROM: u64 = 1 << 20;
 /// Received bytes are pushed towards the disk this often during a large
 /// upload, so the fsync before `226` only has the last stretch to write.
 const FLUSH_EVERY: u64 = 32 << 20;
-/// `O_NONBLOCK`: opening a FIFO must not hang a session (same value on
-/// every Linux architecture).
+/// `O_NONBLOCK`: opening a FIFO must not hang a session (this value on
+/// x86, ARM and RISC-V Linux).
 const O_NONBLOCK: i32 = 0o4000;
-
-/// Recorded MD5s of committed files, keyed by device and inode.
-#[derive(Clone, Debug)]
-pub struct Sums {
-    dir: PathBuf,
-}
-
-impl Sums {
-    pub fn new(dir: PathBuf) -> Sums {
-        Sums { dir }
-    }
-
-    fn path(&self, meta: &Metadata) -> PathBuf {
-        self.dir.join(format!("{}-{}", meta.dev(), meta.ino()))
-    }
-
-    fn stamp(meta: &Metadata) -> String {
-        let (_, _, len, secs, nsec) = identity(meta);
-        format!("{len} {secs} {nsec}")
-    }
-
-    /// The recorded digest, if the file is unchanged since it was recorded.
-    pub fn get(&self, meta: &Metadata) -> Option<Digest> {
-        let text = fs::read_to_string(self.path(meta)).ok()?;
-        let (stamp, digest) = text.trim_end().rsplit_once(' ')?;
-        if stamp == Sums::stamp(meta) { Digest::from_hex(digest) } else { None }
-    }
-
-    /// Records a digest (best effort: a lost record is recomputed).
-    pub fn put(&self, meta: &Metadata, digest: Digest) {
-        let text = format!("{} {digest}\n", Sums::stamp(meta));
-        let _ = fs::create_dir_all(&self.dir);
-        let _ = replace_record(&self.path(meta), text.as_bytes());
-    }
-
-    /// Drops the record of a removed file.
-    pub fn forget(&self, meta: &Metadata) {
-        let _ = fs::remove_file(self.path(meta));
-    }
-
-    /// The digest of an open file: recorded, or computed once and recorded.
-    pub fn of_file(&self, file: &File, meta: &Metadata) -> io::Result<Digest> {
-        if let Some(d) = self.get(meta) {
-            return Ok(d);
-        }
-        let mut hasher = Hasher::new();
-        hash_range(file, 0, meta.len(), &mut hasher)?;
-        let digest = hasher.peek();
-        self.put(meta, digest);
-        Ok(digest)
-    }
-}
-
-/// A record is a cache entry: atomic (never half-written) but not fsynced.
-fn replace_record(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
-}
 
 /// What an upload request asks for, already parsed and resolved.
 pub struct Request<'a> {
