@@ -281,29 +281,19 @@ fn out_of_file_descriptors_does_not_stop_the_server() {
     fs::create_dir_all(&data).unwrap();
     let bin = env!("CARGO_BIN_EXE_netdisk");
     let script = format!("ulimit -n 32 && exec {bin} --listen 127.0.0.1:0 --data {}", data.display());
-    let mut child = Command::new("sh")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    let mut conns = Vec::new();
-    for _ in 0..60 {
-        if let Ok(s) = std::net::TcpStream::connect(&addr) {
-            conns.push(s);
-        }
-    }
+    let (_server, addr) = spawn_listening("sh", &["-c", &script]).expect("server under ulimit -n 32");
+    let conns: Vec<_> = (0..60).filter_map(|_| std::net::TcpStream::connect(&addr).ok()).collect();
     thread::sleep(Duration::from_millis(300));
     drop(conns);
-    thread::sleep(Duration::from_millis(500));
+    // Once the flood is gone, a new client is served.
     let mut c = Raw::connect(&addr);
+    let started = Instant::now();
+    while c.greeting != "220 netdisk ready" && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(100));
+        c = Raw::connect(&addr);
+    }
     assert_eq!(c.greeting, "220 netdisk ready");
     assert!(c.cmd("help").starts_with("214"));
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -406,10 +396,20 @@ fn sigterm_mid_upload_loses_nothing() {
     assert_eq!(c.line(), format!("226 2000000 {md5}"));
 }
 
+/// A child process killed when dropped, even when a test fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts a server whose data directory is a 3 MiB tmpfs, mounted in a
 /// private user and mount namespace (`unshare -rm`); `None` where the
 /// machine does not allow that.
-fn server_on_tiny_disk(dir: &TempDir) -> Option<(std::process::Child, String)> {
+fn server_on_tiny_disk(dir: &TempDir) -> Option<(Killed, String)> {
     let data = dir.path().join("data");
     fs::create_dir_all(&data).unwrap();
     let bin = env!("CARGO_BIN_EXE_netdisk");
@@ -417,28 +417,30 @@ fn server_on_tiny_disk(dir: &TempDir) -> Option<(std::process::Child, String)> {
         "mount -t tmpfs -o size=3m tmpfs {d} && exec {bin} --listen 127.0.0.1:0 --data {d}",
         d = data.display()
     );
-    let mut child = Command::new("unshare")
-        .args(["-rm", "sh", "-c", &script])
+    spawn_listening("unshare", &["-rm", "sh", "-c", &script])
+}
+
+/// Runs a program that prints `listening on ADDR` first; `None` if it
+/// does not.
+fn spawn_listening(program: &str, args: &[&str]) -> Option<(Killed, String)> {
+    let mut child = Command::new(program)
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
+    let stdout = child.stdout.take()?;
+    let child = Killed(child);
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).ok()?;
-    match line.trim().strip_prefix("listening on ") {
-        Some(addr) => Some((child, addr.to_string())),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            None
-        }
-    }
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).ok()?;
+    let addr = line.trim().strip_prefix("listening on ")?.to_string();
+    Some((child, addr))
 }
 
 #[test]
 fn a_full_disk_gives_452_keeps_staged_bytes_and_the_server_goes_on() {
     let dir = TempDir::new("diskfull");
-    let Some((mut child, addr)) = server_on_tiny_disk(&dir) else {
+    let Some((_server, addr)) = server_on_tiny_disk(&dir) else {
         eprintln!("SKIPPED: this machine does not allow `unshare -rm` with a tmpfs mount");
         return;
     };
@@ -467,6 +469,4 @@ fn a_full_disk_gives_452_keeps_staged_bytes_and_the_server_goes_on() {
     let offset: usize = head.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(offset > 1_000_000, "{head}");
     assert_eq!(head, format!("150 {offset} {}", md5_hex(&data[..offset])));
-    let _ = child.kill();
-    let _ = child.wait();
 }
