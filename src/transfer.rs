@@ -539,11 +539,14 @@ pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
                 }
                 continue;
             }
-            let locked = File::open(&path).map(|f| f.try_lock().is_err()).unwrap_or(true);
-            if !locked && fs::remove_file(&path).is_ok() {
+            // Remove it while holding its lock: a session that opened it
+            // meanwhile sees it gone once it gets the lock, and starts anew.
+            let Ok(file) = File::open(&path) else { continue };
+            if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
                 let _ = fs::remove_file(path.with_extension("meta"));
                 removed += 1;
             }
+            drop(file);
         }
     }
     removed
