@@ -337,15 +337,15 @@ impl Client {
             self.conn = None;
             return Err(ClientError::Refused(reply));
         }
-        let words = reply.words();
-        let bad = || ClientError::Protocol(reply.text.clone());
-        let offset: u64 = words.first().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
-        let prefix = words.get(1).and_then(|w| Digest::from_hex(w)).ok_or_else(bad)?;
-        if offset > size {
-            return Err(bad());
+        let offered = parse_offer(&reply, size).and_then(|(offset, prefix)| {
+            let hasher = hash_from(file, offset).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
+            Ok((hasher.peek() == prefix).then_some((offset, hasher)))
+        });
+        if offered.is_err() {
+            // The server waits for a payload we will not send.
+            self.conn = None;
         }
-        let hasher = hash_from(file, offset).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
-        Ok((hasher.peek() == prefix).then_some((offset, hasher)))
+        offered
     }
 
     fn send_payload(
@@ -447,10 +447,27 @@ impl Client {
         if reply.code != Code::Payload {
             return Err(ClientError::Refused(reply));
         }
+        let received = self.take_payload(&reply, file, part, offset, hasher, progress);
+        if received.is_err() {
+            // Whatever went wrong, the rest of the payload is unread.
+            self.conn = None;
+        }
+        received
+    }
+
+    fn take_payload(
+        &mut self,
+        reply: &Reply,
+        file: &mut File,
+        part: &Path,
+        offset: u64,
+        hasher: Hasher,
+        progress: OnProgress,
+    ) -> Result<(Transferred, Digest)> {
         let words = reply.words();
-        let bad = || ClientError::Protocol(reply.text.clone());
-        let size: u64 = words.first().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
-        let md5 = words.get(1).and_then(|w| Digest::from_hex(w)).ok_or_else(bad)?;
+        let size = words.first().and_then(|w| w.parse::<u64>().ok()).filter(|s| *s >= offset);
+        let md5 = words.get(1).and_then(|w| Digest::from_hex(w));
+        let (size, md5) = size.zip(md5).ok_or_else(|| ClientError::Protocol(reply.text.clone()))?;
         let started = Instant::now();
         let mut hashing = Hashing::new(hasher, offset, size - offset);
         let mut done = offset;
@@ -493,6 +510,14 @@ impl Client {
         self.conn = None;
         Ok(())
     }
+}
+
+/// `OFFSET` and `PREFIX_MD5` of a `150` reply to an upload of `size` bytes.
+fn parse_offer(reply: &Reply, size: u64) -> Result<(u64, Digest)> {
+    let words = reply.words();
+    let offset = words.first().and_then(|w| w.parse().ok()).filter(|o| *o <= size);
+    let prefix = words.get(1).and_then(|w| Digest::from_hex(w));
+    offset.zip(prefix).ok_or_else(|| ClientError::Protocol(reply.text.clone()))
 }
 
 /// The hash of the first `len` bytes of `file`, leaving it positioned at
