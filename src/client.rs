@@ -38,6 +38,8 @@ use crate::proto::{Code, Command, Password, Reply, parse_status};
 use crate::transfer::fill;
 
 const CHUNK: usize = 256 * 1024;
+/// Longest reply line accepted (a listing line holds a 255-byte name).
+const MAX_REPLY_LINE: u64 = 64 * 1024;
 /// How often, and how far apart, an upload refused with `450` is retried.
 const BUSY_RETRIES: usize = 10;
 const BUSY_PAUSE: Duration = Duration::from_millis(500);
@@ -224,9 +226,14 @@ impl Client {
     fn read_text_line(&mut self) -> Result<String> {
         let mut line = String::new();
         let conn = self.conn()?;
-        let read = conn.reader.read_line(&mut line);
+        // A reply line is short; a server that sends an endless one is cut off.
+        let read = (&mut conn.reader).take(MAX_REPLY_LINE).read_line(&mut line);
         match self.check(read)? {
             0 => self.check(Err(io::ErrorKind::UnexpectedEof.into())),
+            _ if !line.ends_with('\n') => {
+                self.conn = None;
+                Err(ClientError::Protocol("reply line too long or cut off".into()))
+            }
             _ => Ok(line.trim_end_matches(['\r', '\n']).to_string()),
         }
     }
