@@ -27,8 +27,8 @@ const HELP: [(&str, &str); 17] = [
     ("makedir NAME", "make a directory (also mkdir)"),
     ("cd PATH", "change the remote directory"),
     ("pwd", "print the remote directory"),
-    ("upload LOCAL [REMOTE]", "send a file; resumes an interrupted upload"),
-    ("download REMOTE [LOCAL]", "fetch a file; resumes from LOCAL.part"),
+    ("upload LOCAL [REMOTE]", "send a file (into REMOTE if a directory); resumes"),
+    ("download REMOTE [LOCAL]", "fetch a file (into LOCAL if a directory); resumes"),
     ("stat PATH", "size, time and MD5 of a remote file"),
     ("rm PATH", "remove a remote file"),
     ("rmdir PATH", "remove an empty remote directory"),
@@ -182,6 +182,11 @@ impl Shell {
     }
 
     fn upload(&mut self, local: &str, remote: &str) -> Result<(), String> {
+        // A remote directory means: inside it, under the local name.
+        let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.0 == 'd');
+        let remote =
+            if into_dir { format!("{}/{}", remote.trim_end_matches('/'), local_name(local)?) } else { remote.into() };
+        let remote = remote.as_str();
         let mut bar = Bar::new(self.bar);
         let sent = self.client.upload(Path::new(local), remote, &mut |p| bar.show(p));
         bar.finish(sent.as_ref().ok());

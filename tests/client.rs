@@ -177,11 +177,12 @@ fn script_mode_exit_statuses_and_output() {
     let dir = TempDir::new("script");
     let s = Server::start(&dir.path().join("data"), &[]);
     write(dir.path(), "my file.txt", b"hello\n");
-    let ok = "register bob pw\nlogin bob pw\nmkdir docs\ncd docs\nupload \"my file.txt\"\nls\ndownload \"my file.txt\" copy.txt\nquit\n";
+    let ok = "register bob pw\nlogin bob pw\nmkdir docs\ncd docs\nupload \"my file.txt\"\nls\ndownload \"my file.txt\" copy.txt\nmkdir /inbox\nupload \"my file.txt\" /inbox\nquit\n";
     let (code, out, err) = script(&s.addr, dir.path(), ok);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("verified by the server"), "{out}");
     assert!(out.contains("my file.txt"), "{out}");
+    assert!(out.contains("-> /inbox/my file.txt"), "a remote directory means inside it: {out}");
     assert_eq!(fs::read(dir.path().join("copy.txt")).unwrap(), b"hello\n");
     let (code, _, err) = script(&s.addr, dir.path(), "login bob pw\ncd nowhere\npwd\n");
     assert_eq!(code, 1);
