@@ -30,6 +30,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod fs;
+pub mod holders;
 pub mod log;
 pub mod pipe;
 pub mod proto;

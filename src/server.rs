@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::holders::Holders;
 use crate::log;
 use crate::session;
 use crate::sums::Sums;
@@ -32,6 +33,7 @@ pub struct Shared {
     pub config: Config,
     pub users: Users,
     pub sums: Sums,
+    pub holders: Holders,
     conns: Mutex<Conns>,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
@@ -121,6 +123,7 @@ impl Server {
         let shared = Shared {
             users: Users::open(&config.data),
             sums: Sums::new(config.data.join("sums")),
+            holders: Holders::default(),
             config,
             conns: Mutex::default(),
             failures: Mutex::default(),

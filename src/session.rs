@@ -19,8 +19,12 @@ use crate::fs::{Kind, Tree, UserPath};
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::Shared;
-use crate::transfer::{Download, Limits, Request, Stop, Upload, staged_bytes};
+use crate::transfer::{Download, Limits, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
+
+/// An upload whose staged file has not grown for this long (or half the
+/// stall timeout, if shorter) may be taken over by a new session.
+const TAKEOVER_AFTER: Duration = Duration::from_secs(10);
 
 /// Logged out, or logged in with everything that only exists then.
 enum State {
@@ -363,18 +367,49 @@ impl Session<'_> {
     }
 
     fn upload(&mut self, text: &str, size: u64, md5: Option<Digest>, from: Option<u64>) -> io::Result<Flow> {
-        let (up, path) = match self.prepare_upload(text, size, md5, from) {
+        let (up, path) = match self.prepare_or_take_over(text, size, md5, from) {
             Ok(ok) => ok,
             Err(e) => {
                 log::event(Some(self.peer), self.user(), "upload", text, e.code().number(), 0);
                 return self.refuse_and_close(e.reply());
             }
         };
+        let shared = self.shared;
+        let _hold = shared.holders.hold(up.part_path(), &self.writer);
         let (offset, prefix) = up.offer();
         self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
         let end = self.take_payload(up, &path, size, md5.is_none());
         log::event(Some(self.peer), self.user(), "upload", &path.to_string(), &end.note, end.bytes);
         self.answer(end.reply, end.flow)
+    }
+
+    /// Prepares the upload; if another session of this process holds it
+    /// but has moved no byte for a while (its client is most likely gone),
+    /// shuts that session and takes the upload over.
+    fn prepare_or_take_over(
+        &self,
+        text: &str,
+        size: u64,
+        md5: Option<Digest>,
+        from: Option<u64>,
+    ) -> Result<(Upload, UserPath)> {
+        let first = self.prepare_upload(text, size, md5, from);
+        let Err(Error::Busy(_)) = &first else { return first };
+        let (_, path) = self.resolve(text)?;
+        let part = part_path(&self.staging(), &path.to_string());
+        let quiet = (self.shared.config.stall_timeout / 2).min(TAKEOVER_AFTER);
+        if !self.shared.holders.release_stalled(&part, quiet) {
+            return first;
+        }
+        log::event(Some(self.peer), self.user(), "takeover", &path.to_string(), "stalled session closed", 0);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let again = self.prepare_upload(text, size, md5, from);
+            if !matches!(again, Err(Error::Busy(_))) || Instant::now() >= deadline {
+                return again;
+            }
+        }
     }
 
     fn prepare_upload(

@@ -140,10 +140,9 @@ impl Upload {
     /// Opens and locks the staged file of the user path `what`.
     fn open(staging: &Path, what: &str) -> Result<Upload> {
         fs::create_dir_all(staging).map_err(|e| Error::io(what, e))?;
-        let key = Digest::of(what.as_bytes()).to_string();
-        let part_path = staging.join(format!("{key}.part"));
+        let part_path = part_path(staging, what);
         let part = lock_part(&part_path, what)?;
-        let meta_path = staging.join(format!("{key}.meta"));
+        let meta_path = part_path.with_extension("meta");
         let meta = Meta { path: what.to_string(), ..Meta::default() };
         Ok(Upload { part, part_path, meta_path, meta, expected: None, hasher: Hasher::new(), held: 0, unsaved: 0 })
     }
@@ -330,6 +329,11 @@ impl Upload {
         let _ = self.save();
     }
 
+    /// The staged file.
+    pub fn part_path(&self) -> &Path {
+        &self.part_path
+    }
+
     /// Bytes received so far in this file, counting earlier attempts.
     pub fn held(&self) -> u64 {
         self.held
@@ -451,6 +455,11 @@ pub enum Stop {
     Client(io::Error),
     /// Writing on the server failed (e.g. the disk is full).
     Local(Error),
+}
+
+/// Where the upload of the user path `what` is staged.
+pub fn part_path(staging: &Path, what: &str) -> PathBuf {
+    staging.join(format!("{}.part", Digest::of(what.as_bytes())))
 }
 
 /// Opens and locks the staged file, making sure the lock is on the file

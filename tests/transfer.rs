@@ -392,3 +392,27 @@ fn the_digest_of_this_request_decides_not_an_earlier_attempts() {
     assert_eq!(c.line(), format!("226 200000 {}", md5_hex(&b)));
     assert_eq!(c.download("g"), b);
 }
+
+#[test]
+fn a_silent_upload_is_taken_over_by_the_next_attempt() {
+    // Half the stall timeout without a byte makes an upload "silent".
+    let (_dir, s) = server("takeover", &["--stall-timeout", "4"]);
+    let data = bytes(300_000, 30);
+    let mut a = s.user("zoe");
+    a.ok("upload f 300000 -", "150 0");
+    a.send(&data[..100_000]);
+    wait_until(10, "the bytes to be staged", || staged_len(&s.data) == 100_000);
+    // While the first session moves bytes, a second one is refused.
+    let mut b = s.user("zoe");
+    assert!(b.cmd("upload f 300000 -").starts_with("450"));
+    // The first client vanishes without closing; 2 s later, well before
+    // the 4 s stall timeout, the next attempt takes over and resumes.
+    thread::sleep(Duration::from_millis(2300));
+    let mut c = s.user("zoe");
+    assert_eq!(c.cmd("upload f 300000 -"), format!("150 100000 {}", md5_hex(&data[..100_000])));
+    c.send(&data[100_000..]);
+    c.send(format!("{}\n", md5_hex(&data)).as_bytes());
+    assert_eq!(c.line(), format!("226 300000 {}", md5_hex(&data)));
+    assert!(a.closed(), "the silent session was closed");
+    assert!(s.log_text().contains("action=takeover"));
+}

@@ -1,0 +1,73 @@
+//! Which session of this process holds which staged upload.
+//!
+//! A client whose connection dies without a word (a laptop closed, a
+//! network gone) leaves its session blocked in a read until the stall
+//! timeout, holding its upload's lock. When the same user uploads the same
+//! file again, the new session asks here whether the holder has moved no
+//! byte for a while; if so, it shuts the holder's socket, which makes the
+//! holder save its bytes and let go, and the upload resumes at once. An
+//! upload that is moving bytes is never taken over: that is still `450`.
+//! Sessions of other processes are not known here; for them the stall
+//! timeout does the job.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// The staged uploads held by sessions of this process.
+#[derive(Default)]
+pub struct Holders {
+    next: AtomicU64,
+    held: Mutex<HashMap<PathBuf, Holder>>,
+}
+
+struct Holder {
+    id: u64,
+    since: SystemTime,
+    stream: TcpStream,
+}
+
+/// A session's hold on a staged upload, released when dropped.
+pub struct Hold<'a> {
+    holders: &'a Holders,
+    part: PathBuf,
+    id: u64,
+}
+
+impl Holders {
+    /// Records that the session on `stream` holds the staged file `part`.
+    pub fn hold(&self, part: &Path, stream: &TcpStream) -> Option<Hold<'_>> {
+        let stream = stream.try_clone().ok()?;
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(part.to_path_buf(), Holder { id, since: SystemTime::now(), stream });
+        Some(Hold { holders: self, part: part.to_path_buf(), id })
+    }
+
+    /// Shuts the connection of the session holding `part` if neither the
+    /// staged file nor the hold changed for `quiet`; true if it did.
+    pub fn release_stalled(&self, part: &Path, quiet: Duration) -> bool {
+        let written = fs::metadata(part).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+        let held = self.lock();
+        let Some(holder) = held.get(part) else { return false };
+        let last = written.max(holder.since);
+        let idle = SystemTime::now().duration_since(last).is_ok_and(|idle| idle >= quiet);
+        idle && holder.stream.shutdown(Shutdown::Both).is_ok()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Holder>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        let mut held = self.holders.lock();
+        if held.get(&self.part).is_some_and(|h| h.id == self.id) {
+            held.remove(&self.part);
+        }
+    }
+}
