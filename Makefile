@@ -34,4 +34,4 @@ check: fmt clippy test
 
 bench:
 	$(NATIVE) $(CARGO) build --release --bins --examples
-	./target/native/release/examples/bench $(BENCH_ARGS)
+	ulimit -n 20000 2>/dev/null; ./target/native/release/examples/bench $(BENCH_ARGS)

@@ -59,7 +59,6 @@ pub struct Session<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     reader: BufReader<TcpStream>,
-    writer: TcpStream,
     state: State,
     failures: u32,
     connected: Instant,
@@ -68,15 +67,13 @@ pub struct Session<'a> {
 
 /// Serves one connection to its end.
 pub fn run(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
-    let Ok(writer) = stream.try_clone() else { return };
-    let _ = writer.set_write_timeout(Some(shared.config.stall_timeout));
+    let _ = stream.set_write_timeout(Some(shared.config.stall_timeout));
     let _ = stream.set_nodelay(true);
     let now = Instant::now();
     let mut session = Session {
         shared,
         peer,
         reader: BufReader::with_capacity(4096, stream),
-        writer,
         state: State::LoggedOut,
         failures: 0,
         connected: now,
@@ -161,8 +158,15 @@ impl Session<'_> {
         }
     }
 
+    /// The connection, for writing: one socket serves both directions
+    /// (reads go through the buffered reader), so a session costs one file
+    /// descriptor.
+    fn socket(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
     fn send(&mut self, reply: &Reply) -> io::Result<()> {
-        self.writer.write_all(reply.to_wire().as_bytes())
+        self.socket().write_all(reply.to_wire().as_bytes())
     }
 
     /// Sends a final reply, then closes without resetting the connection
@@ -170,8 +174,7 @@ impl Session<'_> {
     /// the client is still sending is drained for a moment.
     fn refuse_and_close(&mut self, reply: Reply) -> io::Result<Flow> {
         self.send(&reply)?;
-        let _ = self.writer.flush();
-        let _ = self.writer.shutdown(Shutdown::Write);
+        let _ = self.socket().shutdown(Shutdown::Write);
         let deadline = Instant::now() + Duration::from_millis(500);
         let mut left: usize = 8 << 20;
         let mut sink = vec![0u8; 16 * 1024];
@@ -375,7 +378,7 @@ impl Session<'_> {
             }
         };
         let shared = self.shared;
-        let _hold = shared.holders.hold(up.part_path(), &self.writer);
+        let _hold = shared.holders.hold(up.part_path(), self.socket());
         let (offset, prefix) = up.offer();
         self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
         let end = self.take_payload(up, &path, size, md5.is_none());
@@ -512,7 +515,7 @@ impl Session<'_> {
         const STEP: u64 = 16 << 20;
         let mut sent = 0;
         while sent < len {
-            match io::copy(&mut file.take(STEP.min(len - sent)), &mut self.writer) {
+            match io::copy(&mut file.take(STEP.min(len - sent)), &mut self.socket()) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => sent += n,
             }
