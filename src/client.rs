@@ -421,7 +421,8 @@ impl Client {
             .map_err(|e| local_err(&part, e))?;
         file.set_len(offset).map_err(|e| local_err(&part, e))?;
         let hasher = hash_from(&mut file, offset).map_err(|e| local_err(&part, e))?;
-        let received = self.receive(remote, &mut file, &part, offset, hasher, progress);
+        let partial = Partial { file: &mut file, path: &part, offset, hasher };
+        let received = self.receive(remote, partial, progress);
         if matches!(received, Err(ClientError::Refused(_))) && offset == 0 {
             // Nothing arrived: leave no partial file behind.
             let _ = fs::remove_file(&part);
@@ -441,20 +442,13 @@ impl Client {
         Ok(got)
     }
 
-    fn receive(
-        &mut self,
-        remote: &str,
-        file: &mut File,
-        part: &Path,
-        offset: u64,
-        hasher: Hasher,
-        progress: OnProgress,
-    ) -> Result<(Transferred, Digest)> {
+    fn receive(&mut self, remote: &str, partial: Partial, progress: OnProgress) -> Result<(Transferred, Digest)> {
+        let offset = partial.offset;
         let reply = self.request(&Command::Download { path: remote.into(), offset })?;
         if reply.code != Code::Payload {
             return Err(ClientError::Refused(reply));
         }
-        let received = self.take_payload(&reply, file, part, offset, hasher, progress);
+        let received = self.take_payload(&reply, partial, progress);
         if received.is_err() {
             // Whatever went wrong, the rest of the payload is unread.
             self.conn = None;
@@ -462,15 +456,8 @@ impl Client {
         received
     }
 
-    fn take_payload(
-        &mut self,
-        reply: &Reply,
-        file: &mut File,
-        part: &Path,
-        offset: u64,
-        hasher: Hasher,
-        progress: OnProgress,
-    ) -> Result<(Transferred, Digest)> {
+    fn take_payload(&mut self, reply: &Reply, partial: Partial, progress: OnProgress) -> Result<(Transferred, Digest)> {
+        let Partial { file, path: part, offset, hasher } = partial;
         let words = reply.words();
         let size = words.first().and_then(|w| w.parse::<u64>().ok()).filter(|s| *s >= offset);
         let md5 = words.get(1).and_then(|w| Digest::from_hex(w));
@@ -525,6 +512,15 @@ fn parse_offer(reply: &Reply, size: u64) -> Result<(u64, Digest)> {
     let offset = words.first().and_then(|w| w.parse().ok()).filter(|o| *o <= size);
     let prefix = words.get(1).and_then(|w| Digest::from_hex(w));
     offset.zip(prefix).ok_or_else(|| ClientError::Protocol(reply.text.clone()))
+}
+
+/// A partial download: the file, where it is, how much it holds, and the
+/// hash of that much.
+struct Partial<'a> {
+    file: &'a mut File,
+    path: &'a Path,
+    offset: u64,
+    hasher: Hasher,
 }
 
 /// The hash of the first `len` bytes of `file`, leaving it positioned at

@@ -39,6 +39,15 @@ enum Flow {
     Close,
 }
 
+/// An upload as asked for, before its path is resolved.
+#[derive(Clone, Copy)]
+struct Asked<'t> {
+    text: &'t str,
+    size: u64,
+    md5: Option<Digest>,
+    from: Option<u64>,
+}
+
 /// How an upload ended: what to log, and what to tell the client.
 struct Ending {
     note: String,
@@ -219,7 +228,7 @@ impl Session<'_> {
             Command::Ls { path } => self.ls(path.as_deref().unwrap_or(".")),
             Command::Makedir { path } => self.makedir(&path),
             Command::Cd { path } => self.cd(&path),
-            Command::Upload { path, size, md5, from } => return self.upload(&path, size, md5, from),
+            Command::Upload { path, size, md5, from } => return self.upload(Asked { text: &path, size, md5, from }),
             Command::Download { path, offset } => return self.download(&path, offset),
             Command::Stat { path } => self.stat(&path),
             Command::Rm { path } => self.rm(&path),
@@ -369,11 +378,11 @@ impl Session<'_> {
         self.shared.staging(self.user())
     }
 
-    fn upload(&mut self, text: &str, size: u64, md5: Option<Digest>, from: Option<u64>) -> io::Result<Flow> {
-        let (up, path) = match self.prepare_or_take_over(text, size, md5, from) {
+    fn upload(&mut self, asked: Asked) -> io::Result<Flow> {
+        let (up, path) = match self.prepare_or_take_over(asked) {
             Ok(ok) => ok,
             Err(e) => {
-                log::event(Some(self.peer), self.user(), "upload", text, e.code().number(), 0);
+                log::event(Some(self.peer), self.user(), "upload", asked.text, e.code().number(), 0);
                 return self.refuse_and_close(e.reply());
             }
         };
@@ -381,7 +390,7 @@ impl Session<'_> {
         let _hold = shared.holders.hold(up.part_path(), self.socket());
         let (offset, prefix) = up.offer();
         self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
-        let end = self.take_payload(up, &path, size, md5.is_none());
+        let end = self.take_payload(up, &path, asked.size, asked.md5.is_none());
         log::event(Some(self.peer), self.user(), "upload", &path.to_string(), &end.note, end.bytes);
         self.answer(end.reply, end.flow)
     }
@@ -389,16 +398,10 @@ impl Session<'_> {
     /// Prepares the upload; if another session of this process holds it
     /// but has moved no byte for a while (its client is most likely gone),
     /// shuts that session and takes the upload over.
-    fn prepare_or_take_over(
-        &self,
-        text: &str,
-        size: u64,
-        md5: Option<Digest>,
-        from: Option<u64>,
-    ) -> Result<(Upload, UserPath)> {
-        let first = self.prepare_upload(text, size, md5, from);
+    fn prepare_or_take_over(&self, asked: Asked) -> Result<(Upload, UserPath)> {
+        let first = self.prepare_upload(asked);
         let Err(Error::Busy(_)) = &first else { return first };
-        let (_, path) = self.resolve(text)?;
+        let (_, path) = self.resolve(asked.text)?;
         let part = part_path(&self.staging(), &path.to_string());
         let quiet = (self.shared.config.stall_timeout / 2).min(TAKEOVER_AFTER);
         if !self.shared.holders.release_stalled(&part, quiet) {
@@ -408,23 +411,18 @@ impl Session<'_> {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             std::thread::sleep(Duration::from_millis(20));
-            let again = self.prepare_upload(text, size, md5, from);
+            let again = self.prepare_upload(asked);
             if !matches!(again, Err(Error::Busy(_))) || Instant::now() >= deadline {
                 return again;
             }
         }
     }
 
-    fn prepare_upload(
-        &self,
-        text: &str,
-        size: u64,
-        md5: Option<Digest>,
-        from: Option<u64>,
-    ) -> Result<(Upload, UserPath)> {
+    fn prepare_upload(&self, asked: Asked) -> Result<(Upload, UserPath)> {
         let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
-        let (tree, path) = self.resolve(text)?;
-        let up = Upload::prepare(tree, &self.staging(), &Request { path: &path, size, md5, from }, &limits)?;
+        let (tree, path) = self.resolve(asked.text)?;
+        let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
+        let up = Upload::prepare(tree, &self.staging(), &request, &limits)?;
         Ok((up, path))
     }
 
