@@ -377,15 +377,21 @@ fn sigterm_mid_upload_loses_nothing() {
     let data_dir = dir.path().join("data");
     let data = bytes(2_000_000, 3);
     let md5 = md5_hex(&data);
-    let s = Server::start(&data_dir, &[]);
+    let mut s = Server::start(&data_dir, &[]);
     let mut c = s.user("tia");
     assert!(c.upload("done", b"committed").starts_with("226"));
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..777_777]);
     common::wait_until(20, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    thread::sleep(Duration::from_millis(300));
+    // The shell's own kill: no procps needed.
+    assert!(Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().unwrap().success());
+    let mut ended = None;
+    common::wait_until(10, "the server to end on SIGTERM", || {
+        ended = s.child.try_wait().unwrap();
+        ended.is_some()
+    });
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&ended.unwrap()), Some(15));
     drop(s);
     let s = Server::start(&data_dir, &[]);
     let mut c = s.user("tia");
