@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath};
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
-use crate::server::Shared;
+use crate::server::{Conn, Shared, Slot};
 use crate::transfer::{Download, Limits, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
 
@@ -67,6 +67,9 @@ enum Input {
 pub struct Session<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
+    /// Given back before the socket closes (declared before `reader`, so
+    /// also on a panic).
+    slot: Option<Slot>,
     reader: BufReader<TcpStream>,
     state: State,
     failures: u32,
@@ -75,13 +78,15 @@ pub struct Session<'a> {
 }
 
 /// Serves one connection to its end.
-pub fn run(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
+    let Conn { slot, stream } = conn;
     let _ = stream.set_write_timeout(Some(shared.config.stall_timeout));
     let _ = stream.set_nodelay(true);
     let now = Instant::now();
     let mut session = Session {
         shared,
         peer,
+        slot,
         reader: BufReader::with_capacity(4096, stream),
         state: State::LoggedOut,
         failures: 0,
@@ -90,6 +95,7 @@ pub fn run(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
     };
     log::event(Some(peer), "-", "connect", "", "220", 0);
     let _ = session.serve();
+    session.slot = None;
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
 
@@ -182,6 +188,7 @@ impl Session<'_> {
     /// under the client's feet: our side is shut down for writing and what
     /// the client is still sending is drained for a moment.
     fn refuse_and_close(&mut self, reply: Reply) -> io::Result<Flow> {
+        self.slot = None;
         self.send(&reply)?;
         let _ = self.socket().shutdown(Shutdown::Write);
         let deadline = Instant::now() + Duration::from_millis(500);
@@ -237,6 +244,7 @@ impl Session<'_> {
             Command::Quota => self.quota(),
             Command::Help => Ok(help()),
             Command::Quit => {
+                self.slot = None;
                 self.send(&Reply::new(Code::Bye, "bye"))?;
                 return Ok(Flow::Close);
             }

@@ -174,22 +174,33 @@ fn links_and_fifos_are_never_followed_or_opened() {
 #[test]
 fn connection_limits_refuse_with_421_and_recover() {
     let (_dir, s) = server("limits", &["--max-clients", "3", "--max-per-ip", "2"]);
-    let a = s.connect();
+    let mut a = s.connect();
     let _b = s.connect();
     let mut c = Raw::connect(&s.addr);
     assert_eq!(c.greeting, "421 too many connections", "per-address limit");
     assert!(c.closed());
-    drop(a);
+    a.cmd("quit");
+    assert!(a.closed());
+    // The slot is free before the client sees the close.
     let mut d = s.connect();
-    for _ in 0..100 {
-        if d.greeting == "220 netdisk ready" {
-            break;
-        }
-        thread::sleep(Duration::from_millis(50));
-        d = s.connect();
-    }
     assert_eq!(d.greeting, "220 netdisk ready", "a freed slot is reused");
     assert!(d.cmd("help").starts_with("214"));
+}
+
+#[test]
+fn a_client_that_reconnects_at_once_is_never_refused_by_its_own_old_session() {
+    let (_dir, s) = server("reconnect", &["--max-clients", "1"]);
+    for i in 0..200 {
+        let mut c = s.connect();
+        assert_eq!(c.greeting, "220 netdisk ready", "connection {i}");
+        if i % 2 == 0 {
+            c.cmd("quit");
+        } else {
+            // A refused upload: the reply, then the close.
+            assert!(c.cmd("upload").starts_with("501"));
+        }
+        assert!(c.closed());
+    }
 }
 
 #[test]
@@ -236,14 +247,9 @@ fn stalled_transfers_free_their_session() {
     assert!(c.upload("big", &data).starts_with("226"));
     // A client that asks for a download and never reads it.
     c.ok("download big", "150 ");
-    let started = Instant::now();
-    let mut d = loop {
-        thread::sleep(Duration::from_millis(300));
-        let d = Raw::connect(&s.addr);
-        if d.greeting == "220 netdisk ready" || started.elapsed() > Duration::from_secs(15) {
-            break d;
-        }
-    };
+    s.wait_log("action=download path=\"big\" outcome=interrupted", 1);
+    s.wait_log("action=disconnect", 1);
+    let mut d = Raw::connect(&s.addr);
     assert_eq!(d.greeting, "220 netdisk ready", "the stalled session was closed");
     drop(c);
     // A client that stops sending mid-upload.
