@@ -26,19 +26,19 @@
 
 pub mod client;
 pub mod clock;
-pub mod config;
 pub mod digest;
-pub mod error;
-pub mod fs;
-pub mod holders;
-pub mod log;
-pub mod pipe;
+pub mod hashing;
 pub mod proto;
 pub mod server;
-pub mod session;
-pub mod sums;
-pub mod transfer;
-pub mod users;
+pub mod storage;
+
+// Short paths used inside the crate while the modules settle.
+pub(crate) use hashing as pipe;
+pub(crate) use server::takeover as holders;
+pub use server::{config, error, log, session};
+pub(crate) use storage::digests as sums;
+pub(crate) use storage::staging as transfer;
+pub use storage::{tree as fs, users};
 
 pub use config::Config;
 pub use digest::Digest;

@@ -6,6 +6,12 @@
 //! one client, and accept errors (e.g. out of file descriptors) back off
 //! instead of spinning. A panic in a session ends that session only.
 
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod session;
+pub mod takeover;
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -17,8 +23,6 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::holders::Holders;
-use crate::log;
-use crate::session;
 use crate::sums::Sums;
 use crate::transfer::sweep;
 use crate::users::Users;
