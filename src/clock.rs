@@ -10,6 +10,48 @@ pub fn utc(time: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// Formats seconds since 1970 in UTC.
+pub fn utc_secs(secs: u64) -> String {
+    utc(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Whole seconds since 1970 of a time; times before 1970 are 0.
+pub fn secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (from 1970 on) into seconds since 1970.
+pub fn parse_utc(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':';
+    if !shape || b[19] != b'Z' {
+        return None;
+    }
+    let field = |from: usize, to: usize| -> Option<u64> {
+        let part = text.get(from..to)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let (y, m, d) = (field(0, 4)?, field(5, 7)?, field(8, 10)?);
+    let (hh, mm, ss) = (field(11, 13)?, field(14, 16)?, field(17, 19)?);
+    if y < 1970 || !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, m as u32, d as u32);
+    let secs = u64::try_from(days).ok()? * 86_400 + hh * 3600 + mm * 60 + ss;
+    (utc_secs(secs) == text).then_some(secs)
+}
+
+/// A civil date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The current time in UTC.
 pub fn now() -> String {
     utc(SystemTime::now())
@@ -41,5 +83,16 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(at(1_795_521_600), "2026-11-24T12:00:00Z");
         assert_eq!(at(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn parses_what_it_prints() {
+        for secs in [0, 951_782_400, 1_795_521_600, 4_102_444_799, 86_399, 1_709_164_800] {
+            assert_eq!(parse_utc(&utc_secs(secs)), Some(secs), "{secs}");
+        }
+        for bad in ["", "2026-02-30T00:00:00Z", "2026-11-24 12:00:00Z", "1969-12-31T23:59:59Z", "2026-11-24T24:00:00Z"]
+        {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
     }
 }

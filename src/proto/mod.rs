@@ -5,6 +5,8 @@
 //! request strings and never write a reply code by hand; the server and the
 //! client library share these types, so the two cannot drift apart.
 
+pub mod body;
+
 use std::fmt;
 
 use crate::digest::Digest;
@@ -18,6 +20,8 @@ pub const MAX_LINE: usize = 4096;
 pub enum Code {
     /// A payload follows (download) or is expected (upload).
     Payload = 150,
+    /// Done; for `share`, the first word of the text is the result.
+    Done = 200,
     /// A user was registered.
     Registered = 201,
     /// A listing: as many lines follow as the first word says.
@@ -36,8 +40,10 @@ pub enum Code {
     LoggedIn = 230,
     /// A file action (cd, rm, rmdir, mv) was done.
     ActionDone = 250,
-    /// A path (pwd, makedir).
+    /// A path (pwd, makedir, makedirs, restore, save).
     Path = 257,
+    /// Proof needed: answer the challenge with one line (`claim`).
+    ProofNeeded = 350,
     /// The server closes the connection.
     Closing = 421,
     /// The target is being uploaded by another session.
@@ -71,8 +77,9 @@ impl Code {
     /// The code for a number, if the protocol has one.
     pub fn from_number(n: u16) -> Option<Code> {
         use Code::*;
-        const ALL: [Code; 22] = [
+        const ALL: [Code; 24] = [
             Payload,
+            Done,
             Registered,
             Listing,
             Status,
@@ -83,6 +90,7 @@ impl Code {
             LoggedIn,
             ActionDone,
             Path,
+            ProofNeeded,
             Closing,
             Busy,
             LocalError,
@@ -199,7 +207,32 @@ pub enum Command {
     Quota,
     Help,
     Quit,
+    Trash,
+    Restore { id: String, path: Option<String> },
+    Purge { target: Purge },
+    Makedirs { path: String },
+    Cp { from: String, to: String },
+    Find { path: Option<String> },
+    Passwd { old: Password, new: Password },
+    Claim { path: String, size: u64, md5: Digest },
+    Share { path: String, days: Option<u32> },
+    Shares,
+    Unshare { code: String },
+    Peek { code: String },
+    Save { code: String, path: Option<String> },
 }
+
+/// What `purge` removes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Purge {
+    /// One trash entry.
+    Id(String),
+    /// The whole trash.
+    All,
+}
+
+/// Longest share, in days.
+pub const MAX_SHARE_DAYS: u32 = 3650;
 
 /// Why a request line was refused before reaching a handler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,6 +342,22 @@ fn parse_command(verb: &str, args: &[String]) -> Result<Command, ParseError> {
         ("quota", 0) => Command::Quota,
         ("help", 0) => Command::Help,
         ("quit", 0) => Command::Quit,
+        ("trash", 0) => Command::Trash,
+        ("restore", 1 | 2) => Command::Restore { id: arg(0), path: args.get(1).cloned() },
+        ("purge", 1) if args[0] == "all" => Command::Purge { target: Purge::All },
+        ("purge", 1) => Command::Purge { target: Purge::Id(arg(0)) },
+        ("makedirs", 1) => Command::Makedirs { path: arg(0) },
+        ("cp", 2) => Command::Cp { from: arg(0), to: arg(1) },
+        ("find", 0) => Command::Find { path: None },
+        ("find", 1) => Command::Find { path: Some(arg(0)) },
+        ("passwd", 2) => Command::Passwd { old: Password(arg(0)), new: Password(arg(1)) },
+        ("claim", 3) => parse_claim(args)?,
+        ("share", 1) => Command::Share { path: arg(0), days: None },
+        ("share", 2) => Command::Share { path: arg(0), days: Some(days(&args[1])?) },
+        ("shares", 0) => Command::Shares,
+        ("unshare", 1) => Command::Unshare { code: arg(0) },
+        ("peek", 1) => Command::Peek { code: arg(0) },
+        ("save", 1 | 2) => Command::Save { code: arg(0), path: args.get(1).cloned() },
         _ => return Err(arity_error(verb)),
     };
     Ok(cmd)
@@ -322,6 +371,21 @@ fn parse_upload(args: &[String]) -> Result<Command, ParseError> {
     };
     let from = args.get(3).map(|a| number(a, "FROM")).transpose()?;
     Ok(Command::Upload { path: args[0].clone(), size, md5, from })
+}
+
+fn parse_claim(args: &[String]) -> Result<Command, ParseError> {
+    let size = number(&args[1], "SIZE")?;
+    let md5 = Digest::from_hex(&args[2]).ok_or_else(|| bad_args("MD5 must be 32 hex digits"))?;
+    Ok(Command::Claim { path: args[0].clone(), size, md5 })
+}
+
+/// Days of a share: 1 to [`MAX_SHARE_DAYS`].
+fn days(text: &str) -> Result<u32, ParseError> {
+    let n = number(text, "DAYS")?;
+    match u32::try_from(n) {
+        Ok(d) if (1..=MAX_SHARE_DAYS).contains(&d) => Ok(d),
+        _ => Err(bad_args(&format!("DAYS must be 1 to {MAX_SHARE_DAYS}"))),
+    }
 }
 
 fn arity_error(verb: &str) -> ParseError {
@@ -344,7 +408,7 @@ pub fn number(text: &str, what: &str) -> Result<u64, ParseError> {
 }
 
 /// Every command with its arguments and a one-line description.
-pub const COMMANDS: [(&str, &str, &str); 16] = [
+pub const COMMANDS: [(&str, &str, &str); 29] = [
     ("register", "USER PASS", "create an account"),
     ("login", "USER PASS", "log in (again, to switch user)"),
     ("pwd", "", "print the working directory"),
@@ -355,9 +419,22 @@ pub const COMMANDS: [(&str, &str, &str); 16] = [
     ("upload", "PATH SIZE MD5|- [FROM]", "store a file; MD5 - sends it after the payload"),
     ("download", "PATH [OFFSET]", "fetch a file, from OFFSET"),
     ("stat", "PATH", "type, size, mtime and MD5 of a file"),
-    ("rm", "PATH", "remove a file"),
+    ("rm", "PATH", "move a file or a directory tree to the trash"),
     ("rmdir", "PATH", "remove an empty directory"),
     ("mv", "FROM TO", "move or rename; replaces a file at TO"),
+    ("makedirs", "PATH", "make a directory and its missing parents"),
+    ("cp", "FROM TO", "copy a file or a directory tree (instant)"),
+    ("find", "[PATH]", "every file and directory below PATH, with MD5s"),
+    ("trash", "", "list the trash, newest first"),
+    ("restore", "ID [PATH]", "put a trash entry back, or at PATH"),
+    ("purge", "ID|all", "delete a trash entry (or all) for good"),
+    ("claim", "PATH SIZE MD5", "store a file the server already holds, with proof"),
+    ("share", "PATH [DAYS]", "make a code that lets others copy PATH"),
+    ("shares", "", "list your shares"),
+    ("unshare", "CODE", "revoke a share"),
+    ("peek", "CODE", "list what a share holds"),
+    ("save", "CODE [PATH]", "copy a share into your tree"),
+    ("passwd", "OLD NEW", "change your password"),
     ("quota", "", "bytes used and the limit"),
     ("help", "", "this list"),
     ("quit", "", "end the session"),
@@ -410,8 +487,27 @@ impl fmt::Display for Command {
             Command::Quota => f.write_str("quota"),
             Command::Help => f.write_str("help"),
             Command::Quit => f.write_str("quit"),
+            Command::Trash => f.write_str("trash"),
+            Command::Restore { id, path } => write!(f, "restore {}{}", q(id), opt(path)),
+            Command::Purge { target: Purge::All } => f.write_str("purge all"),
+            Command::Purge { target: Purge::Id(id) } => write!(f, "purge {}", q(id)),
+            Command::Makedirs { path } => write!(f, "makedirs {}", q(path)),
+            Command::Cp { from, to } => write!(f, "cp {} {}", q(from), q(to)),
+            Command::Find { path } => write!(f, "find{}", opt(path)),
+            Command::Passwd { old, new } => write!(f, "passwd {} {}", q(&old.0), q(&new.0)),
+            Command::Claim { path, size, md5 } => write!(f, "claim {} {size} {md5}", q(path)),
+            Command::Share { path, days } => write!(f, "share {}{}", q(path), opt(&days.map(|d| d.to_string()))),
+            Command::Shares => f.write_str("shares"),
+            Command::Unshare { code } => write!(f, "unshare {}", q(code)),
+            Command::Peek { code } => write!(f, "peek {}", q(code)),
+            Command::Save { code, path } => write!(f, "save {}{}", q(code), opt(path)),
         }
     }
+}
+
+/// An optional last argument: a space and the quoted word, or nothing.
+fn opt(word: &Option<String>) -> String {
+    word.as_ref().map_or(String::new(), |w| format!(" {}", quote(w)))
 }
 
 /// Quotes a path for `257` and `cd`'s `250`: `"` and `\` escaped.
@@ -514,6 +610,24 @@ mod tests {
             Command::Download { path: "x".into(), offset: 7 },
             Command::Mv { from: "\"q".into(), to: "\\".into() },
             Command::Quota,
+            Command::Trash,
+            Command::Restore { id: "a1".into(), path: Some("/x y".into()) },
+            Command::Restore { id: "a1".into(), path: None },
+            Command::Purge { target: Purge::All },
+            Command::Purge { target: Purge::Id("k2".into()) },
+            Command::Makedirs { path: "a/b c".into() },
+            Command::Cp { from: "a".into(), to: "b".into() },
+            Command::Find { path: None },
+            Command::Find { path: Some("d".into()) },
+            Command::Passwd { old: Password::new("o ld"), new: Password::new("n\"ew") },
+            Command::Claim { path: "f".into(), size: 9, md5: Digest::of(b"x") },
+            Command::Share { path: "p".into(), days: Some(7) },
+            Command::Share { path: "p".into(), days: None },
+            Command::Shares,
+            Command::Unshare { code: "c".into() },
+            Command::Peek { code: "c".into() },
+            Command::Save { code: "c".into(), path: Some("t".into()) },
+            Command::Save { code: "c".into(), path: None },
         ];
         for cmd in cmds {
             let wire = cmd.to_string();

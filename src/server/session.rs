@@ -248,6 +248,8 @@ impl Session<'_> {
                 self.send(&Reply::new(Code::Bye, "bye"))?;
                 return Ok(Flow::Close);
             }
+            // Version-2 requests whose handlers are not in yet.
+            _ => Ok(Reply::new(Code::Syntax, "not available yet")),
         };
         self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
     }
