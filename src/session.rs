@@ -269,8 +269,11 @@ impl Session<'_> {
     }
 
     fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
-        let result =
-            self.shared.users.register(user, pass).map(|_| Reply::new(Code::Registered, format!("registered {user}")));
+        let result = if self.shared.may_register(self.peer.ip()) {
+            self.shared.users.register(user, pass).map(|_| Reply::new(Code::Registered, format!("registered {user}")))
+        } else {
+            Err(Error::Busy("too many registrations, try later".into()))
+        };
         let shown = if check_user(user).is_ok() { user } else { "?" };
         log::event(
             Some(self.peer),
