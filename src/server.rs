@@ -83,7 +83,7 @@ impl Shared {
 
     /// Takes one registration from `ip`'s bucket; `false` when it is empty.
     /// A full bucket is the same as none, so the map is pruned of them.
-    pub fn may_register(&self, ip: IpAddr) -> bool {
+    pub(crate) fn may_register(&self, ip: IpAddr) -> bool {
         let burst = f64::from(self.config.register_burst);
         let now = Instant::now();
         let refill = |b: &Bucket| (b.tokens + now.duration_since(b.at).as_secs_f64() * REGISTER_RATE).min(burst);

@@ -106,14 +106,22 @@ impl Users {
         Ok(())
     }
 
-    /// Adds an account; `Exists` if the name is taken (by any process).
-    pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
+    /// The cheap checks of [`Users::register`], made before its costly
+    /// part (hashing, a durable write): the name and password are allowed
+    /// and the name is free as far as this process knows.
+    pub(crate) fn check_new(&self, user: &str, pass: &Password) -> Result<()> {
         check_user(user)?;
         check_password(pass)?;
-        let taken = || Error::Exists(format!("user {user} exists already"));
-        if self.lookup(user).is_some() {
-            return Err(taken());
+        match self.lookup(user) {
+            Some(_) => Err(Error::Exists(format!("user {user} exists already"))),
+            None => Ok(()),
         }
+    }
+
+    /// Adds an account; `Exists` if the name is taken (by any process).
+    pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
+        self.check_new(user, pass)?;
+        let taken = || Error::Exists(format!("user {user} exists already"));
         let record = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
         self.append(user, &record, |accounts| if accounts.contains_key(user) { Err(taken()) } else { Ok(()) })
     }
@@ -169,7 +177,7 @@ impl Users {
     /// Removes `users.tmp.*` copies left by a crashed compaction (under the
     /// writers' lock, so no live compaction's copy is touched). Returns how
     /// many went.
-    pub fn tidy(&self) -> io::Result<usize> {
+    pub(crate) fn tidy(&self) -> io::Result<usize> {
         if self.leftovers()?.is_empty() {
             return Ok(0);
         }
@@ -266,6 +274,9 @@ impl Cache {
             Some(file) => file.metadata().map(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()))?,
             None => false,
         };
+        if same && meta.len() == self.offset {
+            return Ok(());
+        }
         if !same || meta.len() < self.offset {
             *self = Cache { file: Some(File::open(path)?), ..Cache::default() };
         }

@@ -142,18 +142,23 @@ fn one_address_gets_450_after_its_burst_of_registrations() {
     let data = dir.path().join("data");
     let s = Server::start(&data, &[]);
     let mut c = s.connect();
-    // Every attempt counts, taken or not: the default burst is 30.
+    // Requests refused for their arguments or a taken name cost nothing.
     c.ok("register u0 pw", "201");
-    for _ in 1..30 {
+    for _ in 0..40 {
         c.ok("register u0 pw", "550");
+        c.ok("register .bad pw", "501");
     }
-    assert_eq!(c.cmd("register u1 pw"), "450 too many registrations, try later");
+    // The default burst is 30 accounts.
+    for i in 1..30 {
+        c.ok(&format!("register u{i} pw"), "201");
+    }
+    assert_eq!(c.cmd("register u30 pw"), "450 too many registrations, try later");
     // Another connection from the same address is no way around it, and
     // the refused connections stay usable.
     let mut d = s.connect();
-    d.ok("register u2 pw", "450");
-    d.ok("login u0 pw", "230");
-    s.wait_log("action=register path=\"u2\" outcome=450", 1);
+    d.ok("register u31 pw", "450");
+    d.ok("login u29 pw", "230");
+    s.wait_log("action=register path=\"u31\" outcome=450", 1);
 }
 
 #[test]
@@ -184,4 +189,21 @@ fn leftover_temporary_users_files_go_at_start_up_and_in_the_sweeper() {
     wait_until(20, "the sweeper to remove users.tmp.*", || !data.join("users.tmp.fedcba9876543210").exists());
     assert!(data.join("users").exists());
     assert!(logs_in(&s, "alice", "pw-alice"));
+}
+
+#[test]
+fn logins_go_on_while_another_process_holds_the_writers_lock() {
+    let dir = TempDir::new("offlock");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    s.user("alice");
+    // Another process (this test) is in the middle of a write.
+    let lock = OpenOptions::new().write(true).open(data.join("users.lock")).unwrap();
+    lock.lock().unwrap();
+    let addr = s.addr.clone();
+    let writer = std::thread::spawn(move || common::Raw::connect(&addr).cmd("register bob pw-bob"));
+    assert!(logs_in(&s, "alice", "pw-alice"), "a login waited for the writers' lock");
+    lock.unlock().unwrap();
+    assert!(writer.join().unwrap().starts_with("201"));
+    assert!(logs_in(&s, "bob", "pw-bob"));
 }
