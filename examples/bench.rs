@@ -102,7 +102,17 @@ fn start_server(data: &Path) -> Server {
     let bin = exe.parent().unwrap().parent().unwrap().join("netdisk");
     assert!(bin.exists(), "build the server first: cargo build --release --bins --examples");
     let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--max-clients", "20000", "--max-per-ip", "20000", "--data"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--max-clients",
+            "20000",
+            "--max-per-ip",
+            "20000",
+            "--register-burst",
+            "1000000",
+        ])
+        .arg("--data")
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -461,6 +471,55 @@ fn bench_login_cost(dir: &Path) {
     );
 }
 
+/// A users file of `n` accounts, written directly with cheap 1-round
+/// records (their passwords are never checked).
+fn write_users(data: &Path, n: usize) {
+    fs::create_dir_all(data).unwrap();
+    let mut text = String::from("# netdisk users v1\n");
+    for i in 0..n {
+        let salt = Digest::of(format!("salt{i}").as_bytes());
+        let hash = Digest::of(format!("hash{i}").as_bytes());
+        text.push_str(&format!("filler{i}:md5$1${salt}${hash}\n"));
+    }
+    fs::write(data.join("users"), text).unwrap();
+}
+
+/// Milliseconds for one `register`, and for a fresh connection's `login`
+/// right after it, over a users file of `n` accounts.
+fn account_times(o: &Opts, dir: &Path, n: usize) -> (Stats, Stats) {
+    let data = dir.join(format!("accounts-{n}"));
+    write_users(&data, n);
+    let server = start_server(&data);
+    let mut c = Client::connect(&server.addr).unwrap();
+    let mut logins = Vec::new();
+    let register = measure(o.runs * 4, |i| {
+        let started = Instant::now();
+        c.register(&format!("new{i}"), "bench-pw").unwrap();
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        let started = Instant::now();
+        Client::connect(&server.addr).unwrap().login(&format!("new{i}"), "bench-pw").unwrap();
+        logins.push(started.elapsed().as_secs_f64() * 1000.0);
+        took
+    });
+    let _ = fs::remove_dir_all(&data);
+    (register, Stats(logins))
+}
+
+/// Registration and login cost must not grow with the number of accounts.
+fn bench_accounts(o: &Opts, dir: &Path) {
+    let (reg_small, login_small) = account_times(o, dir, 10);
+    let (reg_big, login_big) = account_times(o, dir, 200_000);
+    line("register, 200,000 accounts", &reg_big, "ms", "10 accounts", reg_small.median(), "(target ratio ~1)");
+    line(
+        "login after it, 200,000 accounts",
+        &login_big,
+        "ms",
+        "10 accounts",
+        login_small.median(),
+        "(target ratio ~1)",
+    );
+}
+
 fn main() {
     let o = opts();
     let dir: PathBuf = std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id()));
@@ -481,6 +540,7 @@ fn main() {
     let users_dir = dir.join("users-only");
     fs::create_dir_all(&users_dir).unwrap();
     bench_login_cost(&users_dir);
+    bench_accounts(&o, &dir);
     let _ = fs::remove_dir_all(&dir);
     println!("total bench time {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -190,7 +190,8 @@ fn accounts_and_trees_survive_a_restart() {
 fn two_processes_register_concurrently_without_losing_anyone() {
     let dir = TempDir::new("twoproc");
     let data = dir.path().join("data");
-    let servers = [Server::start(&data, &[]), Server::start(&data, &[])];
+    let burst = ["--register-burst", "1000"];
+    let servers = [Server::start(&data, &burst), Server::start(&data, &burst)];
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
     let threads: Vec<_> = (0..16)
         .map(|i| {

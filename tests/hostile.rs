@@ -339,7 +339,7 @@ fn a_flood_of_idle_slow_and_hostile_clients_does_not_starve_a_good_one() {
 fn sigkill_during_registrations_leaves_a_parseable_users_file() {
     let dir = TempDir::new("killreg");
     let data = dir.path().join("data");
-    let mut s = Server::start(&data, &[]);
+    let mut s = Server::start(&data, &["--register-burst", "100000"]);
     let addr = s.addr.clone();
     let worker = thread::spawn(move || {
         let mut done = Vec::new();

@@ -31,6 +31,9 @@ use crate::users::Users;
 const STACK: usize = 128 * 1024;
 /// Failed logins from one address are remembered this long.
 const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Registrations one address earns back per second, after its burst of
+/// `--register-burst`.
+const REGISTER_RATE: f64 = 1.0;
 
 /// What every session can see.
 pub struct Shared {
@@ -40,6 +43,13 @@ pub struct Shared {
     pub holders: Holders,
     conns: Mutex<Conns>,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    registrations: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// A token bucket: registrations an address may still make, as of `at`.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
 }
 
 #[derive(Default)]
@@ -73,6 +83,25 @@ impl Shared {
         times.push(now);
         let n = times.len().min(7) as u32;
         Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
+    }
+
+    /// Takes one registration from `ip`'s bucket; `false` when it is empty.
+    /// A full bucket is the same as none, so the map is pruned of them.
+    pub(crate) fn may_register(&self, ip: IpAddr) -> bool {
+        let burst = f64::from(self.config.register_burst);
+        let now = Instant::now();
+        let refill = |b: &Bucket| (b.tokens + now.duration_since(b.at).as_secs_f64() * REGISTER_RATE).min(burst);
+        let mut map = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, b| refill(b) < burst);
+        }
+        let bucket = map.entry(ip).or_insert(Bucket { tokens: burst, at: now });
+        *bucket = Bucket { tokens: refill(bucket), at: now };
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
+            bucket.tokens -= 1.0;
+        }
+        allowed
     }
 
     /// Counts a new connection in, if the limits allow it.
@@ -140,6 +169,7 @@ impl Server {
             config,
             conns: Mutex::default(),
             failures: Mutex::default(),
+            registrations: Mutex::default(),
         };
         Ok(Server { listener, shared: Arc::new(shared) })
     }
@@ -202,6 +232,9 @@ impl Server {
                 let removed = sweep(&shared.config.data.join("staging"), ttl);
                 if removed > 0 {
                     log::server("sweep", format!("removed {removed} stale staged files"));
+                }
+                if let Err(e) = shared.users.tidy() {
+                    log::server("sweep", format!("users leftovers: {e}"));
                 }
                 thread::sleep(every);
             }

@@ -271,8 +271,17 @@ impl Session<'_> {
     }
 
     fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
-        let result =
-            self.shared.users.register(user, pass).map(|_| Reply::new(Code::Registered, format!("registered {user}")));
+        let users = &self.shared.users;
+        let result = users
+            .check_new(user, pass)
+            .and_then(|_| {
+                if self.shared.may_register(self.peer.ip()) {
+                    users.register(user, pass)
+                } else {
+                    Err(Error::Busy("too many registrations, try later".into()))
+                }
+            })
+            .map(|_| Reply::new(Code::Registered, format!("registered {user}")));
         let shown = if check_user(user).is_ok() { user } else { "?" };
         log::event(
             Some(self.peer),

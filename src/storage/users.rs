@@ -1,24 +1,38 @@
 //! The users file: accounts with salted, iterated MD5 password hashes.
 //!
-//! One line per user, `NAME:md5$ROUNDS$SALT$HASH` (salt and hash in hex),
-//! under a `# netdisk users v1` header. Updates take an exclusive lock on
-//! `users.lock` (so several server processes may share one data directory),
-//! re-read the file, and replace it atomically and durably: temporary file,
-//! fsync, rename, fsync of the directory. Passwords never reach a file or a
-//! log; only their hashes are kept, and checks compare in constant time.
+//! The file is an append-only log of records, one per line, under a
+//! `# netdisk users v1` header: `NAME:CREDENTIAL[ KEY=VALUE]...`. The last
+//! record for a name wins. CREDENTIAL is `md5$ROUNDS$SALT$HASH` (salt and
+//! hash in hex), or `-` for a removed account; fields after it are kept as
+//! they are and ignored by checks (`quota=BYTES` is reserved for per-user
+//! quotas). Lines that are not records (comments, damage) are skipped.
+//!
+//! Writers take an exclusive lock on `users.lock` (so several server
+//! processes may share one data directory), cut off a torn last line left by
+//! a crash, append one line with `O_APPEND`, and `fdatasync`: registering
+//! costs the same at 10 or 200,000 accounts. Compaction (one line per live
+//! account: temporary file, fsync, rename, fsync of the directory) runs
+//! under the same lock at start-up and when superseded lines outnumber live
+//! ones. Readers (logins) never take that lock: they keep the file open and
+//! read only what was appended since, or all of it again after a compaction
+//! replaced the file. Only whole lines are ever read.
+//!
+//! Passwords never reach a file or a log; only their hashes are kept, and
+//! checks compare in constant time.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
+use crate::log;
 use crate::proto::Password;
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
@@ -27,6 +41,13 @@ pub const ROUNDS: u32 = 60_000;
 /// not make logins hang).
 const MAX_ROUNDS: u32 = 10_000_000;
 const HEADER: &str = "# netdisk users v1\n";
+/// The credential of a removed account.
+const REMOVED: &str = "-";
+/// Compaction waits for at least this many superseded lines, so a small
+/// file is not rewritten at every change.
+const MIN_DEAD_LINES: usize = 1024;
+/// Names of temporary copies made by compaction: `users.tmp.HEX`.
+const TMP_PREFIX: &str = "users.tmp.";
 
 /// The accounts of one data directory.
 pub struct Users {
@@ -36,46 +57,112 @@ pub struct Users {
     dummy: String,
 }
 
+/// What this process has read of the users file.
 #[derive(Default)]
 struct Cache {
-    stamp: Option<(u64, i64, i64, u64)>,
-    hashes: HashMap<String, String>,
+    /// The file read, held open so its inode cannot be reused while we
+    /// compare it with the path's.
+    file: Option<File>,
+    /// Bytes read so far; always just after a newline.
+    offset: u64,
+    /// Name to its last record (after the `:`), removed accounts left out.
+    accounts: HashMap<String, String>,
+    /// Lines read other than comments: those beyond `accounts.len()` are
+    /// superseded or damaged.
+    lines: usize,
 }
 
 impl Users {
     /// The users of the data directory `data` (the file may not exist yet).
+    /// Removes leftover temporary copies and compacts the file if it holds
+    /// superseded or damaged lines; failures are logged, not fatal.
     pub fn open(data: &Path) -> Users {
         let dummy = make_record(&Password::new("dummy password"), ROUNDS).unwrap_or_default();
-        Users {
+        let users = Users {
             path: data.join("users"),
             lock_path: data.join("users.lock"),
             cache: Mutex::new(Cache::default()),
             dummy,
+        };
+        if let Err(e) = users.start_up() {
+            log::server("users", format!("start-up tidy failed: {e}"));
+        }
+        users
+    }
+
+    fn start_up(&self) -> io::Result<()> {
+        let _lock = self.lock_writers()?;
+        self.remove_leftovers()?;
+        let torn = match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(file) => cut_torn_tail(&file)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        let dead = self.current().dead();
+        if torn || dead > 0 {
+            self.compact()?;
+            log::server("users", format!("compacted: dropped {dead} superseded lines"));
+        }
+        Ok(())
+    }
+
+    /// The cheap checks of [`Users::register`], made before its costly
+    /// part (hashing, a durable write): the name and password are allowed
+    /// and the name is free as far as this process knows.
+    pub(crate) fn check_new(&self, user: &str, pass: &Password) -> Result<()> {
+        check_user(user)?;
+        check_password(pass)?;
+        match self.lookup(user) {
+            Some(_) => Err(Error::Exists(format!("user {user} exists already"))),
+            None => Ok(()),
         }
     }
 
     /// Adds an account; `Exists` if the name is taken (by any process).
     pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
-        check_user(user)?;
-        check_password(pass)?;
-        if self.lookup(user).is_some() {
-            return Err(Error::Exists(format!("user {user} exists already")));
-        }
+        self.check_new(user, pass)?;
+        let taken = || Error::Exists(format!("user {user} exists already"));
         let record = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        self.append(user, &record, |accounts| if accounts.contains_key(user) { Err(taken()) } else { Ok(()) })
+    }
+
+    /// Appends the record `NAME:RECORD` (`RECORD` is `-` to remove the
+    /// account) under the writers' lock, if `check` accepts the accounts as
+    /// they are once the lock is held.
+    pub(crate) fn append(
+        &self,
+        user: &str,
+        record: &str,
+        check: impl FnOnce(&HashMap<String, String>) -> Result<()>,
+    ) -> Result<()> {
+        if record.contains(['\n', '\r']) {
+            return Err(Error::BadArgs("a record is one line".into()));
+        }
         let local = |e: io::Error| Error::Local(format!("users file: {e}"));
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock_path).map_err(local)?;
-        lock.lock().map_err(local)?;
-        let mut text = read_text(&self.path).map_err(local)?;
-        if parse(&text).contains_key(user) {
-            return Err(Error::Exists(format!("user {user} exists already")));
+        let _lock = self.lock_writers().map_err(local)?;
+        let created = !self.path.exists();
+        let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
+        cut_torn_tail(&file).map_err(local)?;
+        let dead = {
+            let cache = self.current();
+            check(&cache.accounts)?;
+            cache.dead()
+        };
+        let len = file.metadata().map_err(local)?.len();
+        let head = if len == 0 { HEADER } else { "" };
+        let line = format!("{head}{user}:{record}\n");
+        let written = file.write_all(line.as_bytes()).and_then(|_| file.sync_data());
+        if let Err(e) = written {
+            let _ = file.set_len(len);
+            return Err(local(e));
         }
-        if text.is_empty() {
-            text.push_str(HEADER);
-        } else if !text.ends_with('\n') {
-            text.push('\n');
+        if created {
+            sync_dir(self.path.parent().unwrap_or(Path::new("."))).map_err(local)?;
         }
-        text.push_str(&format!("{user}:{record}\n"));
-        replace_file(&self.path, text.as_bytes()).map_err(local)
+        if dead >= MIN_DEAD_LINES.max(self.current().accounts.len()) {
+            self.compact().map_err(local)?;
+        }
+        Ok(())
     }
 
     /// Whether `pass` is the password of `user`. Unknown users are checked
@@ -87,18 +174,185 @@ impl Users {
         check_record(&record, pass) && known
     }
 
-    /// The stored record of `user`, re-reading the file if it changed.
-    fn lookup(&self, user: &str) -> Option<String> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let stamp = fs::metadata(&self.path).ok().map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.len()));
-        if stamp != cache.stamp
-            && let Ok(text) = read_text(&self.path)
-        {
-            cache.hashes = parse(&text);
-            cache.stamp = stamp;
+    /// Removes `users.tmp.*` copies left by a crashed compaction (under the
+    /// writers' lock, so no live compaction's copy is touched). Returns how
+    /// many went.
+    pub(crate) fn tidy(&self) -> io::Result<usize> {
+        if self.leftovers()?.is_empty() {
+            return Ok(0);
         }
-        cache.hashes.get(user).cloned()
+        let _lock = self.lock_writers()?;
+        self.remove_leftovers()
     }
+
+    fn leftovers(&self) -> io::Result<Vec<PathBuf>> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with(TMP_PREFIX)) {
+                found.push(entry.path());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Call with the writers' lock held.
+    fn remove_leftovers(&self) -> io::Result<usize> {
+        let found = self.leftovers()?;
+        for path in &found {
+            fs::remove_file(path)?;
+        }
+        if !found.is_empty() {
+            log::server("users", format!("removed {} leftover temporary copies", found.len()));
+        }
+        Ok(found.len())
+    }
+
+    /// Rewrites the file with one line per live account. Call with the
+    /// writers' lock held. Logins go on meanwhile: the map is only locked
+    /// to copy it out and to adopt the new file.
+    fn compact(&self) -> io::Result<()> {
+        let text = {
+            let cache = self.current();
+            let mut names: Vec<&String> = cache.accounts.keys().collect();
+            names.sort();
+            let mut text = String::from(HEADER);
+            for name in names {
+                text.push_str(&format!("{name}:{}\n", cache.accounts[name]));
+            }
+            text
+        };
+        replace_file(&self.path, text.as_bytes())?;
+        let file = File::open(&self.path)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.lines = cache.accounts.len();
+        cache.offset = text.len() as u64;
+        cache.file = Some(file);
+        Ok(())
+    }
+
+    fn lock_writers(&self) -> io::Result<File> {
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock_path)?;
+        lock.lock()?;
+        Ok(lock)
+    }
+
+    /// The map, brought up to date with the file.
+    fn current(&self) -> MutexGuard<'_, Cache> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = cache.refresh(&self.path) {
+            log::server("users", format!("reading the users file: {e}"));
+        }
+        cache
+    }
+
+    /// The stored record of `user`, reading what was appended since.
+    fn lookup(&self, user: &str) -> Option<String> {
+        self.current().accounts.get(user).cloned()
+    }
+}
+
+impl Cache {
+    fn dead(&self) -> usize {
+        self.lines - self.accounts.len()
+    }
+
+    /// Reads the lines appended since the last call, or the whole file if
+    /// the path now names another file (a compaction replaced it) or it
+    /// shrank.
+    fn refresh(&mut self, path: &Path) -> io::Result<()> {
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                *self = Cache::default();
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let same = match &self.file {
+            Some(file) => file.metadata().map(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()))?,
+            None => false,
+        };
+        if same && meta.len() == self.offset {
+            return Ok(());
+        }
+        if !same || meta.len() < self.offset {
+            *self = Cache { file: Some(File::open(path)?), ..Cache::default() };
+        }
+        self.read_tail()
+    }
+
+    fn read_tail(&mut self) -> io::Result<()> {
+        let Some(file) = self.file.take() else { return Ok(()) };
+        let read = self.read_lines(&file);
+        self.file = Some(file);
+        read
+    }
+
+    fn read_lines(&mut self, file: &File) -> io::Result<()> {
+        let mut reader = BufReader::new(file);
+        reader.seek(SeekFrom::Start(self.offset))?;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 || !line.ends_with(b"\n") {
+                return Ok(());
+            }
+            self.offset += n as u64;
+            self.apply(&line[..n - 1]);
+        }
+    }
+
+    /// Takes one whole line into the map.
+    fn apply(&mut self, line: &[u8]) {
+        if line.is_empty() || line.starts_with(b"#") {
+            return;
+        }
+        self.lines += 1;
+        let Ok(line) = std::str::from_utf8(line) else { return };
+        let Some((name, record)) = line.split_once(':') else { return };
+        if check_user(name).is_err() || record.is_empty() {
+            return;
+        }
+        if credential(record) == REMOVED {
+            self.accounts.remove(name);
+        } else {
+            self.accounts.insert(name.to_string(), record.to_string());
+        }
+    }
+}
+
+/// Cuts the file back to just after its last newline: a line without one
+/// was torn by a crash and must not run into the next record. Returns
+/// whether anything was cut. Call with the writers' lock held.
+fn cut_torn_tail(file: &File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end == len {
+        return Ok(false);
+    }
+    file.set_len(end)?;
+    file.sync_data()?;
+    log::server("users", format!("cut a torn last line of {} bytes", len - end));
+    Ok(true)
+}
+
+/// The credential of a record: what comes before its first field.
+fn credential(record: &str) -> &str {
+    record.split_once(' ').map_or(record, |(c, _)| c)
 }
 
 /// User names: 1 to 32 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`.
@@ -121,25 +375,6 @@ pub fn check_password(pass: &Password) -> Result<()> {
     } else {
         Err(Error::BadArgs("password: 1-128 bytes, no control characters".into()))
     }
-}
-
-fn read_text(path: &Path) -> io::Result<String> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Name to record; comments and malformed lines are skipped (and kept in
-/// the file untouched by [`Users::register`]).
-fn parse(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(name, _)| check_user(name).is_ok())
-        .map(|(name, record)| (name.to_string(), record.to_string()))
-        .collect()
 }
 
 /// Writes `bytes` to `path` atomically and durably.
@@ -169,7 +404,7 @@ fn make_record(pass: &Password, rounds: u32) -> std::result::Result<String, getr
 }
 
 fn check_record(record: &str, pass: &Password) -> bool {
-    let mut parts = record.split('$');
+    let mut parts = credential(record).split('$');
     let (Some("md5"), Some(rounds), Some(salt), Some(want), None) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -205,6 +440,33 @@ mod tests {
         assert!(!check_record("md5$x$00$00", &pass));
         assert!(!check_record("md5$99999999999$00$00000000000000000000000000000000", &pass));
         assert_ne!(make_record(&pass, 10).unwrap(), record, "salt is random");
+    }
+
+    #[test]
+    fn superseded_lines_are_compacted_away_by_a_later_append() {
+        let dir = std::env::temp_dir().join(format!("netdisk-compact-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let pass = Password::new("pw");
+        let record = make_record(&pass, 10).unwrap();
+        let mut text = String::from(HEADER);
+        for i in 0..MIN_DEAD_LINES {
+            text.push_str(&format!("old{i}:{record}\nold{i}:-\n"));
+        }
+        text.push_str(&format!("keep:{record} quota=5\n"));
+        // Written after start-up, which would compact it at once.
+        let users = Users::open(&dir);
+        fs::write(dir.join("users"), &text).unwrap();
+        assert!(users.verify("keep", &pass) && !users.verify("old1", &pass));
+        assert_eq!(users.current().dead(), 2 * MIN_DEAD_LINES);
+        users.append("new", &record, |_| Ok(())).unwrap();
+        let after = fs::read_to_string(dir.join("users")).unwrap();
+        assert_eq!(after, format!("{HEADER}keep:{record} quota=5\nnew:{record}\n"));
+        assert_eq!(users.current().dead(), 0);
+        assert!(users.verify("keep", &pass) && users.verify("new", &pass));
+        users.append("late", &record, |_| Ok(())).unwrap();
+        assert!(users.verify("late", &pass), "appends after the compaction are read");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

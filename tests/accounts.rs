@@ -1,0 +1,209 @@
+//! Accounts through real sockets: the append-only users file, damage after
+//! a crash, several processes on one data directory, leftovers, and the
+//! registration rate of one address.
+
+mod common;
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir, wait_until};
+
+fn users_file(data: &Path) -> Vec<u8> {
+    fs::read(data.join("users")).unwrap()
+}
+
+fn append_raw(data: &Path, bytes: &[u8]) {
+    OpenOptions::new().append(true).open(data.join("users")).unwrap().write_all(bytes).unwrap();
+}
+
+/// The record (after `NAME:`) of the last line for `user`.
+fn record_of(data: &Path, user: &str) -> String {
+    let text = String::from_utf8(users_file(data)).unwrap();
+    let prefix = format!("{user}:");
+    text.lines().filter_map(|l| l.strip_prefix(&prefix)).next_back().unwrap().to_string()
+}
+
+fn logs_in(s: &Server, user: &str, pass: &str) -> bool {
+    let mut c = s.connect();
+    c.cmd(&format!("login {user} {pass}")).starts_with("230")
+}
+
+#[test]
+fn register_appends_to_the_users_file_instead_of_rewriting_it() {
+    let dir = TempDir::new("append");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    let mut c = s.connect();
+    c.ok("register alice pw-a", "201");
+    let before = users_file(&data);
+    let inode = fs::metadata(data.join("users")).unwrap().ino();
+    c.ok("register bob pw-b", "201");
+    let after = users_file(&data);
+    assert_eq!(fs::metadata(data.join("users")).unwrap().ino(), inode, "the file was replaced");
+    assert!(after.starts_with(&before), "old bytes are not a prefix");
+    let added = String::from_utf8(after[before.len()..].to_vec()).unwrap();
+    assert!(added.starts_with("bob:md5$") && added.ends_with('\n') && added.lines().count() == 1, "{added:?}");
+    assert!(logs_in(&s, "alice", "pw-a") && logs_in(&s, "bob", "pw-b"));
+}
+
+#[test]
+fn a_torn_last_line_is_ignored_and_cut_by_the_next_registration() {
+    let dir = TempDir::new("torn");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    let mut c = s.connect();
+    c.ok("register alice pw-a", "201");
+    c.ok("register bob pw-b", "201");
+    let whole = users_file(&data);
+    // A crash in the middle of appending carol's record, seen by a running
+    // server: carol is not an account, and dave's record must not run into it.
+    append_raw(&data, b"carol:md5$60000$00112233");
+    assert!(!logs_in(&s, "carol", "x"));
+    assert!(logs_in(&s, "alice", "pw-a"));
+    c.ok("register dave pw-d", "201");
+    let text = String::from_utf8(users_file(&data)).unwrap();
+    assert!(text.starts_with(std::str::from_utf8(&whole).unwrap()), "{text}");
+    assert!(!text.contains("carol") && text.ends_with('\n'), "{text}");
+    for (user, pass) in [("alice", "pw-a"), ("bob", "pw-b"), ("dave", "pw-d")] {
+        assert!(logs_in(&s, user, pass), "{user}");
+    }
+    c.ok("register carol pw-c", "201");
+    assert!(logs_in(&s, "carol", "pw-c"));
+}
+
+#[test]
+fn garbage_lines_after_a_crash_break_no_account_across_a_restart() {
+    let dir = TempDir::new("garbage");
+    let data = dir.path().join("data");
+    let mut s = Server::start(&data, &[]);
+    s.user("alice");
+    s.user("bob");
+    s.kill();
+    append_raw(&data, b"\xff\xfe not a record\nzed:\nbob\n:md5$1$00$00\n#comment\nerin:md5$600");
+    let s = Server::start(&data, &[]);
+    assert!(logs_in(&s, "alice", "pw-alice") && logs_in(&s, "bob", "pw-bob"));
+    s.user("erin");
+    s.user("zed");
+    for user in ["alice", "bob", "erin", "zed"] {
+        assert!(logs_in(&s, user, &format!("pw-{user}")), "{user}");
+    }
+    // Start-up compaction left one line per account.
+    let text = String::from_utf8(users_file(&data)).unwrap();
+    assert!(text.lines().skip(1).all(|l| l.split_once(':').is_some_and(|(_, r)| r.starts_with("md5$"))), "{text}");
+}
+
+#[test]
+fn the_last_record_wins_and_records_may_carry_fields() {
+    let dir = TempDir::new("records");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    s.user("alice");
+    s.user("bob");
+    let alice = record_of(&data, "alice");
+    let bob = record_of(&data, "bob");
+    // What later versions will append while this server runs: a password
+    // change, a quota field, a removal.
+    append_raw(&data, format!("alice:{bob} quota=1000\nbob:-\n").as_bytes());
+    assert!(logs_in(&s, "alice", "pw-bob"), "alice's new password, with a field after it");
+    assert!(!logs_in(&s, "alice", "pw-alice"));
+    assert!(!logs_in(&s, "bob", "pw-bob"), "bob was removed");
+    let mut c = s.connect();
+    c.ok("register bob again", "201");
+    assert!(logs_in(&s, "bob", "again"));
+    assert_ne!(alice, bob);
+}
+
+#[test]
+fn a_running_server_follows_another_process_through_a_compaction() {
+    let dir = TempDir::new("follow");
+    let data = dir.path().join("data");
+    let a = Server::start(&data, &[]);
+    a.user("alice");
+    // A superseded line makes the next process compact at start-up, which
+    // replaces the file under `a`.
+    let alice = record_of(&data, "alice");
+    append_raw(&data, format!("alice:{alice}\n").as_bytes());
+    let inode = fs::metadata(data.join("users")).unwrap().ino();
+    let b = Server::start(&data, &[]);
+    assert_ne!(fs::metadata(data.join("users")).unwrap().ino(), inode, "b compacted");
+    b.user("bob");
+    assert!(logs_in(&a, "bob", "pw-bob") && logs_in(&a, "alice", "pw-alice"));
+    a.user("carol");
+    assert!(logs_in(&b, "carol", "pw-carol"));
+}
+
+#[test]
+fn one_address_gets_450_after_its_burst_of_registrations() {
+    let dir = TempDir::new("burst");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    let mut c = s.connect();
+    // Requests refused for their arguments or a taken name cost nothing.
+    c.ok("register u0 pw", "201");
+    for _ in 0..40 {
+        c.ok("register u0 pw", "550");
+        c.ok("register .bad pw", "501");
+    }
+    // The default burst is 30 accounts.
+    for i in 1..30 {
+        c.ok(&format!("register u{i} pw"), "201");
+    }
+    assert_eq!(c.cmd("register u30 pw"), "450 too many registrations, try later");
+    // Another connection from the same address is no way around it, and
+    // the refused connections stay usable.
+    let mut d = s.connect();
+    d.ok("register u31 pw", "450");
+    d.ok("login u29 pw", "230");
+    s.wait_log("action=register path=\"u31\" outcome=450", 1);
+}
+
+#[test]
+fn the_bucket_refills_at_one_registration_a_second() {
+    let dir = TempDir::new("refill");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &["--register-burst", "2"]);
+    let mut c = s.connect();
+    c.ok("register a pw", "201");
+    c.ok("register b pw", "201");
+    let emptied = Instant::now();
+    c.ok("register c pw", "450");
+    wait_until(10, "a registration to be allowed again", || c.cmd("register c pw").starts_with("201"));
+    assert!(emptied.elapsed() >= Duration::from_millis(500), "refilled after {:?}", emptied.elapsed());
+    c.ok("register d pw", "450");
+}
+
+#[test]
+fn leftover_temporary_users_files_go_at_start_up_and_in_the_sweeper() {
+    let dir = TempDir::new("usertmp");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("users.tmp.0123456789abcdef"), "alice:md5$1$00$00\n").unwrap();
+    let s = Server::start(&data, &["--partial-ttl", "2"]);
+    assert!(!data.join("users.tmp.0123456789abcdef").exists(), "left at start-up");
+    s.user("alice");
+    fs::write(data.join("users.tmp.fedcba9876543210"), "x").unwrap();
+    wait_until(20, "the sweeper to remove users.tmp.*", || !data.join("users.tmp.fedcba9876543210").exists());
+    assert!(data.join("users").exists());
+    assert!(logs_in(&s, "alice", "pw-alice"));
+}
+
+#[test]
+fn logins_go_on_while_another_process_holds_the_writers_lock() {
+    let dir = TempDir::new("offlock");
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[]);
+    s.user("alice");
+    // Another process (this test) is in the middle of a write.
+    let lock = OpenOptions::new().write(true).open(data.join("users.lock")).unwrap();
+    lock.lock().unwrap();
+    let addr = s.addr.clone();
+    let writer = std::thread::spawn(move || common::Raw::connect(&addr).cmd("register bob pw-bob"));
+    assert!(logs_in(&s, "alice", "pw-alice"), "a login waited for the writers' lock");
+    lock.unlock().unwrap();
+    assert!(writer.join().unwrap().starts_with("201"));
+    assert!(logs_in(&s, "bob", "pw-bob"));
+}
