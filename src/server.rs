@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::holders::Holders;
+use crate::holders::{Holders, Reservations};
 use crate::log;
 use crate::session;
 use crate::sums::Sums;
@@ -34,6 +34,8 @@ pub struct Shared {
     pub users: Users,
     pub sums: Sums,
     pub holders: Holders,
+    /// Bytes booked against the quota by uploads in progress.
+    pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
@@ -133,6 +135,7 @@ impl Server {
             users: Users::open(&config.data),
             sums: Sums::new(config.data.join("sums")),
             holders: Holders::default(),
+            reservations: Reservations::default(),
             config,
             conns: Mutex::default(),
             failures: Mutex::default(),
