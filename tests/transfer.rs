@@ -205,8 +205,13 @@ fn quota_counts_files_and_staged_bytes() {
     assert_eq!(c.cmd("quota"), "213 800 1000");
     assert!(c.cmd("upload c 201 -").starts_with("552"), "600 + 200 staged + 201 > 1000");
     assert!(c.closed());
+    // The file an upload replaces counts until the upload ends.
     let mut c = s.user("ida");
-    assert!(c.upload("a", &bytes(700, 8)).starts_with("226"), "replacing a file counts the new size only");
+    assert!(c.cmd("upload a 201 -").starts_with("552"), "600 + 200 staged + 201 > 1000");
+    assert!(c.closed());
+    let mut c = s.user("ida");
+    c.ok("rm a", "250");
+    assert!(c.upload("a", &bytes(700, 8)).starts_with("226"), "200 staged + 700");
 }
 
 #[test]

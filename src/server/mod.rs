@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::holders::Holders;
+use crate::holders::{Holders, Reservations};
 use crate::sums::Sums;
 use crate::transfer::sweep;
 use crate::users::Users;
@@ -41,6 +41,8 @@ pub struct Shared {
     pub users: Users,
     pub sums: Sums,
     pub holders: Holders,
+    /// Bytes booked against the quota by uploads in progress.
+    pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
@@ -166,6 +168,7 @@ impl Server {
             users: Users::open(&config.data),
             sums: Sums::new(config.data.join("sums")),
             holders: Holders::default(),
+            reservations: Reservations::default(),
             config,
             conns: Mutex::default(),
             failures: Mutex::default(),

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath};
+use crate::holders::Hold;
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
-use crate::transfer::{Download, Limits, Request, Stop, Upload, part_path, staged_bytes};
+use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
 
 /// An upload whose staged file has not grown for this long (or half the
@@ -406,11 +407,13 @@ impl Session<'_> {
             }
         };
         let shared = self.shared;
-        let _hold = shared.holders.hold(up.part_path(), self.socket());
+        let hold = shared.holders.hold(up.part_path(), self.socket());
         let (offset, prefix) = up.offer();
+        let rehashed = up.rehashed();
         self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
-        let end = self.take_payload(up, &path, asked.size, asked.md5.is_none());
-        log::event(Some(self.peer), self.user(), "upload", &path.to_string(), &end.note, end.bytes);
+        let end = self.take_payload(up, &path, asked, hold.as_ref());
+        let note = if rehashed > 0 { format!("{} rehashed={rehashed}", end.note) } else { end.note };
+        log::event(Some(self.peer), self.user(), "upload", &path.to_string(), note, end.bytes);
         self.answer(end.reply, end.flow)
     }
 
@@ -438,7 +441,9 @@ impl Session<'_> {
     }
 
     fn prepare_upload(&self, asked: Asked) -> Result<(Upload, UserPath)> {
-        let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
+        let account = |limit| Quota { limit, account: self.shared.reservations.account(self.user()) };
+        let limits =
+            Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota.map(account) };
         let (tree, path) = self.resolve(asked.text)?;
         let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
         let up = Upload::prepare(tree, &self.staging(), &request, &limits)?;
@@ -446,9 +451,10 @@ impl Session<'_> {
     }
 
     /// Receives the payload (and the digest line, if it follows) and
-    /// commits the file. The staged file is released before the caller
-    /// answers, so a lingering close never holds it.
-    fn take_payload(&mut self, mut up: Upload, path: &UserPath, size: u64, digest_after: bool) -> Ending {
+    /// commits the file, unless the upload was taken over meanwhile. The
+    /// staged file is released before the caller answers, so a lingering
+    /// close never holds it.
+    fn take_payload(&mut self, mut up: Upload, path: &UserPath, asked: Asked, hold: Option<&Hold>) -> Ending {
         let offset = up.held();
         let _ = self.reader.get_ref().set_read_timeout(Some(self.shared.config.stall_timeout));
         let received = up.receive(&mut self.reader);
@@ -459,7 +465,7 @@ impl Session<'_> {
             Err(Stop::Client(_)) => return end("interrupted".into(), None, Flow::Close),
             Err(Stop::Local(e)) => return end(e.code().number().to_string(), Some(e.reply()), Flow::Close),
         }
-        let claimed = match digest_after.then(|| self.read_digest_line()) {
+        let claimed = match asked.md5.is_none().then(|| self.read_digest_line()) {
             None => None,
             Some(Ok(d)) => Some(d),
             Some(Err((reply, flow))) => {
@@ -467,9 +473,25 @@ impl Session<'_> {
                 return end("no digest".into(), reply, flow);
             }
         };
-        let State::LoggedIn { tree, .. } = &self.state else { unreachable!("checked by dispatch") };
+        if hold.is_some_and(|h| !h.stop_receiving()) {
+            up.keep();
+            return end("taken over".into(), None, Flow::Close);
+        }
+        let State::LoggedIn { tree, user, .. } = &self.state else { unreachable!("checked by dispatch") };
         let reply = match up.finish(tree, path, claimed, &self.shared.sums) {
-            Ok(d) => Reply::new(Code::TransferDone, format!("{size} {d}")),
+            Ok(done) => {
+                if let Some(e) = done.unsynced {
+                    log::event(
+                        Some(self.peer),
+                        user,
+                        "fsync",
+                        &path.to_string(),
+                        format!("failed after commit: {e}"),
+                        0,
+                    );
+                }
+                Reply::new(Code::TransferDone, format!("{} {}", asked.size, done.md5))
+            }
             Err(e) => e.reply(),
         };
         end(reply.code.number().to_string(), Some(reply), Flow::Go)

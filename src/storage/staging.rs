@@ -3,17 +3,22 @@
 //! An upload is received into `staging/USER/KEY.part` (KEY is the MD5 of
 //! the target's user path), outside the visible tree, beside a `KEY.meta`
 //! record: target path, size, announced MD5, and the saved MD5 state of the
-//! bytes held, so a resume never re-reads them. The `.part` file is locked
+//! bytes held, so a resume never re-reads them. Beside them, `KEY.marks`
+//! keeps the hasher state every 64 MiB of the staged bytes (appended as
+//! they arrive), so that a resume from an earlier point (`FROM`) re-reads
+//! at most 64 MiB. The `.part` file is locked
 //! (`flock`) for as long as one session uploads it: a second session gets
 //! `450`, and a lock left by a dead session is released by the kernel.
 //! Only a staged file whose MD5 matches is renamed over its target, after
-//! an fsync, followed by an fsync of the directory.
+//! an fsync, followed by an fsync of the directory. With a quota, an upload
+//! books its announced size when accepted and the booking is checked again
+//! at commit (see [`crate::holders::Reservations`]).
 //!
 //! Committed files get their MD5 recorded ([`crate::sums`]), so a download
 //! never hashes a file just to send its digest.
 
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -23,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath, sync_dir};
+use crate::holders::{Account, Ledger, Reservation};
 use crate::pipe::Hashing;
 use crate::sums::{Sums, replace_record};
 
@@ -32,6 +38,9 @@ const SAVE_EVERY: u64 = 64 << 20;
 /// Uploads at least this long record their attempt before the payload, so
 /// that even a crash (no chance to save) leaves them resumable.
 const RECORD_FROM: u64 = 1 << 20;
+/// A mark (the hasher state at a point of the staged bytes) is kept this
+/// often, so that a FROM below what is held re-reads at most this much.
+const MARK_EVERY: u64 = 64 << 20;
 /// Received bytes are pushed towards the disk this often during a large
 /// upload, so the fsync before `226` only has the last stretch to write.
 const FLUSH_EVERY: u64 = 32 << 20;
@@ -50,7 +59,13 @@ pub struct Request<'a> {
 /// Limits that apply to one upload.
 pub struct Limits {
     pub max_file_size: u64,
-    pub quota: Option<u64>,
+    pub(crate) quota: Option<Quota>,
+}
+
+/// A user's quota and the ledger of their uploads in progress.
+pub(crate) struct Quota {
+    pub(crate) limit: u64,
+    pub(crate) account: Account,
 }
 
 /// The saved record beside a `.part` file.
@@ -99,20 +114,45 @@ impl Meta {
 /// An upload in progress: the locked `.part` file and the hash of what it
 /// holds.
 pub struct Upload {
+    /// Declared first, so dropped first: the booking is given back before
+    /// the staged file's lock, and its bytes never go uncounted.
+    booked: Option<Booked>,
     part: File,
     part_path: PathBuf,
     meta_path: PathBuf,
+    marks_path: PathBuf,
     meta: Meta,
     /// The MD5 announced by this request (not an earlier attempt's).
     expected: Option<Digest>,
     hasher: Hasher,
     held: u64,
     unsaved: u64,
+    /// The hasher state an adopted earlier attempt saved: where, and what.
+    saved: Option<(u64, String)>,
+    /// Where the last mark was left (0: none yet).
+    last_mark: u64,
+    /// Staged bytes read again to bring the hasher to the starting point.
+    rehashed: u64,
+}
+
+/// This upload's booking against the user's quota.
+struct Booked {
+    reservation: Reservation,
+    limit: u64,
+}
+
+/// A committed upload.
+pub struct Committed {
+    pub md5: Digest,
+    /// The fsync of the target's directory after the rename failed: the file
+    /// is in place, but may not survive a power cut.
+    pub unsynced: Option<io::Error>,
 }
 
 impl Upload {
     /// Checks the request, locks the staged file, and decides how many
-    /// bytes the server already holds. Nothing is modified when it fails.
+    /// bytes the server already holds. Everything is decided before any
+    /// file changes: a refused request leaves the staged bytes as they were.
     pub fn prepare(tree: &Tree, staging: &Path, req: &Request, limits: &Limits) -> Result<Upload> {
         let what = req.path.to_string();
         if req.size > limits.max_file_size {
@@ -120,19 +160,9 @@ impl Upload {
         }
         tree.file_target(req.path)?;
         let mut up = Upload::open(staging, &what)?;
-        if let Some(quota) = limits.quota {
-            up.check_quota(tree, staging, req, quota)?;
-        }
+        let start = up.decide(tree, req, limits).inspect_err(|_| up.forget_if_empty())?;
         let io = |e| Error::io(&what, e);
-        let old = fs::read_to_string(&up.meta_path).ok().and_then(|t| Meta::parse(&t));
-        let part_len = up.part.metadata().map_err(io)?.len();
-        up.resume_from(old, req, part_len).map_err(io)?;
-        if let Some(from) = req.from {
-            if from > up.held {
-                return Err(Error::BadArgs(format!("FROM {from} is more than the {} bytes held", up.held)));
-            }
-            up.rewind(from).map_err(io)?;
-        }
+        up.start_at(start).map_err(io)?;
         up.record_attempt(req).map_err(io)?;
         Ok(up)
     }
@@ -142,23 +172,71 @@ impl Upload {
         fs::create_dir_all(staging).map_err(|e| Error::io(what, e))?;
         let part_path = part_path(staging, what);
         let part = lock_part(&part_path, what)?;
-        let meta_path = part_path.with_extension("meta");
-        let meta = Meta { path: what.to_string(), ..Meta::default() };
-        Ok(Upload { part, part_path, meta_path, meta, expected: None, hasher: Hasher::new(), held: 0, unsaved: 0 })
+        Ok(Upload {
+            booked: None,
+            part,
+            meta_path: part_path.with_extension("meta"),
+            marks_path: part_path.with_extension("marks"),
+            part_path,
+            meta: Meta { path: what.to_string(), ..Meta::default() },
+            expected: None,
+            hasher: Hasher::new(),
+            held: 0,
+            unsaved: 0,
+            saved: None,
+            last_mark: 0,
+            rehashed: 0,
+        })
     }
 
-    /// Refuses the upload if, once committed, the user's files and staged
-    /// uploads would exceed `quota` (the file it replaces and this upload's
-    /// own staged bytes do not count twice).
-    fn check_quota(&self, tree: &Tree, staging: &Path, req: &Request, quota: u64) -> Result<()> {
-        let what = &self.meta.path;
-        let part_len = self.part.metadata().map_err(|e| Error::io(what, e))?.len();
-        let existing = tree.entry(req.path).map_or(0, |e| e.size);
-        let used = (tree.usage().saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
-        if used.saturating_add(req.size) > quota {
-            return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
+    /// Decides where this upload starts, changing no file: books its size
+    /// against the quota, adopts an earlier attempt's bytes if they fit this
+    /// request, and checks FROM against what is held.
+    fn decide(&mut self, tree: &Tree, req: &Request, limits: &Limits) -> Result<u64> {
+        if let Some(quota) = &limits.quota {
+            self.booked = Some(self.book(tree, req, quota)?);
         }
-        Ok(())
+        let part_len = self.part.metadata().map_err(|e| Error::io(&self.meta.path, e))?.len();
+        let old = fs::read_to_string(&self.meta_path).ok().and_then(|t| Meta::parse(&t));
+        self.held = self.adopt(old, req, part_len);
+        match req.from {
+            Some(from) if from > self.held => {
+                Err(Error::BadArgs(format!("FROM {from} is more than the {} bytes held", self.held)))
+            }
+            Some(from) => Ok(from),
+            None => Ok(self.held),
+        }
+    }
+
+    /// Books this upload's whole size against the quota, or refuses it. The
+    /// file it replaces still counts: it is there until the commit (and a
+    /// `mv` meanwhile must not make room twice).
+    fn book(&self, tree: &Tree, req: &Request, quota: &Quota) -> Result<Booked> {
+        let mut ledger = quota.account.lock();
+        let used = self.used_besides(tree, &ledger, None);
+        if used.saturating_add(req.size) > quota.limit {
+            let what = &self.meta.path;
+            return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", quota.limit)));
+        }
+        let reservation = ledger.book(&quota.account, &self.part_path, req.size);
+        Ok(Booked { reservation, limit: quota.limit })
+    }
+
+    /// What the user holds besides this upload: files, staged uploads that
+    /// nobody booked, and the bookings of other uploads in progress.
+    fn used_besides(&self, tree: &Tree, ledger: &Ledger, own: Option<&Reservation>) -> u64 {
+        let staging = self.part_path.parent().unwrap_or(Path::new("/"));
+        let staged = staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p));
+        tree.usage().saturating_add(staged).saturating_add(ledger.booked_except(own))
+    }
+
+    /// After a refusal: removes the staged file if this request created it
+    /// (empty, without a record), so that a refused request leaves nothing.
+    fn forget_if_empty(&self) {
+        let empty = self.part.metadata().is_ok_and(|m| m.len() == 0);
+        if empty && !self.meta_path.exists() {
+            let _ = fs::remove_file(&self.part_path);
+        }
     }
 
     /// Writes (or drops) the record of this attempt. The record must never
@@ -183,8 +261,9 @@ impl Upload {
     }
 
     /// Adopts an earlier attempt's bytes when it was for the same path and
-    /// size and its MD5 does not contradict this one; otherwise starts over.
-    fn resume_from(&mut self, old: Option<Meta>, req: &Request, part_len: u64) -> io::Result<()> {
+    /// size and its MD5 does not contradict this one; returns how many bytes
+    /// this request may build on (0: start over).
+    fn adopt(&mut self, old: Option<Meta>, req: &Request, part_len: u64) -> u64 {
         let what = req.path.to_string();
         let same = old.filter(|m| {
             let agree = match (&m.md5, req.md5) {
@@ -193,50 +272,67 @@ impl Upload {
             };
             m.path == what && m.size == req.size && agree && part_len <= req.size
         });
-        let Some(old) = same else {
-            return self.rewind(0);
-        };
-        self.meta.md5 = old.md5.clone();
-        match Hasher::restore(&old.state) {
-            Some(h) if old.len <= part_len => {
-                // A crash may leave bytes past the saved state: hash the tail.
-                self.hasher = h;
-                self.catch_up(old.len, part_len)?;
-            }
-            _ => self.rehash(part_len)?,
-        }
-        self.held = part_len;
-        Ok(())
+        let Some(old) = same else { return 0 };
+        self.meta.md5 = old.md5;
+        self.saved = (old.len <= part_len).then_some((old.len, old.state));
+        part_len
     }
 
-    /// Feeds the bytes `[from, to)` of the part file into the hasher.
-    fn catch_up(&mut self, from: u64, to: u64) -> io::Result<()> {
-        hash_range(&self.part, from, to - from, &mut self.hasher)
-    }
-
-    /// Hashes the first `len` staged bytes from scratch.
-    fn rehash(&mut self, len: u64) -> io::Result<()> {
-        self.hasher = Hasher::new();
-        self.catch_up(0, len)
-    }
-
-    /// Keeps only the first `len` held bytes.
-    fn rewind(&mut self, len: u64) -> io::Result<()> {
-        if len == self.held && len != 0 {
-            return Ok(());
-        }
+    /// Keeps the first `len` staged bytes and brings the hasher there from
+    /// the nearest saved state at or before `len` (the adopted record, or a
+    /// mark), so that at most the stretch after it is read again. Marks past
+    /// `len` go first: a crash in between leaves none that lie.
+    fn start_at(&mut self, len: u64) -> io::Result<()> {
         if len == 0 {
             self.meta.md5 = None;
         }
-        self.part.set_len(len)?;
-        self.rehash(len)?;
+        let marks = scan_marks(&self.marks_path, len);
+        cut_marks(&self.marks_path, marks.keep)?;
+        if self.part.metadata()?.len() != len {
+            self.part.set_len(len)?;
+        }
+        self.last_mark = marks.last.as_ref().map_or(0, |(at, _)| *at);
+        let saved = self.saved.take().filter(|(at, _)| *at <= len);
+        let restored = [saved, marks.last].into_iter().flatten();
+        let best = restored.filter_map(|(at, state)| Some((at, Hasher::restore(&state)?))).max_by_key(|(at, _)| *at);
+        let (from, hasher) = best.unwrap_or((0, Hasher::new()));
+        self.hasher = hasher;
         self.held = len;
+        self.advance(from, len)
+    }
+
+    /// Feeds the staged bytes `[at, to)` into the hasher, leaving a mark
+    /// every [`MARK_EVERY`] bytes on the way.
+    fn advance(&mut self, mut at: u64, to: u64) -> io::Result<()> {
+        self.rehashed += to - at;
+        while at < to {
+            let due = self.last_mark + MARK_EVERY;
+            let next = if due > at { due.min(to) } else { to.min(at + MARK_EVERY) };
+            hash_range(&self.part, at, next - at, &mut self.hasher)?;
+            at = next;
+            self.mark(at, &self.hasher.save());
+        }
         Ok(())
+    }
+
+    /// Appends a mark (best effort: marks only save time) if the last one
+    /// is far enough behind.
+    fn mark(&mut self, at: u64, state: &str) {
+        if at >= self.last_mark + MARK_EVERY && append_mark(&self.marks_path, at, state).is_ok() {
+            self.last_mark = at;
+        }
     }
 
     /// `OFFSET` and `PREFIX_MD5` for the `150` reply.
     pub fn offer(&self) -> (u64, Digest) {
         (self.held, self.hasher.peek())
+    }
+
+    /// Staged bytes read again to prepare this upload (a resume after a
+    /// crash hashes the tail past the saved state; a FROM below what is held
+    /// hashes from the nearest mark).
+    pub fn rehashed(&self) -> u64 {
+        self.rehashed
     }
 
     /// Bytes still to come.
@@ -320,7 +416,11 @@ impl Upload {
     fn save_at(&mut self, len: u64, state: String) -> io::Result<()> {
         self.meta.len = len;
         self.meta.state = state;
-        replace_record(&self.meta_path, self.meta.to_text().as_bytes())
+        replace_record(&self.meta_path, self.meta.to_text().as_bytes())?;
+        let state = std::mem::take(&mut self.meta.state);
+        self.mark(len, &state);
+        self.meta.state = state;
+        Ok(())
     }
 
     /// Keeps the staged bytes for a later attempt (when the upload cannot
@@ -341,8 +441,10 @@ impl Upload {
 
     /// Verifies the whole file against the announced digest (or `claimed`,
     /// sent after the payload) and commits it over its target. A mismatch
-    /// discards the staged bytes; the target is untouched either way.
-    pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Digest> {
+    /// discards the staged bytes, and so does a quota that no longer allows
+    /// the file (staged bytes beyond the quota would break it); the target
+    /// is untouched either way.
+    pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Committed> {
         let got = self.hasher.peek();
         let want = self.expected.or(claimed);
         let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
@@ -351,20 +453,28 @@ impl Upload {
             let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
             return Err(Error::Mismatch(format!("MD5 mismatch: received {got}, expected {want}")));
         }
-        self.commit(tree, path, got, sums).inspect_err(|_| {
-            let _ = self.save();
-        })?;
-        Ok(got)
+        match self.commit(tree, path, got, sums) {
+            Ok(unsynced) => Ok(Committed { md5: got, unsynced }),
+            Err(e @ Error::Quota(_)) => {
+                self.discard();
+                Err(e)
+            }
+            Err(e) => {
+                let _ = self.save();
+                Err(e)
+            }
+        }
     }
 
-    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums) -> Result<()> {
+    /// Puts the verified file in place. Once the rename is done the file is
+    /// committed whatever follows: a failed directory fsync is returned for
+    /// the log, not as a failure.
+    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums) -> Result<Option<io::Error>> {
         let what = path.to_string();
-        let io = |e| Error::io(&what, e);
-        self.part.sync_all().map_err(io)?;
+        self.part.sync_all().map_err(|e| Error::io(&what, e))?;
         let target = tree.file_target(path)?;
-        let old = fs::symlink_metadata(&target).ok();
-        fs::rename(&self.part_path, &target).map_err(io)?;
-        sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
+        let old = self.place(tree, &target)?;
+        let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
         if let Some(old) = old {
             sums.forget(&old);
         }
@@ -372,12 +482,37 @@ impl Upload {
             sums.put(&meta, digest);
         }
         let _ = fs::remove_file(&self.meta_path);
-        Ok(())
+        let _ = fs::remove_file(&self.marks_path);
+        Ok(unsynced)
+    }
+
+    /// Renames the staged file over `target` and returns what was there.
+    /// With a quota, the user's ledger is locked from the last check to the
+    /// booking's return, so no other decision sees the file twice or not at
+    /// all; the check is done again because the tree may have grown (by a
+    /// server process that does not share this ledger).
+    fn place(&self, tree: &Tree, target: &Path) -> Result<Option<Metadata>> {
+        let what = &self.meta.path;
+        let mut ledger = self.booked.as_ref().map(|b| b.reservation.account().lock());
+        let old = fs::symlink_metadata(target).ok();
+        if let (Some(ledger), Some(booked)) = (&ledger, &self.booked) {
+            let replaced = old.as_ref().filter(|m| m.is_file()).map_or(0, |m| m.len());
+            let used = self.used_besides(tree, ledger, Some(&booked.reservation)).saturating_sub(replaced);
+            if used.saturating_add(self.meta.size) > booked.limit {
+                return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", booked.limit)));
+            }
+        }
+        fs::rename(&self.part_path, target).map_err(|e| Error::io(what, e))?;
+        if let (Some(ledger), Some(booked)) = (ledger.as_mut(), &self.booked) {
+            ledger.release(&booked.reservation);
+        }
+        Ok(old)
     }
 
     fn discard(&mut self) {
         let _ = fs::remove_file(&self.part_path);
         let _ = fs::remove_file(&self.meta_path);
+        let _ = fs::remove_file(&self.marks_path);
     }
 }
 
@@ -522,13 +657,21 @@ impl Download {
 
 /// Bytes held in a user's staged uploads (`.part` files only).
 pub fn staged_bytes(staging: &Path) -> u64 {
+    staged_bytes_where(staging, |_| true)
+}
+
+/// Bytes held in the user's staged files `.part` that `count` selects.
+fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
     let Ok(items) = fs::read_dir(staging) else { return 0 };
-    let parts = items.flatten().filter(|i| i.path().extension().is_some_and(|e| e == "part"));
-    parts.filter_map(|i| i.metadata().ok()).map(|m| m.len()).sum()
+    let parts = items.flatten().map(|i| i.path()).filter(|p| p.extension().is_some_and(|e| e == "part") && count(p));
+    parts.filter_map(|p| fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()
 }
 
 /// Removes staged uploads (and stray temporary files) not touched for
-/// `ttl`, skipping any that a session holds locked.
+/// `ttl`, and at once the `.part` files that have no record (a crash during
+/// a small upload leaves them: never resumable, yet counted in the quota);
+/// never any that a session holds locked. Runs at start-up and then
+/// periodically.
 pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
     let Ok(users) = fs::read_dir(staging_root) else { return 0 };
     let now = SystemTime::now();
@@ -537,28 +680,88 @@ pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
     for dir in users.flatten() {
         let Ok(items) = fs::read_dir(dir.path()) else { continue };
         for item in items.flatten() {
-            let path = item.path();
             let Ok(meta) = item.metadata() else { continue };
-            if !old(&meta) {
-                continue;
-            }
-            if path.extension().is_some_and(|e| e == "meta") {
-                if !path.with_extension("part").exists() && fs::remove_file(&path).is_ok() {
-                    removed += 1;
-                }
-                continue;
-            }
-            // Remove it while holding its lock: a session that opened it
-            // meanwhile sees it gone once it gets the lock, and starts anew.
-            let Ok(file) = File::open(&path) else { continue };
-            if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
-                let _ = fs::remove_file(path.with_extension("meta"));
-                removed += 1;
-            }
-            drop(file);
+            removed += usize::from(sweep_one(&item.path(), old(&meta)));
         }
     }
     removed
+}
+
+/// Removes one staged file if it is stale (`old`) or a `.part` without its
+/// record; true if it did.
+fn sweep_one(path: &Path, old: bool) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let is_part = ext == "part";
+    if ext == "meta" || ext == "marks" {
+        return old && !path.with_extension("part").exists() && fs::remove_file(path).is_ok();
+    }
+    if !old && !is_part {
+        return false;
+    }
+    // Remove it while holding its lock: a session that opened it
+    // meanwhile sees it gone once it gets the lock, and starts anew.
+    let Ok(file) = File::open(path) else { return false };
+    if file.try_lock().is_err() {
+        return false;
+    }
+    // Looked for under the lock: a session writes the record before it
+    // lets go of an interrupted upload.
+    let orphan = is_part && !path.with_extension("meta").exists();
+    if !(old || orphan) || fs::remove_file(path).is_err() {
+        return false;
+    }
+    if is_part {
+        let _ = fs::remove_file(path.with_extension("meta"));
+        let _ = fs::remove_file(path.with_extension("marks"));
+    }
+    true
+}
+
+/// Marks read from a `.marks` file up to a point.
+#[derive(Default)]
+struct Marks {
+    /// Bytes of the file holding the marks kept.
+    keep: u64,
+    /// The last mark kept: where, and the hasher state there.
+    last: Option<(u64, String)>,
+}
+
+/// Reads the marks at or before `upto` (they are in increasing order); a
+/// torn or unreadable line ends them.
+fn scan_marks(path: &Path, upto: u64) -> Marks {
+    let mut marks = Marks::default();
+    let Ok(file) = File::open(path) else { return marks };
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    while let Ok(n @ 1..) = reader.read_line(&mut line) {
+        let parsed = line.strip_suffix('\n').and_then(|l| l.split_once(' '));
+        let Some((at, state)) = parsed.and_then(|(a, s)| Some((a.parse::<u64>().ok()?, s))) else { break };
+        if at > upto || at <= marks.last.as_ref().map_or(0, |(a, _)| *a) {
+            break;
+        }
+        marks.keep += n as u64;
+        marks.last = Some((at, state.to_string()));
+        line.clear();
+    }
+    marks
+}
+
+/// Cuts the marks file to its first `keep` bytes (none: removed).
+fn cut_marks(path: &Path, keep: u64) -> io::Result<()> {
+    let result = if keep == 0 {
+        fs::remove_file(path)
+    } else {
+        OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(keep))
+    };
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn append_mark(path: &Path, at: u64, state: &str) -> io::Result<()> {
+    let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+    file.write_all(format!("{at} {state}\n").as_bytes())
 }
 
 #[cfg(test)]
