@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::pipe::{FileHash, Hashing};
-use crate::proto::{Code, Command, Password, Reply, parse_status};
+use crate::proto::{Code, Command, EncodeError, Password, Reply, check_field, parse_status};
 use crate::transfer::fill;
 
 const CHUNK: usize = 256 * 1024;
@@ -62,6 +62,9 @@ pub enum ClientError {
     Verify(String),
     /// The transfer was stopped by the caller; what arrived is kept.
     Interrupted(u64),
+    /// The request cannot be sent: a field holds a control character
+    /// (nothing was sent).
+    Unsendable(EncodeError),
 }
 
 impl fmt::Display for ClientError {
@@ -73,6 +76,7 @@ impl fmt::Display for ClientError {
             ClientError::Local(p, e) => write!(f, "{}: {e}", p.display()),
             ClientError::Verify(t) => write!(f, "NOT verified: {t}"),
             ClientError::Interrupted(n) => write!(f, "interrupted after {n} bytes; repeat the command to resume"),
+            ClientError::Unsendable(e) => write!(f, "not sent: {e}"),
         }
     }
 }
@@ -190,8 +194,10 @@ impl Client {
         self.conn.as_mut().ok_or_else(|| ClientError::Io(io::ErrorKind::NotConnected.into()))
     }
 
-    /// Sends one raw line (a `\r\n` is added).
+    /// Sends one raw line (a `\r\n` is added); a line holding a control
+    /// character other than tab is refused, never sent as two.
     pub fn send_line(&mut self, line: &str) -> Result<()> {
+        check_field("line", line).map_err(ClientError::Unsendable)?;
         let conn = self.conn()?;
         let result = conn.writer.write_all(format!("{line}\r\n").as_bytes());
         self.check(result)
@@ -240,8 +246,9 @@ impl Client {
 
     /// Sends a command and returns the server's reply, whatever its code.
     pub fn request(&mut self, cmd: &Command) -> Result<Reply> {
+        let line = cmd.to_line().map_err(ClientError::Unsendable)?;
         self.ensure_open()?;
-        self.send_line(&cmd.to_string())?;
+        self.send_line(&line)?;
         self.read_reply()
     }
 

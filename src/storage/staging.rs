@@ -473,13 +473,14 @@ impl Upload {
         let what = path.to_string();
         self.part.sync_all().map_err(|e| Error::io(&what, e))?;
         let target = tree.file_target(path)?;
+        // Recorded before the file is visible: a record that an earlier
+        // file with this inode left behind is never read for this one.
+        let meta = self.part.metadata().map_err(|e| Error::io(&what, e))?;
+        sums.put(&meta, digest).map_err(|e| Error::internal(&format!("{what}: digest record"), e))?;
         let old = self.place(tree, &target)?;
         let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
         if let Some(old) = old {
             sums.forget(&old);
-        }
-        if let Ok(meta) = self.part.metadata() {
-            sums.put(&meta, digest);
         }
         let _ = fs::remove_file(&self.meta_path);
         let _ = fs::remove_file(&self.marks_path);
