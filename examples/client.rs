@@ -174,7 +174,7 @@ impl Shell {
             };
             match input {
                 Ok(Input::Line(line)) => {
-                    let kept = commands::redact(&line);
+                    let kept = commands::redact(line.trim());
                     editor.remember(&kept);
                     history.append(&kept);
                     match self.execute(&line) {

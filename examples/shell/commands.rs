@@ -225,12 +225,12 @@ impl Shell {
 
     fn upload(&mut self, local: &Path, remote: Option<&str>) -> Result<(), String> {
         let name = local_name(local)?;
+        let mut bar = Bar::new(self.bar);
+        bar.start("uploading", &local.display().to_string());
         let remote = remote.unwrap_or(&name);
         // A remote directory means: inside it, under the local name.
         let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.0 == 'd');
         let remote = if into_dir { format!("{}/{name}", remote.trim_end_matches('/')) } else { remote.into() };
-        let mut bar = Bar::new(self.bar);
-        bar.start("uploading", &local.display().to_string());
         let sent = self.client.upload(local, &remote, &mut |p| bar.show(p) && !term::interrupted());
         let t = bar.finish(sent)?;
         println!(

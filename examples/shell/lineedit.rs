@@ -37,21 +37,27 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Key> {
+    pub const fn new() -> Decoder {
+        Decoder { pending: Vec::new() }
+    }
+
+    /// Adds bytes read from the keyboard.
+    pub fn push(&mut self, bytes: &[u8]) {
         self.pending.extend_from_slice(bytes);
-        let mut keys = Vec::new();
-        let mut at = 0;
-        while at < self.pending.len() {
-            match decode(&self.pending[at..]) {
-                Some((key, used)) => {
-                    keys.push(key);
-                    at += used;
-                }
-                None => break,
-            }
-        }
-        self.pending.drain(..at);
-        keys
+    }
+
+    /// The next whole key, if one has arrived; keys typed ahead wait here.
+    pub fn next_key(&mut self) -> Option<Key> {
+        let (key, used) = decode(&self.pending)?;
+        self.pending.drain(..used);
+        Some(key)
+    }
+
+    /// Every whole key in `bytes` (and what was pending).
+    #[cfg(test)]
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Key> {
+        self.push(bytes);
+        std::iter::from_fn(|| self.next_key()).collect()
     }
 
     /// Whether a lone ESC (or a cut sequence) is waiting for more bytes.
@@ -68,7 +74,7 @@ impl Decoder {
 /// One key from the start of `b`, and how many bytes it took; `None` when
 /// more bytes are needed.
 fn decode(b: &[u8]) -> Option<(Key, usize)> {
-    let key = match b[0] {
+    let key = match *b.first()? {
         0x01 => Key::Home,
         0x02 => Key::Left,
         0x03 => Key::Interrupt,

@@ -20,8 +20,8 @@
 
 use std::ffi::{c_int, c_long, c_ulong};
 use std::io::{self, Write};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::lineedit::{Decoder, Editor, Outcome};
 
@@ -95,6 +95,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static RESUMED: AtomicBool = AtomicBool::new(false);
 /// Monotonic time (ns) of the last Ctrl-C; 0: none yet.
 static LAST_INTERRUPT: AtomicI64 = AtomicI64::new(0);
+/// Keys typed but not yet used (typed ahead of the next prompt).
+static KEYS: Mutex<Decoder> = Mutex::new(Decoder::new());
 
 /// Whether stdin and stdout are terminals this module can edit lines on.
 pub fn editing_available() -> bool {
@@ -245,26 +247,48 @@ fn edit(
     hidden: bool,
     complete: &mut dyn FnMut(&str) -> Option<Completion>,
 ) -> io::Result<Input> {
-    let mut decoder = Decoder::default();
-    let show = |ed: &Editor| if hidden { draw(prompt, "", 0) } else { draw(prompt, &ed.line(), ed.cursor()) };
-    show(editor)?;
+    let mut decoder = KEYS.lock().unwrap_or_else(|e| e.into_inner());
     loop {
+        while let Some(key) = decoder.next_key() {
+            let outcome = editor.apply(key);
+            if let Some(done) = react(outcome, prompt, editor, hidden, complete)? {
+                return Ok(done);
+            }
+        }
+        show(prompt, editor, hidden)?;
         let Some(bytes) = read_keys(&mut decoder)? else {
             return Ok(Input::Eof);
         };
-        for key in decoder.feed(&bytes) {
-            match editor.apply(key) {
-                Outcome::Submit(line) => return newline().map(|_| Input::Line(line)),
-                Outcome::Eof => return newline().map(|_| Input::Eof),
-                Outcome::Interrupted => return out("^C\r\n").map(|_| Input::Interrupted),
-                Outcome::Complete if !hidden => tab(prompt, editor, complete)?,
-                Outcome::ClearScreen => out("\x1b[H\x1b[2J")?,
-                Outcome::Suspend => suspend(),
-                _ => {}
-            }
-        }
-        show(editor)?;
+        decoder.push(&bytes);
     }
+}
+
+fn show(prompt: &str, editor: &Editor, hidden: bool) -> io::Result<()> {
+    if hidden { draw(prompt, "", 0) } else { draw(prompt, &editor.line(), editor.cursor()) }
+}
+
+/// Acts on what a key did; `Some` when the line is over.
+fn react(
+    outcome: Outcome,
+    prompt: &str,
+    editor: &mut Editor,
+    hidden: bool,
+    complete: &mut dyn FnMut(&str) -> Option<Completion>,
+) -> io::Result<Option<Input>> {
+    match outcome {
+        Outcome::Submit(line) => {
+            draw(prompt, if hidden { "" } else { &line }, if hidden { 0 } else { line.chars().count() })?;
+            newline()?;
+            return Ok(Some(Input::Line(line)));
+        }
+        Outcome::Eof => return newline().map(|_| Some(Input::Eof)),
+        Outcome::Interrupted => return out("^C\r\n").map(|_| Some(Input::Interrupted)),
+        Outcome::Complete if !hidden => tab(prompt, editor, complete)?,
+        Outcome::ClearScreen => out("\x1b[H\x1b[2J")?,
+        Outcome::Suspend => suspend(),
+        _ => {}
+    }
+    Ok(None)
 }
 
 fn tab(prompt: &str, ed: &mut Editor, complete: &mut dyn FnMut(&str) -> Option<Completion>) -> io::Result<()> {
