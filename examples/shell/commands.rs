@@ -3,7 +3,7 @@
 //! the [`Shell`] methods that carry them out over `netdisk::client`.
 //! Protocol text is never written here; the library does that.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use netdisk::client::{ClientError, download_target, unquote};
 use netdisk::proto::Command;
@@ -274,7 +274,7 @@ fn local_name(local: &Path) -> Result<String, String> {
     name.ok_or_else(|| format!("{}: not a file name", local.display()))
 }
 
-fn lcd(dir: &PathBuf) -> Result<(), String> {
+fn lcd(dir: &Path) -> Result<(), String> {
     if !dir.is_dir() {
         return Err(format!("no such local directory: {}", dir.display()));
     }
