@@ -3,16 +3,23 @@
 ADDR ?= 127.0.0.1:9021
 DATA ?= ./data
 CARGO ?= cargo
+PREFIX ?= /usr/local
 # Builds that run on this machine only (server, client, benchmarks) use the
 # CPU's full instruction set: MD5 is about 20% faster with it (see
 # docs/BENCHMARKS.md). They live in their own target directory, so the
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test client check fmt clippy bench build
+.PHONY: run-server test client check fmt clippy bench build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
+
+# The server as `netdisk`, the client as `netdisk-client`, in $(PREFIX)/bin.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 target/native/release/netdisk $(DESTDIR)$(PREFIX)/bin/netdisk
+	install -m 755 target/native/release/examples/client $(DESTDIR)$(PREFIX)/bin/netdisk-client
 
 run-server:
 	$(NATIVE) $(CARGO) run --release --bin netdisk -- --listen $(ADDR) --data $(DATA)

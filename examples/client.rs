@@ -1,299 +1,226 @@
-//! The netdisk client: an interactive shell, or a script runner when stdin
-//! is not a terminal. A thin front end over `netdisk::client`.
+//! The netdisk client: an interactive shell with line editing, history and
+//! completion when stdin is a terminal; otherwise (or with `-c`) a script
+//! runner that stops at the first failing command. A thin front end over
+//! `netdisk::client`; the shell's parts live in `examples/shell/`.
 //!
 //! ```text
-//! cargo run --release --example client -- [HOST:PORT]
+//! cargo run --release --example client -- [HOST[:PORT]]
 //! ```
 
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::time::{Duration, Instant};
+#[path = "shell/commands.rs"]
+mod commands;
+#[path = "shell/complete.rs"]
+mod complete;
+#[path = "shell/history.rs"]
+mod history;
+#[path = "shell/lineedit.rs"]
+mod lineedit;
+#[path = "shell/script.rs"]
+mod script;
+#[path = "shell/show.rs"]
+mod show;
+#[path = "shell/term.rs"]
+mod term;
+#[path = "shell/words.rs"]
+mod words;
 
-use netdisk::client::{Client, ClientError, Progress, Transferred};
-use netdisk::proto::split_words;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use netdisk::client::Client;
+
+use script::Flow;
+use term::Input;
 
 const USAGE: &str = "\
-usage: client [HOST:PORT]      (default 127.0.0.1:9021)
+usage: netdisk-client [--keep-going] [-c \"CMD; CMD\"] [HOST[:PORT]]
+       (default 127.0.0.1:9021; the port defaults to 9021)
 
-Interactive when stdin is a terminal; otherwise reads commands from stdin,
-one per line, and exits 0 only if every command succeeded.
-Type `help` for the commands.";
+Interactive when stdin is a terminal. Otherwise reads commands from stdin,
+one per line, and stops at the first one that fails (exit status 1):
+  # a comment          -rm old.txt   (a leading - ignores that line's failure)
+  --keep-going         run every line; exit status 1 if any failed
+  -c \"CMD; CMD\"        run these commands instead of reading stdin
+`login USER` without a password asks for it on a terminal, else takes
+NETDISK_PASSWORD. Type `help` for the commands.";
 
-const HELP: [(&str, &str); 17] = [
-    ("register USER PASS", "create an account"),
-    ("login USER PASS", "log in"),
-    ("ls [PATH]", "list a directory"),
-    ("makedir NAME", "make a directory (also mkdir)"),
-    ("cd PATH", "change the remote directory"),
-    ("pwd", "print the remote directory"),
-    ("upload LOCAL [REMOTE]", "send a file (into REMOTE if a directory); resumes"),
-    ("download REMOTE [LOCAL]", "fetch a file (into LOCAL if a directory); resumes"),
-    ("stat PATH", "size, time and MD5 of a remote file"),
-    ("rm PATH", "remove a remote file"),
-    ("rmdir PATH", "remove an empty remote directory"),
-    ("mv FROM TO", "move or rename a remote file or directory"),
-    ("quota", "space used and allowed"),
-    ("lcd DIR", "change the local directory"),
-    ("lpwd", "print the local directory"),
-    ("help", "this list"),
-    ("quit", "leave (also exit, Ctrl-D)"),
-];
+const DEFAULT_PORT: u16 = 9021;
+
+/// What the command line asked for.
+struct Options {
+    addr: String,
+    keep_going: bool,
+    commands: Option<String>,
+}
+
+fn options(args: &[String]) -> Result<Options, ExitCode> {
+    let mut o = Options { addr: format!("127.0.0.1:{DEFAULT_PORT}"), keep_going: false, commands: None };
+    let mut addr = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Err(usage(ExitCode::SUCCESS)),
+            "--keep-going" => o.keep_going = true,
+            "-c" => o.commands = Some(args.next().ok_or_else(|| usage(ExitCode::from(2)))?.clone()),
+            a if a.starts_with('-') || addr.is_some() => return Err(usage(ExitCode::from(2))),
+            a => addr = Some(with_port(a)),
+        }
+    }
+    o.addr = addr.unwrap_or(o.addr);
+    Ok(o)
+}
+
+fn usage(code: ExitCode) -> ExitCode {
+    println!("{USAGE}");
+    code
+}
+
+/// `HOST` becomes `HOST:9021`; `HOST:PORT`, `[V6]:PORT` stay as they are.
+fn with_port(addr: &str) -> String {
+    let bare_v6 = addr.matches(':').count() > 1 && !addr.starts_with('[');
+    match addr.rsplit_once(':') {
+        _ if bare_v6 => format!("[{addr}]:{DEFAULT_PORT}"),
+        Some((_, port)) if !port.ends_with(']') => addr.to_string(),
+        _ => format!("{addr}:{DEFAULT_PORT}"),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") || args.len() > 1 {
-        println!("{USAGE}");
-        return if args.len() > 1 { ExitCode::from(2) } else { ExitCode::SUCCESS };
-    }
-    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:9021".into());
-    let client = match Client::connect(&addr) {
+    let opts = match options(&args) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let keyboard = term::editing_available();
+    term::install(keyboard);
+    let client = match Client::connect(&opts.addr) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cannot reach a netdisk server at {addr}: {e}");
+            eprintln!("cannot reach a netdisk server at {}: {e}", opts.addr);
             eprintln!("is it running? start one with `make run-server`");
             return ExitCode::from(2);
         }
     };
-    let mut shell = Shell { client, addr, interactive: io::stdin().is_terminal(), bar: io::stderr().is_terminal() };
-    if shell.interactive {
-        println!("connected to {}; type help for commands", shell.addr);
-    }
-    if shell.run() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    let bar = io::stderr().is_terminal();
+    let mut shell = Shell { client, addr: opts.addr, bar, keyboard, completer: complete::Completer::default() };
+    let code = match opts.commands {
+        Some(text) => {
+            script::run(words::split_commands(&text).into_iter(), opts.keep_going, &mut |l| shell.scripted(l))
+        }
+        None if io::stdin().is_terminal() => shell.interactive(),
+        None => {
+            let lines = io::stdin().lock().lines().map_while(Result::ok);
+            script::run(lines, opts.keep_going, &mut |l| shell.scripted(l))
+        }
+    };
+    term::restore();
+    code
 }
 
-struct Shell {
+/// A connection and what the shell needs around it.
+pub(crate) struct Shell {
     client: Client,
     addr: String,
-    interactive: bool,
+    /// Progress bars on stderr.
     bar: bool,
+    /// A terminal to edit lines and ask passwords on.
+    keyboard: bool,
+    completer: complete::Completer,
 }
 
 impl Shell {
-    /// Runs commands until `quit` or end of input; true if all succeeded.
-    fn run(&mut self) -> bool {
-        let mut all_ok = true;
-        let stdin = io::stdin();
-        let mut lines = stdin.lock().lines();
+    /// Runs one command line.
+    fn execute(&mut self, line: &str) -> Flow {
+        term::clear_interrupt();
+        let words = match words::split(line) {
+            Ok(w) if w.is_empty() => return Flow::Done,
+            Ok(w) => w,
+            Err(e) => return Flow::Failed(e),
+        };
+        if matches!(words[0].text.as_str(), "quit" | "exit") {
+            let _ = self.client.quit();
+            return Flow::Quit;
+        }
+        match self.command(&words) {
+            Ok(()) => Flow::Done,
+            Err(e) => Flow::Failed(e),
+        }
+    }
+
+    /// A script's command: Ctrl-C during it stops the script.
+    fn scripted(&mut self, line: &str) -> Flow {
+        let flow = self.execute(line);
+        if !term::interrupted() || matches!(flow, Flow::Quit) {
+            return flow;
+        }
+        Flow::Abort(match flow {
+            Flow::Failed(e) => e,
+            _ => "interrupted".into(),
+        })
+    }
+
+    /// The prompt loop: errors are reported and the shell carries on.
+    fn interactive(&mut self) -> ExitCode {
+        let history = history::History::open();
+        let mut editor = lineedit::Editor::new(history.load());
+        println!("connected to {}; type help for commands, Tab completes", self.addr);
         loop {
-            if self.interactive {
-                print!("{}", self.prompt());
-                let _ = io::stdout().flush();
-            }
-            let Some(Ok(line)) = lines.next() else { break };
-            let words = match split_words(&line) {
-                Ok(w) if w.is_empty() => continue,
-                Ok(w) => w,
-                Err(e) => {
-                    eprintln!("error: {}", e.text);
-                    all_ok = false;
-                    continue;
-                }
+            let prompt = self.prompt();
+            let input = if self.keyboard {
+                let (completer, client) = (&mut self.completer, &mut self.client);
+                term::read_line(&prompt, &mut editor, false, &mut |before| completer.complete(before, client))
+            } else {
+                plain_line(&prompt)
             };
-            if matches!(words[0].as_str(), "quit" | "exit") {
-                let _ = self.client.quit();
-                break;
-            }
-            if let Err(e) = self.command(&words) {
-                eprintln!("error: {e}");
-                all_ok = false;
+            match input {
+                Ok(Input::Line(line)) => {
+                    let kept = commands::redact(line.trim());
+                    editor.remember(&kept);
+                    history.append(&kept);
+                    match self.execute(&line) {
+                        Flow::Quit => break,
+                        Flow::Failed(e) | Flow::Abort(e) => eprintln!("error: {e}"),
+                        Flow::Done => {}
+                    }
+                }
+                Ok(Input::Interrupted) if term::note_interrupt() => break,
+                Ok(Input::Interrupted) => {}
+                Ok(Input::Eof) | Err(_) => {
+                    let _ = self.client.quit();
+                    break;
+                }
             }
         }
-        all_ok
+        ExitCode::SUCCESS
     }
 
     fn prompt(&self) -> String {
         let user = self.client.user().unwrap_or("(not logged in)");
         format!("{user}@{}:{}> ", self.addr, self.client.cwd())
     }
+}
 
-    fn command(&mut self, words: &[String]) -> Result<(), String> {
-        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
-        let c = &mut self.client;
-        let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
-        match (words[0].to_ascii_lowercase().as_str(), args.as_slice()) {
-            ("register", [u, p]) => said(c.register(u, p)),
-            ("login", [u, p]) => said(c.login(u, p)),
-            ("ls", [] | [_]) => return self.ls(args.first().copied()),
-            ("makedir" | "mkdir", [p]) => c
-                .expect(&netdisk::proto::Command::Makedir { path: p.to_string() })
-                .map(|r| println!("created {}", netdisk::client::unquote(&r.text))),
-            ("cd", [p]) => c.cd(p).map(|_| ()),
-            ("pwd", []) => {
-                println!("{}", c.cwd());
-                Ok(())
-            }
-            ("stat", [p]) => return self.stat(p),
-            ("rm", [p]) => said(c.expect(&netdisk::proto::Command::Rm { path: p.to_string() })),
-            ("rmdir", [p]) => said(c.expect(&netdisk::proto::Command::Rmdir { path: p.to_string() })),
-            ("mv", [a, b]) => said(c.expect(&netdisk::proto::Command::Mv { from: a.to_string(), to: b.to_string() })),
-            ("quota", []) => return self.quota(),
-            ("upload", [local]) => return self.upload(local, &local_name(local)?),
-            ("upload", [local, remote]) => return self.upload(local, remote),
-            ("download", [remote]) => return self.download(remote, "."),
-            ("download", [remote, local]) => return self.download(remote, local),
-            ("lcd", [dir]) => return std::env::set_current_dir(dir).map_err(|e| format!("{dir}: {e}")),
-            ("lpwd", []) => {
-                println!("{}", std::env::current_dir().map_err(|e| e.to_string())?.display());
-                Ok(())
-            }
-            ("help", _) => {
-                HELP.iter().for_each(|(cmd, what)| println!("  {cmd:<26} {what}"));
-                Ok(())
-            }
-            (verb, _) => match HELP.iter().find(|(cmd, _)| cmd.split(' ').next() == Some(verb)) {
-                Some((usage, _)) => return Err(format!("usage: {usage}")),
-                None => return Err(format!("unknown command {verb:?}; type help")),
-            },
-        }
-        .map_err(|e| e.to_string())
-    }
-
-    fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
-        let entries = self.client.ls(path).map_err(|e| e.to_string())?;
-        let sizes: Vec<String> =
-            entries.iter().map(|(t, size, _, _)| if *t == 'd' { "-".into() } else { human(*size) }).collect();
-        let width = sizes.iter().map(String::len).max().unwrap_or(0);
-        for ((t, _, mtime, name), size) in entries.iter().zip(&sizes) {
-            let when = mtime.replace('T', " ").trim_end_matches('Z').to_string();
-            let suffix = if *t == 'd' { "/" } else { "" };
-            println!("{t}  {size:>width$}  {when}  {name}{suffix}");
-        }
-        Ok(())
-    }
-
-    fn stat(&mut self, path: &str) -> Result<(), String> {
-        let (t, size, mtime, md5, name) = self.client.stat(path).map_err(|e| e.to_string())?;
-        let kind = if t == 'd' { "directory" } else { "file" };
-        println!("{name}: {kind}, {} ({size} bytes), modified {mtime}, MD5 {md5}", human(size));
-        Ok(())
-    }
-
-    fn quota(&mut self) -> Result<(), String> {
-        let reply = self.client.expect(&netdisk::proto::Command::Quota).map_err(|e| e.to_string())?;
-        let words = reply.words();
-        let used = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
-        let limit = match words.get(1).and_then(|w| w.parse().ok()) {
-            Some(l) => human(l),
-            None => "unlimited".into(),
-        };
-        println!("used {} of {limit}", human(used));
-        Ok(())
-    }
-
-    fn upload(&mut self, local: &str, remote: &str) -> Result<(), String> {
-        // A remote directory means: inside it, under the local name.
-        let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.0 == 'd');
-        let remote =
-            if into_dir { format!("{}/{}", remote.trim_end_matches('/'), local_name(local)?) } else { remote.into() };
-        let remote = remote.as_str();
-        let mut bar = Bar::new(self.bar);
-        let sent = self.client.upload(Path::new(local), remote, &mut |p| bar.show(p));
-        bar.finish(sent.as_ref().ok());
-        let t = sent.map_err(|e| e.to_string())?;
-        println!("uploaded {local} -> {remote}: {}, MD5 {} verified by the server", summary(&t), t.md5);
-        Ok(())
-    }
-
-    fn download(&mut self, remote: &str, local: &str) -> Result<(), String> {
-        let target = netdisk::client::download_target(remote, Path::new(local));
-        let mut bar = Bar::new(self.bar);
-        let got = self.client.download(remote, &target, &mut |p| bar.show(p));
-        bar.finish(got.as_ref().ok());
-        let t = got.map_err(|e| e.to_string())?;
-        println!("downloaded {remote} -> {}: {}, MD5 {} verified", target.display(), summary(&t), t.md5);
-        Ok(())
+/// A line read without editing (a terminal this client cannot drive).
+fn plain_line(prompt: &str) -> io::Result<Input> {
+    print!("{prompt}");
+    io::stdout().flush()?;
+    let mut line = String::new();
+    match io::stdin().lock().read_line(&mut line)? {
+        0 => Ok(Input::Eof),
+        _ => Ok(Input::Line(line.trim_end_matches(['\r', '\n']).to_string())),
     }
 }
 
-/// The local file's name, the default remote name of an upload.
-fn local_name(local: &str) -> Result<String, String> {
-    let name = PathBuf::from(local).file_name().map(|n| n.to_string_lossy().into_owned());
-    name.ok_or_else(|| format!("{local}: not a file name"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A progress bar on stderr, redrawn in place at most ten times a second.
-struct Bar {
-    on: bool,
-    announced: bool,
-    last: Option<Instant>,
-}
-
-impl Bar {
-    fn new(on: bool) -> Bar {
-        Bar { on, announced: false, last: None }
+    #[test]
+    fn the_port_defaults_to_9021() {
+        assert_eq!(with_port("localhost"), "localhost:9021");
+        assert_eq!(with_port("example.org:7000"), "example.org:7000");
+        assert_eq!(with_port("[::1]"), "[::1]:9021");
+        assert_eq!(with_port("[::1]:7000"), "[::1]:7000");
+        assert_eq!(with_port("::1"), "[::1]:9021");
     }
-
-    fn show(&mut self, p: &Progress) -> bool {
-        if !self.announced && p.resumed_at > 0 {
-            eprintln!("resuming at {} bytes ({}%)", p.resumed_at, percent(p.resumed_at, p.total));
-        }
-        self.announced = true;
-        let due = self.last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-        if self.on && (due || p.done == p.total) {
-            self.last = Some(Instant::now());
-            eprint!("\r{}", line(p));
-        }
-        true
-    }
-
-    fn finish(&mut self, done: Option<&Transferred>) {
-        if let Some(t) = done.filter(|t| !self.announced && t.resumed_at > 0) {
-            eprintln!("resuming at {} bytes ({}%)", t.resumed_at, percent(t.resumed_at, t.size));
-        }
-        if self.on && self.last.is_some() {
-            eprintln!();
-        }
-    }
-}
-
-fn line(p: &Progress) -> String {
-    let pct = percent(p.done, p.total);
-    let filled = (pct as usize) / 5;
-    let rate = rate(p.done - p.resumed_at, p.elapsed);
-    let left = p.total - p.done;
-    let eta = if rate > 0.0 { format_secs(left as f64 / rate) } else { "--:--".into() };
-    format!(
-        "{pct:>3}% [{}{}] {} / {}  {}/s  ETA {eta}   ",
-        "#".repeat(filled),
-        ".".repeat(20 - filled),
-        human(p.done),
-        human(p.total),
-        human(rate as u64)
-    )
-}
-
-fn percent(done: u64, total: u64) -> u64 {
-    (u128::from(done) * 100).checked_div(u128::from(total)).map_or(100, |p| p as u64)
-}
-
-fn rate(bytes: u64, elapsed: Duration) -> f64 {
-    bytes as f64 / elapsed.as_secs_f64().max(1e-6)
-}
-
-fn summary(t: &Transferred) -> String {
-    let resumed = if t.resumed_at > 0 { format!(" (resumed at {})", human(t.resumed_at)) } else { String::new() };
-    format!(
-        "{} in {:.2} s, {}/s{resumed}",
-        human(t.size),
-        t.elapsed.as_secs_f64(),
-        human(rate(t.moved, t.elapsed) as u64)
-    )
-}
-
-fn format_secs(secs: f64) -> String {
-    let s = secs.round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
-}
-
-/// Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB.
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

@@ -1,0 +1,281 @@
+//! The example client as people use it, against a real server: script mode
+//! (stop at the first failure, `-` lines, comments, `--keep-going`, `-c`),
+//! `~` paths and passwords from the environment; and, in a terminal driven
+//! through tmux, line editing, history, Tab completion, Ctrl-C during an
+//! upload, a password prompt that does not echo, and the terminal settings
+//! given back on every way out. The tmux tests are skipped, with a message,
+//! where tmux is missing.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{Server, TempDir, bytes, wait_until};
+use netdisk::client::Client;
+
+/// The example client binary, built by `cargo test --all-targets`.
+fn example_client() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples/client");
+    if !path.exists() {
+        let built = Command::new(env!("CARGO")).args(["build", "--example", "client"]).status().unwrap();
+        assert!(built.success());
+    }
+    path
+}
+
+/// Runs the client with `args` in `cwd`, `HOME` set to `home`, `stdin` piped in.
+fn client(args: &[&str], cwd: &Path, home: &Path, env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(example_client())
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env_remove("NETDISK_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (status.code().unwrap_or(-1), text(&stdout), text(&stderr))
+}
+
+fn names(s: &Server, path: &str) -> Vec<String> {
+    let mut c = Client::connect(&s.addr).unwrap();
+    c.login("bob", "pw").unwrap();
+    c.ls(Some(path)).unwrap().into_iter().map(|e| e.3).collect()
+}
+
+#[test]
+fn scripts_stop_at_the_first_failure_unless_the_line_says_otherwise() {
+    let dir = TempDir::new("shscript");
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let text = "register bob pw\nlogin bob pw\n# a comment\n-rm missing.txt\nmkdir -p backups/2026\n\
+                mkdir -p /backups/2026\ncd nowhere\nmkdir wrong-place\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("(ignored, the line starts with -)"), "{err}");
+    assert!(err.contains("stopped at line 7: cd nowhere"), "{err}");
+    assert_eq!(names(&s, "/"), ["backups"], "nothing after the failed cd; mkdir -p twice is fine");
+    assert_eq!(names(&s, "/backups"), ["2026"]);
+
+    let (code, _, err) = client(&["--keep-going", &s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 1, "{err}");
+    assert!(names(&s, "/").contains(&"wrong-place".to_string()), "--keep-going runs every line");
+
+    let (code, out, err) =
+        client(&["-c", "login bob pw; cd backups; pwd; cd nowhere; mkdir x", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("/backups\n") && err.contains("stopped at line 4: cd nowhere"), "{out}\n{err}");
+    assert!(!names(&s, "/backups").contains(&"x".to_string()));
+    let (code, out, _) = client(&["-c", "help upload", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("usage: upload LOCAL [REMOTE]") && out.contains("example: upload"), "{out}");
+}
+
+#[test]
+fn tilde_paths_and_passwords_from_the_environment() {
+    let dir = TempDir::new("shtilde");
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let home = dir.path().join("home me");
+    fs::create_dir_all(home.join("my docs")).unwrap();
+    fs::write(home.join("my docs/notes.txt"), b"hello\n").unwrap();
+    let (code, _, err) = client(&[&s.addr], dir.path(), &home, &[], "register bob pw\nlogin bob\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("NETDISK_PASSWORD"), "no terminal and no password: {err}");
+    let text = "login bob\nupload ~/my\\ docs/notes.txt\n-download notes.txt '~/copy.txt'\n\
+                download notes.txt ~/\"my docs\"/back.txt\n-download notes.txt nodir/x.txt\nlcd ~\nlpwd\nls\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), &home, &[("NETDISK_PASSWORD", "pw")], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("logged in as bob"), "{out}");
+    assert_eq!(fs::read(home.join("my docs/back.txt")).unwrap(), b"hello\n", "~ expands");
+    assert!(err.contains("local directory ~ does not exist"), "a quoted ~ does not expand: {err}");
+    assert!(err.contains("local directory nodir does not exist"), "{err}");
+    assert!(out.contains(&format!("{}\n", home.display())), "lcd ~: {out}");
+    assert!(out.contains(" UTC  notes.txt"), "ls says its times are UTC: {out}");
+}
+
+/// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
+struct Tmux {
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    /// `None` (after saying why) when tmux is not installed.
+    fn start(dir: &Path) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
+            return None;
+        }
+        let tmux = Tmux { socket: dir.join("tmux.sock"), dir: dir.to_path_buf() };
+        let home = format!("HOME={}", dir.display());
+        let shell = ["env", "-i", "PATH=/usr/bin:/bin", &home, "TERM=xterm", "PS1=$ ", "bash", "--norc", "--noprofile"];
+        tmux.run(
+            &[&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "-c"], &[dir.to_str().unwrap()][..], &shell]
+                .concat(),
+        );
+        Some(tmux)
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().unwrap();
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by name (`Enter`, `Up`, `Tab`, `C-c`).
+    fn keys(&self, keys: &[&str]) {
+        self.run(&[&["send-keys", "-t", "t"][..], keys].concat());
+    }
+
+    fn line(&self, text: &str) {
+        self.type_text(text);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-t", "t", "-S", "-"])
+    }
+
+    /// Waits until `text` is on the screen `count` times.
+    fn wait(&self, text: &str, count: usize) {
+        let mut screen = String::new();
+        let mut seen = || {
+            screen = self.screen();
+            screen.matches(text).count() >= count
+        };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(20, text, &mut seen))).is_err() {
+            panic!("timed out waiting for {count} x {text:?}; screen:\n{screen}");
+        }
+    }
+
+    /// Starts the client in the pane, saving `stty -g` before and after it
+    /// under `tag`; `exited-TAG` is printed when it has ended.
+    fn client(&self, addr: &str, tag: &str) {
+        let exe = example_client();
+        self.line(&format!(
+            "stty -g > before-{tag}; {} {addr}; stty -g > after-{tag}; echo exit\"\"ed-{tag}",
+            exe.display()
+        ));
+    }
+
+    fn stty(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn assert_restored(&self, tag: &str) {
+        self.wait(&format!("exited-{tag}"), 1);
+        assert_eq!(self.stty(&format!("before-{tag}")), self.stty(&format!("after-{tag}")), "stty -g after {tag}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+fn signal(server: &Server, sig: &str) {
+    let ok = Command::new("kill").args([sig, &server.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
+    let dir = TempDir::new("shtmux");
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let Some(t) = Tmux::start(dir.path()) else { return };
+    fs::write(dir.path().join("big.bin"), bytes(8 << 20, 7)).unwrap();
+    t.client(&s.addr, "quit");
+    t.wait("type help for commands", 1);
+    t.line("register alice");
+    t.wait("Password: ", 1);
+    t.line("pw-secret-1");
+    t.wait("registered alice", 1);
+    t.line("login alice");
+    t.wait("Password: ", 2);
+    t.line("pw-secret-1");
+    t.wait("logged in as alice", 1);
+    assert!(!t.screen().contains("pw-secret-1"), "the password was echoed:\n{}", t.screen());
+
+    t.line("help quota");
+    t.wait("usage: quota", 1);
+    t.keys(&["Up", "Enter"]);
+    t.wait("usage: quota", 2);
+
+    let mut lib = Client::connect(&s.addr).unwrap();
+    lib.login("alice", "pw-secret-1").unwrap();
+    fs::write(dir.path().join("r.txt"), b"report\n").unwrap();
+    lib.upload(&dir.path().join("r.txt"), "report 2026.txt", &mut |_| true).unwrap();
+    t.type_text("stat rep");
+    t.keys(&["Tab", "Enter"]);
+    t.wait("report 2026.txt: file, 7 B", 1);
+    assert!(t.screen().contains("> stat \"report 2026.txt\""), "{}", t.screen());
+
+    // Hold the server still so that Ctrl-C lands during the upload.
+    signal(&s, "-STOP");
+    t.line("upload big.bin");
+    t.wait("uploading big.bin", 1);
+    t.keys(&["C-c"]);
+    signal(&s, "-CONT");
+    t.wait("repeat the command to resume", 1);
+    t.line("help rm");
+    t.wait("usage: rm PATH", 1);
+    t.keys(&["Up", "Up", "Enter"]);
+    t.wait("verified by the server", 1);
+    assert!(t.screen().contains("(resumed at 1.0 MiB)"), "{}", t.screen());
+
+    t.line("login alice pw-secret-1");
+    t.wait("logged in as alice", 2);
+    t.line("quit");
+    t.assert_restored("quit");
+    let history = fs::read_to_string(dir.path().join(".netdisk_history")).unwrap();
+    assert!(history.contains("login alice ***\n") && !history.contains("secret"), "{history}");
+}
+
+#[test]
+fn the_terminal_is_restored_on_every_way_out() {
+    let dir = TempDir::new("shstty");
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let Some(t) = Tmux::start(dir.path()) else { return };
+    let prompt = "(not logged in)@";
+    t.client(&s.addr, "eof");
+    t.wait(prompt, 1);
+    t.keys(&["C-d"]);
+    t.assert_restored("eof");
+
+    t.client(&s.addr, "ctrlc");
+    t.wait(prompt, 2);
+    t.type_text("some text");
+    t.keys(&["C-c", "C-c"]);
+    t.assert_restored("ctrlc");
+
+    // Ctrl-Z: the shell around the client runs the rest of its line while
+    // the client is stopped; `fg` brings it back with its line redrawn.
+    t.line(&format!("stty -g > before-z; {} {}", example_client().display(), s.addr));
+    t.wait(prompt, 3);
+    t.type_text("help qu");
+    t.wait("> help qu", 1);
+    t.keys(&["C-z"]);
+    t.wait("Stopped", 1);
+    t.line("stty -g > stopped-z; fg");
+    t.wait("> help qu", 2);
+    t.line("ota");
+    t.wait("usage: quota", 1);
+    t.line("quit");
+    t.line("stty -g > after-z; echo exit\"\"ed-z");
+    t.assert_restored("z");
+    assert_eq!(t.stty("before-z"), t.stty("stopped-z"), "stty -g while stopped");
+}
