@@ -22,6 +22,8 @@ pub struct Config {
     pub quota: Option<u64>,
     /// Failed logins on one connection before it is closed.
     pub max_login_failures: u32,
+    /// Days a removed or replaced item stays in the trash; 0: no trash.
+    pub trash_days: u64,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             max_file_size: 1 << 40,
             quota: None,
             max_login_failures: 3,
+            trash_days: 30,
         }
     }
 }
@@ -67,11 +70,12 @@ options (each also read from the environment variable in brackets):
   --max-file-size BYTES  largest file [NETDISK_MAX_FILE_SIZE] (1099511627776)
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
+  --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
   --help                 this text
   --version              the version
 ";
 
-const FLAGS: [&str; 11] = [
+const FLAGS: [&str; 12] = [
     "listen",
     "data",
     "max-clients",
@@ -83,6 +87,7 @@ const FLAGS: [&str; 11] = [
     "max-file-size",
     "quota",
     "max-login-failures",
+    "trash-days",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -138,6 +143,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "max-file-size" => c.max_file_size = number(value)?,
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
+        "trash-days" => c.trash_days = days(value)?,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -148,6 +154,14 @@ fn number(value: &str) -> Result<u64, String> {
         return Err(format!("{value:?} is not a whole number"));
     }
     value.parse().map_err(|_| format!("{value:?} is too large"))
+}
+
+/// Retention in days: 0 (no trash) to 36500 (a hundred years).
+fn days(value: &str) -> Result<u64, String> {
+    match number(value)? {
+        n if n > 36_500 => Err(format!("{value:?} is more than 36500 days")),
+        n => Ok(n),
+    }
 }
 
 fn positive(value: &str) -> Result<u64, String> {
@@ -182,5 +196,9 @@ mod tests {
         assert!(run(&["--max-clients", "0"], &[]).is_err());
         assert!(run(&["--data"], &[]).is_err());
         assert!(run(&[], &[("NETDISK_QUOTA", "lots")]).is_err());
+        assert_eq!(run(&[], &[]).unwrap().trash_days, 30);
+        assert_eq!(run(&["--trash-days", "0"], &[]).unwrap().trash_days, 0);
+        assert!(run(&["--trash-days", "36501"], &[]).is_err());
+        assert!(run(&["--trash-days", "-1"], &[]).is_err());
     }
 }

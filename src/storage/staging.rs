@@ -24,6 +24,7 @@ use crate::digest::{Digest, Hasher, hash_range};
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath, sync_dir};
 use crate::pipe::Hashing;
+use crate::storage::trash::Trash;
 use crate::sums::{Sums, replace_record};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
@@ -342,7 +343,15 @@ impl Upload {
     /// Verifies the whole file against the announced digest (or `claimed`,
     /// sent after the payload) and commits it over its target. A mismatch
     /// discards the staged bytes; the target is untouched either way.
-    pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Digest> {
+    /// A file it replaces goes to `trash` unless it holds the same content.
+    pub(crate) fn finish(
+        mut self,
+        tree: &Tree,
+        path: &UserPath,
+        claimed: Option<Digest>,
+        sums: &Sums,
+        trash: &Trash,
+    ) -> Result<Digest> {
         let got = self.hasher.peek();
         let want = self.expected.or(claimed);
         let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
@@ -351,21 +360,23 @@ impl Upload {
             let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
             return Err(Error::Mismatch(format!("MD5 mismatch: received {got}, expected {want}")));
         }
-        self.commit(tree, path, got, sums).inspect_err(|_| {
+        self.commit(tree, path, got, sums, trash).inspect_err(|_| {
             let _ = self.save();
         })?;
         Ok(got)
     }
 
-    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums) -> Result<()> {
+    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums, trash: &Trash) -> Result<()> {
         let what = path.to_string();
         let io = |e| Error::io(&what, e);
         self.part.sync_all().map_err(io)?;
         let target = tree.file_target(path)?;
         let old = fs::symlink_metadata(&target).ok();
+        // Linked into the trash before the rename: kept either way.
+        let kept = trash.keep_replaced(tree, path, Some(digest), sums)?;
         fs::rename(&self.part_path, &target).map_err(io)?;
         sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
-        if let Some(old) = old {
+        if let Some(old) = old.filter(|_| !kept) {
             sums.forget(&old);
         }
         if let Ok(meta) = self.part.metadata() {
