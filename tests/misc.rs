@@ -27,7 +27,8 @@ fn records(data: &Path) -> usize {
 
 #[test]
 fn replacing_and_removing_files_leaves_no_digest_record_behind() {
-    let (_dir, server) = server("misc-orphans", &[]);
+    // Without a trash, every replaced file is gone at once.
+    let (_dir, server) = server("misc-orphans", &["--trash-days", "0"]);
     let mut c = server.user("alice");
     assert!(c.upload("a", b"first").starts_with("226"));
     let mut last = Vec::new();
@@ -41,6 +42,7 @@ fn replacing_and_removing_files_leaves_no_digest_record_behind() {
     assert!(stat.contains(&md5_hex(&last)), "{stat}");
     assert_eq!(c.download("a"), last);
     c.ok("rm a", "250");
+    c.ok("purge all", "250");
     assert_eq!(records(&server.data), 0, "no file, no record");
 }
 

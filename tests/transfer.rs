@@ -211,6 +211,9 @@ fn quota_counts_files_and_staged_bytes() {
     assert!(c.closed());
     let mut c = s.user("ida");
     c.ok("rm a", "250");
+    assert!(c.cmd("upload a 201 -").starts_with("552"), "the trash counts too");
+    let mut c = s.user("ida");
+    c.ok("purge all", "250");
     assert!(c.upload("a", &bytes(700, 8)).starts_with("226"), "200 staged + 700");
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub max_login_failures: u32,
     /// Registrations one address may make at once; then one per second.
     pub register_burst: u32,
+    /// Days a removed or replaced item stays in the trash; 0: no trash.
+    pub trash_days: u64,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             quota: None,
             max_login_failures: 3,
             register_burst: 30,
+            trash_days: 30,
         }
     }
 }
@@ -78,13 +81,14 @@ options (each also read from the environment variable in brackets):
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
   --register-burst N     registrations from one address before they slow to one a second [NETDISK_REGISTER_BURST] (30)
+  --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 12] = [
+const FLAGS: [&str; 13] = [
     "listen",
     "data",
     "max-clients",
@@ -97,6 +101,7 @@ const FLAGS: [&str; 12] = [
     "quota",
     "max-login-failures",
     "register-burst",
+    "trash-days",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -152,6 +157,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
         "register-burst" => c.register_burst = positive(value)? as u32,
+        "trash-days" => c.trash_days = days(value)?,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -173,6 +179,14 @@ fn seconds(value: &str) -> Result<Duration, String> {
         return Err(out_of_range());
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Retention in days: 0 (no trash) to 36500 (a hundred years).
+fn days(value: &str) -> Result<u64, String> {
+    match number(value)? {
+        n if n > 36_500 => Err(format!("{value:?} is more than 36500 days")),
+        n => Ok(n),
+    }
 }
 
 fn positive(value: &str) -> Result<u64, String> {
@@ -207,6 +221,10 @@ mod tests {
         assert!(run(&["--max-clients", "0"], &[]).is_err());
         assert!(run(&["--data"], &[]).is_err());
         assert!(run(&[], &[("NETDISK_QUOTA", "lots")]).is_err());
+        assert_eq!(run(&[], &[]).unwrap().trash_days, 30);
+        assert_eq!(run(&["--trash-days", "0"], &[]).unwrap().trash_days, 0);
+        assert!(run(&["--trash-days", "36501"], &[]).is_err());
+        assert!(run(&["--trash-days", "-1"], &[]).is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::holders::{Holders, Reservations};
+use crate::storage::trash::{self, Trash};
 use crate::sums::Sums;
 use crate::transfer::sweep;
 use crate::users::Users;
@@ -69,6 +70,11 @@ impl Shared {
     /// Where a user's interrupted uploads wait.
     pub fn staging(&self, user: &str) -> PathBuf {
         self.config.data.join("staging").join(user)
+    }
+
+    /// A user's trash.
+    pub(crate) fn trash(&self, user: &str) -> Trash {
+        Trash::new(&self.config.data.join("trash"), user, self.config.trash_days)
     }
 
     /// Records a failed login from `ip` and returns how long to wait before
@@ -164,6 +170,7 @@ impl Server {
         open_data_dir(&config.data)?;
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
+        std::fs::create_dir_all(config.data.join("trash"))?;
         let shared = Shared {
             users: Users::open(&config.data),
             sums: Sums::new(config.data.join("sums")),
@@ -225,12 +232,14 @@ impl Server {
         }
     }
 
-    /// Removes stale staged uploads now and then periodically.
+    /// Removes stale staged uploads, expired trash entries and leftovers
+    /// of interrupted trash requests now and then periodically.
     fn start_sweeper(&self) {
         let shared = Arc::clone(&self.shared);
         let ttl = shared.config.partial_ttl;
         let every = (ttl / 2).clamp(Duration::from_secs(1), Duration::from_secs(3600));
         let _ = thread::Builder::new().name("sweeper".into()).spawn(move || {
+            let mut first = true;
             loop {
                 let removed = sweep(&shared.config.data.join("staging"), ttl);
                 if removed > 0 {
@@ -239,6 +248,12 @@ impl Server {
                 if let Err(e) = shared.users.tidy() {
                     log::server("sweep", format!("users leftovers: {e}"));
                 }
+                let (root, days) = (shared.config.data.join("trash"), shared.config.trash_days);
+                let removed = trash::sweep(&root, days, first, &shared.sums);
+                if removed > 0 || first {
+                    log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
+                }
+                first = false;
                 thread::sleep(every);
             }
         });

@@ -20,10 +20,15 @@ use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath};
 use crate::holders::Hold;
 use crate::log;
-use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
+use crate::proto::{self, COMMANDS, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
+use crate::storage::trash::Trash;
 use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
+
+/// Most entries a listing holds before it is refused (`550 too many
+/// entries`), until the server's `--max-list` setting takes this place.
+const MAX_LIST: usize = 200_000;
 
 /// An upload whose staged file has not grown for this long (or half the
 /// stall timeout, if shorter) may be taken over by a new session.
@@ -255,6 +260,9 @@ impl Session<'_> {
                 self.send(&Reply::new(Code::Bye, "bye"))?;
                 return Ok(Flow::Close);
             }
+            Command::Trash => self.trash_list(),
+            Command::Restore { id, path } => self.restore(&id, path.as_deref()),
+            Command::Purge { target } => self.purge(&target),
             // Version-2 requests whose handlers are not in yet.
             _ => Ok(Reply::new(Code::Syntax, "not available yet")),
         };
@@ -361,13 +369,41 @@ impl Session<'_> {
         Ok(Reply::new(Code::Status, format!("{} {md5} {}", entry.head(), entry.name)))
     }
 
+    /// The logged-in user's trash.
+    fn trash(&self) -> Trash {
+        self.shared.trash(self.user())
+    }
+
     fn rm(&self, text: &str) -> Result<Reply> {
         let result = self.resolve(text).and_then(|(tree, path)| {
-            let meta = tree.remove_file(&path)?;
-            self.shared.sums.forget(&meta);
+            self.trash().remove(tree, &path, &self.shared.sums)?;
             Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
         });
         self.note("rm", text, &result);
+        result
+    }
+
+    fn trash_list(&self) -> Result<Reply> {
+        let lines = self.trash().list(MAX_LIST)?;
+        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
+    }
+
+    fn restore(&self, id: &str, to: Option<&str>) -> Result<Reply> {
+        let result = self.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
+            let back = self.trash().restore(tree, id, to.map(|_| path))?;
+            Ok(Reply::new(Code::Path, quoted_path(&back.to_string())))
+        });
+        self.note("restore", id, &result);
+        result
+    }
+
+    fn purge(&self, target: &Purge) -> Result<Reply> {
+        let (trash, sums) = (self.trash(), &self.shared.sums);
+        let result = match target {
+            Purge::All => trash.purge_all(sums).map(|_| Reply::new(Code::ActionDone, "trash emptied")),
+            Purge::Id(id) => trash.purge(id, sums).map(|_| Reply::new(Code::ActionDone, format!("purged {id}"))),
+        };
+        self.note("purge", if let Purge::Id(id) = target { id } else { "all" }, &result);
         result
     }
 
@@ -384,8 +420,10 @@ impl Session<'_> {
         let result = self.resolve(from).and_then(|(tree, a)| {
             let (_, b) = self.resolve(to)?;
             let replaced = replaced_by_move(tree, &a, &b);
-            tree.rename(&a, &b)?;
-            if let Some(gone) = replaced {
+            let kept = std::cell::Cell::new(false);
+            tree.rename_with(&a, &b, || self.keep_replaced(tree, &a, &b).map(|k| kept.set(k)))?;
+            // A file kept in the trash keeps its record.
+            if let Some(gone) = replaced.filter(|_| !kept.get()) {
                 self.shared.sums.forget(&gone);
             }
             Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
@@ -394,9 +432,20 @@ impl Session<'_> {
         result
     }
 
+    /// Before `mv FROM TO` replaces a file at TO: keeps it in the trash
+    /// unless FROM holds the same content.
+    fn keep_replaced(&self, tree: &Tree, from: &UserPath, to: &UserPath) -> Result<bool> {
+        if from == to {
+            return Ok(false);
+        }
+        let sums = &self.shared.sums;
+        let md5 = tree.checked(from).ok().and_then(|p| std::fs::symlink_metadata(p).ok()).and_then(|m| sums.get(&m));
+        self.trash().keep_replaced(tree, to, md5, sums)
+    }
+
     fn quota(&self) -> Result<Reply> {
         let (tree, _) = self.resolve(".")?;
-        let used = tree.usage() + staged_bytes(&self.staging());
+        let used = tree.usage() + staged_bytes(&self.staging()) + self.trash().usage();
         let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
         Ok(Reply::new(Code::Status, format!("{used} {limit}")))
     }
@@ -448,7 +497,12 @@ impl Session<'_> {
     }
 
     fn prepare_upload(&self, asked: Asked) -> Result<(Upload, UserPath)> {
-        let account = |limit| Quota { limit, account: self.shared.reservations.account(self.user()) };
+        // The trash counts in the quota.
+        let trash = self.trash().usage();
+        let account = |limit: u64| Quota {
+            limit: limit.saturating_sub(trash),
+            account: self.shared.reservations.account(self.user()),
+        };
         let limits =
             Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota.map(account) };
         let (tree, path) = self.resolve(asked.text)?;
@@ -485,7 +539,7 @@ impl Session<'_> {
             return end("taken over".into(), None, Flow::Close);
         }
         let State::LoggedIn { tree, user, .. } = &self.state else { unreachable!("checked by dispatch") };
-        let (reply, note) = match up.finish(tree, path, claimed, &self.shared.sums) {
+        let (reply, note) = match up.finish(tree, path, claimed, &self.shared.sums, &self.shared.trash(self.user())) {
             Ok(done) => {
                 if let Some(e) = done.unsynced {
                     log::event(

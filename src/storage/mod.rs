@@ -1,7 +1,8 @@
 //! Everything on disk under `--data`: the user trees and their jail,
-//! staged uploads, recorded digests and the accounts.
+//! staged uploads, recorded digests, the accounts and the trash.
 
 pub mod digests;
 pub mod staging;
+pub mod trash;
 pub mod tree;
 pub mod users;

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath, sync_dir};
 use crate::holders::{Account, Ledger, Reservation};
 use crate::pipe::Hashing;
+use crate::storage::trash::Trash;
 use crate::sums::{Sums, replace_record};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
@@ -443,8 +444,16 @@ impl Upload {
     /// sent after the payload) and commits it over its target. A mismatch
     /// discards the staged bytes, and so does a quota that no longer allows
     /// the file (staged bytes beyond the quota would break it); the target
-    /// is untouched either way.
-    pub fn finish(mut self, tree: &Tree, path: &UserPath, claimed: Option<Digest>, sums: &Sums) -> Result<Committed> {
+    /// is untouched either way. A file it replaces goes to `trash` unless it
+    /// holds the same content.
+    pub(crate) fn finish(
+        mut self,
+        tree: &Tree,
+        path: &UserPath,
+        claimed: Option<Digest>,
+        sums: &Sums,
+        trash: &Trash,
+    ) -> Result<Committed> {
         let got = self.hasher.peek();
         let want = self.expected.or(claimed);
         let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
@@ -453,7 +462,7 @@ impl Upload {
             let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
             return Err(Error::Mismatch(format!("MD5 mismatch: received {got}, expected {want}")));
         }
-        match self.commit(tree, path, got, sums) {
+        match self.commit(tree, path, got, sums, trash) {
             Ok(unsynced) => Ok(Committed { md5: got, unsynced }),
             Err(e @ Error::Quota(_)) => {
                 self.discard();
@@ -469,7 +478,14 @@ impl Upload {
     /// Puts the verified file in place. Once the rename is done the file is
     /// committed whatever follows: a failed directory fsync is returned for
     /// the log, not as a failure.
-    fn commit(&mut self, tree: &Tree, path: &UserPath, digest: Digest, sums: &Sums) -> Result<Option<io::Error>> {
+    fn commit(
+        &mut self,
+        tree: &Tree,
+        path: &UserPath,
+        digest: Digest,
+        sums: &Sums,
+        trash: &Trash,
+    ) -> Result<Option<io::Error>> {
         let what = path.to_string();
         self.part.sync_all().map_err(|e| Error::io(&what, e))?;
         let target = tree.file_target(path)?;
@@ -477,9 +493,10 @@ impl Upload {
         // file with this inode left behind is never read for this one.
         let meta = self.part.metadata().map_err(|e| Error::io(&what, e))?;
         sums.put(&meta, digest).map_err(|e| Error::internal(&format!("{what}: digest record"), e))?;
-        let old = self.place(tree, &target)?;
+        // Linked into the trash before the rename: kept either way.
+        let old = self.place(tree, &target, || trash.keep_replaced(tree, path, Some(digest), sums))?;
         let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
-        if let Some(old) = old {
+        if let Some((old, false)) = old {
             sums.forget(&old);
         }
         let _ = fs::remove_file(&self.meta_path);
@@ -487,27 +504,34 @@ impl Upload {
         Ok(unsynced)
     }
 
-    /// Renames the staged file over `target` and returns what was there.
+    /// Renames the staged file over `target` and returns what was there,
+    /// and whether `keep` kept it (in the trash) just before the rename.
     /// With a quota, the user's ledger is locked from the last check to the
     /// booking's return, so no other decision sees the file twice or not at
     /// all; the check is done again because the tree may have grown (by a
-    /// server process that does not share this ledger).
-    fn place(&self, tree: &Tree, target: &Path) -> Result<Option<Metadata>> {
+    /// server process that does not share this ledger). A replaced file is
+    /// still counted there, as it may go to the trash.
+    fn place(
+        &self,
+        tree: &Tree,
+        target: &Path,
+        keep: impl FnOnce() -> Result<bool>,
+    ) -> Result<Option<(Metadata, bool)>> {
         let what = &self.meta.path;
         let mut ledger = self.booked.as_ref().map(|b| b.reservation.account().lock());
-        let old = fs::symlink_metadata(target).ok();
         if let (Some(ledger), Some(booked)) = (&ledger, &self.booked) {
-            let replaced = old.as_ref().filter(|m| m.is_file()).map_or(0, |m| m.len());
-            let used = self.used_besides(tree, ledger, Some(&booked.reservation)).saturating_sub(replaced);
+            let used = self.used_besides(tree, ledger, Some(&booked.reservation));
             if used.saturating_add(self.meta.size) > booked.limit {
                 return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", booked.limit)));
             }
         }
+        let old = fs::symlink_metadata(target).ok();
+        let kept = keep()?;
         fs::rename(&self.part_path, target).map_err(|e| Error::io(what, e))?;
         if let (Some(ledger), Some(booked)) = (ledger.as_mut(), &self.booked) {
             ledger.release(&booked.reservation);
         }
-        Ok(old)
+        Ok(old.map(|m| (m, kept)))
     }
 
     fn discard(&mut self) {

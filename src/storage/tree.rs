@@ -261,6 +261,17 @@ impl Tree {
 
     /// Moves `from` to `to`, replacing a file at `to` atomically.
     pub fn rename(&self, from: &UserPath, to: &UserPath) -> Result<()> {
+        self.rename_with(from, to, || Ok(()))
+    }
+
+    /// [`Tree::rename`], calling `before` once every check has passed,
+    /// right before the rename (to keep a file that is about to be replaced).
+    pub(crate) fn rename_with(
+        &self,
+        from: &UserPath,
+        to: &UserPath,
+        before: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         if from.is_root() {
             return Err(Error::Refused("/: cannot move the top directory".into()));
         }
@@ -279,6 +290,7 @@ impl Tree {
         }
         let target_dir = self.dir(&to.parent())?;
         let (a, b) = (self.real(from), self.real(to));
+        before()?;
         fs::rename(&a, &b).map_err(|e| Error::io(&to.to_string(), e))?;
         let synced = sync_dir(&target_dir).and_then(|_| sync_parent(&a));
         synced.map_err(|e| Error::io(&to.to_string(), e))

@@ -1,0 +1,489 @@
+//! Each user's trash: what `rm` removed and what replacements displaced.
+//!
+//! Layout: `trash/USER/ID/info` (a small text record: original user path,
+//! type, size, removal time in nanoseconds) and `trash/USER/ID/item` (the
+//! file or directory itself). Every step that moves user data is one
+//! `rename` (or, for a replaced file, one hard link made before the new
+//! file is renamed over the old one), so after a crash at any moment an
+//! item is either where it was or where it went:
+//!
+//! - `rm` writes and syncs `info` first, then renames the item into `item`.
+//!   An entry without `item` is incomplete: ignored, and cleaned later.
+//! - `restore` renames `item` out (never over an existing path, with
+//!   `renameat2(RENAME_NOREPLACE)`), then removes the entry.
+//! - `purge` renames the entry to a hidden `.purge-ID` (gone at once), then
+//!   deletes it; leftovers are deleted by the sweeper.
+//!
+//! This module never recurses by tree depth: every walk keeps its own stack.
+//! It never touches anything outside the user's trash directory except the
+//! one item it moves in or out of the user's tree.
+
+use std::ffi::CString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::proto::body::{Kind as LineKind, TrashLine};
+use crate::storage::digests::Sums;
+use crate::storage::tree::{Kind, Tree, UserPath, sync_dir, sync_parent};
+
+/// Incomplete entries and `.purge-*` leftovers younger than this may belong
+/// to a request in progress (possibly in another process): the periodic
+/// sweep leaves them alone; the sweep at start-up does not wait.
+const SETTLE: Duration = Duration::from_secs(600);
+/// Hidden prefix of an entry being deleted.
+const PURGING: &str = ".purge-";
+const NS_PER_DAY: u128 = 86_400 * 1_000_000_000;
+
+/// What `info` records about an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Info {
+    pub path: String,
+    pub kind: Kind,
+    pub size: u64,
+    /// Nanoseconds since 1970.
+    pub deleted: u128,
+}
+
+impl Info {
+    fn to_text(&self) -> String {
+        let t = if self.kind == Kind::Dir { 'd' } else { 'f' };
+        format!("netdisk-trash v1\ntype {t}\nsize {}\ndeleted {}\npath {}\n", self.size, self.deleted, self.path)
+    }
+
+    fn parse(text: &str) -> Option<Info> {
+        let mut lines = text.lines();
+        if lines.next()? != "netdisk-trash v1" {
+            return None;
+        }
+        let (mut kind, mut size, mut deleted, mut path) = (None, None, None, None);
+        for line in lines {
+            let (key, value) = line.split_once(' ')?;
+            match key {
+                "type" => kind = Some(if value == "d" { Kind::Dir } else { Kind::File }),
+                "size" => size = value.parse().ok(),
+                "deleted" => deleted = value.parse().ok(),
+                "path" => path = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        Some(Info { path: path?, kind: kind?, size: size?, deleted: deleted? })
+    }
+
+    /// The line of the `trash` listing.
+    fn line(&self, id: &str) -> TrashLine {
+        let kind = if self.kind == Kind::Dir { LineKind::Dir } else { LineKind::File };
+        let deleted = (self.deleted / 1_000_000_000) as u64;
+        TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
+    }
+}
+
+/// One user's trash directory and the retention that applies to it.
+#[derive(Clone, Debug)]
+pub(crate) struct Trash {
+    dir: PathBuf,
+    /// Days an entry is kept; 0 means no trash (removals delete at once).
+    days: u64,
+}
+
+impl Trash {
+    /// The trash of `user` under `root` (`DATA/trash`).
+    pub(crate) fn new(root: &Path, user: &str, days: u64) -> Trash {
+        Trash { dir: root.join(user), days }
+    }
+
+    fn entry(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// `rm`: moves a file or a whole directory of `tree` into the trash by
+    /// one rename (or deletes it, with no trash), and syncs both sides.
+    pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
+        if path.is_root() {
+            return Err(Error::Refused("/: cannot remove the top directory".into()));
+        }
+        let what = path.to_string();
+        let io = |e| Error::io(&what, e);
+        let entry = tree.entry(path)?;
+        let real = tree.checked(path)?;
+        if self.days == 0 {
+            let hidden = self.hidden_slot().map_err(io)?;
+            fs::rename(&real, &hidden).map_err(io)?;
+            sync_parent(&real).map_err(io)?;
+            delete_tree(&hidden, sums);
+            return Ok(());
+        }
+        let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
+        let info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
+        let slot = self.new_entry(&info).map_err(io)?;
+        fs::rename(&real, slot.join("item")).map_err(io)?;
+        sync_dir(&slot).and_then(|_| sync_parent(&real)).map_err(io)
+    }
+
+    /// Keeps the file at `path` that is about to be replaced by content
+    /// with MD5 `new`: hard-links it into a new entry. Call it right before
+    /// the rename that replaces it. Nothing is kept when there is no file
+    /// there, when its recorded MD5 equals `new`, or with no trash. Returns
+    /// whether the old file was kept (its digest record must then stay).
+    pub(crate) fn keep_replaced(&self, tree: &Tree, path: &UserPath, new: Option<Digest>, sums: &Sums) -> Result<bool> {
+        let what = path.to_string();
+        let real = tree.checked(path)?;
+        let meta = match fs::symlink_metadata(&real) {
+            Ok(m) if m.is_file() => m,
+            _ => return Ok(false),
+        };
+        if self.days == 0 || (new.is_some() && sums.get(&meta) == new) {
+            return Ok(false);
+        }
+        let info = Info { path: what.clone(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
+        let io = |e| Error::io(&what, e);
+        let slot = self.new_entry(&info).map_err(io)?;
+        fs::hard_link(&real, slot.join("item")).map_err(io)?;
+        sync_dir(&slot).map_err(io)?;
+        Ok(true)
+    }
+
+    /// Makes `ID/` with its `info`, synced, and returns it.
+    fn new_entry(&self, info: &Info) -> io::Result<PathBuf> {
+        fs::create_dir_all(&self.dir)?;
+        let slot = loop {
+            let slot = self.entry(&new_id(info.deleted)?);
+            match fs::create_dir(&slot) {
+                Ok(()) => break slot,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let mut file = File::create(slot.join("info"))?;
+        file.write_all(info.to_text().as_bytes())?;
+        file.sync_all()?;
+        sync_dir(&slot)?;
+        sync_dir(&self.dir)?;
+        Ok(slot)
+    }
+
+    /// A fresh hidden name in the trash directory for something being
+    /// deleted.
+    fn hidden_slot(&self) -> io::Result<PathBuf> {
+        fs::create_dir_all(&self.dir)?;
+        Ok(self.dir.join(format!("{PURGING}{}", new_id(now_ns())?)))
+    }
+
+    /// The complete entries, newest first (by exact removal time), at most
+    /// `max` of them (`550 too many entries` beyond).
+    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashLine>> {
+        let mut found = Vec::new();
+        for (id, info) in self.entries() {
+            if found.len() >= max {
+                return Err(Error::Refused("too many entries".into()));
+            }
+            found.push((info.deleted, id, info));
+        }
+        found.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+        Ok(found.into_iter().map(|(_, id, info)| info.line(&id)).collect())
+    }
+
+    /// Complete entries (with both `info` and `item`), in directory order.
+    fn entries(&self) -> impl Iterator<Item = (String, Info)> + '_ {
+        let items = fs::read_dir(&self.dir).into_iter().flatten().flatten();
+        items.filter_map(|item| {
+            let id = item.file_name().into_string().ok()?;
+            if !valid_id(&id) {
+                return None;
+            }
+            let info = self.info(&id)?;
+            fs::symlink_metadata(self.entry(&id).join("item")).ok()?;
+            Some((id, info))
+        })
+    }
+
+    fn info(&self, id: &str) -> Option<Info> {
+        Info::parse(&fs::read_to_string(self.entry(id).join("info")).ok()?)
+    }
+
+    /// `restore ID [PATH]`: puts the item back at its original path, or at
+    /// `to`, making missing parents; never over an existing path.
+    pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
+        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
+        let target = match to {
+            Some(t) => t,
+            None => UserPath::root().resolve(&info.path)?,
+        };
+        let what = target.to_string();
+        if target.is_root() {
+            return Err(Error::Exists("/: exists already".into()));
+        }
+        make_parents(tree, &target)?;
+        let real = tree.checked(&target)?;
+        let slot = self.entry(id);
+        match rename_noreplace(&slot.join("item"), &real) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
+                return Err(missing());
+            }
+            Err(e) => return Err(Error::io(&what, e)),
+        }
+        let io = |e| Error::io(&what, e);
+        sync_parent(&real).and_then(|_| sync_dir(&slot)).map_err(io)?;
+        let _ = fs::remove_file(slot.join("info"));
+        let _ = fs::remove_dir(&slot);
+        let _ = sync_dir(&self.dir);
+        Ok(target)
+    }
+
+    /// `purge ID`: the entry disappears at once (one rename), then is deleted.
+    pub(crate) fn purge(&self, id: &str, sums: &Sums) -> Result<()> {
+        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        if !valid_id(id) || self.info(id).is_none() {
+            return Err(missing());
+        }
+        let hidden = self.hidden_slot().map_err(|e| Error::io(id, e))?;
+        match fs::rename(self.entry(id), &hidden) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
+            Err(e) => return Err(Error::io(id, e)),
+        }
+        let _ = sync_dir(&self.dir);
+        delete_tree(&hidden, sums);
+        Ok(())
+    }
+
+    /// `purge all`: purges every entry, complete or not.
+    pub(crate) fn purge_all(&self, sums: &Sums) -> Result<()> {
+        for id in self.ids() {
+            match self.purge(&id, sums) {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn ids(&self) -> Vec<String> {
+        let items = fs::read_dir(&self.dir).into_iter().flatten().flatten();
+        items.filter_map(|i| i.file_name().into_string().ok()).filter(|id| valid_id(id)).collect()
+    }
+
+    /// Bytes of every file in the trash (counted in the quota), as
+    /// recorded in each entry: an item never changes once in the trash.
+    pub(crate) fn usage(&self) -> u64 {
+        self.entries().map(|(_, info)| info.size).sum()
+    }
+
+    /// Deletes expired entries, and leftovers of interrupted requests
+    /// (incomplete entries, `.purge-*`) older than `settle`. Returns how
+    /// many it deleted.
+    fn sweep(&self, settle: Duration, sums: &Sums) -> usize {
+        let mut removed = 0;
+        let now = now_ns();
+        for name in
+            fs::read_dir(&self.dir).into_iter().flatten().flatten().filter_map(|i| i.file_name().into_string().ok())
+        {
+            let path = self.entry(&name);
+            let settled = age(&path).is_some_and(|a| a >= settle);
+            let info = valid_id(&name).then(|| self.info(&name)).flatten();
+            let complete = fs::symlink_metadata(path.join("item")).is_ok();
+            let expired =
+                info.as_ref().is_some_and(|i| now.saturating_sub(i.deleted) >= self.days as u128 * NS_PER_DAY);
+            if complete && expired && self.purge(&name, sums).is_ok() {
+                removed += 1;
+            } else if settled && (name.starts_with(PURGING) || (valid_id(&name) && !complete)) {
+                delete_tree(&path, sums);
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+/// Sweeps every user's trash under `root` (`DATA/trash`); `first` is the
+/// pass at start-up, which also deletes fresh leftovers.
+pub(crate) fn sweep(root: &Path, days: u64, first: bool, sums: &Sums) -> usize {
+    let settle = if first { Duration::ZERO } else { SETTLE };
+    let users = fs::read_dir(root).into_iter().flatten().flatten();
+    let names = users.filter_map(|u| u.file_name().into_string().ok());
+    names.map(|user| Trash::new(root, &user, days).sweep(settle, sums)).sum()
+}
+
+/// How long ago `path` was last changed.
+fn age(path: &Path) -> Option<Duration> {
+    let modified = fs::symlink_metadata(path).ok()?.modified().ok()?;
+    Some(SystemTime::now().duration_since(modified).unwrap_or_default())
+}
+
+/// An ID is 1 to 32 of `0-9 a-z`, never `all`.
+fn valid_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && id != "all" && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// Base 36 of the removal time, then four random base-36 characters.
+fn new_id(ns: u128) -> io::Result<String> {
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).map_err(io::Error::other)?;
+    let mut id = base36(ns);
+    id.extend(random.iter().map(|b| char::from(DIGITS[(*b % 36) as usize])));
+    Ok(id)
+}
+
+const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn base36(mut n: u128) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// Makes the missing parents of `target`; a file in the way is `550`.
+fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
+    let mut chain = Vec::new();
+    let mut p = target.parent();
+    while !p.is_root() {
+        chain.push(p.clone());
+        p = p.parent();
+    }
+    for dir in chain.into_iter().rev() {
+        match tree.entry(&dir) {
+            Ok(e) if e.kind == Kind::Dir => continue,
+            Ok(_) => return Err(Error::Refused(format!("{dir}: a file is in the way"))),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        match tree.makedir(&dir) {
+            Ok(()) | Err(Error::Exists(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if tree.entry(&dir)?.kind != Kind::Dir {
+            return Err(Error::Refused(format!("{dir}: a file is in the way")));
+        }
+    }
+    Ok(())
+}
+
+unsafe extern "C" {
+    /// glibc's `renameat2(2)` wrapper.
+    fn renameat2(olddirfd: i32, oldpath: *const i8, newdirfd: i32, newpath: *const i8, flags: u32) -> i32;
+}
+
+const AT_FDCWD: i32 = -100;
+const RENAME_NOREPLACE: u32 = 1;
+
+/// Renames `from` to `to` unless something exists at `to` (atomically:
+/// a path created meanwhile is never overwritten).
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+    let (a, b) = (c(from)?, c(to)?);
+    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
+    let rc = unsafe { renameat2(AT_FDCWD, a.as_ptr().cast(), AT_FDCWD, b.as_ptr().cast(), RENAME_NOREPLACE) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Bytes of the regular files at or under `top`, walked with a stack of
+/// its own, never following links.
+pub(crate) fn bytes_under(top: &Path) -> u64 {
+    let mut total = 0;
+    walk(top, |_, meta| {
+        if meta.is_file() {
+            total += meta.len();
+        }
+    });
+    total
+}
+
+/// Calls `each` for `top` and everything under it, parents before
+/// children, without recursion and without following links.
+fn walk(top: &Path, mut each: impl FnMut(&Path, &Metadata)) {
+    let Ok(meta) = fs::symlink_metadata(top) else { return };
+    each(top, &meta);
+    let mut dirs = if meta.is_dir() { vec![top.to_path_buf()] } else { Vec::new() };
+    while let Some(dir) = dirs.pop() {
+        for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(meta) = item.metadata() else { continue };
+            let path = item.path();
+            each(&path, &meta);
+            if meta.is_dir() {
+                dirs.push(path);
+            }
+        }
+    }
+}
+
+/// Deletes `top` and everything under it without recursion, forgetting
+/// the digest record of each file whose last link goes. Tolerates another
+/// deleter working on the same tree.
+pub(crate) fn delete_tree(top: &Path, sums: &Sums) {
+    let mut dirs = vec![top.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() {
+            unlink(&dir, &meta, sums);
+            continue;
+        }
+        let mut subdirs = Vec::new();
+        for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match item.metadata() {
+                Ok(m) if m.is_dir() => subdirs.push(item.path()),
+                Ok(m) => unlink(&item.path(), &m, sums),
+                Err(_) => {}
+            }
+        }
+        if subdirs.is_empty() {
+            let _ = fs::remove_dir(&dir);
+        } else {
+            dirs.push(dir);
+            dirs.extend(subdirs);
+        }
+    }
+}
+
+fn unlink(path: &Path, meta: &Metadata, sums: &Sums) {
+    if fs::remove_file(path).is_ok() && meta.is_file() && meta.nlink() == 1 {
+        sums.forget(meta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_round_trips_and_ids_are_valid() {
+        let info = Info { path: "/a b/c".into(), kind: Kind::Dir, size: 7, deleted: 1_700_000_000_123_456_789 };
+        assert_eq!(Info::parse(&info.to_text()), Some(info));
+        let id = new_id(now_ns()).unwrap();
+        assert!(valid_id(&id), "{id}");
+        assert!(!valid_id("all") && !valid_id("") && !valid_id("A1") && !valid_id(&"1".repeat(33)));
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+    }
+
+    #[test]
+    fn deletes_a_deep_tree_without_recursion() {
+        let top = std::env::temp_dir().join(format!("netdisk-trash-deep-{}", std::process::id()));
+        let mut at = top.clone();
+        for _ in 0..1500 {
+            at.push("d");
+        }
+        fs::create_dir_all(&at).unwrap();
+        fs::write(at.join("f"), b"x").unwrap();
+        assert_eq!(bytes_under(&top), 1);
+        delete_tree(&top, &Sums::new(top.with_extension("sums")));
+        assert!(!top.exists());
+    }
+}
