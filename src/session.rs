@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath};
+use crate::fs::{Kind, ListLimit, Tree, UserPath};
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
@@ -311,10 +311,15 @@ impl Session<'_> {
         Ok(Reply::new(Code::Path, quoted_path(&cwd.to_string())))
     }
 
+    /// Keeps only each entry's line while reading (not its metadata), and
+    /// at most `--max-list` of them.
     fn ls(&self, text: &str) -> Result<Reply> {
         let (tree, path) = self.resolve(text)?;
-        let lines = tree.list(&path)?.iter().map(|e| e.line()).collect();
-        Ok(Reply::multi(Code::Listing, lines))
+        let mut limit = ListLimit::new(self.shared.config.max_list);
+        let mut named = Vec::new();
+        tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.line())))?;
+        named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
+        Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()))
     }
 
     fn makedir(&self, text: &str) -> Result<Reply> {
@@ -377,9 +382,15 @@ impl Session<'_> {
 
     fn quota(&self) -> Result<Reply> {
         let (tree, _) = self.resolve(".")?;
-        let used = tree.usage() + staged_bytes(&self.staging());
-        let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
-        Ok(Reply::new(Code::Status, format!("{used} {limit}")))
+        let result = tree.usage().map(|used| {
+            let used = used + staged_bytes(&self.staging());
+            let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
+            Reply::new(Code::Status, format!("{used} {limit}"))
+        });
+        if let Err(e) = &result {
+            self.note("quota", &e.to_string(), &result);
+        }
+        result
     }
 
     fn staging(&self) -> PathBuf {

@@ -154,7 +154,7 @@ impl Upload {
         let what = &self.meta.path;
         let part_len = self.part.metadata().map_err(|e| Error::io(what, e))?.len();
         let existing = tree.entry(req.path).map_or(0, |e| e.size);
-        let used = (tree.usage().saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
+        let used = (tree.usage()?.saturating_sub(existing) + staged_bytes(staging)).saturating_sub(part_len);
         if used.saturating_add(req.size) > quota {
             return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
         }
