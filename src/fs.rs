@@ -227,9 +227,13 @@ impl Tree {
         Ok(())
     }
 
-    /// Checks that `from` (with everything under it) fits at `to`.
+    /// Checks that `from` (with everything under it) fits at `to`. Only a
+    /// longer `to` needs a walk of `from` to find its deepest descendant.
     pub fn fits_moved(&self, from: &UserPath, to: &UserPath) -> Result<()> {
         self.fits(to, 0)?;
+        if self.host_len(to) <= self.host_len(from) {
+            return Ok(());
+        }
         let room = MAX_HOST_PATH - self.host_len(to);
         let mut deepest = 0;
         let done = walk(&self.real(from), |rel, _| {
@@ -595,6 +599,14 @@ mod tests {
         for (cwd, text, want) in cases {
             assert_eq!(at(cwd, text), want, "cwd {cwd:?} text {text:?}");
         }
+    }
+
+    #[test]
+    fn list_limit_refuses_past_its_count() {
+        let mut limit = ListLimit::new(2);
+        assert!(limit.take().is_ok() && limit.take().is_ok());
+        assert_eq!(limit.take().unwrap_err().reply().to_wire(), "550 too many entries\r\n");
+        assert_eq!(too_long().reply().to_wire(), "553 path too long\r\n");
     }
 
     #[test]

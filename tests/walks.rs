@@ -87,8 +87,8 @@ fn a_two_thousand_deep_tree_survives_every_walk() {
 
     // Whole-tree walks from the top: a move checks the deepest descendant.
     c.ok("cd /", "250 ");
-    c.ok("mv a b", "250 moved /a to /b");
-    c.ok("mv b a", "250 moved /b to /a");
+    c.ok("mv a bb", "250 moved /a to /bb");
+    c.ok("mv bb a", "250 moved /bb to /a");
     assert_eq!(c.ok("quota", "213 "), "213 0 1000000");
     c.ok("stat a", "213 d ");
 
