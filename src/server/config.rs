@@ -33,6 +33,8 @@ pub struct Config {
     pub register_burst: u32,
     /// Days a removed or replaced item stays in the trash; 0: no trash.
     pub trash_days: u64,
+    /// Most entries in one listing; a longer one is refused.
+    pub max_list: usize,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             max_login_failures: 3,
             register_burst: 30,
             trash_days: 30,
+            max_list: 200_000,
         }
     }
 }
@@ -82,13 +85,14 @@ options (each also read from the environment variable in brackets):
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
   --register-burst N     registrations from one address before they slow to one a second [NETDISK_REGISTER_BURST] (30)
   --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
+  --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 13] = [
+const FLAGS: [&str; 14] = [
     "listen",
     "data",
     "max-clients",
@@ -102,6 +106,7 @@ const FLAGS: [&str; 13] = [
     "max-login-failures",
     "register-burst",
     "trash-days",
+    "max-list",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -158,6 +163,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
         "register-burst" => c.register_burst = positive(value)? as u32,
         "trash-days" => c.trash_days = days(value)?,
+        "max-list" => c.max_list = positive(value)? as usize,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -240,5 +246,12 @@ mod tests {
         let err = run(&[], &[("NETDISK_STALL_TIMEOUT", "0")]).unwrap_err();
         assert!(err.starts_with("NETDISK_STALL_TIMEOUT") && err.contains("out of range"), "{err}");
         assert!(run(&["--stall-timeout", "1.5"], &[]).unwrap_err().contains("not a whole number"));
+    }
+
+    #[test]
+    fn max_list_flag() {
+        assert_eq!(run(&[], &[("NETDISK_MAX_LIST", "50")]).unwrap().max_list, 50);
+        assert_eq!(run(&[], &[]).unwrap().max_list, 200_000);
+        assert!(run(&["--max-list", "0"], &[]).is_err());
     }
 }

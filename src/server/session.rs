@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::config::MAX_DURATION;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath};
+use crate::fs::{Kind, ListLimit, Tree, UserPath};
 use crate::holders::Hold;
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
@@ -25,10 +25,6 @@ use crate::server::{Conn, Shared, Slot};
 use crate::storage::trash::Trash;
 use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
-
-/// Most entries a listing holds before it is refused (`550 too many
-/// entries`), until the server's `--max-list` setting takes this place.
-const MAX_LIST: usize = 200_000;
 
 /// An upload whose staged file has not grown for this long (or half the
 /// stall timeout, if shorter) may be taken over by a new session.
@@ -334,10 +330,15 @@ impl Session<'_> {
         Ok(Reply::new(Code::Path, quoted_path(&cwd.to_string())))
     }
 
+    /// Keeps only each entry's line while reading (not its metadata), and
+    /// at most `--max-list` of them.
     fn ls(&self, text: &str) -> Result<Reply> {
         let (tree, path) = self.resolve(text)?;
-        let lines = tree.list(&path)?.iter().map(|e| e.line()).collect();
-        Ok(Reply::multi(Code::Listing, lines))
+        let mut limit = ListLimit::new(self.shared.config.max_list);
+        let mut named = Vec::new();
+        tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.line())))?;
+        named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
+        Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()))
     }
 
     fn makedir(&self, text: &str) -> Result<Reply> {
@@ -384,7 +385,7 @@ impl Session<'_> {
     }
 
     fn trash_list(&self) -> Result<Reply> {
-        let lines = self.trash().list(MAX_LIST)?;
+        let lines = self.trash().list(self.shared.config.max_list)?;
         Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
     }
 
@@ -445,9 +446,15 @@ impl Session<'_> {
 
     fn quota(&self) -> Result<Reply> {
         let (tree, _) = self.resolve(".")?;
-        let used = tree.usage() + staged_bytes(&self.staging()) + self.trash().usage();
-        let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
-        Ok(Reply::new(Code::Status, format!("{used} {limit}")))
+        let result = tree.usage().map(|used| {
+            let used = used + staged_bytes(&self.staging()) + self.trash().usage();
+            let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
+            Reply::new(Code::Status, format!("{used} {limit}"))
+        });
+        if let Err(e) = &result {
+            self.note("quota", &e.to_string(), &result);
+        }
+        result
     }
 
     fn staging(&self) -> PathBuf {

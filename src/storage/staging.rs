@@ -214,7 +214,7 @@ impl Upload {
     /// `mv` meanwhile must not make room twice).
     fn book(&self, tree: &Tree, req: &Request, quota: &Quota) -> Result<Booked> {
         let mut ledger = quota.account.lock();
-        let used = self.used_besides(tree, &ledger, None);
+        let used = self.used_besides(tree, &ledger, None)?;
         if used.saturating_add(req.size) > quota.limit {
             let what = &self.meta.path;
             return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", quota.limit)));
@@ -225,10 +225,10 @@ impl Upload {
 
     /// What the user holds besides this upload: files, staged uploads that
     /// nobody booked, and the bookings of other uploads in progress.
-    fn used_besides(&self, tree: &Tree, ledger: &Ledger, own: Option<&Reservation>) -> u64 {
+    fn used_besides(&self, tree: &Tree, ledger: &Ledger, own: Option<&Reservation>) -> Result<u64> {
         let staging = self.part_path.parent().unwrap_or(Path::new("/"));
         let staged = staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p));
-        tree.usage().saturating_add(staged).saturating_add(ledger.booked_except(own))
+        Ok(tree.usage()?.saturating_add(staged).saturating_add(ledger.booked_except(own)))
     }
 
     /// After a refusal: removes the staged file if this request created it
@@ -520,7 +520,7 @@ impl Upload {
         let what = &self.meta.path;
         let mut ledger = self.booked.as_ref().map(|b| b.reservation.account().lock());
         if let (Some(ledger), Some(booked)) = (&ledger, &self.booked) {
-            let used = self.used_besides(tree, ledger, Some(&booked.reservation));
+            let used = self.used_besides(tree, ledger, Some(&booked.reservation))?;
             if used.saturating_add(self.meta.size) > booked.limit {
                 return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", booked.limit)));
             }

@@ -219,9 +219,10 @@ impl Trash {
         if target.is_root() {
             return Err(Error::Exists("/: exists already".into()));
         }
+        let slot = self.entry(id);
+        tree.fits_placed(&slot.join("item"), &target)?;
         make_parents(tree, &target)?;
         let real = tree.checked(&target)?;
-        let slot = self.entry(id);
         match rename_noreplace(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {

@@ -7,12 +7,20 @@
 //! symbolic link: every ancestor is checked with `lstat`, and links, FIFOs
 //! and devices are treated as absent. Nothing here may touch a path outside
 //! the home directory it was given.
+//!
+//! Nothing here recurses by tree depth: walks keep their own stack on the
+//! heap, ancestors are checked one step at a time from an open directory,
+//! and no path is created whose host path would be too long for the
+//! kernel ([`MAX_HOST_PATH`]), so everything in a tree stays reachable.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File, Metadata};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::clock;
@@ -20,6 +28,37 @@ use crate::error::{Error, Result};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
+
+/// Longest host path (absolute, data directory included) the server
+/// creates or opens: `PATH_MAX` (4096) counts the terminating NUL. The
+/// server's own temporary files live outside the trees (`staging/`,
+/// `sums/`) under fixed-length names, so they need no margin here.
+pub const MAX_HOST_PATH: usize = 4095;
+
+/// The refusal of a path that would not fit in [`MAX_HOST_PATH`].
+fn too_long() -> Error {
+    Error::BadName("path too long".into())
+}
+
+/// Counts the entries of one listing against `--max-list`, so that no
+/// listing holds more than that many entries in memory. One `ListLimit`
+/// serves one reply, however many directories it reads.
+#[derive(Debug)]
+pub struct ListLimit {
+    left: usize,
+}
+
+impl ListLimit {
+    pub fn new(max: usize) -> ListLimit {
+        ListLimit { left: max }
+    }
+
+    /// Takes one entry, or refuses with `550 too many entries`.
+    pub fn take(&mut self) -> Result<()> {
+        self.left = self.left.checked_sub(1).ok_or_else(|| Error::Refused("too many entries".into()))?;
+        Ok(())
+    }
+}
 
 /// A normalised absolute path inside one user's tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -160,11 +199,62 @@ fn kind_of(meta: &Metadata) -> Option<Kind> {
 #[derive(Clone, Debug)]
 pub struct Tree {
     home: PathBuf,
+    /// Bytes of the home's absolute host path.
+    home_len: usize,
+    /// The home as the kernel names it (no links), if it can be known.
+    canonical: Option<PathBuf>,
 }
 
 impl Tree {
     pub fn new(home: PathBuf) -> Tree {
-        Tree { home }
+        let home_len = std::path::absolute(&home).unwrap_or_else(|_| home.clone()).as_os_str().len();
+        let canonical = fs::canonicalize(&home).ok();
+        Tree { home, home_len, canonical }
+    }
+
+    /// Bytes of the host path of `p`.
+    fn host_len(&self, p: &UserPath) -> usize {
+        self.home_len + p.components().iter().map(|c| 1 + c.len()).sum::<usize>()
+    }
+
+    /// Refuses with `553 path too long` unless `p`, with `below` more bytes
+    /// of path under it (its deepest descendant), fits in
+    /// [`MAX_HOST_PATH`]. Every request that creates a path checks here.
+    pub fn fits(&self, p: &UserPath, below: usize) -> Result<()> {
+        if self.host_len(p).saturating_add(below) > MAX_HOST_PATH {
+            return Err(too_long());
+        }
+        Ok(())
+    }
+
+    /// Checks that `from` (with everything under it) fits at `to`. Only a
+    /// longer `to` needs a walk of `from` to find its deepest descendant.
+    /// Whether the tree at the host path `item` (a file or a directory
+    /// outside this tree, e.g. in the trash) fits at `to`, its deepest
+    /// descendant included.
+    pub(crate) fn fits_placed(&self, item: &Path, to: &UserPath) -> Result<()> {
+        self.fits(to, 0)?;
+        let room = MAX_HOST_PATH - self.host_len(to);
+        let is_dir = fs::symlink_metadata(item).is_ok_and(|m| m.is_dir());
+        let fits = !is_dir || walk(item, |rel, _| rel <= room).map_err(|e| Error::io(&to.to_string(), e))?;
+        if fits { Ok(()) } else { Err(too_long()) }
+    }
+
+    pub fn fits_moved(&self, from: &UserPath, to: &UserPath) -> Result<()> {
+        self.fits(to, 0)?;
+        if self.host_len(to) <= self.host_len(from) {
+            return Ok(());
+        }
+        let room = MAX_HOST_PATH - self.host_len(to);
+        let mut deepest = 0;
+        let done = walk(&self.real(from), |rel, _| {
+            deepest = deepest.max(rel);
+            deepest <= room
+        });
+        match done.map_err(|e| Error::io(&from.to_string(), e))? {
+            true => Ok(()),
+            false => Err(too_long()),
+        }
     }
 
     /// The real path of `p`. Private on purpose: callers go through the
@@ -176,17 +266,75 @@ impl Tree {
     }
 
     /// The real path of `p` after checking that no ancestor is a link.
+    /// A path too long to exist is `553 path too long`.
     pub fn checked(&self, p: &UserPath) -> Result<PathBuf> {
-        let mut dir = self.home.clone();
+        self.fits(p, 0)?;
         let parts = p.components();
-        for (i, part) in parts.iter().enumerate().take(parts.len().saturating_sub(1)) {
+        let ancestors = &parts[..parts.len().saturating_sub(1)];
+        if ancestors.is_empty() {
+            return Ok(self.real(p));
+        }
+        match fd_dir() {
+            Some(fds) if self.named_as_is(fds, ancestors) => {}
+            Some(fds) => self.check_by_steps(fds, ancestors)?,
+            None => self.check_by_paths(ancestors)?,
+        }
+        Ok(self.real(p))
+    }
+
+    /// Whether the directory `parts` names is reached through no link: the
+    /// kernel's own name for it, once open, is the path as written. A
+    /// handful of calls whatever the depth; on `false`, the slower checks
+    /// say what is wrong.
+    fn named_as_is(&self, fds: &Path, parts: &[String]) -> bool {
+        let Some(canonical) = &self.canonical else { return false };
+        let mut real = self.home.clone();
+        real.extend(parts);
+        // Never open what is not a directory (a FIFO would block).
+        if !fs::symlink_metadata(&real).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+        let Ok(dir) = File::open(&real) else { return false };
+        let mut want = canonical.clone();
+        want.extend(parts);
+        dir.metadata().is_ok_and(|m| m.is_dir())
+            && fs::read_link(fds.join(dir.as_raw_fd().to_string())).is_ok_and(|got| got == want)
+    }
+
+    /// Checks each ancestor relative to its open parent (through
+    /// `/proc/self/fd`), so the cost grows with the depth, not its square.
+    fn check_by_steps(&self, fds: &Path, parts: &[String]) -> Result<()> {
+        let mut dir = File::open(&self.home).map_err(|e| Error::io("/", e))?;
+        for (i, part) in parts.iter().enumerate() {
+            let what = || prefix(parts, i);
+            let next = fds.join(dir.as_raw_fd().to_string()).join(part);
+            let meta = fs::symlink_metadata(&next).map_err(|e| Error::io(&what(), e))?;
+            if !meta.is_dir() {
+                return Err(Error::NotFound(format!("{}: not a directory", what())));
+            }
+            if i + 1 < parts.len() {
+                let opened = File::open(&next).map_err(|e| Error::io(&what(), e))?;
+                let same = opened.metadata().is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+                if !same {
+                    return Err(Error::NotFound(format!("{}: changed while checking", what())));
+                }
+                dir = opened;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks each ancestor by its whole path (where `/proc` is missing).
+    fn check_by_paths(&self, parts: &[String]) -> Result<()> {
+        let mut dir = self.home.clone();
+        for (i, part) in parts.iter().enumerate() {
             dir.push(part);
             let meta = fs::symlink_metadata(&dir).map_err(|e| Error::io(&prefix(parts, i), e))?;
             if !meta.is_dir() {
                 return Err(Error::NotFound(format!("{}: not a directory", prefix(parts, i))));
             }
         }
-        Ok(self.real(p))
+        Ok(())
     }
 
     /// The entry at `p`: a directory or a regular file, never a link.
@@ -204,14 +352,17 @@ impl Tree {
         }
     }
 
-    /// The entries of a directory sorted by name, or the one entry of a file.
-    pub fn list(&self, p: &UserPath) -> Result<Vec<Entry>> {
+    /// Calls `each` with every entry of a directory, in no order, or with
+    /// the one entry of a file. Each entry is taken from `limit` before it
+    /// is passed on, so reading stops at the first one over the limit.
+    pub fn scan(&self, p: &UserPath, limit: &mut ListLimit, mut each: impl FnMut(Entry)) -> Result<()> {
         let entry = self.entry(p)?;
         if entry.kind == Kind::File {
-            return Ok(vec![entry]);
+            limit.take()?;
+            each(entry);
+            return Ok(());
         }
         let what = p.to_string();
-        let mut out = Vec::new();
         for item in fs::read_dir(self.real(p)).map_err(|e| Error::io(&what, e))? {
             let item = item.map_err(|e| Error::io(&what, e))?;
             let Ok(name) = item.file_name().into_string() else { continue };
@@ -219,9 +370,18 @@ impl Tree {
                 continue;
             }
             if let Some(entry) = item.metadata().ok().and_then(|m| Entry::new(name, m)) {
-                out.push(entry);
+                limit.take()?;
+                each(entry);
             }
         }
+        Ok(())
+    }
+
+    /// The entries of a directory sorted by name (or the one entry of a
+    /// file), at most `limit` of them.
+    pub fn list(&self, p: &UserPath, limit: &mut ListLimit) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.scan(p, limit, |e| out.push(e))?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -231,6 +391,7 @@ impl Tree {
         if p.is_root() {
             return Err(Error::Exists("/: exists already".into()));
         }
+        self.fits(p, 0)?;
         let parent = self.dir(&p.parent())?;
         let real = self.real(p);
         fs::create_dir(&real).map_err(|e| Error::io(&p.to_string(), e))?;
@@ -288,6 +449,10 @@ impl Tree {
             }
             _ => {}
         }
+        match source.kind {
+            Kind::Dir => self.fits_moved(from, to)?,
+            Kind::File => self.fits(to, 0)?,
+        }
         let target_dir = self.dir(&to.parent())?;
         let (a, b) = (self.real(from), self.real(to));
         before()?;
@@ -296,9 +461,10 @@ impl Tree {
         synced.map_err(|e| Error::io(&to.to_string(), e))
     }
 
-    /// Bytes in regular files anywhere in the tree.
-    pub fn usage(&self) -> u64 {
-        usage_of(&self.home)
+    /// Bytes in regular files anywhere in the tree; `451` if any
+    /// directory cannot be read (never a silent 0).
+    pub fn usage(&self) -> Result<u64> {
+        usage_of(&self.home).map_err(|e| Error::Local(format!("cannot count the space used ({e})")))
     }
 
     /// The real path where a new file `p` is committed, after checking that
@@ -307,6 +473,7 @@ impl Tree {
         if p.is_root() {
             return Err(Error::Refused("/: is a directory".into()));
         }
+        self.fits(p, 0)?;
         self.dir(&p.parent())?;
         match self.entry(p) {
             Ok(e) if e.kind == Kind::Dir => Err(Error::Refused(format!("{p}: is a directory"))),
@@ -320,19 +487,89 @@ fn prefix(parts: &[String], i: usize) -> String {
     format!("/{}", parts[..=i].join("/"))
 }
 
-/// Bytes in regular files under `dir`, never following links.
-pub fn usage_of(dir: &Path) -> u64 {
-    let Ok(items) = fs::read_dir(dir) else { return 0 };
-    let mut total = 0;
-    for item in items.flatten() {
-        let Ok(meta) = item.metadata() else { continue };
-        if meta.is_dir() {
-            total += usage_of(&item.path());
-        } else if meta.is_file() {
-            total += meta.len();
+/// `/proc/self/fd`, where it can be used to reach a directory by its
+/// descriptor.
+fn fd_dir() -> Option<&'static Path> {
+    static FDS: OnceLock<bool> = OnceLock::new();
+    let path = Path::new("/proc/self/fd");
+    FDS.get_or_init(|| path.is_dir()).then_some(path)
+}
+
+/// Bytes in regular files under `dir`, never following links. An error
+/// reading any directory is returned, never counted as 0.
+pub fn usage_of(dir: &Path) -> io::Result<u64> {
+    let mut total = 0u64;
+    walk(dir, |_, meta| {
+        if meta.is_file() {
+            total = total.saturating_add(meta.len());
+        }
+        true
+    })?;
+    Ok(total)
+}
+
+/// The names of the subdirectories still to visit in one directory.
+struct Frame {
+    /// Bytes of this directory's path relative to the walk's root.
+    rel_len: usize,
+    pending: Vec<OsString>,
+}
+
+/// Visits every entry under `root` (links are entries, never followed),
+/// depth first, with its own stack on the heap: memory grows with the
+/// names of subdirectories waiting on the current branch, never the call
+/// stack. `visit` gets the length of the entry's path relative to `root`
+/// (`/a/b` is 4) and its metadata, and returns whether to go on. Returns
+/// `false` if `visit` stopped the walk. An entry removed during the walk is
+/// skipped; any other error ends it.
+pub(crate) fn walk(root: &Path, mut visit: impl FnMut(usize, &Metadata) -> bool) -> io::Result<bool> {
+    let mut path = root.to_path_buf();
+    let Some(first) = read_level(&path, 0, &mut visit)? else { return Ok(false) };
+    let mut stack = vec![Frame { rel_len: 0, pending: first }];
+    while let Some(top) = stack.last_mut() {
+        let Some(name) = top.pending.pop() else {
+            stack.pop();
+            path.pop();
+            continue;
+        };
+        let rel_len = top.rel_len + 1 + name.len();
+        path.push(&name);
+        match read_level(&path, rel_len, &mut visit) {
+            Ok(Some(pending)) => stack.push(Frame { rel_len, pending }),
+            Ok(None) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                path.pop();
+            }
+            Err(e) => return Err(e),
         }
     }
-    total
+    Ok(true)
+}
+
+/// Visits the entries of one directory; returns its subdirectories' names,
+/// or `None` if `visit` stopped the walk.
+fn read_level(
+    dir: &Path,
+    rel_len: usize,
+    visit: &mut impl FnMut(usize, &Metadata) -> bool,
+) -> io::Result<Option<Vec<OsString>>> {
+    let mut subdirs = Vec::new();
+    for item in fs::read_dir(dir)? {
+        let item = item?;
+        let meta = match item.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let name = item.file_name();
+        if !visit(rel_len + 1 + name.len(), &meta) {
+            return Ok(None);
+        }
+        if meta.is_dir() {
+            subdirs.push(name);
+        }
+    }
+    Ok(Some(subdirs))
 }
 
 /// Flushes a directory's entries to stable storage.
@@ -385,6 +622,14 @@ mod tests {
         for (cwd, text, want) in cases {
             assert_eq!(at(cwd, text), want, "cwd {cwd:?} text {text:?}");
         }
+    }
+
+    #[test]
+    fn list_limit_refuses_past_its_count() {
+        let mut limit = ListLimit::new(2);
+        assert!(limit.take().is_ok() && limit.take().is_ok());
+        assert_eq!(limit.take().unwrap_err().reply().to_wire(), "550 too many entries\r\n");
+        assert_eq!(too_long().reply().to_wire(), "553 path too long\r\n");
     }
 
     #[test]
