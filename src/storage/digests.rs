@@ -49,8 +49,13 @@ impl Sums {
         let _ = replace_record(&self.path(meta), text.as_bytes());
     }
 
-    /// Drops the record of a removed file.
+    /// Drops the record of a removed file, given its metadata from before
+    /// the removal; kept while other paths still share the inode (copies
+    /// are hard links, so `nlink` above 1 means another path holds it).
     pub fn forget(&self, meta: &Metadata) {
+        if meta.nlink() > 1 {
+            return;
+        }
         let _ = fs::remove_file(self.path(meta));
     }
 
