@@ -121,6 +121,8 @@ impl Tree {
             replaced_file_to_trash(self, to, old, sums);
         }
         fs::rename(&built, &target).map_err(io)?;
+        // One flush for the whole copy: on a journaling file system (ext4,
+        // XFS) it commits every directory made and link added before it.
         sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
         if let Some(old) = old {
             sums.forget(&old);
@@ -164,14 +166,15 @@ fn visible_name(item: &fs::DirEntry) -> Option<String> {
 }
 
 /// One step of a tree copy: fill a new directory, or, once everything in
-/// it is done, give it its source's mtime and flush it.
+/// it is done, give it its source's mtime.
 enum Step {
     Enter(PathBuf, PathBuf),
     Seal(PathBuf, SystemTime),
 }
 
 /// Makes a copy of the directory `source` at `target` (which must not
-/// exist): directories made, files hard-linked.
+/// exist): directories made, files hard-linked. Nothing is flushed here:
+/// see [`Tree::copy`].
 fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
     let mut stack = vec![Step::Enter(source.to_path_buf(), target.to_path_buf())];
     while let Some(step) = stack.pop() {
@@ -191,11 +194,7 @@ fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
                     }
                 }
             }
-            Step::Seal(dir, mtime) => {
-                let handle = File::open(&dir)?;
-                handle.set_modified(mtime)?;
-                handle.sync_all()?;
-            }
+            Step::Seal(dir, mtime) => File::open(&dir)?.set_modified(mtime)?,
         }
     }
     Ok(())
