@@ -22,7 +22,7 @@ pub struct Config {
     pub quota: Option<u64>,
     /// Failed logins on one connection before it is closed.
     pub max_login_failures: u32,
-    /// Most entries in one listing (`find`); more is `550 too many entries`.
+    /// Most entries in one listing; a longer one is refused.
     pub max_list: usize,
 }
 
@@ -70,7 +70,7 @@ options (each also read from the environment variable in brackets):
   --max-file-size BYTES  largest file [NETDISK_MAX_FILE_SIZE] (1099511627776)
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
-  --max-list N           most entries in one listing [NETDISK_MAX_LIST] (200000)
+  --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
   --help                 this text
   --version              the version
 ";
@@ -143,7 +143,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "max-file-size" => c.max_file_size = number(value)?,
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
-        "max-list" => c.max_list = number(value)?.try_into().map_err(|_| format!("{value:?} is too large"))?,
+        "max-list" => c.max_list = positive(value)? as usize,
         _ => return Err("unknown option".into()),
     }
     Ok(())

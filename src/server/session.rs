@@ -398,11 +398,21 @@ impl Session<'_> {
             let plan = tree.plan_copy(&a, &b)?;
             tree.check_copy_length(&b, &plan, &self.staging())?;
             self.check_copy_quota(tree, plan.bytes)?;
-            tree.copy(&a, &b, &plan, &self.staging(), &self.shared.sums)?;
+            let keep = || self.keep_replaced_by_copy(tree, &a, &b);
+            tree.copy((&a, &b), &plan, &self.staging(), &self.shared.sums, keep)?;
             Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
         });
         self.note("cp", &format!("{from} -> {to}"), &result);
         result
+    }
+
+    /// Before `cp FROM TO` replaces the file at TO: where it goes to the
+    /// trash unless FROM holds the same content. The trash is on its own
+    /// branch; merged, this becomes
+    /// `self.trash().keep_replaced(tree, to, md5_of(from), sums).map(|_| ())`.
+    /// Until then the replaced file is let go, as `mv` does.
+    fn keep_replaced_by_copy(&self, _tree: &Tree, _from: &UserPath, _to: &UserPath) -> Result<()> {
+        Ok(())
     }
 
     /// Refuses a copy that would take the user past the quota: every path

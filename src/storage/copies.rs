@@ -105,8 +105,16 @@ impl Tree {
 
     /// Copies `from` to `to` (checked by [`Tree::plan_copy`]), building it
     /// under `staging` first, then putting it in place with one rename. A
-    /// file at `to` is replaced atomically (see [`replaced_file_to_trash`]).
-    pub(crate) fn copy(&self, from: &UserPath, to: &UserPath, plan: &Plan, staging: &Path, sums: &Sums) -> Result<()> {
+    /// file at `to` is replaced atomically; `keep_replaced` is called right
+    /// before (to hand it to the trash).
+    pub(crate) fn copy(
+        &self,
+        (from, to): (&UserPath, &UserPath),
+        plan: &Plan,
+        staging: &Path,
+        sums: &Sums,
+        keep_replaced: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let what = to.to_string();
         let io = |e| Error::io(&what, e);
         let (source, target) = (self.checked(from)?, self.checked(to)?);
@@ -116,10 +124,11 @@ impl Tree {
             Kind::File => share_file(&source, &built, sums).map_err(io)?,
             Kind::Dir => copy_tree(&source, &built, sums).map_err(io)?,
         }
-        let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
-        if let Some(old) = &old {
-            replaced_file_to_trash(self, to, old, sums);
+        if plan.kind == Kind::File && target.is_file() && !target.is_symlink() {
+            keep_replaced()?;
         }
+        // Taken after the trash may have linked it: its record then stays.
+        let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
         fs::rename(&built, &target).map_err(io)?;
         // One flush for the whole copy: on a journaling file system (ext4,
         // XFS) it commits every directory made and link added before it.
@@ -130,11 +139,6 @@ impl Tree {
         Ok(())
     }
 }
-
-/// Where a file that `cp` replaces goes to the trash, unless its content
-/// is the same (same inode or same MD5). The trash is not in this branch
-/// yet: until it is, the replaced file is simply let go, as `mv` does.
-fn replaced_file_to_trash(_tree: &Tree, _path: &UserPath, _old: &Metadata, _sums: &Sums) {}
 
 /// Bytes of the files below `dir` and the length of the longest relative
 /// path there, walked with an explicit stack.
