@@ -246,7 +246,8 @@ fn cp_of_a_tree_is_byte_exact_and_costs_no_blocks() {
         files_under(dir).iter().map(|f| fs::metadata(dir.join(f)).unwrap().ino()).collect()
     };
     assert_eq!(inodes(&root.join("dst")), inodes(&root.join("src")), "every copied file shares its inode");
-    let blocks: u64 = files_under(&root.join("dst")).iter().map(|f| fs::metadata(root.join("dst").join(f)).unwrap().blocks()).sum();
+    let blocks: u64 =
+        files_under(&root.join("dst")).iter().map(|f| fs::metadata(root.join("dst").join(f)).unwrap().blocks()).sum();
     assert!(blocks > 0);
     assert!(files_under(&server.data.join("staging")).is_empty(), "no scratch left");
 }
