@@ -372,7 +372,7 @@ impl Lines {
         let mut head = String::new();
         self.reader.read_line(&mut head).unwrap();
         let head = head.trim_end().to_string();
-        let n = if head.starts_with("212 ") { head[4..].parse().unwrap_or(0) } else { 0 };
+        let n = head.strip_prefix("212 ").map_or(0, |n| n.parse().unwrap_or(0));
         let mut out = vec![head];
         for _ in 0..n {
             let mut l = String::new();

@@ -92,7 +92,7 @@ fn find_lists_depth_first_in_contract_format() {
         .map(|rel| format!("{} {rel}", stat_head(&mut c, &format!("\"/t/{rel}\""))))
         .collect();
     assert!(want[1].starts_with("d 0 ") && want[1].contains(" - sub"), "{want:?}");
-    assert!(want[4].starts_with(&format!("f 6 ")) && want[4].ends_with(&format!("{} sub/x y", md5_hex(b"hello\n"))));
+    assert!(want[4].starts_with("f 6 ") && want[4].ends_with(&format!("{} sub/x y", md5_hex(b"hello\n"))));
     assert_eq!(find(&mut c, "/t"), want);
     c.ok("cd /t", "250");
     assert_eq!(find(&mut c, ""), want, "the working directory by default");
