@@ -98,11 +98,14 @@ fn a_two_thousand_deep_tree_survives_every_walk() {
     c.ok(&format!("stat /{}", vec!["a"; depth - 1].join("/")), "213 d ");
     assert_eq!(c.ls("/"), vec!["a"]);
 
-    // The whole deep tree to the trash and back.
+    // The whole deep tree to the trash, back, into a copy, and listed.
     c.ok("rm a", "250 ");
     let head = c.ok("trash", "212 ");
     let id = c.lines_after(&head).iter().find(|l| l.ends_with(" /a")).map(|l| l.split(' ').next().unwrap().to_string());
     c.ok(&format!("restore {}", id.expect("the tree in the trash")), "257 \"/a\"");
+    c.ok("cp a c", "250 ");
+    let head = c.ok("find c", "212 ");
+    assert_eq!(c.lines_after(&head).len(), depth - 2, "every level of the copy but its top");
     c.ok("quit", "221");
 }
 

@@ -22,6 +22,7 @@ use crate::holders::Hold;
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
+use crate::storage::find::find;
 use crate::storage::trash::Trash;
 use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
@@ -250,6 +251,9 @@ impl Session<'_> {
             Command::Rmdir { path } => self.rmdir(&path),
             Command::Mv { from, to } => self.mv(&from, &to),
             Command::Quota => self.quota(),
+            Command::Makedirs { path } => self.makedirs(&path),
+            Command::Cp { from, to } => self.cp(&from, &to),
+            Command::Find { path } => self.find(path.as_deref().unwrap_or(".")),
             Command::Help => Ok(help()),
             Command::Quit => {
                 self.slot = None;
@@ -442,6 +446,55 @@ impl Session<'_> {
         let sums = &self.shared.sums;
         let md5 = tree.checked(from).ok().and_then(|p| std::fs::symlink_metadata(p).ok()).and_then(|m| sums.get(&m));
         self.trash().keep_replaced(tree, to, md5, sums)
+    }
+
+    fn makedirs(&self, text: &str) -> Result<Reply> {
+        let result = self.resolve(text).and_then(|(tree, path)| {
+            tree.makedirs(&path)?;
+            Ok(Reply::new(Code::Path, quoted_path(&path.to_string())))
+        });
+        self.note("makedirs", text, &result);
+        result
+    }
+
+    /// `cp`: checks like `mv`, then the quota for the full size of what is
+    /// copied, then the copy itself (hard links: see `storage::copies`).
+    fn cp(&self, from: &str, to: &str) -> Result<Reply> {
+        let result = self.resolve(from).and_then(|(tree, a)| {
+            let (_, b) = self.resolve(to)?;
+            let plan = tree.plan_copy(&a, &b)?;
+            tree.check_copy_length(&b, &plan, &self.staging())?;
+            self.check_copy_quota(tree, plan.bytes)?;
+            let keep = || self.keep_replaced_by_copy(tree, &a, &b);
+            tree.copy((&a, &b), &plan, &self.staging(), &self.shared.sums, keep)?;
+            Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
+        });
+        self.note("cp", &format!("{from} -> {to}"), &result);
+        result
+    }
+
+    /// Before `cp FROM TO` replaces the file at TO: it goes to the trash
+    /// unless FROM holds the same content, as for `mv`.
+    fn keep_replaced_by_copy(&self, tree: &Tree, from: &UserPath, to: &UserPath) -> Result<()> {
+        self.keep_replaced(tree, from, to).map(|_| ())
+    }
+
+    /// Refuses a copy that would take the user past the quota: every path
+    /// counts its full size, even when it shares storage.
+    // Quota reservations (uploads branch) replace this check-then-act.
+    fn check_copy_quota(&self, tree: &Tree, bytes: u64) -> Result<()> {
+        let Some(quota) = self.shared.config.quota else { return Ok(()) };
+        let used = tree.usage()? + staged_bytes(&self.staging()) + self.trash().usage();
+        if used.saturating_add(bytes) > quota {
+            return Err(Error::Quota(format!("copy of {bytes} bytes would exceed the quota of {quota} bytes")));
+        }
+        Ok(())
+    }
+
+    fn find(&self, text: &str) -> Result<Reply> {
+        let (tree, path) = self.resolve(text)?;
+        let lines = find(tree, &self.shared.sums, &path, self.shared.config.max_list)?;
+        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
     }
 
     fn quota(&self) -> Result<Reply> {

@@ -1,7 +1,10 @@
 //! Everything on disk under `--data`: the user trees and their jail,
-//! staged uploads, recorded digests, the accounts and the trash.
+//! staged uploads, recorded digests, the accounts, the trash, copies and
+//! `find`.
 
+pub mod copies;
 pub mod digests;
+pub mod find;
 pub mod staging;
 pub mod trash;
 pub mod tree;

@@ -696,7 +696,8 @@ fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
 /// `ttl`, and at once the `.part` files that have no record (a crash during
 /// a small upload leaves them: never resumable, yet counted in the quota);
 /// never any that a session holds locked. Runs at start-up and then
-/// periodically.
+/// periodically. Also removes the scratch directories a crash left
+/// behind a copy.
 pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
     let Ok(users) = fs::read_dir(staging_root) else { return 0 };
     let now = SystemTime::now();
@@ -706,6 +707,10 @@ pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
         let Ok(items) = fs::read_dir(dir.path()) else { continue };
         for item in items.flatten() {
             let Ok(meta) = item.metadata() else { continue };
+            if meta.is_dir() {
+                removed += usize::from(crate::storage::copies::remove_leftover(&item.path(), &meta));
+                continue;
+            }
             removed += usize::from(sweep_one(&item.path(), old(&meta)));
         }
     }
