@@ -24,6 +24,8 @@ pub struct Config {
     pub max_login_failures: u32,
     /// Registrations one address may make at once; then one per second.
     pub register_burst: u32,
+    /// Whether `register` is allowed (`--registration open|closed`).
+    pub registration_open: bool,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             quota: None,
             max_login_failures: 3,
             register_burst: 30,
+            registration_open: true,
         }
     }
 }
@@ -55,8 +58,10 @@ pub enum Parsed {
 
 pub const USAGE: &str = "\
 usage: netdisk [OPTIONS]
+       netdisk user add|passwd|del|list|quota ... [--data DIR]   (netdisk user --help)
 
-Serves the netdisk protocol (see docs/PROTOCOL.md).
+Serves the netdisk protocol (see docs/PROTOCOL.md). Sizes (BYTES) may end in
+K, M, G or T (powers of 1024).
 
 options (each also read from the environment variable in brackets):
   --listen ADDR          address to listen on, port 0 picks one [NETDISK_LISTEN] (127.0.0.1:9021)
@@ -71,11 +76,12 @@ options (each also read from the environment variable in brackets):
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
   --register-burst N     registrations from one address before they slow to one a second [NETDISK_REGISTER_BURST] (30)
+  --registration open|closed  whether `register` is allowed [NETDISK_REGISTRATION] (open)
   --help                 this text
   --version              the version
 ";
 
-const FLAGS: [&str; 12] = [
+const FLAGS: [&str; 13] = [
     "listen",
     "data",
     "max-clients",
@@ -88,6 +94,7 @@ const FLAGS: [&str; 12] = [
     "quota",
     "max-login-failures",
     "register-burst",
+    "registration",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -140,10 +147,11 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "login-timeout" => c.login_timeout = secs(value)?,
         "stall-timeout" => c.stall_timeout = secs(value)?,
         "partial-ttl" => c.partial_ttl = secs(value)?,
-        "max-file-size" => c.max_file_size = number(value)?,
-        "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
+        "max-file-size" => c.max_file_size = size(value)?,
+        "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(size(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
         "register-burst" => c.register_burst = positive(value)? as u32,
+        "registration" => c.registration_open = open_or_closed(value)?,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -154,6 +162,28 @@ fn number(value: &str) -> Result<u64, String> {
         return Err(format!("{value:?} is not a whole number"));
     }
     value.parse().map_err(|_| format!("{value:?} is too large"))
+}
+
+/// A size in bytes: digits, optionally ending in `K`, `M`, `G` or `T`
+/// (powers of 1024; lower case is accepted too).
+pub fn size(value: &str) -> Result<u64, String> {
+    let (digits, shift) = match value.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&value[..value.len() - 1], 10),
+        Some(b'M') => (&value[..value.len() - 1], 20),
+        Some(b'G') => (&value[..value.len() - 1], 30),
+        Some(b'T') => (&value[..value.len() - 1], 40),
+        _ => (value, 0),
+    };
+    let n = number(digits).map_err(|_| format!("{value:?} is not a size (digits, then K, M, G or T)"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{value:?} is too large"))
+}
+
+fn open_or_closed(value: &str) -> Result<bool, String> {
+    match value {
+        "open" => Ok(true),
+        "closed" => Ok(false),
+        _ => Err(format!("{value:?}: expected open or closed")),
+    }
 }
 
 fn positive(value: &str) -> Result<u64, String> {
@@ -188,5 +218,31 @@ mod tests {
         assert!(run(&["--max-clients", "0"], &[]).is_err());
         assert!(run(&["--data"], &[]).is_err());
         assert!(run(&[], &[("NETDISK_QUOTA", "lots")]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_suffixes_table() {
+        let cases = [
+            ("0", Ok(0)),
+            ("17", Ok(17)),
+            ("2K", Ok(2048)),
+            ("3m", Ok(3 << 20)),
+            ("1G", Ok(1 << 30)),
+            ("16T", Ok(16 << 40)),
+            ("16777215T", Ok(16_777_215 << 40)),
+            ("16777216T", Err(())),
+            ("K", Err(())),
+            ("1.5G", Err(())),
+            ("-1", Err(())),
+            ("1KB", Err(())),
+            ("1 K", Err(())),
+            ("", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(size(text).map_err(|_| ()), want, "{text:?}");
+        }
+        let c = run(&["--quota", "1M", "--max-file-size=2K", "--registration", "closed"], &[]).unwrap();
+        assert_eq!((c.quota, c.max_file_size, c.registration_open), (Some(1 << 20), 2048, false));
+        assert!(run(&["--registration", "maybe"], &[]).is_err());
     }
 }

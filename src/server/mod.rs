@@ -6,6 +6,7 @@
 //! one client, and accept errors (e.g. out of file descriptors) back off
 //! instead of spinning. A panic in a session ends that session only.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod log;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::holders::Holders;
+use crate::storage::accounts::finish_deletions;
 use crate::sums::Sums;
 use crate::transfer::sweep;
 use crate::users::Users;
@@ -67,6 +69,14 @@ impl Shared {
     /// Where a user's interrupted uploads wait.
     pub fn staging(&self, user: &str) -> PathBuf {
         self.config.data.join("staging").join(user)
+    }
+
+    /// The quota that applies to `user`: their own (`netdisk user quota`),
+    /// else the server's `--quota`; `None` is unlimited. Read from the users
+    /// file as it is now, so a change made while the server runs counts at
+    /// once.
+    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
+        self.users.quota(user).over(self.config.quota)
     }
 
     /// Records a failed login from `ip` and returns how long to wait before
@@ -235,6 +245,10 @@ impl Server {
                 }
                 if let Err(e) = shared.users.tidy() {
                     log::server("sweep", format!("users leftovers: {e}"));
+                }
+                let finished = finish_deletions(&shared.config.data, &shared.sums);
+                if finished > 0 {
+                    log::server("sweep", format!("finished {finished} interrupted account deletions"));
                 }
                 thread::sleep(every);
             }

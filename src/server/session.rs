@@ -10,6 +10,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
 use crate::transfer::{Download, Limits, Request, Stop, Upload, part_path, staged_bytes};
-use crate::users::check_user;
+use crate::users::{check_password, check_user};
 
 /// An upload whose staged file has not grown for this long (or half the
 /// stall timeout, if shorter) may be taken over by a new session.
@@ -73,6 +74,9 @@ pub struct Session<'a> {
     reader: BufReader<TcpStream>,
     state: State,
     failures: u32,
+    /// Device and inode of the home directory at login: the account
+    /// this session serves, told apart from a later one of the same name.
+    home_id: Option<(u64, u64)>,
     connected: Instant,
     last_request: Instant,
 }
@@ -90,6 +94,7 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
         reader: BufReader::with_capacity(4096, stream),
         state: State::LoggedOut,
         failures: 0,
+        home_id: None,
         connected: now,
         last_request: now,
     };
@@ -228,6 +233,10 @@ impl Session<'_> {
                 _ => self.send(&reply).map(|_| Flow::Go),
             };
         }
+        if self.account_gone() {
+            log::event(Some(self.peer), self.user(), "session", "", "421 account deleted", 0);
+            return self.refuse_and_close(Reply::new(Code::Closing, "account deleted"));
+        }
         let result = match cmd {
             Command::Register { user, pass } => self.register(&user, &pass),
             Command::Login { user, pass } => return self.login(&user, &pass),
@@ -242,6 +251,7 @@ impl Session<'_> {
             Command::Rmdir { path } => self.rmdir(&path),
             Command::Mv { from, to } => self.mv(&from, &to),
             Command::Quota => self.quota(),
+            Command::Passwd { old, new } => return self.passwd(&old, &new),
             Command::Help => Ok(help()),
             Command::Quit => {
                 self.slot = None;
@@ -270,10 +280,20 @@ impl Session<'_> {
         log::event(Some(self.peer), self.user(), action, detail, code, 0);
     }
 
+    /// Whether the account this session logged into was deleted since
+    /// (checked before each request: the users map refreshes incrementally
+    /// and the home is one `stat`).
+    fn account_gone(&self) -> bool {
+        let State::LoggedIn { user, .. } = &self.state else { return false };
+        let home = std::fs::symlink_metadata(self.shared.home(user)).ok().map(|m| (m.dev(), m.ino()));
+        !self.shared.users.exists(user) || home != self.home_id
+    }
+
     fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
         let users = &self.shared.users;
-        let result = users
-            .check_new(user, pass)
+        let result = self
+            .registration_open()
+            .and_then(|_| users.check_new(user, pass))
             .and_then(|_| {
                 if self.shared.may_register(self.peer.ip()) {
                     users.register(user, pass)
@@ -294,27 +314,65 @@ impl Session<'_> {
         result
     }
 
+    fn registration_open(&self) -> Result<()> {
+        match self.shared.config.registration_open {
+            true => Ok(()),
+            false => Err(Error::Refused("registration is closed".into())),
+        }
+    }
+
     fn login(&mut self, user: &str, pass: &Password) -> io::Result<Flow> {
         let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
         let shown = if check_user(user).is_ok() { user } else { "?" };
         if ok {
             let home = self.shared.home(user);
-            if let Err(e) = std::fs::create_dir_all(&home) {
-                log::event(Some(self.peer), user, "login", "", 451, 0);
-                return self.send(&Error::io("home directory", e).reply()).map(|_| Flow::Go);
+            let made = std::fs::create_dir_all(&home).and_then(|_| std::fs::symlink_metadata(&home));
+            match made {
+                Ok(meta) => self.home_id = Some((meta.dev(), meta.ino())),
+                Err(e) => {
+                    log::event(Some(self.peer), user, "login", "", 451, 0);
+                    return self.send(&Error::io("home directory", e).reply()).map(|_| Flow::Go);
+                }
             }
             self.state = State::LoggedIn { user: user.to_string(), tree: Tree::new(home), cwd: UserPath::root() };
             log::event(Some(self.peer), user, "login", "", 230, 0);
             return self.send(&Reply::new(Code::LoggedIn, format!("logged in as {user}"))).map(|_| Flow::Go);
         }
+        let shown = shown.to_string();
+        self.failed_login(&shown, "login", "login incorrect")
+    }
+
+    /// A wrong password (`login`, or `passwd` with a wrong OLD): the
+    /// per-address back-off, then `530`, or `421` and close after too many
+    /// on this connection.
+    fn failed_login(&mut self, shown: &str, action: &str, text: &str) -> io::Result<Flow> {
         self.failures += 1;
         std::thread::sleep(self.shared.login_failed(self.peer.ip()));
-        log::event(Some(self.peer), shown, "login", "", 530, 0);
+        log::event(Some(self.peer), shown, action, "", 530, 0);
         if self.failures >= self.shared.config.max_login_failures {
-            log::event(Some(self.peer), shown, "login", "", 421, 0);
+            log::event(Some(self.peer), shown, action, "", 421, 0);
             return self.refuse_and_close(Reply::new(Code::Closing, "too many failed logins"));
         }
-        self.send(&Reply::new(Code::NotLoggedIn, "login incorrect")).map(|_| Flow::Go)
+        self.send(&Reply::new(Code::NotLoggedIn, text)).map(|_| Flow::Go)
+    }
+
+    /// `passwd OLD NEW`: NEW is checked first (a bad one costs no hash and
+    /// counts as no failure), then OLD, which counts as a failed login when
+    /// wrong; the session stays logged in unless that failure was one too
+    /// many.
+    fn passwd(&mut self, old: &Password, new: &Password) -> io::Result<Flow> {
+        let user = self.user().to_string();
+        let users = &self.shared.users;
+        if let Err(e) = check_password(new) {
+            log::event(Some(self.peer), &user, "passwd", "", 501, 0);
+            return self.send(&e.reply()).map(|_| Flow::Go);
+        }
+        if !users.verify(&user, old) {
+            return self.failed_login(&user, "passwd", "old password incorrect");
+        }
+        let result = users.set_password(&user, new).map(|_| Reply::new(Code::Done, "password changed"));
+        self.note("passwd", "", &result);
+        self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
     }
 
     fn pwd(&self) -> Result<Reply> {
@@ -389,7 +447,7 @@ impl Session<'_> {
     fn quota(&self) -> Result<Reply> {
         let (tree, _) = self.resolve(".")?;
         let used = tree.usage() + staged_bytes(&self.staging());
-        let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
+        let limit = self.shared.quota_of(self.user()).map_or("-".to_string(), |q| q.to_string());
         Ok(Reply::new(Code::Status, format!("{used} {limit}")))
     }
 
@@ -438,7 +496,8 @@ impl Session<'_> {
     }
 
     fn prepare_upload(&self, asked: Asked) -> Result<(Upload, UserPath)> {
-        let limits = Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota };
+        let limits =
+            Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.quota_of(self.user()) };
         let (tree, path) = self.resolve(asked.text)?;
         let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
         let up = Upload::prepare(tree, &self.staging(), &request, &limits)?;
