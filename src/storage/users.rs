@@ -4,8 +4,8 @@
 //! `# netdisk users v1` header: `NAME:CREDENTIAL[ KEY=VALUE]...`. The last
 //! record for a name wins. CREDENTIAL is `md5$ROUNDS$SALT$HASH` (salt and
 //! hash in hex), or `-` for a removed account; fields after it are kept as
-//! they are and ignored by checks (`quota=BYTES` is reserved for per-user
-//! quotas). Lines that are not records (comments, damage) are skipped.
+//! they are and ignored by checks; `quota=BYTES|-` is the user's own quota
+//! ([`UserQuota`]), kept when the password changes. Lines that are not records (comments, damage) are skipped.
 //!
 //! Writers take an exclusive lock on `users.lock` (so several server
 //! processes may share one data directory), cut off a torn last line left by
