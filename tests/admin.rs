@@ -129,10 +129,17 @@ fn deleting_a_logged_in_user_ends_their_sessions_and_removes_their_files() {
     drop(p);
     s.wait_log("interrupted", 1);
     assert!(!files_under(&s.data.join("staging/dave")).is_empty());
+    // An upload under way when the account goes.
+    let mut u = s.user("dave");
+    let late = vec![b'z'; 100];
+    u.ok(&format!("upload late 100 {}", md5_hex(&late)), "150 0");
+    u.send(&late[..50]);
     s.user("erin");
     admin_ok(&s.data, &["user", "del", "dave"], "");
     assert_eq!(a.cmd("pwd"), "421 account deleted");
     assert!(a.closed());
+    u.send(&late[50..]);
+    assert_eq!(u.line(), "421 account deleted");
     for top in ["home", "staging"] {
         let names: Vec<_> = fs::read_dir(s.data.join(top)).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(names.iter().all(|n| n == "erin"), "{top}: only the other user is left: {names:?}");

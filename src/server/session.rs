@@ -526,6 +526,9 @@ impl Session<'_> {
                 return end("no digest".into(), reply, flow);
             }
         };
+        if self.account_gone() {
+            return end("account deleted".into(), Some(Reply::new(Code::Closing, "account deleted")), Flow::Close);
+        }
         let State::LoggedIn { tree, .. } = &self.state else { unreachable!("checked by dispatch") };
         let reply = match up.finish(tree, path, claimed, &self.shared.sums) {
             Ok(d) => Reply::new(Code::TransferDone, format!("{size} {d}")),
