@@ -1,13 +1,19 @@
-//! The netdisk server binary: flags -> Config -> Server::bind -> run.
+//! The netdisk server binary: flags -> Config -> Server::bind -> run, or
+//! `netdisk user ...` (account administration, see `server::admin`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use netdisk::config::{self, Parsed, USAGE};
+use netdisk::server::admin;
 use netdisk::{Server, log};
 
 fn main() -> ExitCode {
-    let parsed = config::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if admin::wants(&args) {
+        return admin::run(&args, |k| std::env::var(k).ok());
+    }
+    let parsed = config::parse(args, |k| std::env::var(k).ok());
     let config = match parsed {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Help) => {

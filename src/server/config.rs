@@ -35,6 +35,8 @@ pub struct Config {
     pub trash_days: u64,
     /// Most entries in one listing; a longer one is refused.
     pub max_list: usize,
+    /// Whether `register` is allowed (`--registration open|closed`).
+    pub registration_open: bool,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             register_burst: 30,
             trash_days: 30,
             max_list: 200_000,
+            registration_open: true,
         }
     }
 }
@@ -68,8 +71,10 @@ pub enum Parsed {
 
 pub const USAGE: &str = "\
 usage: netdisk [OPTIONS]
+       netdisk user add|passwd|del|list|quota ... [--data DIR]   (netdisk user --help)
 
-Serves the netdisk protocol (see docs/PROTOCOL.md).
+Serves the netdisk protocol (see docs/PROTOCOL.md). Sizes (BYTES) may end in
+K, M, G or T (powers of 1024).
 
 options (each also read from the environment variable in brackets):
   --listen ADDR          address to listen on, port 0 picks one [NETDISK_LISTEN] (127.0.0.1:9021)
@@ -86,13 +91,14 @@ options (each also read from the environment variable in brackets):
   --register-burst N     registrations from one address before they slow to one a second [NETDISK_REGISTER_BURST] (30)
   --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
   --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
+  --registration open|closed  whether `register` is allowed [NETDISK_REGISTRATION] (open)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 14] = [
+const FLAGS: [&str; 15] = [
     "listen",
     "data",
     "max-clients",
@@ -107,6 +113,7 @@ const FLAGS: [&str; 14] = [
     "register-burst",
     "trash-days",
     "max-list",
+    "registration",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -158,12 +165,13 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "login-timeout" => c.login_timeout = seconds(value)?,
         "stall-timeout" => c.stall_timeout = seconds(value)?,
         "partial-ttl" => c.partial_ttl = seconds(value)?,
-        "max-file-size" => c.max_file_size = number(value)?,
-        "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
+        "max-file-size" => c.max_file_size = size(value)?,
+        "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(size(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
         "register-burst" => c.register_burst = positive(value)? as u32,
         "trash-days" => c.trash_days = days(value)?,
         "max-list" => c.max_list = positive(value)? as usize,
+        "registration" => c.registration_open = open_or_closed(value)?,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -192,6 +200,28 @@ fn days(value: &str) -> Result<u64, String> {
     match number(value)? {
         n if n > 36_500 => Err(format!("{value:?} is more than 36500 days")),
         n => Ok(n),
+    }
+}
+
+/// A size in bytes: digits, optionally ending in `K`, `M`, `G` or `T`
+/// (powers of 1024; lower case is accepted too).
+pub fn size(value: &str) -> Result<u64, String> {
+    let (digits, shift) = match value.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&value[..value.len() - 1], 10),
+        Some(b'M') => (&value[..value.len() - 1], 20),
+        Some(b'G') => (&value[..value.len() - 1], 30),
+        Some(b'T') => (&value[..value.len() - 1], 40),
+        _ => (value, 0),
+    };
+    let n = number(digits).map_err(|_| format!("{value:?} is not a size (digits, then K, M, G or T)"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{value:?} is too large"))
+}
+
+fn open_or_closed(value: &str) -> Result<bool, String> {
+    match value {
+        "open" => Ok(true),
+        "closed" => Ok(false),
+        _ => Err(format!("{value:?}: expected open or closed")),
     }
 }
 
@@ -253,5 +283,31 @@ mod tests {
         assert_eq!(run(&[], &[("NETDISK_MAX_LIST", "50")]).unwrap().max_list, 50);
         assert_eq!(run(&[], &[]).unwrap().max_list, 200_000);
         assert!(run(&["--max-list", "0"], &[]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_suffixes_table() {
+        let cases = [
+            ("0", Ok(0)),
+            ("17", Ok(17)),
+            ("2K", Ok(2048)),
+            ("3m", Ok(3 << 20)),
+            ("1G", Ok(1 << 30)),
+            ("16T", Ok(16 << 40)),
+            ("16777215T", Ok(16_777_215 << 40)),
+            ("16777216T", Err(())),
+            ("K", Err(())),
+            ("1.5G", Err(())),
+            ("-1", Err(())),
+            ("1KB", Err(())),
+            ("1 K", Err(())),
+            ("", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(size(text).map_err(|_| ()), want, "{text:?}");
+        }
+        let c = run(&["--quota", "1M", "--max-file-size=2K", "--registration", "closed"], &[]).unwrap();
+        assert_eq!((c.quota, c.max_file_size, c.registration_open), (Some(1 << 20), 2048, false));
+        assert!(run(&["--registration", "maybe"], &[]).is_err());
     }
 }

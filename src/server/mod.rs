@@ -6,6 +6,7 @@
 //! one client, and accept errors (e.g. out of file descriptors) back off
 //! instead of spinning. A panic in a session ends that session only.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod log;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::holders::{Holders, Reservations};
+use crate::storage::accounts::finish_deletions;
 use crate::storage::trash::{self, Trash};
 use crate::sums::Sums;
 use crate::transfer::sweep;
@@ -75,6 +77,14 @@ impl Shared {
     /// A user's trash.
     pub(crate) fn trash(&self, user: &str) -> Trash {
         Trash::new(&self.config.data.join("trash"), user, self.config.trash_days)
+    }
+
+    /// The quota that applies to `user`: their own (`netdisk user quota`),
+    /// else the server's `--quota`; `None` is unlimited. Read from the users
+    /// file as it is now, so a change made while the server runs counts at
+    /// once.
+    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
+        self.users.quota(user).over(self.config.quota)
     }
 
     /// Records a failed login from `ip` and returns how long to wait before
@@ -254,6 +264,10 @@ impl Server {
                     log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
                 }
                 first = false;
+                let finished = finish_deletions(&shared.config.data, &shared.sums);
+                if finished > 0 {
+                    log::server("sweep", format!("finished {finished} interrupted account deletions"));
+                }
                 thread::sleep(every);
             }
         });

@@ -25,7 +25,7 @@ use crate::server::{Conn, Shared, Slot};
 use crate::storage::find::find;
 use crate::storage::trash::Trash;
 use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
-use crate::users::check_user;
+use crate::users::{check_password, check_user};
 
 /// An upload whose staged file has not grown for this long (or half the
 /// stall timeout, if shorter) may be taken over by a new session.
@@ -78,6 +78,9 @@ pub struct Session<'a> {
     reader: BufReader<TcpStream>,
     state: State,
     failures: u32,
+    /// Device and inode of the home directory at login: the account
+    /// this session serves, told apart from a later one of the same name.
+    home_id: Option<HomeId>,
     connected: Instant,
     last_request: Instant,
 }
@@ -95,6 +98,7 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
         reader: BufReader::with_capacity(4096, stream),
         state: State::LoggedOut,
         failures: 0,
+        home_id: None,
         connected: now,
         last_request: now,
     };
@@ -233,6 +237,10 @@ impl Session<'_> {
                 _ => self.send(&reply).map(|_| Flow::Go),
             };
         }
+        if self.account_gone() {
+            log::event(Some(self.peer), self.user(), "session", "", "421 account deleted", 0);
+            return self.refuse_and_close(Reply::new(Code::Closing, "account deleted"));
+        }
         // Commands that log no event of their own still log an unexpected failure.
         let quiet = matches!(cmd, Command::Pwd | Command::Ls { .. } | Command::Cd { .. } | Command::Stat { .. })
             || matches!(cmd, Command::Quota | Command::Help);
@@ -254,6 +262,7 @@ impl Session<'_> {
             Command::Makedirs { path } => self.makedirs(&path),
             Command::Cp { from, to } => self.cp(&from, &to),
             Command::Find { path } => self.find(path.as_deref().unwrap_or(".")),
+            Command::Passwd { old, new } => return self.passwd(&old, &new),
             Command::Help => Ok(help()),
             Command::Quit => {
                 self.slot = None;
@@ -288,10 +297,20 @@ impl Session<'_> {
         log::event(Some(self.peer), self.user(), action, detail, outcome, 0);
     }
 
+    /// Whether the account this session logged into was deleted since
+    /// (checked before each request: the users map refreshes incrementally
+    /// and the home is one `stat`).
+    fn account_gone(&self) -> bool {
+        let State::LoggedIn { user, .. } = &self.state else { return false };
+        let home = std::fs::symlink_metadata(self.shared.home(user)).ok().map(|m| home_id(&m));
+        !self.shared.users.exists(user) || home != self.home_id
+    }
+
     fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
         let users = &self.shared.users;
-        let result = users
-            .check_new(user, pass)
+        let result = self
+            .registration_open()
+            .and_then(|_| users.check_new(user, pass))
             .and_then(|_| {
                 if self.shared.may_register(self.peer.ip()) {
                     users.register(user, pass)
@@ -305,28 +324,66 @@ impl Session<'_> {
         result
     }
 
+    fn registration_open(&self) -> Result<()> {
+        match self.shared.config.registration_open {
+            true => Ok(()),
+            false => Err(Error::Refused("registration is closed".into())),
+        }
+    }
+
     fn login(&mut self, user: &str, pass: &Password) -> io::Result<Flow> {
         let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
         let shown = if check_user(user).is_ok() { user } else { "?" };
         if ok {
             let home = self.shared.home(user);
-            if let Err(e) = std::fs::create_dir_all(&home) {
-                let e = Error::io("home directory", e);
-                log::event(Some(self.peer), user, "login", "", e.outcome(), 0);
-                return self.send(&e.reply()).map(|_| Flow::Go);
+            let made = std::fs::create_dir_all(&home).and_then(|_| std::fs::symlink_metadata(&home));
+            match made {
+                Ok(meta) => self.home_id = Some(home_id(&meta)),
+                Err(e) => {
+                    let e = Error::io("home directory", e);
+                    log::event(Some(self.peer), user, "login", "", e.outcome(), 0);
+                    return self.send(&e.reply()).map(|_| Flow::Go);
+                }
             }
             self.state = State::LoggedIn { user: user.to_string(), tree: Tree::new(home), cwd: UserPath::root() };
             log::event(Some(self.peer), user, "login", "", 230, 0);
             return self.send(&Reply::new(Code::LoggedIn, format!("logged in as {user}"))).map(|_| Flow::Go);
         }
+        let shown = shown.to_string();
+        self.failed_login(&shown, "login", "login incorrect")
+    }
+
+    /// A wrong password (`login`, or `passwd` with a wrong OLD): the
+    /// per-address back-off, then `530`, or `421` and close after too many
+    /// on this connection.
+    fn failed_login(&mut self, shown: &str, action: &str, text: &str) -> io::Result<Flow> {
         self.failures += 1;
         std::thread::sleep(self.shared.login_failed(self.peer.ip()));
-        log::event(Some(self.peer), shown, "login", "", 530, 0);
+        log::event(Some(self.peer), shown, action, "", 530, 0);
         if self.failures >= self.shared.config.max_login_failures {
-            log::event(Some(self.peer), shown, "login", "", 421, 0);
+            log::event(Some(self.peer), shown, action, "", 421, 0);
             return self.refuse_and_close(Reply::new(Code::Closing, "too many failed logins"));
         }
-        self.send(&Reply::new(Code::NotLoggedIn, "login incorrect")).map(|_| Flow::Go)
+        self.send(&Reply::new(Code::NotLoggedIn, text)).map(|_| Flow::Go)
+    }
+
+    /// `passwd OLD NEW`: NEW is checked first (a bad one costs no hash and
+    /// counts as no failure), then OLD, which counts as a failed login when
+    /// wrong; the session stays logged in unless that failure was one too
+    /// many.
+    fn passwd(&mut self, old: &Password, new: &Password) -> io::Result<Flow> {
+        let user = self.user().to_string();
+        let users = &self.shared.users;
+        if let Err(e) = check_password(new) {
+            log::event(Some(self.peer), &user, "passwd", "", 501, 0);
+            return self.send(&e.reply()).map(|_| Flow::Go);
+        }
+        if !users.verify(&user, old) {
+            return self.failed_login(&user, "passwd", "old password incorrect");
+        }
+        let result = users.set_password(&user, new).map(|_| Reply::new(Code::Done, "password changed"));
+        self.note("passwd", "", &result);
+        self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
     }
 
     fn pwd(&self) -> Result<Reply> {
@@ -483,7 +540,7 @@ impl Session<'_> {
     /// counts its full size, even when it shares storage.
     // Quota reservations (uploads branch) replace this check-then-act.
     fn check_copy_quota(&self, tree: &Tree, bytes: u64) -> Result<()> {
-        let Some(quota) = self.shared.config.quota else { return Ok(()) };
+        let Some(quota) = self.shared.quota_of(self.user()) else { return Ok(()) };
         let used = tree.usage()? + staged_bytes(&self.staging()) + self.trash().usage();
         if used.saturating_add(bytes) > quota {
             return Err(Error::Quota(format!("copy of {bytes} bytes would exceed the quota of {quota} bytes")));
@@ -501,7 +558,7 @@ impl Session<'_> {
         let (tree, _) = self.resolve(".")?;
         let result = tree.usage().map(|used| {
             let used = used + staged_bytes(&self.staging()) + self.trash().usage();
-            let limit = self.shared.config.quota.map_or("-".to_string(), |q| q.to_string());
+            let limit = self.shared.quota_of(self.user()).map_or("-".to_string(), |q| q.to_string());
             Reply::new(Code::Status, format!("{used} {limit}"))
         });
         if let Err(e) = &result {
@@ -563,8 +620,10 @@ impl Session<'_> {
             limit: limit.saturating_sub(trash),
             account: self.shared.reservations.account(self.user()),
         };
-        let limits =
-            Limits { max_file_size: self.shared.config.max_file_size, quota: self.shared.config.quota.map(account) };
+        let limits = Limits {
+            max_file_size: self.shared.config.max_file_size,
+            quota: self.shared.quota_of(self.user()).map(account),
+        };
         let (tree, path) = self.resolve(asked.text)?;
         let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
         let up = Upload::prepare(tree, &self.staging(), &request, &limits)?;
@@ -594,6 +653,9 @@ impl Session<'_> {
                 return end("no digest".into(), reply, flow);
             }
         };
+        if self.account_gone() {
+            return end("account deleted".into(), Some(Reply::new(Code::Closing, "account deleted")), Flow::Close);
+        }
         if hold.is_some_and(|h| !h.stop_receiving()) {
             up.keep();
             return end("taken over".into(), None, Flow::Close);
@@ -696,6 +758,14 @@ fn replaced_by_move(tree: &Tree, from: &UserPath, to: &UserPath) -> Option<std::
 /// and a longer `wait` that an `Instant` cannot hold is cut to 30 days.
 fn later(start: Instant, wait: Duration) -> Instant {
     start.checked_add(wait).or_else(|| start.checked_add(MAX_DURATION)).unwrap_or(start)
+}
+
+/// Which directory a home is: device, inode and birth time, so that a home
+/// made again on a reused inode (after `netdisk user del`) is another one.
+type HomeId = (u64, u64, Option<std::time::SystemTime>);
+
+fn home_id(meta: &std::fs::Metadata) -> HomeId {
+    (meta.dev(), meta.ino(), meta.created().ok())
 }
 
 fn is_timeout(e: &io::Error) -> bool {

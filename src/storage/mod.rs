@@ -2,8 +2,10 @@
 //! staged uploads, recorded digests, the accounts, the trash, copies and
 //! `find`.
 
+pub mod accounts;
 pub mod copies;
 pub mod digests;
+pub mod durable;
 pub mod find;
 pub mod staging;
 pub mod trash;

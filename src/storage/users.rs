@@ -4,8 +4,8 @@
 //! `# netdisk users v1` header: `NAME:CREDENTIAL[ KEY=VALUE]...`. The last
 //! record for a name wins. CREDENTIAL is `md5$ROUNDS$SALT$HASH` (salt and
 //! hash in hex), or `-` for a removed account; fields after it are kept as
-//! they are and ignored by checks (`quota=BYTES` is reserved for per-user
-//! quotas). Lines that are not records (comments, damage) are skipped.
+//! they are and ignored by checks; `quota=BYTES|-` is the user's own quota
+//! ([`UserQuota`]), kept when the password changes. Lines that are not records (comments, damage) are skipped.
 //!
 //! Writers take an exclusive lock on `users.lock` (so several server
 //! processes may share one data directory), cut off a torn last line left by
@@ -48,6 +48,8 @@ const REMOVED: &str = "-";
 const MIN_DEAD_LINES: usize = 1024;
 /// Names of temporary copies made by compaction: `users.tmp.HEX`.
 const TMP_PREFIX: &str = "users.tmp.";
+/// The field of a per-user quota: `quota=BYTES` or `quota=-`.
+const QUOTA_FIELD: &str = "quota=";
 
 /// The accounts of one data directory.
 pub struct Users {
@@ -77,17 +79,24 @@ impl Users {
     /// Removes leftover temporary copies and compacts the file if it holds
     /// superseded or damaged lines; failures are logged, not fatal.
     pub fn open(data: &Path) -> Users {
-        let dummy = make_record(&Password::new("dummy password"), ROUNDS).unwrap_or_default();
-        let users = Users {
-            path: data.join("users"),
-            lock_path: data.join("users.lock"),
-            cache: Mutex::new(Cache::default()),
-            dummy,
-        };
+        let users = Users::attach(data);
         if let Err(e) = users.start_up() {
             log::server("users", format!("start-up tidy failed: {e}"));
         }
         users
+    }
+
+    /// The users of `data` without the start-up tidy: for short-lived
+    /// tools (`netdisk user ...`), which leave compaction to the servers and
+    /// to appends.
+    pub(crate) fn attach(data: &Path) -> Users {
+        let dummy = make_record(&Password::new("dummy password"), ROUNDS).unwrap_or_default();
+        Users {
+            path: data.join("users"),
+            lock_path: data.join("users.lock"),
+            cache: Mutex::new(Cache::default()),
+            dummy,
+        }
     }
 
     fn start_up(&self) -> io::Result<()> {
@@ -135,19 +144,29 @@ impl Users {
         record: &str,
         check: impl FnOnce(&HashMap<String, String>) -> Result<()>,
     ) -> Result<()> {
-        if record.contains(['\n', '\r']) {
-            return Err(Error::BadArgs("a record is one line".into()));
-        }
+        self.append_with(user, |accounts| check(accounts).map(|_| record.to_string()))
+    }
+
+    /// Appends the record that `make` builds from the accounts as they are
+    /// once the writers' lock is held (so a change to one field keeps the
+    /// others, whatever another process wrote meanwhile).
+    pub(crate) fn append_with(
+        &self,
+        user: &str,
+        make: impl FnOnce(&HashMap<String, String>) -> Result<String>,
+    ) -> Result<()> {
         let local = |e: io::Error| Error::Local(format!("users file: {e}"));
         let _lock = self.lock_writers().map_err(local)?;
         let created = !self.path.exists();
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
         cut_torn_tail(&file).map_err(local)?;
-        let dead = {
+        let (record, dead) = {
             let cache = self.current();
-            check(&cache.accounts)?;
-            cache.dead()
+            (make(&cache.accounts)?, cache.dead())
         };
+        if record.contains(['\n', '\r']) {
+            return Err(Error::BadArgs("a record is one line".into()));
+        }
         let len = file.metadata().map_err(local)?.len();
         let head = if len == 0 { HEADER } else { "" };
         let line = format!("{head}{user}:{record}\n");
@@ -251,6 +270,119 @@ impl Users {
     fn lookup(&self, user: &str) -> Option<String> {
         self.current().accounts.get(user).cloned()
     }
+}
+
+/// A user's own quota: the `quota=` field of their record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserQuota {
+    /// No field: the server's `--quota` applies.
+    Default,
+    /// `quota=-`: no limit, whatever `--quota` says.
+    Unlimited,
+    /// `quota=BYTES`.
+    Bytes(u64),
+}
+
+impl UserQuota {
+    /// The field in a stored record; a damaged value counts as absent.
+    fn of_record(record: &str) -> UserQuota {
+        match fields(record).find_map(|f| f.strip_prefix(QUOTA_FIELD)) {
+            Some("-") => UserQuota::Unlimited,
+            Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().map_or(UserQuota::Default, UserQuota::Bytes),
+            _ => UserQuota::Default,
+        }
+    }
+
+    /// The limit that applies when the server's own is `default`.
+    pub fn over(self, default: Option<u64>) -> Option<u64> {
+        match self {
+            UserQuota::Default => default,
+            UserQuota::Unlimited => None,
+            UserQuota::Bytes(n) => Some(n),
+        }
+    }
+}
+
+impl std::fmt::Display for UserQuota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserQuota::Default => f.write_str("default"),
+            UserQuota::Unlimited => f.write_str("-"),
+            UserQuota::Bytes(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Changes to existing accounts. Each appends one record under the
+/// writers' lock, built from the account's record as it is then, so the
+/// fields a change does not touch are kept.
+impl Users {
+    /// Whether `user` is a live account (reading what was appended since).
+    pub fn exists(&self, user: &str) -> bool {
+        self.current().accounts.contains_key(user)
+    }
+
+    /// The user's own quota; `Default` for an unknown user.
+    pub fn quota(&self, user: &str) -> UserQuota {
+        self.lookup(user).map_or(UserQuota::Default, |r| UserQuota::of_record(&r))
+    }
+
+    /// Every live account with its own quota, sorted by name.
+    pub fn list(&self) -> Vec<(String, UserQuota)> {
+        let cache = self.current();
+        let mut out: Vec<_> = cache.accounts.iter().map(|(n, r)| (n.clone(), UserQuota::of_record(r))).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Gives `user` a new password; `NotFound` if there is no such account.
+    pub fn set_password(&self, user: &str, pass: &Password) -> Result<()> {
+        check_password(pass)?;
+        let fresh = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        self.change(user, |record| {
+            let rest = record.strip_prefix(credential(record)).unwrap_or("");
+            format!("{fresh}{rest}")
+        })
+    }
+
+    /// Sets the user's own quota; `NotFound` if there is no such account.
+    pub fn set_quota(&self, user: &str, quota: UserQuota) -> Result<()> {
+        self.change(user, |record| {
+            let mut kept: Vec<&str> = vec![credential(record)];
+            kept.extend(fields(record).filter(|f| !f.starts_with(QUOTA_FIELD)));
+            let field = match quota {
+                UserQuota::Default => None,
+                other => Some(format!("{QUOTA_FIELD}{other}")),
+            };
+            kept.into_iter().map(str::to_string).chain(field).collect::<Vec<_>>().join(" ")
+        })
+    }
+
+    /// Removes the account. `hide` runs under the writers' lock once the
+    /// account is known to exist, before the removal is recorded, so the
+    /// name cannot be registered again in between.
+    pub(crate) fn remove(&self, user: &str, hide: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.append_with(user, |accounts| {
+            if !accounts.contains_key(user) {
+                return Err(no_such_user(user));
+            }
+            hide()?;
+            Ok(REMOVED.to_string())
+        })
+    }
+
+    fn change(&self, user: &str, edit: impl FnOnce(&str) -> String) -> Result<()> {
+        self.append_with(user, |accounts| accounts.get(user).map(|r| edit(r)).ok_or_else(|| no_such_user(user)))
+    }
+}
+
+fn no_such_user(user: &str) -> Error {
+    Error::NotFound(format!("no user {user}"))
+}
+
+/// The `KEY=VALUE` fields of a record, after its credential.
+fn fields(record: &str) -> impl Iterator<Item = &str> {
+    record.split(' ').skip(1).filter(|f| !f.is_empty())
 }
 
 impl Cache {

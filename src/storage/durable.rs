@@ -1,0 +1,106 @@
+//! File operations shared by the storage modules that must hold for trees
+//! of any depth and survive a crash half-way.
+//!
+//! Nothing here recurses by tree depth or follows a symbolic link: walks
+//! keep their own stack on the heap, and links are removed, never entered.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Deletes `top` (a directory or a file) and everything under it, with a
+/// stack of its own instead of recursion. `forget` is called for each
+/// regular file whose last link went (to drop what is recorded about it).
+/// Another deleter working on the same tree at the same time is tolerated;
+/// the first error other than "not found" is returned, after deleting all
+/// that could be deleted.
+pub(crate) fn remove_tree(top: &Path, mut forget: impl FnMut(&Metadata)) -> io::Result<()> {
+    let mut first_error = None;
+    let mut note = |r: io::Result<()>| match r {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => first_error = first_error.take().or(Some(e)),
+        _ => {}
+    };
+    let mut dirs = vec![top.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let meta = match fs::symlink_metadata(&dir) {
+            Ok(meta) => meta,
+            Err(e) => {
+                note(Err(e));
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            note(unlink(&dir, &meta, &mut forget));
+            continue;
+        }
+        match unlink_files(&dir, &mut forget, &mut note) {
+            Ok(sub) if sub.is_empty() => note(fs::remove_dir(&dir)),
+            // Seen again once its subdirectories are gone.
+            Ok(sub) => dirs.extend(std::iter::once(dir).chain(sub)),
+            Err(e) => note(Err(e)),
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Removes the non-directories in `dir`; returns its subdirectories.
+fn unlink_files(
+    dir: &Path,
+    forget: &mut impl FnMut(&Metadata),
+    note: &mut impl FnMut(io::Result<()>),
+) -> io::Result<Vec<PathBuf>> {
+    let mut sub = Vec::new();
+    for item in fs::read_dir(dir)? {
+        let item = item?;
+        match item.metadata() {
+            Ok(meta) if meta.is_dir() => sub.push(item.path()),
+            Ok(meta) => note(unlink(&item.path(), &meta, forget)),
+            Err(e) => note(Err(e)),
+        }
+    }
+    Ok(sub)
+}
+
+fn unlink(path: &Path, meta: &Metadata, forget: &mut impl FnMut(&Metadata)) -> io::Result<()> {
+    fs::remove_file(path)?;
+    if meta.is_file() && meta.nlink() == 1 {
+        forget(meta);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletes_a_deep_wide_tree_with_links_without_following_them() {
+        let root = std::env::temp_dir().join(format!("netdisk-durable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (top, outside) = (root.join("top"), root.join("outside"));
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("keep"), b"x").unwrap();
+        // 1,500 levels: deep enough to overflow a recursive walk on a
+        // session's stack, short enough for PATH_MAX.
+        let mut dir = top.clone();
+        for i in 0..1500 {
+            dir.push("d");
+            if i % 300 == 0 {
+                fs::create_dir_all(&dir).unwrap();
+                for j in 0..20 {
+                    fs::write(dir.join(format!("f{j}")), b"abc").unwrap();
+                }
+                std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+            }
+        }
+        fs::create_dir_all(&dir).unwrap();
+        let mut forgotten = 0;
+        remove_tree(&top, |_| forgotten += 1).unwrap();
+        assert!(!top.exists());
+        assert_eq!(forgotten, 5 * 20);
+        assert!(outside.join("keep").exists(), "a link was followed");
+        remove_tree(&top, |_| {}).unwrap();
+        let _ = fs::remove_dir_all(&root);
+    }
+}
