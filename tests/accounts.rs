@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir, wait_until};
+use common::{Server, fixture, test_dir, wait_until};
 
 fn users_file(data: &Path) -> Vec<u8> {
     fs::read(data.join("users")).unwrap()
@@ -27,16 +27,10 @@ fn record_of(data: &Path, user: &str) -> String {
     text.lines().filter_map(|l| l.strip_prefix(&prefix)).next_back().unwrap().to_string()
 }
 
-fn logs_in(s: &Server, user: &str, pass: &str) -> bool {
-    let mut c = s.connect();
-    c.cmd(&format!("login {user} {pass}")).starts_with("230")
-}
-
 #[test]
 fn register_appends_to_the_users_file_instead_of_rewriting_it() {
-    let dir = TempDir::new("append");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    let s = fixture!();
+    let data = s.data.clone();
     let mut c = s.connect();
     c.ok("register alice pw-a", "201");
     let before = users_file(&data);
@@ -47,14 +41,13 @@ fn register_appends_to_the_users_file_instead_of_rewriting_it() {
     assert!(after.starts_with(&before), "old bytes are not a prefix");
     let added = String::from_utf8(after[before.len()..].to_vec()).unwrap();
     assert!(added.starts_with("bob:md5$") && added.ends_with('\n') && added.lines().count() == 1, "{added:?}");
-    assert!(logs_in(&s, "alice", "pw-a") && logs_in(&s, "bob", "pw-b"));
+    assert!(s.logs_in("alice", "pw-a") && s.logs_in("bob", "pw-b"));
 }
 
 #[test]
 fn a_torn_last_line_is_ignored_and_cut_by_the_next_registration() {
-    let dir = TempDir::new("torn");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    let s = fixture!();
+    let data = s.data.clone();
     let mut c = s.connect();
     c.ok("register alice pw-a", "201");
     c.ok("register bob pw-b", "201");
@@ -62,34 +55,33 @@ fn a_torn_last_line_is_ignored_and_cut_by_the_next_registration() {
     // A crash in the middle of appending carol's record, seen by a running
     // server: carol is not an account, and dave's record must not run into it.
     append_raw(&data, b"carol:md5$60000$00112233");
-    assert!(!logs_in(&s, "carol", "x"));
-    assert!(logs_in(&s, "alice", "pw-a"));
+    assert!(!s.logs_in("carol", "x"));
+    assert!(s.logs_in("alice", "pw-a"));
     c.ok("register dave pw-d", "201");
     let text = String::from_utf8(users_file(&data)).unwrap();
     assert!(text.starts_with(std::str::from_utf8(&whole).unwrap()), "{text}");
     assert!(!text.contains("carol") && text.ends_with('\n'), "{text}");
     for (user, pass) in [("alice", "pw-a"), ("bob", "pw-b"), ("dave", "pw-d")] {
-        assert!(logs_in(&s, user, pass), "{user}");
+        assert!(s.logs_in(user, pass), "{user}");
     }
     c.ok("register carol pw-c", "201");
-    assert!(logs_in(&s, "carol", "pw-c"));
+    assert!(s.logs_in("carol", "pw-c"));
 }
 
 #[test]
 fn garbage_lines_after_a_crash_break_no_account_across_a_restart() {
-    let dir = TempDir::new("garbage");
-    let data = dir.path().join("data");
-    let mut s = Server::start(&data, &[]);
+    let mut s = fixture!();
+    let data = s.data.clone();
     s.user("alice");
     s.user("bob");
     s.kill();
     append_raw(&data, b"\xff\xfe not a record\nzed:\nbob\n:md5$1$00$00\n#comment\nerin:md5$600");
     let s = Server::start(&data, &[]);
-    assert!(logs_in(&s, "alice", "pw-alice") && logs_in(&s, "bob", "pw-bob"));
+    assert!(s.logs_in("alice", "pw-alice") && s.logs_in("bob", "pw-bob"));
     s.user("erin");
     s.user("zed");
     for user in ["alice", "bob", "erin", "zed"] {
-        assert!(logs_in(&s, user, &format!("pw-{user}")), "{user}");
+        assert!(s.logs_in(user, &format!("pw-{user}")), "{user}");
     }
     // Start-up compaction left one line per account.
     let text = String::from_utf8(users_file(&data)).unwrap();
@@ -98,9 +90,8 @@ fn garbage_lines_after_a_crash_break_no_account_across_a_restart() {
 
 #[test]
 fn the_last_record_wins_and_records_may_carry_fields() {
-    let dir = TempDir::new("records");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    let s = fixture!();
+    let data = s.data.clone();
     s.user("alice");
     s.user("bob");
     let alice = record_of(&data, "alice");
@@ -108,39 +99,36 @@ fn the_last_record_wins_and_records_may_carry_fields() {
     // What later versions will append while this server runs: a password
     // change, a quota field, a removal.
     append_raw(&data, format!("alice:{bob} quota=1000\nbob:-\n").as_bytes());
-    assert!(logs_in(&s, "alice", "pw-bob"), "alice's new password, with a field after it");
-    assert!(!logs_in(&s, "alice", "pw-alice"));
-    assert!(!logs_in(&s, "bob", "pw-bob"), "bob was removed");
+    assert!(s.logs_in("alice", "pw-bob"), "alice's new password, with a field after it");
+    assert!(!s.logs_in("alice", "pw-alice"));
+    assert!(!s.logs_in("bob", "pw-bob"), "bob was removed");
     let mut c = s.connect();
     c.ok("register bob again", "201");
-    assert!(logs_in(&s, "bob", "again"));
+    assert!(s.logs_in("bob", "again"));
     assert_ne!(alice, bob);
 }
 
 #[test]
 fn a_running_server_follows_another_process_through_a_compaction() {
-    let dir = TempDir::new("follow");
-    let data = dir.path().join("data");
-    let a = Server::start(&data, &[]);
+    let a = fixture!();
+    let data = a.data.clone();
     a.user("alice");
     // A superseded line makes the next process compact at start-up, which
     // replaces the file under `a`.
     let alice = record_of(&data, "alice");
     append_raw(&data, format!("alice:{alice}\n").as_bytes());
     let inode = fs::metadata(data.join("users")).unwrap().ino();
-    let b = Server::start(&data, &[]);
+    let b = a.another(&[]);
     assert_ne!(fs::metadata(data.join("users")).unwrap().ino(), inode, "b compacted");
     b.user("bob");
-    assert!(logs_in(&a, "bob", "pw-bob") && logs_in(&a, "alice", "pw-alice"));
+    assert!(a.logs_in("bob", "pw-bob") && a.logs_in("alice", "pw-alice"));
     a.user("carol");
-    assert!(logs_in(&b, "carol", "pw-carol"));
+    assert!(b.logs_in("carol", "pw-carol"));
 }
 
 #[test]
 fn one_address_gets_450_after_its_burst_of_registrations() {
-    let dir = TempDir::new("burst");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    let s = fixture!();
     let mut c = s.connect();
     // Requests refused for their arguments or a taken name cost nothing.
     c.ok("register u0 pw", "201");
@@ -174,9 +162,7 @@ fn one_address_gets_450_after_its_burst_of_registrations() {
 
 #[test]
 fn the_bucket_refills_at_one_registration_a_second() {
-    let dir = TempDir::new("refill");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &["--register-burst", "2"]);
+    let s = fixture!(&["--register-burst", "2"]);
     let mut c = s.connect();
     c.ok("register a pw", "201");
     c.ok("register b pw", "201");
@@ -189,32 +175,31 @@ fn the_bucket_refills_at_one_registration_a_second() {
 
 #[test]
 fn leftover_temporary_users_files_go_at_start_up_and_in_the_sweeper() {
-    let dir = TempDir::new("usertmp");
-    let data = dir.path().join("data");
+    let dir = test_dir!();
+    let data = dir.data();
     fs::create_dir_all(&data).unwrap();
     fs::write(data.join("users.tmp.0123456789abcdef"), "alice:md5$1$00$00\n").unwrap();
-    let s = Server::start(&data, &["--partial-ttl", "2"]);
+    let s = common::Server::start(&data, &["--partial-ttl", "2"]);
     assert!(!data.join("users.tmp.0123456789abcdef").exists(), "left at start-up");
     s.user("alice");
     fs::write(data.join("users.tmp.fedcba9876543210"), "x").unwrap();
     wait_until(20, "the sweeper to remove users.tmp.*", || !data.join("users.tmp.fedcba9876543210").exists());
     assert!(data.join("users").exists());
-    assert!(logs_in(&s, "alice", "pw-alice"));
+    assert!(s.logs_in("alice", "pw-alice"));
 }
 
 #[test]
 fn logins_go_on_while_another_process_holds_the_writers_lock() {
-    let dir = TempDir::new("offlock");
-    let data = dir.path().join("data");
-    let s = Server::start(&data, &[]);
+    let s = fixture!();
+    let data = s.data.clone();
     s.user("alice");
     // Another process (this test) is in the middle of a write.
     let lock = OpenOptions::new().write(true).open(data.join("users.lock")).unwrap();
     lock.lock().unwrap();
     let addr = s.addr.clone();
     let writer = std::thread::spawn(move || common::Raw::connect(&addr).cmd("register bob pw-bob"));
-    assert!(logs_in(&s, "alice", "pw-alice"), "a login waited for the writers' lock");
+    assert!(s.logs_in("alice", "pw-alice"), "a login waited for the writers' lock");
     lock.unlock().unwrap();
     assert!(writer.join().unwrap().starts_with("201"));
-    assert!(logs_in(&s, "bob", "pw-bob"));
+    assert!(s.logs_in("bob", "pw-bob"));
 }

@@ -6,36 +6,15 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server, TempDir, files_under, md5_hex};
-
-/// What an admin command did.
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
+use common::{Ran, Raw, files_under, fixture, md5_hex, netdisk, run, test_dir};
 
 /// Runs `netdisk ARGS...` with `stdin`; `--data DATA` is appended.
 fn admin(data: &Path, args: &[&str], stdin: &str) -> Ran {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netdisk"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start netdisk user");
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    Ran { code: out.status.code().unwrap_or(-1), out: text(out.stdout), err: text(out.stderr) }
+    run(Command::new(netdisk()).args(args).arg("--data").arg(data), stdin)
 }
 
 /// Asserts success (exit 0, nothing on stderr); returns standard output.
@@ -51,16 +30,6 @@ fn admin_fails(data: &Path, args: &[&str], stdin: &str, code: i32, says: &str) {
     assert!(ran.code == code && ran.err.contains(says), "{args:?}: wanted {code} {says:?}, got {ran:?}");
 }
 
-fn logs_in(s: &Server, user: &str, pass: &str) -> bool {
-    s.connect().cmd(&format!("login {user} {pass}")).starts_with("230")
-}
-
-fn start(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let s = Server::start(&dir.path().join("data"), args);
-    (dir, s)
-}
-
 /// The first reply line to an upload of `len` bytes announced with its MD5.
 fn try_upload(c: &mut Raw, path: &str, len: usize) -> String {
     let data = vec![b'x'; len];
@@ -74,8 +43,8 @@ fn try_upload(c: &mut Raw, path: &str, len: usize) -> String {
 
 #[test]
 fn admin_commands_report_success_and_failure() {
-    let dir = TempDir::new("admin-cmds");
-    let data = dir.path().join("data");
+    let dir = test_dir!();
+    let data = dir.data();
     assert_eq!(admin_ok(&data, &["user", "add", "ann"], "pw-ann\n"), "added ann\n");
     admin_fails(&data, &["user", "add", "ann"], "other\n", 1, "exists");
     admin_fails(&data, &["user", "add", ".bad"], "pw\n", 1, "user name");
@@ -97,27 +66,27 @@ fn admin_commands_report_success_and_failure() {
     assert!(admin_ok(&data, &["user", "--help"], "").contains("user quota NAME"));
     // `--data` anywhere on the line (the helper puts one last; an earlier
     // one is overridden by it).
-    let ran = Command::new(env!("CARGO_BIN_EXE_netdisk")).arg("--data").arg(&data).args(["user", "list"]).output();
+    let ran = Command::new(netdisk()).arg("--data").arg(&data).args(["user", "list"]).output();
     assert!(ran.unwrap().status.success());
-    let ran = Command::new(env!("CARGO_BIN_EXE_netdisk")).args(["user", "--data"]).arg(&data).arg("list").output();
+    let ran = Command::new(netdisk()).args(["user", "--data"]).arg(&data).arg("list").output();
     assert!(ran.unwrap().status.success());
 }
 
 #[test]
 fn added_and_changed_passwords_count_at_once_in_a_running_server() {
-    let (_dir, s) = start("admin-passwd", &[]);
+    let s = fixture!();
     admin_ok(&s.data, &["user", "add", "carl"], "first pw\n");
-    assert!(logs_in(&s, "carl", "\"first pw\""));
+    assert!(s.logs_in("carl", "\"first pw\""));
     let mut c = s.connect();
     c.ok("register carl x", "550");
     admin_ok(&s.data, &["user", "passwd", "carl"], "second\n");
-    assert!(logs_in(&s, "carl", "second"));
-    assert!(!logs_in(&s, "carl", "\"first pw\""));
+    assert!(s.logs_in("carl", "second"));
+    assert!(!s.logs_in("carl", "\"first pw\""));
 }
 
 #[test]
 fn deleting_a_logged_in_user_ends_their_sessions_and_removes_their_files() {
-    let (_dir, s) = start("admin-del", &[]);
+    let s = fixture!();
     let mut a = s.user("dave");
     let mut b = s.user("dave");
     a.ok("mkdir docs", "257");
@@ -144,7 +113,7 @@ fn deleting_a_logged_in_user_ends_their_sessions_and_removes_their_files() {
         let names: Vec<_> = fs::read_dir(s.data.join(top)).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(names.iter().all(|n| n == "erin"), "{top}: only the other user is left: {names:?}");
     }
-    assert!(!logs_in(&s, "dave", "pw-dave"));
+    assert!(!s.logs_in("dave", "pw-dave"));
     // The name can be registered again, with nothing of the old account;
     // a session of the old account still ends.
     let mut c = s.user("dave");
@@ -156,7 +125,7 @@ fn deleting_a_logged_in_user_ends_their_sessions_and_removes_their_files() {
 
 #[test]
 fn user_list_shows_quota_and_bytes_used() {
-    let (_dir, s) = start("admin-list", &[]);
+    let s = fixture!();
     let mut c = s.user("zed");
     assert!(try_upload(&mut c, "a", 1500).starts_with("226"));
     c.ok("mkdir d", "257");
@@ -173,7 +142,7 @@ fn user_list_shows_quota_and_bytes_used() {
 
 #[test]
 fn a_users_own_quota_overrides_the_server_quota_at_once() {
-    let (_dir, s) = start("admin-quota", &["--quota", "1K"]);
+    let s = fixture!(&["--quota", "1K"]);
     let mut c = s.user("fay");
     assert_eq!(c.cmd("quota"), "213 0 1024");
     admin_ok(&s.data, &["user", "quota", "fay", "4K"], "");
@@ -194,7 +163,7 @@ fn a_users_own_quota_overrides_the_server_quota_at_once() {
 
 #[test]
 fn closed_registration_refuses_register_but_not_admin() {
-    let (_dir, s) = start("admin-closed", &["--registration", "closed"]);
+    let s = fixture!(&["--registration", "closed"]);
     let mut c = s.connect();
     assert_eq!(c.cmd("register hal pw"), "550 registration is closed");
     admin_ok(&s.data, &["user", "add", "hal"], "pw\n");
@@ -203,19 +172,19 @@ fn closed_registration_refuses_register_but_not_admin() {
 
 #[test]
 fn passwd_changes_the_password_and_keeps_the_quota() {
-    let (_dir, s) = start("passwd", &[]);
+    let s = fixture!();
     let mut c = s.user("ivy");
     admin_ok(&s.data, &["user", "quota", "ivy", "7K"], "");
     assert_eq!(c.cmd("passwd pw-ivy \"new pw\""), "200 password changed");
-    assert!(logs_in(&s, "ivy", "\"new pw\""));
-    assert!(!logs_in(&s, "ivy", "pw-ivy"));
+    assert!(s.logs_in("ivy", "\"new pw\""));
+    assert!(!s.logs_in("ivy", "pw-ivy"));
     assert_eq!(admin_ok(&s.data, &["user", "list"], ""), "ivy 7168 0\n");
     c.ok("pwd", "257");
 }
 
 #[test]
 fn passwd_with_a_wrong_old_password_is_a_failed_login() {
-    let (_dir, s) = start("passwd-wrong", &["--max-login-failures", "2"]);
+    let s = fixture!(&["--max-login-failures", "2"]);
     let mut c = s.user("jo");
     let started = Instant::now();
     assert_eq!(c.cmd("passwd wrong newer").split(' ').next(), Some("530"));
@@ -230,19 +199,19 @@ fn passwd_with_a_wrong_old_password_is_a_failed_login() {
     // The second failure on this connection closes it.
     assert_eq!(c.cmd("passwd wrong again"), "421 too many failed logins");
     assert!(c.closed());
-    assert!(logs_in(&s, "jo", "pw-jo"), "refused passwd changed nothing");
+    assert!(s.logs_in("jo", "pw-jo"), "refused passwd changed nothing");
 }
 
 #[test]
 fn size_flags_take_suffixes() {
-    let (_dir, s) = start("suffixes", &["--max-file-size", "1K", "--quota=3k"]);
+    let s = fixture!(&["--max-file-size", "1K", "--quota=3k"]);
     let mut c = s.user("kim");
     assert_eq!(c.cmd("quota"), "213 0 3072");
     assert!(try_upload(&mut c, "ok", 1024).starts_with("226"));
     assert!(try_upload(&mut c, "big", 1025).starts_with("552"));
     let mut c = s.user("kim");
     c.ok("upload x 1K -", "501");
-    let bad = Command::new(env!("CARGO_BIN_EXE_netdisk")).args(["--quota", "1Q"]).output().unwrap();
+    let bad = Command::new(netdisk()).args(["--quota", "1Q"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--quota"));
 }

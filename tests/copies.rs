@@ -8,13 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
-
-fn start(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let tmp = TempDir::new(tag);
-    let server = Server::start(&tmp.path().join("data"), args);
-    (tmp, server)
-}
+use common::{Fixture, Raw, Server, bytes, files_under, fixture, md5_hex, test_dir};
 
 fn home(server: &Server, user: &str) -> PathBuf {
     server.data.join("home").join(user)
@@ -61,7 +55,7 @@ fn make_deep(dir: &Path, depth: usize) -> PathBuf {
 
 #[test]
 fn makedirs_makes_parents_is_idempotent_and_stops_at_files() {
-    let (_tmp, server) = start("makedirs", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     assert_eq!(c.cmd("makedirs \"a/b c/d\""), "257 \"/a/b c/d\"");
     assert!(c.cmd("makedirs /a/b\\c/d").starts_with("553 "), "backslash in a name\n{}", c.transcript);
@@ -81,7 +75,7 @@ fn makedirs_makes_parents_is_idempotent_and_stops_at_files() {
 
 #[test]
 fn find_lists_depth_first_in_contract_format() {
-    let (_tmp, server) = start("find-format", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     c.ok("makedirs /t/sub/inner", "257");
     assert_eq!(c.upload("/t/sub/x y", b"hello\n"), format!("226 6 {}", md5_hex(b"hello\n")));
@@ -106,7 +100,7 @@ fn find_lists_depth_first_in_contract_format() {
 
 #[test]
 fn find_records_digests_of_files_it_hashes() {
-    let (_tmp, server) = start("find-hash", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     let dir = home(&server, "alice").join("raw");
     let made = make_files(&dir, 2, 3);
@@ -123,7 +117,7 @@ fn find_records_digests_of_files_it_hashes() {
 
 #[test]
 fn find_of_ten_thousand_files() {
-    let (_tmp, server) = start("find-many", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     let made = make_files(&home(&server, "alice").join("many"), 100, 100);
     let lines = find(&mut c, "/many");
@@ -147,7 +141,8 @@ fn reorder(w: &str) -> String {
 
 #[test]
 fn find_of_a_2000_deep_tree_and_its_copy() {
-    let (_tmp, server) = start("find-deep", &[]);
+    // A short directory name: the copy's host path is near `PATH_MAX`.
+    let server = Fixture::new("deep", &[]);
     let mut c = server.user("alice");
     make_deep(&home(&server, "alice").join("d"), 2000);
     let lines = find(&mut c, "/d");
@@ -162,7 +157,7 @@ fn find_of_a_2000_deep_tree_and_its_copy() {
 
 #[test]
 fn find_is_bounded_by_max_list() {
-    let (_tmp, server) = start("find-max", &["--max-list", "5"]);
+    let server = fixture!(&["--max-list", "5"]);
     let mut c = server.user("alice");
     make_files(&home(&server, "alice").join("m"), 1, 4);
     assert_eq!(find(&mut c, "/m").len(), 5, "exactly the bound is fine");
@@ -175,7 +170,7 @@ fn find_is_bounded_by_max_list() {
 
 #[test]
 fn cp_of_a_file_shares_it_and_keeps_its_mtime() {
-    let (_tmp, server) = start("cp-file", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     let data = bytes(100_000, 7);
     c.upload("/a", &data);
@@ -192,7 +187,7 @@ fn cp_of_a_file_shares_it_and_keeps_its_mtime() {
 
 #[test]
 fn cp_replaces_a_file_atomically() {
-    let (_tmp, server) = start("cp-over", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     c.upload("/new", b"new content");
     c.upload("/old", b"old content");
@@ -203,7 +198,7 @@ fn cp_replaces_a_file_atomically() {
 
 #[test]
 fn cp_refusals() {
-    let (_tmp, server) = start("cp-refuse", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     c.ok("makedirs /d/sub", "257");
     c.upload("/d/sub/f", b"x");
@@ -230,7 +225,7 @@ fn cp_refusals() {
 
 #[test]
 fn cp_of_a_tree_is_byte_exact_and_costs_no_blocks() {
-    let (_tmp, server) = start("cp-tree", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     let root = home(&server, "alice");
     let made = make_files(&root.join("src"), 10, 100);
@@ -254,7 +249,7 @@ fn cp_of_a_tree_is_byte_exact_and_costs_no_blocks() {
 
 #[test]
 fn cp_counts_the_full_size_in_the_quota() {
-    let (_tmp, server) = start("cp-quota", &["--quota", "1000"]);
+    let server = fixture!(&["--quota", "1000"]);
     let mut c = server.user("alice");
     c.upload("/a", &bytes(400, 1));
     c.ok("cp /a /b", "250 ");
@@ -266,7 +261,7 @@ fn cp_counts_the_full_size_in_the_quota() {
 
 #[test]
 fn rm_of_one_copy_keeps_the_digest_record_of_the_other() {
-    let (_tmp, server) = start("cp-rm", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     c.upload("/a", b"shared bytes");
     c.ok("cp /a /b", "250 ");
@@ -283,8 +278,8 @@ fn rm_of_one_copy_keeps_the_digest_record_of_the_other() {
 
 #[test]
 fn a_crashed_copys_scratch_is_removed_at_start_up() {
-    let tmp = TempDir::new("cp-leftover");
-    let data = tmp.path().join("data");
+    let dir = test_dir!();
+    let data = dir.data();
     let scratch = data.join("staging/alice/cp-00112233aabbccdd");
     make_files(&scratch.join("c"), 3, 3);
     make_deep(&scratch.join("c/deep"), 50);

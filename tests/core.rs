@@ -5,17 +5,11 @@ mod common;
 use std::process::Command;
 use std::thread;
 
-use common::{Raw, Server, TempDir, files_under};
-
-fn server(tag: &str) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), &[]);
-    (dir, server)
-}
+use common::{Raw, files_under, fixture, netdisk};
 
 #[test]
 fn greets_and_walks_through_the_contract_example() {
-    let (_dir, s) = server("walk");
+    let s = fixture!();
     let mut c = s.connect();
     assert_eq!(c.greeting, "220 netdisk ready");
     assert_eq!(c.cmd("register alice s3cret"), "201 registered alice");
@@ -30,7 +24,7 @@ fn greets_and_walks_through_the_contract_example() {
 
 #[test]
 fn framing_crlf_blank_lines_pipelining_and_case() {
-    let (_dir, s) = server("framing");
+    let s = fixture!();
     let mut c = s.connect();
     c.send(b"\r\n   \n\t\nREGISTER bob pw\r\nLoGiN bob pw\nmkdir a\r\nmkdir b\nPWD\n");
     assert_eq!(c.line(), "201 registered bob");
@@ -48,7 +42,7 @@ fn framing_crlf_blank_lines_pipelining_and_case() {
 
 #[test]
 fn lines_at_and_over_the_limit() {
-    let (_dir, s) = server("limit");
+    let s = fixture!();
     let mut c = s.connect();
     // 4096 bytes counting "\r\n": accepted (an unknown command, 500, session kept).
     let mut line = "x".repeat(4094).into_bytes();
@@ -65,7 +59,7 @@ fn lines_at_and_over_the_limit() {
 
 #[test]
 fn quoting_names_with_spaces_quotes_and_backslashes() {
-    let (_dir, s) = server("quote");
+    let s = fixture!();
     let mut c = s.user("carol");
     assert_eq!(c.cmd("makedir \"my docs\""), "257 \"/my docs\"");
     assert_eq!(c.cmd("makedir \"say \\\"hi\\\"\""), "257 \"/say \\\"hi\\\"\"");
@@ -78,7 +72,7 @@ fn quoting_names_with_spaces_quotes_and_backslashes() {
 
 #[test]
 fn before_login_only_register_login_help_quit() {
-    let (_dir, s) = server("prelogin");
+    let s = fixture!();
     let mut c = s.connect();
     for cmd in ["pwd", "ls", "mkdir x", "cd /", "stat x", "rm x", "rmdir x", "mv a b", "quota", "download x"] {
         assert!(c.cmd(cmd).starts_with("530"), "{cmd}: {}", c.transcript);
@@ -93,7 +87,7 @@ fn before_login_only_register_login_help_quit() {
 
 #[test]
 fn every_command_success_and_failure() {
-    let (_dir, s) = server("commands");
+    let s = fixture!();
     let mut c = s.user("dave");
     c.ok("mkdir d", "257");
     assert!(c.cmd("mkdir d").starts_with("550"), "exists");
@@ -135,7 +129,7 @@ fn every_command_success_and_failure() {
 
 #[test]
 fn users_are_isolated_and_dotdot_clamps() {
-    let (_dir, s) = server("isolation");
+    let s = fixture!();
     let mut a = s.user("erin");
     let mut b = s.user("frank");
     assert!(a.upload("secret.txt", b"erin's").starts_with("226"));
@@ -151,7 +145,7 @@ fn users_are_isolated_and_dotdot_clamps() {
 
 #[test]
 fn registration_rules() {
-    let (_dir, s) = server("register");
+    let s = fixture!();
     let mut c = s.connect();
     c.ok("register gina pw", "201");
     assert!(c.cmd("register gina other").starts_with("550"));
@@ -167,18 +161,17 @@ fn registration_rules() {
 
 #[test]
 fn accounts_and_trees_survive_a_restart() {
-    let dir = TempDir::new("restart");
-    let data = dir.path().join("data");
+    let mut s = fixture!();
+    let data = s.data.clone();
     let pass = "\"p: #$ with \\\\ spaces\"";
     {
-        let s = Server::start(&data, &[]);
         let mut c = s.connect();
         c.ok(&format!("register henry {pass}"), "201");
         c.ok(&format!("login henry {pass}"), "230");
         c.ok("mkdir keep", "257");
         assert!(c.upload("keep/a.txt", b"persist").starts_with("226"));
     }
-    let s = Server::start(&data, &[]);
+    s.restart(&[]);
     let mut c = s.connect();
     c.ok(&format!("login henry {pass}"), "230");
     assert_eq!(c.download("keep/a.txt"), b"persist");
@@ -189,10 +182,10 @@ fn accounts_and_trees_survive_a_restart() {
 
 #[test]
 fn two_processes_register_concurrently_without_losing_anyone() {
-    let dir = TempDir::new("twoproc");
-    let data = dir.path().join("data");
     let burst = ["--register-burst", "1000"];
-    let servers = [Server::start(&data, &burst), Server::start(&data, &burst)];
+    let first = fixture!(&burst);
+    let data = first.data.clone();
+    let servers = [&first.server, &first.another(&burst)];
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
     let threads: Vec<_> = (0..16)
         .map(|i| {
@@ -220,7 +213,7 @@ fn two_processes_register_concurrently_without_losing_anyone() {
 
 #[test]
 fn binary_flags_help_version_and_errors() {
-    let bin = env!("CARGO_BIN_EXE_netdisk");
+    let bin = netdisk();
     let out = Command::new(bin).arg("--help").output().unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--listen"));
     let out = Command::new(bin).arg("--version").output().unwrap();
@@ -234,7 +227,7 @@ fn binary_flags_help_version_and_errors() {
 
 #[test]
 fn logs_one_line_per_event_without_passwords() {
-    let (_dir, s) = server("logs");
+    let s = fixture!();
     let mut c = s.connect();
     c.ok("register ivy hunter2", "201");
     c.cmd("login ivy wrong-one");

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{Server, TempDir};
+use common::fixture;
 use netdisk::fs::{UserPath, check_name};
 use netdisk::proto::{Command, parse_line};
 
@@ -164,8 +164,7 @@ fn random_and_mutated_lines_never_panic_and_stay_inside() {
 
 #[test]
 fn random_lines_through_a_real_server() {
-    let dir = TempDir::new("fuzz");
-    let s = Server::start(&dir.path().join("data"), &[]);
+    let s = fixture!();
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
     let mut c = s.user("fuzz");
     for i in 0..400 {
@@ -185,7 +184,7 @@ fn random_lines_through_a_real_server() {
     }
     assert!(c.cmd("pwd").starts_with("257"));
     let mut top: Vec<String> =
-        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        fs::read_dir(s.dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     top.retain(|n| !n.starts_with("server-"));
     assert_eq!(top, vec!["data"], "nothing created outside the data directory");
 }

@@ -8,13 +8,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
-
-fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), args);
-    (dir, server)
-}
+use common::{Raw, Server, TempDir, bytes, files_under, fixture, md5_hex, netdisk, test_dir, wait_until};
 
 /// One hostile request: the bytes sent after login, the reply's start, and
 /// whether the session must survive it.
@@ -102,7 +96,7 @@ fn hostile_cases() -> Vec<Case> {
 
 #[test]
 fn hostile_input_table() {
-    let (dir, s) = server("hostile", &[]);
+    let s = fixture!();
     let mut setup = s.user("mal");
     setup.ok("mkdir d", "257");
     assert!(setup.upload("f", b"file").starts_with("226"));
@@ -125,7 +119,7 @@ fn hostile_input_table() {
     }
     // Nothing appeared outside the data directory or the user's tree.
     let mut top: Vec<String> =
-        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        fs::read_dir(s.dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     top.retain(|n| !n.starts_with("server-"));
     assert_eq!(top, vec!["data"]);
     let mut home = setup.ls("/");
@@ -137,9 +131,9 @@ fn hostile_input_table() {
 
 #[test]
 fn links_and_fifos_are_never_followed_or_opened() {
-    let (dir, s) = server("links", &[]);
+    let s = fixture!();
     let mut c = s.user("lin");
-    let outside = dir.path().join("outside");
+    let outside = s.dir().join("outside");
     fs::create_dir(&outside).unwrap();
     fs::write(outside.join("secret"), b"outside").unwrap();
     let home = s.data.join("home/lin");
@@ -173,7 +167,7 @@ fn links_and_fifos_are_never_followed_or_opened() {
 
 #[test]
 fn connection_limits_refuse_with_421_and_recover() {
-    let (_dir, s) = server("limits", &["--max-clients", "3", "--max-per-ip", "2"]);
+    let s = fixture!(&["--max-clients", "3", "--max-per-ip", "2"]);
     let mut a = s.connect();
     let _b = s.connect();
     let mut c = Raw::connect(&s.addr);
@@ -189,7 +183,7 @@ fn connection_limits_refuse_with_421_and_recover() {
 
 #[test]
 fn a_client_that_reconnects_at_once_is_never_refused_by_its_own_old_session() {
-    let (_dir, s) = server("reconnect", &["--max-clients", "1"]);
+    let s = fixture!(&["--max-clients", "1"]);
     for i in 0..200 {
         let mut c = s.connect();
         assert_eq!(c.greeting, "220 netdisk ready", "connection {i}");
@@ -205,7 +199,7 @@ fn a_client_that_reconnects_at_once_is_never_refused_by_its_own_old_session() {
 
 #[test]
 fn total_client_limit() {
-    let (_dir, s) = server("maxclients", &["--max-clients", "2"]);
+    let s = fixture!(&["--max-clients", "2"]);
     let _a = s.connect();
     let _b = s.connect();
     assert_eq!(Raw::connect(&s.addr).greeting, "421 too many connections");
@@ -213,35 +207,36 @@ fn total_client_limit() {
 
 #[test]
 fn idle_and_trickle_timeouts() {
-    let (_dir, s) = server("idle", &["--idle-timeout", "2", "--login-timeout", "30"]);
+    let s = fixture!(&["--idle-timeout", "1", "--login-timeout", "30"]);
     let mut c = s.user("ida");
-    let started = Instant::now();
-    // A line trickled one byte at a time never completes in time.
-    for b in b"help me please, slowly".iter() {
-        if started.elapsed() > Duration::from_millis(2500) {
+    // A line trickled one byte at a time, each byte well within the idle
+    // timeout, never completes in time: the reply comes while it trickles.
+    c.stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut reply = String::new();
+    for b in b"help me please, slowly, one byte at a time, for as long as it takes".iter() {
+        let _ = std::io::Write::write_all(&mut c.stream, &[*b]);
+        if let Ok(n) = std::io::BufRead::read_line(&mut c.reader, &mut reply)
+            && n > 0
+        {
             break;
         }
-        let _ = std::io::Write::write_all(&mut c.stream, &[*b]);
-        thread::sleep(Duration::from_millis(150));
     }
-    assert_eq!(c.line(), "421 idle timeout");
+    assert_eq!(reply, "421 idle timeout\r\n");
     assert!(c.closed());
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
 fn login_timeout_closes_sessions_that_never_log_in() {
-    let (_dir, s) = server("logintimeout", &["--login-timeout", "1", "--idle-timeout", "60"]);
+    let s = fixture!(&["--login-timeout", "1", "--idle-timeout", "60"]);
     let mut c = s.connect();
     c.ok("register x y", "201");
-    thread::sleep(Duration::from_millis(1300));
     assert_eq!(c.line(), "421 login timeout");
     assert!(c.closed());
 }
 
 #[test]
 fn stalled_transfers_free_their_session() {
-    let (_dir, s) = server("stall", &["--stall-timeout", "1", "--max-clients", "1"]);
+    let s = fixture!(&["--stall-timeout", "1", "--max-clients", "1"]);
     let mut c = s.user("sam");
     let data = bytes(32 << 20, 1);
     assert!(c.upload("big", &data).starts_with("226"));
@@ -263,7 +258,7 @@ fn stalled_transfers_free_their_session() {
 
 #[test]
 fn failed_logins_back_off_and_close() {
-    let (_dir, s) = server("logins", &[]);
+    let s = fixture!();
     let mut c = s.connect();
     c.ok("register tom right", "201");
     let started = Instant::now();
@@ -282,23 +277,24 @@ fn failed_logins_back_off_and_close() {
 
 #[test]
 fn out_of_file_descriptors_does_not_stop_the_server() {
-    let dir = TempDir::new("emfile");
-    let data = dir.path().join("data");
+    let dir = test_dir!();
+    let data = dir.data();
     fs::create_dir_all(&data).unwrap();
-    let bin = env!("CARGO_BIN_EXE_netdisk");
-    let script = format!("ulimit -n 32 && exec {bin} --listen 127.0.0.1:0 --data {}", data.display());
-    let (_server, addr) = spawn_listening("sh", &["-c", &script]).expect("server under ulimit -n 32");
-    let conns: Vec<_> = (0..60).filter_map(|_| std::net::TcpStream::connect(&addr).ok()).collect();
-    thread::sleep(Duration::from_millis(300));
+    let script = format!("ulimit -n 32 && exec {} --listen 127.0.0.1:0 --data {}", netdisk(), data.display());
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script]);
+    let s = Server::launch(sh, &data).expect("server under ulimit -n 32");
+    let conns: Vec<_> = (0..60).filter_map(|_| std::net::TcpStream::connect(&s.addr).ok()).collect();
+    s.wait_log("action=accept", 1);
     drop(conns);
     // Once the flood is gone, a new client is served.
-    let mut c = Raw::connect(&addr);
-    let started = Instant::now();
-    while c.greeting != "220 netdisk ready" && started.elapsed() < Duration::from_secs(10) {
-        thread::sleep(Duration::from_millis(100));
-        c = Raw::connect(&addr);
-    }
-    assert_eq!(c.greeting, "220 netdisk ready");
+    let mut c = Raw::connect(&s.addr);
+    wait_until(10, "a new client to be served", || {
+        if c.greeting != "220 netdisk ready" {
+            c = Raw::connect(&s.addr);
+        }
+        c.greeting == "220 netdisk ready"
+    });
     assert!(c.cmd("help").starts_with("214"));
 }
 
@@ -307,7 +303,7 @@ fn a_flood_of_idle_slow_and_hostile_clients_does_not_starve_a_good_one() {
     // Every connection here comes from 127.0.0.1; in life the flood and the
     // good client have different addresses, so the per-address limit
     // (tested on its own above) is lifted.
-    let (_dir, s) = server("flood", &["--max-per-ip", "1000"]);
+    let s = fixture!(&["--max-per-ip", "1000"]);
     let mut idle = Vec::new();
     for _ in 0..40 {
         idle.push(std::net::TcpStream::connect(&s.addr).unwrap());
@@ -337,9 +333,8 @@ fn a_flood_of_idle_slow_and_hostile_clients_does_not_starve_a_good_one() {
 
 #[test]
 fn sigkill_during_registrations_leaves_a_parseable_users_file() {
-    let dir = TempDir::new("killreg");
-    let data = dir.path().join("data");
-    let mut s = Server::start(&data, &["--register-burst", "100000"]);
+    let mut s = fixture!(&["--register-burst", "100000"]);
+    let data = s.data.clone();
     let addr = s.addr.clone();
     let worker = thread::spawn(move || {
         let mut done = Vec::new();
@@ -360,11 +355,11 @@ fn sigkill_during_registrations_leaves_a_parseable_users_file() {
         }
         done
     });
-    thread::sleep(Duration::from_millis(400));
+    wait_until(20, "some registrations", || fs::read(data.join("users")).unwrap_or_default().len() > 5000);
     s.kill();
     let done = worker.join().unwrap();
     assert!(!done.is_empty());
-    let s = Server::start(&data, &[]);
+    s.restart(&[]);
     let text = fs::read_to_string(data.join("users")).unwrap();
     for line in text.lines().skip(1) {
         let (name, record) = line.split_once(':').unwrap();
@@ -379,27 +374,25 @@ fn sigkill_during_registrations_leaves_a_parseable_users_file() {
 
 #[test]
 fn sigterm_mid_upload_loses_nothing() {
-    let dir = TempDir::new("sigterm");
-    let data_dir = dir.path().join("data");
     let data = bytes(2_000_000, 3);
     let md5 = md5_hex(&data);
-    let mut s = Server::start(&data_dir, &[]);
+    let mut s = fixture!();
+    let data_dir = s.data.clone();
     let mut c = s.user("tia");
     assert!(c.upload("done", b"committed").starts_with("226"));
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..777_777]);
-    common::wait_until(20, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
+    wait_until(20, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
     let pid = s.child.id().to_string();
     // The shell's own kill: no procps needed.
     assert!(Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().unwrap().success());
     let mut ended = None;
-    common::wait_until(10, "the server to end on SIGTERM", || {
+    wait_until(10, "the server to end on SIGTERM", || {
         ended = s.child.try_wait().unwrap();
         ended.is_some()
     });
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&ended.unwrap()), Some(15));
-    drop(s);
-    let s = Server::start(&data_dir, &[]);
+    s.restart(&[]);
     let mut c = s.user("tia");
     assert_eq!(c.ls("/"), vec!["done"], "only complete files are visible");
     assert_eq!(c.download("done"), b"committed");
@@ -408,55 +401,31 @@ fn sigterm_mid_upload_loses_nothing() {
     assert_eq!(c.line(), format!("226 2000000 {md5}"));
 }
 
-/// A child process killed when dropped, even when a test fails.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts a server whose data directory is a 3 MiB tmpfs, mounted in a
 /// private user and mount namespace (`unshare -rm`); `None` where the
 /// machine does not allow that.
-fn server_on_tiny_disk(dir: &TempDir) -> Option<(Killed, String)> {
-    let data = dir.path().join("data");
+fn server_on_tiny_disk(dir: &TempDir) -> Option<Server> {
+    let data = dir.data();
     fs::create_dir_all(&data).unwrap();
-    let bin = env!("CARGO_BIN_EXE_netdisk");
     let script = format!(
         "mount -t tmpfs -o size=3m tmpfs {d} && exec {bin} --listen 127.0.0.1:0 --data {d}",
-        d = data.display()
+        d = data.display(),
+        bin = netdisk()
     );
-    spawn_listening("unshare", &["-rm", "sh", "-c", &script])
-}
-
-/// Runs a program that prints `listening on ADDR` first; `None` if it
-/// does not.
-fn spawn_listening(program: &str, args: &[&str]) -> Option<(Killed, String)> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let stdout = child.stdout.take()?;
-    let child = Killed(child);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).ok()?;
-    let addr = line.trim().strip_prefix("listening on ")?.to_string();
-    Some((child, addr))
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", &script]);
+    Server::launch(cmd, &data)
 }
 
 #[test]
 fn a_full_disk_gives_452_keeps_staged_bytes_and_the_server_goes_on() {
-    let dir = TempDir::new("diskfull");
-    let Some((_server, addr)) = server_on_tiny_disk(&dir) else {
+    let dir = test_dir!();
+    let Some(server) = server_on_tiny_disk(&dir) else {
         eprintln!("SKIPPED: this machine does not allow `unshare -rm` with a tmpfs mount");
         return;
     };
     let data = bytes(5_000_000, 12);
+    let addr = server.addr.clone();
     let mut c = Raw::connect(&addr);
     c.ok("register dana pw", "201");
     c.ok("login dana pw", "230");

@@ -10,15 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Server, TempDir, md5_hex, wait_until};
+use common::{Server, TempDir, fixture, md5_hex, netdisk, staged_len, test_dir, wait_until};
 use netdisk::client::Client;
 use netdisk::proto::{Command as Request, Password};
-
-fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), args);
-    (dir, server)
-}
 
 /// Files in `data/sums`, temporary ones included.
 fn records(data: &Path) -> usize {
@@ -28,7 +22,7 @@ fn records(data: &Path) -> usize {
 #[test]
 fn replacing_and_removing_files_leaves_no_digest_record_behind() {
     // Without a trash, every replaced file is gone at once.
-    let (_dir, server) = server("misc-orphans", &["--trash-days", "0"]);
+    let server = fixture!(&["--trash-days", "0"]);
     let mut c = server.user("alice");
     assert!(c.upload("a", b"first").starts_with("226"));
     let mut last = Vec::new();
@@ -51,14 +45,14 @@ fn replacing_and_removing_files_leaves_no_digest_record_behind() {
 /// record survived (a crash between the rename and its removal).
 #[test]
 fn a_reused_inode_never_gets_the_md5_of_the_file_it_replaced() {
-    let (dir, server) = server("misc-reuse", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     assert!(c.upload("a", b"AAAAAA").starts_with("226"));
     c.ok("stat a", "213");
     let home = server.data.join("home/alice");
     let old = fs::metadata(home.join("a")).unwrap();
     let record = server.data.join("sums").join(format!("{}-{}", old.dev(), old.ino()));
-    let saved = dir.path().join("record");
+    let saved = server.dir().join("record");
     fs::copy(&record, &saved).unwrap();
     assert!(c.upload("b", b"BBBBBB").starts_with("226"));
     c.ok("mv b a", "250");
@@ -88,14 +82,14 @@ fn a_reused_inode_never_gets_the_md5_of_the_file_it_replaced() {
 /// Runs the server binary, which must refuse to start; returns its exit
 /// status and what it wrote on stderr.
 fn refused(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let dir = TempDir::new("misc-flags");
-    refused_over(&dir.path().join("data"), args, env)
+    let dir = TempDir::new("refused");
+    refused_over(&dir.data(), args, env)
 }
 
 fn refused_over(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let logs = TempDir::new("misc-stderr");
+    let logs = TempDir::new("refused-stderr");
     let err = logs.path().join("stderr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netdisk"))
+    let mut child = Command::new(netdisk())
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(args)
@@ -135,7 +129,7 @@ fn durations_out_of_range_are_refused_with_status_2() {
 
 #[test]
 fn the_largest_durations_work() {
-    let (_dir, server) = server("misc-long", &["--idle-timeout", "2592000", "--stall-timeout", "2592000"]);
+    let server = fixture!(&["--idle-timeout", "2592000", "--stall-timeout", "2592000"]);
     let mut c = server.user("alice");
     assert!(c.upload("f", b"hello").starts_with("226"));
     c.ok("pwd", "257");
@@ -143,7 +137,7 @@ fn the_largest_durations_work() {
 
 #[test]
 fn a_missing_parent_of_the_data_directory_is_an_error() {
-    let dir = TempDir::new("misc-data");
+    let dir = test_dir!();
     let deep = dir.path().join("no/such/parent/data");
     let (code, err) = refused_over(&deep, &[], &[]);
     assert_eq!(code, 1, "{err}");
@@ -153,7 +147,7 @@ fn a_missing_parent_of_the_data_directory_is_an_error() {
 
 #[test]
 fn a_missing_data_directory_is_created_and_logged() {
-    let dir = TempDir::new("misc-newdata");
+    let dir = test_dir!();
     let data = dir.path().join("fresh");
     let server = Server::start(&data, &[]);
     assert!(data.join("home").is_dir());
@@ -162,7 +156,7 @@ fn a_missing_data_directory_is_created_and_logged() {
 
 #[test]
 fn a_busy_address_is_named_in_the_error() {
-    let (_dir, first) = server("misc-busy", &[]);
+    let first = fixture!();
     let (code, err) = refused(&["--listen", &first.addr], &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&format!("cannot listen on {}", first.addr)), "{err}");
@@ -175,7 +169,7 @@ fn said<T>(result: Result<T, netdisk::client::ClientError>) -> String {
 
 #[test]
 fn the_client_library_never_sends_a_second_line() {
-    let (_dir, server) = server("misc-inject", &[]);
+    let server = fixture!();
     let mut raw = server.user("alice");
     assert!(raw.upload("victim", b"keep me").starts_with("226"));
     raw.ok("mkdir a", "257");
@@ -204,7 +198,7 @@ fn the_client_library_never_sends_a_second_line() {
 
 #[test]
 fn a_missing_digest_line_is_a_stall_timeout() {
-    let (_dir, server) = server("misc-stall", &["--stall-timeout", "1"]);
+    let server = fixture!(&["--stall-timeout", "1"]);
     let mut c = server.user("alice");
     c.ok("upload f 3 -", "150 0 ");
     c.send(b"abc");
@@ -214,7 +208,7 @@ fn a_missing_digest_line_is_a_stall_timeout() {
 
 #[test]
 fn an_unexpected_failure_is_logged_with_its_cause_and_told_briefly() {
-    let (_dir, server) = server("misc-451", &[]);
+    let server = fixture!();
     let mut c = server.user("alice");
     c.ok("pwd", "257");
     // The digest records' directory replaced by a file: a committed
@@ -224,7 +218,7 @@ fn an_unexpected_failure_is_logged_with_its_cause_and_told_briefly() {
     fs::write(&sums, b"in the way").unwrap();
     let reply = c.upload("f", b"hello");
     assert!(reply.starts_with("451 ") && !reply.contains("os error"), "{reply}");
-    wait_until(20, "the 451 event", || server.log_text().lines().any(|l| l.contains("outcome=451")));
+    server.wait_log("outcome=451", 1);
     let log = server.log_text();
     let line = log.lines().find(|l| l.contains("outcome=451")).unwrap();
     assert!(line.contains("action=upload") && line.contains("cause=\"") && line.contains("os error"), "{line}");
@@ -232,7 +226,7 @@ fn an_unexpected_failure_is_logged_with_its_cause_and_told_briefly() {
 
 #[test]
 fn a_large_upload_holds_four_descriptors() {
-    let (_dir, server) = server("misc-fds", &[]);
+    let server = fixture!();
     let fds = || fs::read_dir(format!("/proc/{}/fd", server.child.id())).unwrap().count();
     let mut c = server.user("alice");
     c.ok("pwd", "257");
@@ -240,6 +234,6 @@ fn a_large_upload_holds_four_descriptors() {
     let size = 8 << 20;
     c.ok(&format!("upload big {size} -"), "150 0 ");
     c.send(&vec![7u8; 5 << 20]);
-    wait_until(20, "5 MiB staged", || common::staged_len(&server.data) >= 5 << 20);
+    wait_until(20, "5 MiB staged", || staged_len(&server.data) >= 5 << 20);
     assert_eq!(fds(), idle + 3, "socket (counted in idle), staged file, its flusher's handle, the holder's socket");
 }

@@ -9,41 +9,16 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use common::{Server, TempDir, bytes, wait_until};
+use common::{Server, bytes, client_command, example_client, fixture, run, wait_until};
 use netdisk::client::Client;
-
-/// The example client binary, built by `cargo test --all-targets`.
-fn example_client() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples/client");
-    if !path.exists() {
-        let built = Command::new(env!("CARGO")).args(["build", "--example", "client"]).status().unwrap();
-        assert!(built.success());
-    }
-    path
-}
 
 /// Runs the client with `args` in `cwd`, `HOME` set to `home`, `stdin` piped in.
 fn client(args: &[&str], cwd: &Path, home: &Path, env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(example_client())
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", home)
-        .env_remove("NETDISK_PASSWORD")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (status.code().unwrap_or(-1), text(&stdout), text(&stderr))
+    let ran = run(client_command().args(args).current_dir(cwd).env("HOME", home).envs(env.iter().copied()), stdin);
+    (ran.code, ran.out, ran.err)
 }
 
 fn names(s: &Server, path: &str) -> Vec<String> {
@@ -54,8 +29,8 @@ fn names(s: &Server, path: &str) -> Vec<String> {
 
 #[test]
 fn scripts_stop_at_the_first_failure_unless_the_line_says_otherwise() {
-    let dir = TempDir::new("shscript");
-    let s = Server::start(&dir.path().join("data"), &[]);
+    let s = fixture!();
+    let dir = &s.dir;
     let text = "register bob pw\nlogin bob pw\n# a comment\n-rm missing.txt\nmkdir -p backups/2026\n\
                 mkdir -p /backups/2026\ncd nowhere\nmkdir wrong-place\n";
     let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
@@ -81,8 +56,8 @@ fn scripts_stop_at_the_first_failure_unless_the_line_says_otherwise() {
 
 #[test]
 fn tilde_paths_and_passwords_from_the_environment() {
-    let dir = TempDir::new("shtilde");
-    let s = Server::start(&dir.path().join("data"), &[]);
+    let s = fixture!();
+    let dir = &s.dir;
     let home = dir.path().join("home me");
     fs::create_dir_all(home.join("my docs")).unwrap();
     fs::write(home.join("my docs/notes.txt"), b"hello\n").unwrap();
@@ -194,8 +169,8 @@ fn signal(server: &Server, sig: &str) {
 
 #[test]
 fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
-    let dir = TempDir::new("shtmux");
-    let s = Server::start(&dir.path().join("data"), &[]);
+    let s = fixture!();
+    let dir = &s.dir;
     let Some(t) = Tmux::start(dir.path()) else { return };
     fs::write(dir.path().join("big.bin"), bytes(8 << 20, 7)).unwrap();
     t.client(&s.addr, "quit");
@@ -247,8 +222,8 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
 
 #[test]
 fn the_terminal_is_restored_on_every_way_out() {
-    let dir = TempDir::new("shstty");
-    let s = Server::start(&dir.path().join("data"), &[]);
+    let s = fixture!();
+    let dir = &s.dir;
     let Some(t) = Tmux::start(dir.path()) else { return };
     let prompt = "(not logged in)@";
     t.client(&s.addr, "eof");

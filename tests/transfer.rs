@@ -5,17 +5,10 @@ mod common;
 
 use std::fs;
 use std::thread;
-use std::time::Duration;
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex, staged_len, wait_until};
+use common::{Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
 
 const EMPTY: &str = "d41d8cd98f00b204e9800998ecf8427e";
-
-fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), args);
-    (dir, server)
-}
 
 /// Starts an upload, sends `part` bytes of `data`, and drops the connection.
 fn interrupted_upload(s: &Server, user: &str, path: &str, data: &[u8], md5: &str, part: usize) {
@@ -34,7 +27,7 @@ fn interruptions(s: &Server) -> usize {
 
 #[test]
 fn both_digest_modes_and_downloads_from_offsets() {
-    let (_dir, s) = server("modes", &[]);
+    let s = fixture!();
     let mut c = s.user("ann");
     let data = bytes(300_000, 1);
     assert_eq!(c.upload("a.bin", &data), format!("226 300000 {}", md5_hex(&data)));
@@ -58,7 +51,7 @@ fn both_digest_modes_and_downloads_from_offsets() {
 
 #[test]
 fn empty_file() {
-    let (_dir, s) = server("empty", &[]);
+    let s = fixture!();
     let mut c = s.user("bea");
     assert_eq!(c.cmd(&format!("upload e 0 {EMPTY}")), format!("150 0 {EMPTY}"));
     assert_eq!(c.line(), format!("226 0 {EMPTY}"));
@@ -70,7 +63,7 @@ fn empty_file() {
 
 #[test]
 fn wrong_md5_is_refused_and_the_old_file_stays() {
-    let (_dir, s) = server("mismatch", &[]);
+    let s = fixture!();
     let mut c = s.user("cat");
     assert!(c.upload("f", b"original").starts_with("226"));
     c.ok(&format!("upload f 5 {}", md5_hex(b"other")), "150 0");
@@ -87,7 +80,7 @@ fn wrong_md5_is_refused_and_the_old_file_stays() {
 
 #[test]
 fn refused_uploads_close_the_connection() {
-    let (_dir, s) = server("refusals", &["--max-file-size", "1000"]);
+    let s = fixture!(&["--max-file-size", "1000"]);
     let mut setup = s.user("dan");
     setup.ok("mkdir dir", "257");
     let cases = [
@@ -113,7 +106,7 @@ fn refused_uploads_close_the_connection() {
 
 #[test]
 fn interrupted_upload_resumes_byte_identical() {
-    let (_dir, s) = server("resume", &[]);
+    let s = fixture!();
     let data = bytes(1_000_000, 2);
     let md5 = md5_hex(&data);
     interrupted_upload(&s, "eve", "big", &data, &md5, 400_000);
@@ -132,7 +125,7 @@ fn interrupted_upload_resumes_byte_identical() {
 
 #[test]
 fn resume_in_digest_after_mode_and_from_zero_restarts() {
-    let (_dir, s) = server("from0", &[]);
+    let s = fixture!();
     let data = bytes(200_000, 3);
     interrupted_upload(&s, "fay", "f", &data, "-", 50_000);
     let mut c = s.user("fay");
@@ -156,7 +149,7 @@ fn resume_in_digest_after_mode_and_from_zero_restarts() {
 
 #[test]
 fn different_content_of_the_same_size_never_splices() {
-    let (_dir, s) = server("splice", &[]);
+    let s = fixture!();
     let old = bytes(100_000, 4);
     let new = bytes(100_000, 5);
     // Announced digests differ: no resume is offered.
@@ -179,7 +172,7 @@ fn different_content_of_the_same_size_never_splices() {
 
 #[test]
 fn second_session_on_the_same_target_is_busy() {
-    let (_dir, s) = server("busy", &[]);
+    let s = fixture!();
     let mut first = s.user("hal");
     first.ok("upload f 10 -", "150 0");
     first.send(b"12345");
@@ -196,7 +189,7 @@ fn second_session_on_the_same_target_is_busy() {
 
 #[test]
 fn quota_counts_files_and_staged_bytes() {
-    let (_dir, s) = server("quota", &["--quota", "1000"]);
+    let s = fixture!(&["--quota", "1000"]);
     let mut c = s.user("ida");
     assert_eq!(c.cmd("quota"), "213 0 1000");
     assert!(c.upload("a", &bytes(600, 6)).starts_with("226"));
@@ -220,7 +213,7 @@ fn quota_counts_files_and_staged_bytes() {
 #[test]
 fn fifty_clients_at_once_are_byte_identical() {
     // Sixty racing `register`s from one address: more than the default burst.
-    let (_dir, s) = server("many", &["--register-burst", "1000"]);
+    let s = fixture!(&["--register-burst", "1000"]);
     let addr = s.addr.clone();
     let threads: Vec<_> = (0..60)
         .map(|i| {
@@ -244,18 +237,17 @@ fn fifty_clients_at_once_are_byte_identical() {
 
 #[test]
 fn sigkill_mid_upload_then_restart_and_resume() {
-    let dir = TempDir::new("sigkill");
-    let data_dir = dir.path().join("data");
     let data = bytes(3_000_000, 9);
     let md5 = md5_hex(&data);
-    let mut s = Server::start(&data_dir, &[]);
+    let mut s = fixture!();
+    let data_dir = s.data.clone();
     let mut c = s.user("jon");
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..1_234_567]);
     wait_until(20, "the bytes to be staged", || staged_len(&data_dir) == 1_234_567);
     s.kill();
     drop(c);
-    let s = Server::start(&data_dir, &[]);
+    s.restart(&[]);
     let mut c = s.user("jon");
     assert_eq!(c.ls("/"), Vec::<String>::new());
     // The saved hasher state stops before the tail: the tail is hashed.
@@ -268,11 +260,10 @@ fn sigkill_mid_upload_then_restart_and_resume() {
 
 #[test]
 fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
-    let dir = TempDir::new("sigkill-large");
-    let data_dir = dir.path().join("data");
     let data = bytes(80 << 20, 11);
     let md5 = md5_hex(&data);
-    let mut s = Server::start(&data_dir, &[]);
+    let mut s = fixture!();
+    let data_dir = s.data.clone();
     let mut c = s.user("kay");
     c.ok(&format!("upload f {} -", data.len()), "150 0");
     c.send(&data[..70 << 20]);
@@ -290,7 +281,7 @@ fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
     let record = fs::read_to_string(data_dir.join("staging").join(meta)).unwrap();
     let saved: usize = record.lines().find_map(|l| l.strip_prefix("len ")).unwrap().parse().unwrap();
     assert!(saved >= 64 << 20, "a snapshot past 64 MiB was saved:\n{record}");
-    let s = Server::start(&data_dir, &[]);
+    s.restart(&[]);
     let mut c = s.user("kay");
     let head = c.cmd(&format!("upload f {} -", data.len()));
     let offset: usize = head.split(' ').nth(1).unwrap().parse().unwrap();
@@ -303,7 +294,7 @@ fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
 
 #[test]
 fn bad_digest_line_keeps_staged_bytes() {
-    let (_dir, s) = server("digestline", &[]);
+    let s = fixture!();
     let mut c = s.user("kim");
     c.ok("upload f 4 -", "150 0");
     c.send(b"abcd");
@@ -314,34 +305,36 @@ fn bad_digest_line_keeps_staged_bytes() {
 
 #[test]
 fn stale_staged_uploads_are_swept() {
-    let (_dir, s) = server("sweep", &["--partial-ttl", "1"]);
+    let s = fixture!(&["--partial-ttl", "1"]);
     interrupted_upload(&s, "lee", "f", &bytes(1000, 10), "-", 500);
     assert_eq!(files_under(&s.data.join("staging")).len(), 2, "part and meta");
-    thread::sleep(Duration::from_millis(3500));
-    assert_eq!(files_under(&s.data.join("staging")), Vec::<String>::new());
+    wait_until(20, "the sweeper to remove them", || files_under(&s.data.join("staging")).is_empty());
     let mut c = s.user("lee");
     assert_eq!(c.cmd("upload f 1000 -"), format!("150 0 {EMPTY}"));
 }
 
 #[test]
 fn recorded_md5_follows_changes_behind_the_servers_back() {
-    let (_dir, s) = server("sums", &[]);
+    let s = fixture!();
     let mut c = s.user("max");
     assert!(c.upload("f", b"version one").starts_with("226"));
     c.ok("mv f g", "250");
     assert!(c.ok("stat g", "213").contains(&md5_hex(b"version one")), "record survives mv");
     let real = s.data.join("home/max/g");
-    thread::sleep(Duration::from_millis(20));
-    fs::write(&real, b"version two").unwrap();
+    // Same size, so only the modification time tells the change.
+    let before = fs::metadata(&real).unwrap().modified().unwrap();
+    wait_until(10, "a new modification time", || {
+        fs::write(&real, b"version two").unwrap();
+        fs::metadata(&real).unwrap().modified().unwrap() != before
+    });
     assert!(c.ok("stat g", "213").contains(&md5_hex(b"version two")));
     assert_eq!(c.download("g"), b"version two");
 }
 
 #[test]
 fn two_processes_on_one_data_directory_share_uploads_and_locks() {
-    let dir = TempDir::new("twoproc-up");
-    let data_dir = dir.path().join("data");
-    let servers = [Server::start(&data_dir, &[]), Server::start(&data_dir, &[])];
+    let first = fixture!();
+    let servers = [&first.server, &first.another(&[])];
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
     let threads: Vec<_> = (0..12)
         .map(|i| {
@@ -379,7 +372,7 @@ fn two_processes_on_one_data_directory_share_uploads_and_locks() {
 
 #[test]
 fn the_digest_of_this_request_decides_not_an_earlier_attempts() {
-    let (_dir, s) = server("authority", &[]);
+    let s = fixture!();
     let a = bytes(200_000, 20);
     let mut b = a.clone();
     b[150_000..].copy_from_slice(&bytes(50_000, 21));
@@ -405,7 +398,7 @@ fn the_digest_of_this_request_decides_not_an_earlier_attempts() {
 #[test]
 fn a_silent_upload_is_taken_over_by_the_next_attempt() {
     // Half the stall timeout without a byte makes an upload "silent".
-    let (_dir, s) = server("takeover", &["--stall-timeout", "4"]);
+    let s = fixture!(&["--stall-timeout", "4"]);
     let data = bytes(300_000, 30);
     let mut a = s.user("zoe");
     a.ok("upload f 300000 -", "150 0");
@@ -416,9 +409,13 @@ fn a_silent_upload_is_taken_over_by_the_next_attempt() {
     assert!(b.cmd("upload f 300000 -").starts_with("450"));
     // The first client vanishes without closing; 2 s later, well before
     // the 4 s stall timeout, the next attempt takes over and resumes.
-    thread::sleep(Duration::from_millis(2300));
-    let mut c = s.user("zoe");
-    assert_eq!(c.cmd("upload f 300000 -"), format!("150 100000 {}", md5_hex(&data[..100_000])));
+    let (mut c, mut reply) = (s.user("zoe"), String::new());
+    wait_until(10, "the next attempt to take over", || {
+        c = s.user("zoe");
+        reply = c.cmd("upload f 300000 -");
+        !reply.starts_with("450")
+    });
+    assert_eq!(reply, format!("150 100000 {}", md5_hex(&data[..100_000])));
     c.send(&data[100_000..]);
     c.send(format!("{}\n", md5_hex(&data)).as_bytes());
     assert_eq!(c.line(), format!("226 300000 {}", md5_hex(&data)));

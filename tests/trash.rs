@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex};
+use common::{Raw, Server, bytes, files_under, fixture, md5_hex};
 use netdisk::proto::body::{Kind, TrashLine};
 
 /// Parses the `trash` listing, checking its framing.
@@ -17,14 +17,9 @@ fn trash(c: &mut Raw) -> Vec<TrashLine> {
     lines.iter().map(|l| l.parse().unwrap_or_else(|_| panic!("bad trash line {l:?}\n{}", c.transcript))).collect()
 }
 
-fn data_dir(dir: &TempDir) -> PathBuf {
-    dir.path().join("data")
-}
-
 #[test]
 fn every_trash_reply_in_its_exact_format() {
-    let dir = TempDir::new("trash-replies");
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = fixture!();
     let mut anon = server.connect();
     for cmd in ["trash", "restore a1", "purge all", "purge a1"] {
         assert!(anon.cmd(cmd).starts_with("530"), "{cmd} before login\n{}", anon.transcript);
@@ -75,8 +70,7 @@ fn upload_tree(c: &mut Raw, top: &str) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn rm_of_a_tree_and_its_restore_keep_every_byte() {
-    let dir = TempDir::new("trash-tree");
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = fixture!();
     let mut c = server.user("ann");
     let files = upload_tree(&mut c, "/top");
     let total: usize = files.values().map(Vec::len).sum();
@@ -106,8 +100,7 @@ fn fetch_checked(c: &mut Raw, path: &str) -> Vec<u8> {
 
 #[test]
 fn replaced_files_go_to_the_trash_unless_identical() {
-    let dir = TempDir::new("trash-replaced");
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = fixture!();
     let mut c = server.user("ann");
     assert!(c.upload("a", b"first").starts_with("226"));
     assert!(c.upload("a", b"second!").starts_with("226"));
@@ -130,8 +123,7 @@ fn replaced_files_go_to_the_trash_unless_identical() {
 
 #[test]
 fn restore_refuses_an_existing_target_and_remakes_missing_parents() {
-    let dir = TempDir::new("trash-restore");
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = fixture!();
     let mut c = server.user("ann");
     c.ok("mkdir x", "257");
     c.ok("mkdir x/y", "257");
@@ -155,8 +147,7 @@ fn restore_refuses_an_existing_target_and_remakes_missing_parents() {
 
 #[test]
 fn purge_one_and_all() {
-    let dir = TempDir::new("trash-purge");
-    let server = Server::start(&data_dir(&dir), &[]);
+    let server = fixture!();
     let mut c = server.user("ann");
     let files = upload_tree(&mut c, "/t");
     c.ok("rm t", "250");
@@ -168,7 +159,7 @@ fn purge_one_and_all() {
     assert_eq!(lines.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(), ["/q", "/p", "/t"]);
     c.ok(&format!("purge {}", lines[2].id), "250");
     assert_eq!(trash(&mut c).len(), 2);
-    let trash_dir = data_dir(&dir).join("trash/ann");
+    let trash_dir = server.data.join("trash/ann");
     let left: usize = files_under(&trash_dir).len();
     assert_eq!(left, 4, "two entries, info and item each: {:?}", files_under(&trash_dir));
     assert!(files.len() > 4);
@@ -180,9 +171,8 @@ fn purge_one_and_all() {
 
 #[test]
 fn no_trash_with_zero_days() {
-    let dir = TempDir::new("trash-zero");
-    let data = data_dir(&dir);
-    let server = Server::start(&data, &["--trash-days", "0"]);
+    let server = fixture!(&["--trash-days", "0"]);
+    let data = server.data.clone();
     let mut c = server.user("ann");
     upload_tree(&mut c, "/t");
     c.ok("rm t", "250");
@@ -199,8 +189,7 @@ fn no_trash_with_zero_days() {
 
 #[test]
 fn trash_counts_in_the_quota() {
-    let dir = TempDir::new("trash-quota");
-    let server = Server::start(&data_dir(&dir), &["--quota", "100"]);
+    let server = fixture!(&["--quota", "100"]);
     let mut c = server.user("ann");
     assert!(c.upload("a", &[7u8; 60]).starts_with("226"));
     c.ok("rm a", "250");
@@ -215,9 +204,8 @@ fn trash_counts_in_the_quota() {
 
 #[test]
 fn trash_survives_a_restart_and_expired_entries_go() {
-    let dir = TempDir::new("trash-restart");
-    let data = data_dir(&dir);
-    let mut server = Server::start(&data, &[]);
+    let mut server = fixture!();
+    let data = server.data.clone();
     let mut c = server.user("ann");
     assert!(c.upload("keep", b"kept").starts_with("226"));
     assert!(c.upload("old", b"expired").starts_with("226"));
@@ -232,7 +220,7 @@ fn trash_survives_a_restart_and_expired_entries_go() {
     let text: String =
         text.lines().map(|l| if l.starts_with("deleted ") { "deleted 0\n".into() } else { format!("{l}\n") }).collect();
     fs::write(&info, text).unwrap();
-    let server = Server::start(&data, &["--trash-days", "1"]);
+    server.restart(&["--trash-days", "1"]);
     server.wait_log("trash: removed", 1);
     let mut c = server.user("ann");
     let after = trash(&mut c);
@@ -349,9 +337,8 @@ fn prepare(server: &Server, data: &Path, want: &BTreeMap<String, Vec<u8>>, op: &
 
 #[test]
 fn kill_9_during_rm_restore_and_purge_loses_nothing() {
-    let dir = TempDir::new("trash-kill");
-    let data = data_dir(&dir);
-    let mut server = Server::start(&data, &[]);
+    let mut server = fixture!();
+    let data = server.data.clone();
     server.user("ann");
     let want = make_big(&data.join("home/ann"));
     for step in 0..12 {
@@ -359,7 +346,7 @@ fn kill_9_during_rm_restore_and_purge_loses_nothing() {
         let when = [Kill::AtOnce, Kill::Starting, Kill::Answered][step / 4 % 3];
         let line = prepare(&server, &data, &want, op);
         crash_during(&mut server, &line, when);
-        server = Server::start(&data, &[]);
+        server.restart(&[]);
         server.wait_log("trash: removed", 1);
         let place = locate(&data, &want, op == "purge");
         if when == Kill::Answered {

@@ -6,13 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{Raw, Server, TempDir, bytes, files_under, md5_hex, staged_len, wait_until};
-
-fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), args);
-    (dir, server)
-}
+use common::{Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
 
 /// USED from `quota`.
 fn used(c: &mut Raw) -> u64 {
@@ -26,7 +20,7 @@ fn parts(data: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn concurrent_uploads_cannot_pass_the_quota() {
-    let (_dir, s) = server("quota-race", &["--quota", "1000000"]);
+    let s = fixture!(&["--quota", "1000000"]);
     let data = bytes(900_000, 1);
     let md5 = md5_hex(&data);
     let mut sessions: Vec<Raw> = (0..8).map(|_| s.user("qed")).collect();
@@ -53,7 +47,7 @@ fn concurrent_uploads_cannot_pass_the_quota() {
 
 #[test]
 fn moving_the_replaced_file_away_makes_no_room() {
-    let (_dir, s) = server("quota-mv", &["--quota", "1000000"]);
+    let s = fixture!(&["--quota", "1000000"]);
     let mut c = s.user("mo");
     assert!(c.upload("f", &bytes(600_000, 2)).starts_with("226"));
     let data = bytes(600_000, 3);
@@ -75,10 +69,8 @@ fn moving_the_replaced_file_away_makes_no_room() {
 fn the_quota_is_checked_again_at_commit() {
     // Two processes do not share bookings: the second commit finds the
     // tree grown and is refused, its staged bytes dropped.
-    let dir = TempDir::new("quota-commit");
-    let data_dir = dir.path().join("data");
-    let servers =
-        [Server::start(&data_dir, &["--quota", "1000000"]), Server::start(&data_dir, &["--quota", "1000000"])];
+    let first = fixture!(&["--quota", "1000000"]);
+    let servers = [&first.server, &first.another(&["--quota", "1000000"])];
     let (one, two) = (bytes(900_000, 4), bytes(900_000, 5));
     let mut a = servers[0].user("cat");
     let mut b = servers[1].user("cat");
@@ -94,7 +86,7 @@ fn the_quota_is_checked_again_at_commit() {
 
 #[test]
 fn a_refused_from_changes_nothing() {
-    let (_dir, s) = server("bad-from", &[]);
+    let s = fixture!();
     let data = bytes(1000, 6);
     let mut c = s.user("fay");
     c.ok("upload f 1000 -", "150 0 ");
@@ -136,7 +128,7 @@ fn rewind_to(s: &Server, data: &[u8], from: usize, nth: usize) {
 #[test]
 fn a_rewind_reads_again_only_from_the_nearest_mark() {
     const MIB: usize = 1 << 20;
-    let (_dir, s) = server("rewind", &[]);
+    let s = fixture!();
     let data = bytes(150 * MIB, 7);
     let mut c = s.user("rex");
     c.ok(&format!("upload big {} -", 200 << 20), "150 0 ");
@@ -155,10 +147,9 @@ fn a_rewind_reads_again_only_from_the_nearest_mark() {
 
 #[test]
 fn a_small_upload_cut_by_a_crash_is_swept_at_start() {
-    let dir = TempDir::new("orphan");
-    let data_dir = dir.path().join("data");
     let data = bytes(100_000, 8);
-    let mut s = Server::start(&data_dir, &[]);
+    let mut s = fixture!();
+    let data_dir = s.data.clone();
     let mut c = s.user("ora");
     c.ok(&format!("upload f 100000 {}", md5_hex(&data)), "150 0 ");
     c.send(&data[..50_000]);
@@ -166,7 +157,7 @@ fn a_small_upload_cut_by_a_crash_is_swept_at_start() {
     s.kill();
     drop(c);
     assert_eq!(parts(&data_dir).len(), 1, "a staged file without a record");
-    let s = Server::start(&data_dir, &[]);
+    s.restart(&[]);
     wait_until(20, "the leftover to go", || parts(&data_dir).is_empty());
     let mut c = s.user("ora");
     assert_eq!(c.cmd("quota"), "213 0 -");
@@ -174,7 +165,7 @@ fn a_small_upload_cut_by_a_crash_is_swept_at_start() {
 
 #[test]
 fn the_sweeper_leaves_a_live_small_upload_alone() {
-    let (_dir, s) = server("orphan-live", &["--partial-ttl", "2"]);
+    let s = fixture!(&["--partial-ttl", "2"]);
     let data = bytes(100_000, 9);
     let mut c = s.user("liv");
     c.ok(&format!("upload f 100000 {}", md5_hex(&data)), "150 0 ");

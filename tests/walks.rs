@@ -6,16 +6,10 @@ mod common;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use common::{Raw, Server, TempDir, md5_hex};
+use common::{Fixture, Raw, Server, fixture, md5_hex};
 
 /// `PATH_MAX` less the terminating NUL.
 const MAX_HOST_PATH: usize = 4095;
-
-fn server(tag: &str, args: &[&str]) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::start(&dir.path().join("data"), args);
-    (dir, server)
-}
 
 /// The host path of a user's home, absolute.
 fn home(server: &Server, user: &str) -> PathBuf {
@@ -66,7 +60,8 @@ fn short(reply: &str) -> String {
 
 #[test]
 fn a_two_thousand_deep_tree_survives_every_walk() {
-    let (_dir, server) = server("deep", &["--quota", "1000000"]);
+    // A short directory name: the tree's host paths are near `PATH_MAX`.
+    let server = Fixture::new("deep", &["--quota", "1000000"]);
     let mut c = server.user("deep");
     let depth = 2000;
     assert!(len_of(&home(&server, "deep")) + 2 * depth + 20 <= MAX_HOST_PATH, "temp dir path too long for this test");
@@ -116,7 +111,7 @@ fn chain(n: usize) -> String {
 
 #[test]
 fn paths_past_path_max_are_refused_before_they_exist() {
-    let (_dir, server) = server("long", &["--quota", "1000000"]);
+    let server = fixture!(&["--quota", "1000000"]);
     let mut c = server.user("long");
     let room = MAX_HOST_PATH - len_of(&home(&server, "long"));
     // `/x` and a chain of 250-byte names as deep as still fits with `/f`.
@@ -156,7 +151,7 @@ fn paths_past_path_max_are_refused_before_they_exist() {
 
 #[test]
 fn usage_reports_an_unreadable_directory_instead_of_counting_zero() {
-    let (_dir, server) = server("unreach", &["--quota", "1000000"]);
+    let server = fixture!(&["--quota", "1000000"]);
     let mut c = server.user("unreach");
     assert!(c.upload("small", b"12345").starts_with("226 "));
     c.ok("quota", "213 5 ");
@@ -177,7 +172,7 @@ fn usage_reports_an_unreadable_directory_instead_of_counting_zero() {
 
 #[test]
 fn a_listing_over_max_list_is_refused() {
-    let (_dir, server) = server("maxlist", &["--max-list", "50"]);
+    let server = fixture!(&["--max-list", "50"]);
     let mut c = server.user("many");
     c.ok("mkdir d", "257 ");
     let make: Vec<String> = (0..50).map(|i| format!("mkdir d/e{i:02}")).collect();

@@ -1,20 +1,142 @@
-//! Test fixtures: a temporary directory, a server process on port 0, and a
-//! raw connection that keeps a transcript for failure messages.
-#![allow(dead_code)]
+//! Test fixtures, the one set every `tests/*.rs` file uses (`mod common;`).
+//!
+//! A test gets its server from `fixture!()` (or `fixture!(&["--quota", "100"])`):
+//!
+//! ```ignore
+//! let s = fixture!(&["--idle-timeout", "1"]);
+//! let mut c = s.user("ann");           // registered and logged in, password `pw-ann`
+//! assert!(c.upload("f", b"hi").starts_with("226"));
+//! s.wait_log("action=upload", 1);      // wait on events, never on sleeps
+//! ```
+//!
+//! - [`Fixture`]: a test's own directory, `$TMPDIR/netdisk-TEST-PID-N/`, named
+//!   after the test (cut to 40 characters) (`fixture!`, `test_dir!` find the enclosing function's
+//!   name; `Fixture::new("name", &args)` takes it), holding `data/` and one
+//!   `server-N.log` per server start, and a server on port 0 over `data/`.
+//!   It derefs to [`Server`]; `dir()` is the directory (free for local files),
+//!   `restart(&args)` replaces the server by a new one over the same data,
+//!   `another(&args)` starts a second process over it. The server is killed
+//!   and the directory removed when the fixture drops; the directory is kept
+//!   (and its path printed) when the test fails.
+//! - [`TempDir`] (`test_dir!()`): the directory alone, for tests that start
+//!   servers in their own way ([`Server::launch`]) or none.
+//! - [`Server`]: `addr`, `data`, `log`, `child`; `connect()` (a [`Raw`] at
+//!   the greeting), `user(name)` (a logged-in [`Raw`]), `client(name)` (a
+//!   logged-in library `Client`), `logs_in(user, pass)`, `log_text()`,
+//!   `wait_log(needle, count)`, `kill()`.
+//! - [`Raw`]: the protocol by hand with a transcript for failure messages:
+//!   `send`, `line`, `cmd`, `ok`, `lines_after`, `ls`, `bytes`, `upload`,
+//!   `download`, `closed`, `half_close`.
+//! - Data: [`bytes`] (deterministic pseudo-random bytes), [`md5_hex`],
+//!   [`md5_file`], [`quote`], [`write_file`].
+//! - Files on disk: [`files_under`], [`staged_len`].
+//! - Waiting: [`wait_until`], polling with a deadline, is the one polling
+//!   primitive; `wait_log` and the rest are built on it. No fixed sleeps.
+//! - Programs: [`run`] (a command with standard input, giving a [`Ran`]),
+//!   [`netdisk`] (the server binary), [`example_client`] and
+//!   [`client_command`] (the example client, built if missing).
+#![allow(dead_code, unused_macros, unused_imports)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// A directory removed when dropped.
+use netdisk::client::Client;
+
+/// The name of the enclosing function (the test), from the type name of a
+/// function item declared inside it; closures around it are skipped.
+macro_rules! test_name {
+    () => {{
+        fn f() {}
+        fn name_of<T>(_: T) -> &'static str {
+            std::any::type_name::<T>()
+        }
+        let path = name_of(f);
+        let path = path.strip_suffix("::f").unwrap_or(path);
+        path.rsplit("::").find(|part| !part.starts_with('{')).unwrap_or(path)
+    }};
+}
+pub(crate) use test_name;
+
+/// A [`Fixture`] named after the enclosing test, with optional server flags.
+macro_rules! fixture {
+    () => {
+        $crate::common::Fixture::new($crate::common::test_name!(), &[])
+    };
+    ($args:expr) => {
+        $crate::common::Fixture::new($crate::common::test_name!(), $args)
+    };
+}
+pub(crate) use fixture;
+
+/// A [`TempDir`] named after the enclosing test.
+macro_rules! test_dir {
+    () => {
+        $crate::common::TempDir::new($crate::common::test_name!())
+    };
+}
+pub(crate) use test_dir;
+
+/// A test's directory and the server over its `data/`. Fields drop in
+/// order: the server is killed before its directory goes.
+pub struct Fixture {
+    pub server: Server,
+    pub dir: TempDir,
+}
+
+impl Fixture {
+    /// A directory named after `name` and a server started with `args`.
+    pub fn new(name: &str, args: &[&str]) -> Fixture {
+        let dir = TempDir::new(name);
+        let server = Server::start(&dir.data(), args);
+        Fixture { server, dir }
+    }
+
+    /// The test's directory (the parent of `data/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the server and starts a new one over the same data.
+    pub fn restart(&mut self, args: &[&str]) {
+        self.server.kill();
+        self.server = Server::start(&self.dir.data(), args);
+    }
+
+    /// A second server process over the same data directory.
+    pub fn another(&self, args: &[&str]) -> Server {
+        Server::start(&self.dir.data(), args)
+    }
+}
+
+impl Deref for Fixture {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl DerefMut for Fixture {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
+
+/// A directory removed when dropped, kept (and named on stderr) when the
+/// test is failing.
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// `$TMPDIR/netdisk-TAG-PID-N`, with TAG cut to 40 characters (a
+    /// Unix socket's path inside must stay under 108 bytes).
     pub fn new(tag: &str) -> TempDir {
+        let tag: String = tag.chars().take(40).collect();
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("netdisk-{tag}-{}-{n}", std::process::id()));
@@ -26,10 +148,19 @@ impl TempDir {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// `data/` inside it: where fixtures put the server's data directory.
+    pub fn data(&self) -> PathBuf {
+        self.0.join("data")
+    }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test directory kept: {}", self.0.display());
+            return;
+        }
         let _ = fs::remove_dir_all(&self.0);
     }
 }
@@ -43,23 +174,28 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server binary on `data` with `args`, listening on port 0.
     pub fn start(data: &Path, args: &[&str]) -> Server {
+        let mut cmd = Command::new(netdisk());
+        cmd.args(["--listen", "127.0.0.1:0", "--data"]).arg(data).args(args);
+        Server::launch(cmd, data).expect("the server did not start")
+    }
+
+    /// Runs `cmd`, a server over `data` that prints `listening on ADDR`
+    /// first (perhaps through `sh -c '... exec netdisk ...'`); its stderr
+    /// goes to a log beside `data`. `None` if it does not start or listen.
+    pub fn launch(mut cmd: Command, data: &Path) -> Option<Server> {
         static STARTS: AtomicUsize = AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, Ordering::SeqCst);
         let log = data.parent().unwrap().join(format!("server-{n}.log"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netdisk"))
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start server");
+        let stderr = fs::File::create(&log).unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().ok()?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
-        Server { child, addr, data: data.to_path_buf(), log }
+        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        let data = data.to_path_buf();
+        let mut server = Server { child, addr: String::new(), data, log };
+        server.addr = line.trim().strip_prefix("listening on ")?.to_string();
+        Some(server)
     }
 
     pub fn connect(&self) -> Raw {
@@ -72,6 +208,20 @@ impl Server {
         c.cmd(&format!("register {user} pw-{user}"));
         c.ok(&format!("login {user} pw-{user}"), "230");
         c
+    }
+
+    /// A library client that has registered (if needed) and logged in
+    /// `user` with the password `pw-USER`.
+    pub fn client(&self, user: &str) -> Client {
+        let mut c = Client::connect(&self.addr).unwrap();
+        let _ = c.register(user, &format!("pw-{user}"));
+        c.login(user, &format!("pw-{user}")).unwrap();
+        c
+    }
+
+    /// Whether `user` can log in with `pass` on a new connection.
+    pub fn logs_in(&self, user: &str, pass: &str) -> bool {
+        self.connect().cmd(&format!("login {user} {pass}")).starts_with("230")
     }
 
     pub fn log_text(&self) -> String {
@@ -207,6 +357,18 @@ pub fn md5_hex(data: &[u8]) -> String {
     netdisk::Digest::of(data).to_string()
 }
 
+/// The MD5 of a local file, in hex.
+pub fn md5_file(path: &Path) -> String {
+    md5_hex(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// Writes `data` to `dir/name`; returns the path.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, data).unwrap();
+    path
+}
+
 /// Deterministic pseudo-random bytes.
 pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
@@ -256,4 +418,46 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
             out.push(p.strip_prefix(root).unwrap().display().to_string());
         }
     }
+}
+
+/// What a program did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+}
+
+/// Runs `cmd` to its end with `stdin` written to it.
+pub fn run(cmd: &mut Command, stdin: &str) -> Ran {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start program");
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    Ran { code: out.status.code().unwrap_or(-1), out: text(out.stdout), err: text(out.stderr) }
+}
+
+/// The server binary.
+pub fn netdisk() -> &'static str {
+    env!("CARGO_BIN_EXE_netdisk")
+}
+
+/// The example client binary, built by `cargo test --all-targets` (and
+/// here if it is missing).
+pub fn example_client() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples/client");
+    if !path.exists() {
+        let built = Command::new(env!("CARGO")).args(["build", "--example", "client"]).status().unwrap();
+        assert!(built.success());
+    }
+    path
+}
+
+/// The example client, with no password from the environment.
+pub fn client_command() -> Command {
+    let mut cmd = Command::new(example_client());
+    cmd.env_remove("NETDISK_PASSWORD");
+    cmd
 }
