@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use netdisk::client::{Client, ClientError, Progress, Transferred};
+use netdisk::clock::utc_secs;
+use netdisk::proto::body::{Kind, ListLine};
 use netdisk::proto::split_words;
 
 const USAGE: &str = "\
@@ -115,9 +117,7 @@ impl Shell {
             ("register", [u, p]) => said(c.register(u, p)),
             ("login", [u, p]) => said(c.login(u, p)),
             ("ls", [] | [_]) => return self.ls(args.first().copied()),
-            ("makedir" | "mkdir", [p]) => c
-                .expect(&netdisk::proto::Command::Makedir { path: p.to_string() })
-                .map(|r| println!("created {}", netdisk::client::unquote(&r.text))),
+            ("makedir" | "mkdir", [p]) => c.makedir(p).map(|path| println!("created {path}")),
             ("cd", [p]) => c.cd(p).map(|_| ()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
@@ -151,21 +151,23 @@ impl Shell {
 
     fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
         let entries = self.client.ls(path).map_err(|e| e.to_string())?;
-        let sizes: Vec<String> =
-            entries.iter().map(|(t, size, _, _)| if *t == 'd' { "-".into() } else { human(*size) }).collect();
+        let is_dir = |e: &ListLine| e.kind == Kind::Dir;
+        let sizes: Vec<String> = entries.iter().map(|e| if is_dir(e) { "-".into() } else { human(e.size) }).collect();
         let width = sizes.iter().map(String::len).max().unwrap_or(0);
-        for ((t, _, mtime, name), size) in entries.iter().zip(&sizes) {
-            let when = mtime.replace('T', " ").trim_end_matches('Z').to_string();
-            let suffix = if *t == 'd' { "/" } else { "" };
-            println!("{t}  {size:>width$}  {when}  {name}{suffix}");
+        for (e, size) in entries.iter().zip(&sizes) {
+            let when = utc_secs(e.mtime).replace('T', " ").trim_end_matches('Z').to_string();
+            let suffix = if is_dir(e) { "/" } else { "" };
+            println!("{}  {size:>width$}  {when}  {}{suffix}", e.kind, e.name);
         }
         Ok(())
     }
 
     fn stat(&mut self, path: &str) -> Result<(), String> {
-        let (t, size, mtime, md5, name) = self.client.stat(path).map_err(|e| e.to_string())?;
-        let kind = if t == 'd' { "directory" } else { "file" };
-        println!("{name}: {kind}, {} ({size} bytes), modified {mtime}, MD5 {md5}", human(size));
+        let st = self.client.stat(path).map_err(|e| e.to_string())?;
+        let kind = if st.kind == Kind::Dir { "directory" } else { "file" };
+        let (size, mtime) = (st.size, utc_secs(st.mtime));
+        let md5 = st.md5.map_or("-".into(), |d| d.to_string());
+        println!("{}: {kind}, {} ({size} bytes), modified {mtime}, MD5 {md5}", st.name, human(size));
         Ok(())
     }
 
@@ -183,7 +185,7 @@ impl Shell {
 
     fn upload(&mut self, local: &str, remote: &str) -> Result<(), String> {
         // A remote directory means: inside it, under the local name.
-        let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.0 == 'd');
+        let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.kind == Kind::Dir);
         let remote =
             if into_dir { format!("{}/{}", remote.trim_end_matches('/'), local_name(local)?) } else { remote.into() };
         let remote = remote.as_str();
