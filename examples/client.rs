@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use netdisk::client::{Client, ClientError, Progress, Transferred};
+use netdisk::client::{Client, ClientError, DigestCache, OnEvent, Options, Printer, Progress, Report, Transferred};
 use netdisk::clock::utc_secs;
 use netdisk::proto::body::{Kind, ListLine};
 use netdisk::proto::split_words;
@@ -22,17 +22,28 @@ Interactive when stdin is a terminal; otherwise reads commands from stdin,
 one per line, and exits 0 only if every command succeeded.
 Type `help` for the commands.";
 
-const HELP: [(&str, &str); 17] = [
+const HELP: [(&str, &str); 28] = [
     ("register USER PASS", "create an account"),
     ("login USER PASS", "log in"),
     ("ls [PATH]", "list a directory"),
     ("makedir NAME", "make a directory (also mkdir)"),
     ("cd PATH", "change the remote directory"),
     ("pwd", "print the remote directory"),
-    ("upload LOCAL [REMOTE]", "send a file (into REMOTE if a directory); resumes"),
-    ("download REMOTE [LOCAL]", "fetch a file (into LOCAL if a directory); resumes"),
+    ("upload LOCAL [REMOTE]", "send a file or folder (into REMOTE if a directory); resumes"),
+    ("download REMOTE [LOCAL]", "fetch a file or folder (into LOCAL if a directory); resumes"),
+    ("mput PATTERN...", "send local files matching *, ?, [..]: mput *.txt"),
+    ("mget PATTERN...", "fetch remote files matching *, ?, [..]: mget docs/*.md"),
+    ("mirror [-R] [--delete] [--dry-run] SRC DST", "make DST like SRC: mirror -R photos /photos"),
+    ("rm [-r] PATH...", "remove files (-r: folders too) into the trash: rm -r old"),
+    ("mkdir [-p] PATH...", "make directories (-p: parents too): mkdir -p a/b/c"),
+    ("cp FROM TO", "copy a remote file or folder: cp notes.txt notes.bak"),
+    ("mv FROM... TO", "move or rename (into TO if a directory): mv a.txt b.txt docs"),
+    ("find [PATH]", "every file and folder below PATH, with MD5: find docs"),
+    ("trash", "list the trash: ID TYPE SIZE DELETED PATH"),
+    ("restore ID [PATH]", "bring a trash entry back: restore k3x9"),
+    ("purge ID|all", "delete a trash entry for good: purge all"),
+    ("passwd OLD NEW", "change your password"),
     ("stat PATH", "size, time and MD5 of a remote file"),
-    ("rm PATH", "remove a remote file"),
     ("rmdir PATH", "remove an empty remote directory"),
     ("mv FROM TO", "move or rename a remote file or directory"),
     ("quota", "space used and allowed"),
@@ -50,7 +61,10 @@ fn main() -> ExitCode {
     }
     let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:9021".into());
     let client = match Client::connect(&addr) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.set_cache(DigestCache::open_default());
+            c
+        }
         Err(e) => {
             eprintln!("cannot reach a netdisk server at {addr}: {e}");
             eprintln!("is it running? start one with `make run-server`");
@@ -117,17 +131,39 @@ impl Shell {
             ("register", [u, p]) => said(c.register(u, p)),
             ("login", [u, p]) => said(c.login(u, p)),
             ("ls", [] | [_]) => return self.ls(args.first().copied()),
-            ("makedir" | "mkdir", [p]) => c.makedir(p).map(|path| println!("created {path}")),
+            ("makedir", [p]) => c.makedir(p).map(|path| println!("created {path}")),
             ("cd", [p]) => c.cd(p).map(|_| ()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
                 Ok(())
             }
             ("stat", [p]) => return self.stat(p),
-            ("rm", [p]) => said(c.expect(&netdisk::proto::Command::Rm { path: p.to_string() })),
             ("rmdir", [p]) => said(c.expect(&netdisk::proto::Command::Rmdir { path: p.to_string() })),
-            ("mv", [a, b]) => said(c.expect(&netdisk::proto::Command::Mv { from: a.to_string(), to: b.to_string() })),
             ("quota", []) => return self.quota(),
+            ("upload", [local, ..]) if Path::new(local).is_dir() => {
+                return self.batch(|c, on| c.upload_any(Path::new(local), args.get(1).copied(), on));
+            }
+            ("download", [remote, ..]) if c.is_remote_dir(remote).unwrap_or(false) => {
+                return self.batch(|c, on| c.download_any(remote, args.get(1).map(Path::new), on));
+            }
+            ("mput", [_, ..]) => return self.batch(|c, on| c.mput(&words[1..], on)),
+            ("mget", [_, ..]) => return self.batch(|c, on| c.mget(&words[1..], on)),
+            ("mirror", [_, _, ..]) => return self.mirror(&args),
+            ("rm", ["-r", _, ..]) => return self.batch(|c, on| c.rm(&words[2..], true, on)),
+            ("rm", [_, ..]) => return self.batch(|c, on| c.rm(&words[1..], false, on)),
+            ("mkdir", ["-p", _, ..]) => return self.batch(|c, on| c.mkdir(&words[2..], true, on)),
+            ("mkdir", [_, ..]) => return self.batch(|c, on| c.mkdir(&words[1..], false, on)),
+            ("mv", [_, .., _]) => {
+                return self.batch(|c, on| c.mv(&words[1..words.len() - 1], &words[words.len() - 1], on));
+            }
+            ("cp", [a, b]) => said(c.cp(a, b)),
+            ("find", [] | [_]) => c.find(args.first().copied()).map(|l| l.iter().for_each(|l| println!("{l}"))),
+            ("trash", []) => c.trash().map(|l| l.iter().for_each(|l| println!("{l}"))),
+            ("restore", [id, rest @ ..]) if rest.len() < 2 => {
+                c.restore(id, rest.first().copied()).map(|p| println!("restored {p}"))
+            }
+            ("purge", [id]) => said(c.purge(id)),
+            ("passwd", [old, new]) => said(c.passwd(old, new)),
             ("upload", [local]) => return self.upload(local, &local_name(local)?),
             ("upload", [local, remote]) => return self.upload(local, remote),
             ("download", [remote]) => return self.download(remote, "."),
@@ -147,6 +183,45 @@ impl Shell {
             },
         }
         .map_err(|e| e.to_string())
+    }
+
+    /// Runs a batch with progress (lines, or a bar on a terminal); fails
+    /// when any file failed.
+    fn batch(&mut self, run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>) -> Result<(), String> {
+        let mut printer = Printer::new(self.bar);
+        let report = run(&mut self.client, &mut |e| printer.show(e));
+        printer.finish();
+        let report = report.map_err(|e| e.to_string())?;
+        if report.failures.is_empty() { Ok(()) } else { Err(format!("{} failed", report.failures.len())) }
+    }
+
+    /// `mirror [-R] [--delete] [--dry-run] SOURCE TARGET`, ending with its
+    /// summary line.
+    fn mirror(&mut self, args: &[&str]) -> Result<(), String> {
+        let (flags, paths): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| a.starts_with('-'));
+        let mut opts = Options::default();
+        let mut reverse = false;
+        for flag in flags {
+            match flag {
+                "-R" | "--reverse" => reverse = true,
+                "--delete" => opts.delete = true,
+                "--dry-run" => opts.dry_run = true,
+                other => return Err(format!("mirror: unknown option {other}")),
+            }
+        }
+        let [source, target] = paths[..] else {
+            return Err("usage: mirror [-R] [--delete] [--dry-run] SOURCE TARGET".into());
+        };
+        let mut summary = String::new();
+        let result = self.batch(|c, on| {
+            let r = c.mirror(source, target, reverse, opts, on)?;
+            summary = r.summary();
+            Ok(r)
+        });
+        if !summary.is_empty() {
+            println!("{summary}");
+        }
+        result
     }
 
     fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
@@ -192,7 +267,11 @@ impl Shell {
         let mut bar = Bar::new(self.bar);
         let sent = self.client.upload(Path::new(local), remote, &mut |p| bar.show(p));
         bar.finish(sent.as_ref().ok());
+        let _ = self.client.save_cache();
         let t = sent.map_err(|e| e.to_string())?;
+        if t.instant {
+            println!("instant: the server already has this content");
+        }
         println!("uploaded {local} -> {remote}: {}, MD5 {} verified by the server", summary(&t), t.md5);
         Ok(())
     }

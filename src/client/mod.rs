@@ -25,9 +25,15 @@
 //! # Ok::<(), netdisk::client::ClientError>(())
 //! ```
 
+mod batch;
 mod cache;
 mod conn;
+pub mod glob;
+mod mirror;
+mod ops;
+mod report;
 mod transfer;
+mod tree;
 
 use std::fmt;
 use std::fs::{File, Metadata};
@@ -41,8 +47,11 @@ use crate::proto::{Code, Command, Password, Purge, Reply};
 
 pub use cache::DigestCache;
 use conn::Conn;
+pub use mirror::Options;
+pub use report::{Event, OnEvent, Printer, Report};
 use transfer::parse_body;
 pub use transfer::{CLAIM_FROM, download_target};
+pub use tree::carry;
 
 /// What went wrong, in words a user can act on.
 #[derive(Debug)]
