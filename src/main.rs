@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("netdisk: cannot start serving {data}: {e}");
+            // The error names what it is about: the data directory or the address.
+            eprintln!("netdisk: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -110,7 +110,14 @@ impl Client {
                 Ok(data) => {
                     let (size, md5) = (data.len() as u64, Digest::of(&data));
                     let cmd = Command::Upload { path: item.remote.clone(), size, md5: Some(md5), from: Some(0) };
-                    wire.extend_from_slice(format!("{cmd}\r\n").as_bytes());
+                    let line = match cmd.to_line() {
+                        Ok(line) => line,
+                        Err(e) => {
+                            report.fail(item.shown_up(), &ClientError::Unsendable(e).to_string(), on);
+                            continue;
+                        }
+                    };
+                    wire.extend_from_slice(format!("{line}\r\n").as_bytes());
                     wire.extend_from_slice(&data);
                     sent.push((item, size));
                 }
@@ -190,8 +197,19 @@ impl Client {
 
     /// One pipelined round of downloads; returns the items with no outcome.
     fn pipe_downloads(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) -> Vec<Item> {
-        let wire: String =
-            items.iter().map(|i| format!("{}\r\n", Command::Download { path: i.remote.clone(), offset: 0 })).collect();
+        let mut wire = String::new();
+        let mut items_sent = Vec::new();
+        for item in items {
+            match (Command::Download { path: item.remote.clone(), offset: 0 }).to_line() {
+                Ok(line) => {
+                    wire.push_str(&line);
+                    wire.push_str("\r\n");
+                    items_sent.push(item);
+                }
+                Err(e) => _ = report.fail(&item.remote, &ClientError::Unsendable(e).to_string(), on),
+            }
+        }
+        let items = items_sent;
         let sent = self.ensure_open().and_then(|()| self.send_bytes(wire.as_bytes()));
         if let Err(e) = sent {
             items.iter().for_each(|i| _ = report.fail(&i.local.display().to_string(), &e.to_string(), on));

@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
 use super::{Client, ClientError, Result};
-use crate::proto::{Code, Command, Reply, parse_status};
+use crate::proto::{Code, Command, Reply, check_field, parse_status};
 
 /// Read buffer size (also the download chunk).
 pub(crate) const CHUNK: usize = 256 * 1024;
@@ -82,8 +82,10 @@ impl Client {
         self.conn = None;
     }
 
-    /// Sends one raw line (a `\r\n` is added).
+    /// Sends one raw line (a `\r\n` is added); a line holding a control
+    /// character other than tab is refused, never sent as two.
     pub fn send_line(&mut self, line: &str) -> Result<()> {
+        check_field("line", line).map_err(ClientError::Unsendable)?;
         self.send_bytes(format!("{line}\r\n").as_bytes())
     }
 
@@ -137,8 +139,9 @@ impl Client {
 
     /// Sends a command and returns the server's reply, whatever its code.
     pub fn request(&mut self, cmd: &Command) -> Result<Reply> {
+        let line = cmd.to_line().map_err(ClientError::Unsendable)?;
         self.ensure_open()?;
-        self.send_line(&cmd.to_string())?;
+        self.send_line(&line)?;
         self.read_reply()
     }
 
@@ -151,8 +154,12 @@ impl Client {
     /// Sends several commands in one write, then reads their replies in
     /// order (none of them may be an `upload`). One reply per command.
     pub fn pipeline(&mut self, cmds: &[Command]) -> Result<Vec<Reply>> {
+        let mut text = String::new();
+        for cmd in cmds {
+            text.push_str(&cmd.to_line().map_err(ClientError::Unsendable)?);
+            text.push_str("\r\n");
+        }
         self.ensure_open()?;
-        let text: String = cmds.iter().map(|c| format!("{c}\r\n")).collect();
         self.send_bytes(text.as_bytes())?;
         cmds.iter().map(|_| self.read_reply()).collect()
     }

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::proto::body::{FindLine, ListLine, QuotedPath, StatLine, TrashLine};
-use crate::proto::{Code, Command, Password, Purge, Reply};
+use crate::proto::{Code, Command, EncodeError, Password, Purge, Reply};
 
 pub use cache::DigestCache;
 use conn::Conn;
@@ -68,6 +68,9 @@ pub enum ClientError {
     Verify(String),
     /// The transfer was stopped by the caller; what arrived is kept.
     Interrupted(u64),
+    /// The request cannot be sent: a field holds a control character
+    /// (nothing was sent).
+    Unsendable(EncodeError),
 }
 
 impl fmt::Display for ClientError {
@@ -79,6 +82,7 @@ impl fmt::Display for ClientError {
             ClientError::Local(p, e) => write!(f, "{}: {e}", p.display()),
             ClientError::Verify(t) => write!(f, "NOT verified: {t}"),
             ClientError::Interrupted(n) => write!(f, "interrupted after {n} bytes; repeat the command to resume"),
+            ClientError::Unsendable(e) => write!(f, "not sent: {e}"),
         }
     }
 }

@@ -462,8 +462,121 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// Why a command cannot be put on the wire: one of its fields holds a
+/// control character (other than tab), which a request line cannot carry;
+/// a line feed would even start a second request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodeError {
+    /// The field, as the usage names it (`PATH`, `PASS`, ...); never its value.
+    pub field: &'static str,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} holds a control character, which a request cannot carry", self.field)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Checks that `text` can travel inside a request line: no control
+/// character other than tab.
+pub fn check_field(field: &'static str, text: &str) -> Result<(), EncodeError> {
+    match text.chars().any(|c| c.is_control() && c != '\t') {
+        true => Err(EncodeError { field }),
+        false => Ok(()),
+    }
+}
+
+impl Command {
+    /// The command word.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Register { .. } => "register",
+            Command::Login { .. } => "login",
+            Command::Pwd => "pwd",
+            Command::Ls { .. } => "ls",
+            Command::Makedir { .. } => "makedir",
+            Command::Cd { .. } => "cd",
+            Command::Upload { .. } => "upload",
+            Command::Download { .. } => "download",
+            Command::Stat { .. } => "stat",
+            Command::Rm { .. } => "rm",
+            Command::Rmdir { .. } => "rmdir",
+            Command::Mv { .. } => "mv",
+            Command::Quota => "quota",
+            Command::Help => "help",
+            Command::Quit => "quit",
+            Command::Trash => "trash",
+            Command::Restore { .. } => "restore",
+            Command::Purge { .. } => "purge",
+            Command::Makedirs { .. } => "makedirs",
+            Command::Cp { .. } => "cp",
+            Command::Find { .. } => "find",
+            Command::Passwd { .. } => "passwd",
+            Command::Claim { .. } => "claim",
+            Command::Share { .. } => "share",
+            Command::Shares => "shares",
+            Command::Unshare { .. } => "unshare",
+            Command::Peek { .. } => "peek",
+            Command::Save { .. } => "save",
+        }
+    }
+
+    /// The text fields, named as in the usage.
+    fn fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Command::Register { user, pass } | Command::Login { user, pass } => {
+                vec![("USER", user), ("PASS", pass.expose())]
+            }
+            Command::Ls { path: Some(path) }
+            | Command::Makedir { path }
+            | Command::Cd { path }
+            | Command::Upload { path, .. }
+            | Command::Download { path, .. }
+            | Command::Stat { path }
+            | Command::Rm { path }
+            | Command::Rmdir { path }
+            | Command::Makedirs { path }
+            | Command::Find { path: Some(path) }
+            | Command::Claim { path, .. }
+            | Command::Share { path, .. } => vec![("PATH", path)],
+            Command::Mv { from, to } | Command::Cp { from, to } => vec![("FROM", from), ("TO", to)],
+            Command::Restore { id, path } => {
+                [("ID", id.as_str())].into_iter().chain(path.as_deref().map(|p| ("PATH", p))).collect()
+            }
+            Command::Purge { target: Purge::Id(id) } => vec![("ID", id)],
+            Command::Passwd { old, new } => vec![("OLD", old.expose()), ("NEW", new.expose())],
+            Command::Unshare { code } | Command::Peek { code } => vec![("CODE", code)],
+            Command::Save { code, path } => {
+                [("CODE", code.as_str())].into_iter().chain(path.as_deref().map(|p| ("PATH", p))).collect()
+            }
+            Command::Ls { path: None }
+            | Command::Find { path: None }
+            | Command::Purge { target: Purge::All }
+            | Command::Pwd
+            | Command::Quota
+            | Command::Help
+            | Command::Quit
+            | Command::Trash
+            | Command::Shares => Vec::new(),
+        }
+    }
+
+    /// The request line to send, without its `\r\n`; an error, never a
+    /// second line, when a field holds a control character.
+    pub fn to_line(&self) -> Result<String, EncodeError> {
+        for (field, text) in self.fields() {
+            check_field(field, text)?;
+        }
+        Ok(self.to_string())
+    }
+}
+
 impl fmt::Display for Command {
-    /// The request line as sent on the wire, without its `\r\n`.
+    /// The request line as sent on the wire, without its `\r\n`. Fields
+    /// are not checked: send [`Command::to_line`], which refuses control
+    /// characters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let q = |s: &str| quote(s);
         match self {
@@ -633,6 +746,29 @@ mod tests {
             let wire = cmd.to_string();
             assert_eq!(parse_line(wire.as_bytes()).unwrap(), Some(cmd), "wire {wire:?}");
         }
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_wire() {
+        let bad = ["a\nrm victim", "a\r\nrm victim", "a\rb", "\0", "a\u{7f}", "a\u{85}b", "\u{1b}[2J"];
+        for text in bad {
+            let cmds = [
+                Command::Cd { path: text.into() },
+                Command::Ls { path: Some(text.into()) },
+                Command::Upload { path: text.into(), size: 1, md5: None, from: None },
+                Command::Mv { from: "ok".into(), to: text.into() },
+                Command::Login { user: "bob".into(), pass: Password::new(text) },
+            ];
+            for cmd in cmds {
+                let err = cmd.to_line().unwrap_err();
+                assert!(!err.to_string().contains(text), "the value is not echoed: {err}");
+            }
+        }
+        assert_eq!(Command::Mv { from: "a".into(), to: "b\n".into() }.to_line().unwrap_err().field, "TO");
+        let tab = Command::Cd { path: "a\tb".into() };
+        let line = tab.to_line().unwrap();
+        assert_eq!(parse_line(line.as_bytes()).unwrap(), Some(tab));
+        assert_eq!(Command::Quota.to_line().unwrap(), "quota");
     }
 
     #[test]

@@ -6,6 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Shortest duration a flag accepts: a zero timeout would mean "none" to
+/// the socket calls, so it is refused rather than silently disabling one.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+/// Longest duration a flag accepts (30 days): far beyond any sensible
+/// timeout, and small enough that adding it to any `Instant` is safe.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
+
 /// Everything the server can be told.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -69,6 +76,8 @@ options (each also read from the environment variable in brackets):
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
   --help                 this text
   --version              the version
+
+SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
 const FLAGS: [&str; 11] = [
@@ -125,16 +134,15 @@ where
 }
 
 fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
-    let secs = |v: &str| number(v).map(Duration::from_secs);
     match flag {
         "listen" => c.listen = value.to_string(),
         "data" => c.data = PathBuf::from(value),
         "max-clients" => c.max_clients = positive(value)? as usize,
         "max-per-ip" => c.max_per_ip = positive(value)? as usize,
-        "idle-timeout" => c.idle_timeout = secs(value)?,
-        "login-timeout" => c.login_timeout = secs(value)?,
-        "stall-timeout" => c.stall_timeout = secs(value)?,
-        "partial-ttl" => c.partial_ttl = secs(value)?,
+        "idle-timeout" => c.idle_timeout = seconds(value)?,
+        "login-timeout" => c.login_timeout = seconds(value)?,
+        "stall-timeout" => c.stall_timeout = seconds(value)?,
+        "partial-ttl" => c.partial_ttl = seconds(value)?,
         "max-file-size" => c.max_file_size = number(value)?,
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
@@ -148,6 +156,17 @@ fn number(value: &str) -> Result<u64, String> {
         return Err(format!("{value:?} is not a whole number"));
     }
     value.parse().map_err(|_| format!("{value:?} is too large"))
+}
+
+/// A duration in whole seconds, from [`MIN_DURATION`] to [`MAX_DURATION`].
+fn seconds(value: &str) -> Result<Duration, String> {
+    let (min, max) = (MIN_DURATION.as_secs(), MAX_DURATION.as_secs());
+    let out_of_range = || format!("{value:?} is out of range: give {min} to {max} seconds (30 days)");
+    let secs = number(value).map_err(|e| if e.ends_with("too large") { out_of_range() } else { e })?;
+    if !(min..=max).contains(&secs) {
+        return Err(out_of_range());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn positive(value: &str) -> Result<u64, String> {
@@ -182,5 +201,20 @@ mod tests {
         assert!(run(&["--max-clients", "0"], &[]).is_err());
         assert!(run(&["--data"], &[]).is_err());
         assert!(run(&[], &[("NETDISK_QUOTA", "lots")]).is_err());
+    }
+
+    #[test]
+    fn durations_are_one_second_to_thirty_days() {
+        let c = run(&["--idle-timeout", "1", "--partial-ttl", "2592000"], &[]).unwrap();
+        assert_eq!((c.idle_timeout.as_secs(), c.partial_ttl.as_secs()), (1, 2_592_000));
+        for flag in ["--idle-timeout", "--login-timeout", "--stall-timeout", "--partial-ttl"] {
+            for bad in ["0", "2592001", "18446744073709551615", "99999999999999999999999"] {
+                let err = run(&[flag, bad], &[]).unwrap_err();
+                assert!(err.starts_with(flag) && err.contains("1 to 2592000 seconds"), "{flag} {bad}: {err}");
+            }
+        }
+        let err = run(&[], &[("NETDISK_STALL_TIMEOUT", "0")]).unwrap_err();
+        assert!(err.starts_with("NETDISK_STALL_TIMEOUT") && err.contains("out of range"), "{err}");
+        assert!(run(&["--stall-timeout", "1.5"], &[]).unwrap_err().contains("not a whole number"));
     }
 }

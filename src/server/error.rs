@@ -3,6 +3,8 @@
 //! Every handler returns [`Error`]; each variant documents the reply code it
 //! causes. `io::Error`s are mapped by kind in [`Error::io`], so a full disk
 //! is `452` wherever it happens and an unexpected failure is always `451`.
+//! The cause of a `451` (the `io::Error` text) is for the log, via
+//! [`Error::outcome`]; the client only hears what failed.
 
 use std::fmt;
 use std::io;
@@ -31,8 +33,11 @@ pub enum Error {
     DiskFull(String),
     /// `554`: the received bytes do not have the announced MD5.
     Mismatch(String),
-    /// `451`: any other I/O failure on the server.
+    /// `451`: any other failure on the server, with a text for the client.
     Local(String),
+    /// `451`: an unexpected I/O failure about `what`; `cause` is logged,
+    /// never sent.
+    Failed { what: String, cause: String },
 }
 
 impl Error {
@@ -48,7 +53,7 @@ impl Error {
             InvalidFilename => Error::BadName(format!("{what}: name not allowed")),
             StorageFull => Error::DiskFull(format!("{what}: server disk full")),
             QuotaExceeded | FileTooLarge => Error::Quota(format!("{what}: storage limit")),
-            _ => Error::Local(format!("{what}: server error ({err})")),
+            _ => Error::Failed { what: what.to_string(), cause: err.to_string() },
         }
     }
 
@@ -62,18 +67,28 @@ impl Error {
             Error::Quota(_) => Code::Quota,
             Error::DiskFull(_) => Code::StorageFull,
             Error::Mismatch(_) => Code::Mismatch,
-            Error::Local(_) => Code::LocalError,
+            Error::Local(_) | Error::Failed { .. } => Code::LocalError,
         }
     }
 
     pub fn reply(&self) -> Reply {
         Reply::new(self.code(), self.to_string())
     }
+
+    /// The `outcome` of the event's log line: the code, and for an
+    /// unexpected failure its cause, e.g. `451 cause="Input/output error"`.
+    pub fn outcome(&self) -> String {
+        match self {
+            Error::Failed { cause, .. } => format!("{} cause={cause:?}", self.code().number()),
+            _ => self.code().number().to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
+            Error::Failed { what, .. } => return write!(f, "{what}: server error"),
             Error::NotFound(t)
             | Error::Exists(t)
             | Error::Refused(t)

@@ -127,12 +127,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Prepares the data directory and binds the listening socket.
+    /// Prepares the data directory and binds the listening socket; an
+    /// error names the directory or the address it is about.
     pub fn bind(config: Config) -> io::Result<Server> {
-        for sub in ["home", "staging", "sums"] {
-            std::fs::create_dir_all(config.data.join(sub))?;
-        }
-        let listener = TcpListener::bind(&config.listen)?;
+        open_data_dir(&config.data)?;
+        let listener = TcpListener::bind(&config.listen)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
         let shared = Shared {
             users: Users::open(&config.data),
             sums: Sums::new(config.data.join("sums")),
@@ -207,6 +207,24 @@ impl Server {
             }
         });
     }
+}
+
+/// Makes the data directory's parts. A missing data directory is created,
+/// and logged, but only as the last component of its path: under a
+/// mistyped parent the server refuses to start instead of growing a tree.
+fn open_data_dir(data: &std::path::Path) -> io::Result<()> {
+    let about =
+        |e: &io::Error, what: &str| io::Error::new(e.kind(), format!("data directory {}: {what}", data.display()));
+    match std::fs::create_dir(data) {
+        Ok(()) => log::server("start", format!("created the data directory {}", data.display())),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(about(&e, "its parent directory does not exist")),
+        Err(e) => return Err(about(&e, &e.to_string())),
+    }
+    for sub in ["home", "staging", "sums"] {
+        std::fs::create_dir_all(data.join(sub)).map_err(|e| about(&e, &format!("{sub}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Tells an unserved client why, without blocking the accept loop.

@@ -10,9 +10,11 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::config::MAX_DURATION;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath};
@@ -128,9 +130,9 @@ impl Session<'_> {
 
     /// When the session times out if no complete request arrives.
     fn deadline(&self) -> Instant {
-        let idle = self.last_request + self.shared.config.idle_timeout;
+        let idle = later(self.last_request, self.shared.config.idle_timeout);
         match self.state {
-            State::LoggedOut => idle.min(self.connected + self.shared.config.login_timeout),
+            State::LoggedOut => idle.min(later(self.connected, self.shared.config.login_timeout)),
             State::LoggedIn { .. } => idle,
         }
     }
@@ -191,7 +193,7 @@ impl Session<'_> {
         self.slot = None;
         self.send(&reply)?;
         let _ = self.socket().shutdown(Shutdown::Write);
-        let deadline = Instant::now() + Duration::from_millis(500);
+        let deadline = later(Instant::now(), Duration::from_millis(500));
         let mut left: usize = 8 << 20;
         let mut sink = vec![0u8; 16 * 1024];
         while let Some(wait) = deadline.checked_duration_since(Instant::now()).filter(|w| !w.is_zero())
@@ -228,6 +230,10 @@ impl Session<'_> {
                 _ => self.send(&reply).map(|_| Flow::Go),
             };
         }
+        // Commands that log no event of their own still log an unexpected failure.
+        let quiet = matches!(cmd, Command::Pwd | Command::Ls { .. } | Command::Cd { .. } | Command::Stat { .. })
+            || matches!(cmd, Command::Quota | Command::Help);
+        let verb = cmd.verb();
         let result = match cmd {
             Command::Register { user, pass } => self.register(&user, &pass),
             Command::Login { user, pass } => return self.login(&user, &pass),
@@ -251,6 +257,9 @@ impl Session<'_> {
             // Version-2 requests whose handlers are not in yet.
             _ => Ok(Reply::new(Code::Syntax, "not available yet")),
         };
+        if quiet && let Err(e @ Error::Failed { what, .. }) = &result {
+            log::event(Some(self.peer), self.user(), verb, what, e.outcome(), 0);
+        }
         self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
     }
 
@@ -263,25 +272,18 @@ impl Session<'_> {
     }
 
     fn note(&self, action: &str, detail: &str, result: &Result<Reply>) {
-        let code = match result {
-            Ok(r) => r.code.number(),
-            Err(e) => e.code().number(),
+        let outcome = match result {
+            Ok(r) => r.code.number().to_string(),
+            Err(e) => e.outcome(),
         };
-        log::event(Some(self.peer), self.user(), action, detail, code, 0);
+        log::event(Some(self.peer), self.user(), action, detail, outcome, 0);
     }
 
     fn register(&mut self, user: &str, pass: &Password) -> Result<Reply> {
         let result =
             self.shared.users.register(user, pass).map(|_| Reply::new(Code::Registered, format!("registered {user}")));
         let shown = if check_user(user).is_ok() { user } else { "?" };
-        log::event(
-            Some(self.peer),
-            self.user(),
-            "register",
-            shown,
-            result.as_ref().map_or_else(|e| e.code(), |r| r.code).number(),
-            0,
-        );
+        self.note("register", shown, &result);
         result
     }
 
@@ -291,8 +293,9 @@ impl Session<'_> {
         if ok {
             let home = self.shared.home(user);
             if let Err(e) = std::fs::create_dir_all(&home) {
-                log::event(Some(self.peer), user, "login", "", 451, 0);
-                return self.send(&Error::io("home directory", e).reply()).map(|_| Flow::Go);
+                let e = Error::io("home directory", e);
+                log::event(Some(self.peer), user, "login", "", e.outcome(), 0);
+                return self.send(&e.reply()).map(|_| Flow::Go);
             }
             self.state = State::LoggedIn { user: user.to_string(), tree: Tree::new(home), cwd: UserPath::root() };
             log::event(Some(self.peer), user, "login", "", 230, 0);
@@ -370,7 +373,11 @@ impl Session<'_> {
     fn mv(&self, from: &str, to: &str) -> Result<Reply> {
         let result = self.resolve(from).and_then(|(tree, a)| {
             let (_, b) = self.resolve(to)?;
+            let replaced = replaced_by_move(tree, &a, &b);
             tree.rename(&a, &b)?;
+            if let Some(gone) = replaced {
+                self.shared.sums.forget(&gone);
+            }
             Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
         });
         self.note("mv", &format!("{from} -> {to}"), &result);
@@ -392,7 +399,7 @@ impl Session<'_> {
         let (up, path) = match self.prepare_or_take_over(asked) {
             Ok(ok) => ok,
             Err(e) => {
-                log::event(Some(self.peer), self.user(), "upload", asked.text, e.code().number(), 0);
+                log::event(Some(self.peer), self.user(), "upload", asked.text, e.outcome(), 0);
                 return self.refuse_and_close(e.reply());
             }
         };
@@ -418,7 +425,7 @@ impl Session<'_> {
             return first;
         }
         log::event(Some(self.peer), self.user(), "takeover", &path.to_string(), "stalled session closed", 0);
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = later(Instant::now(), Duration::from_secs(3));
         loop {
             std::thread::sleep(Duration::from_millis(20));
             let again = self.prepare_upload(asked);
@@ -448,7 +455,7 @@ impl Session<'_> {
         match received {
             Ok(()) => {}
             Err(Stop::Client(_)) => return end("interrupted".into(), None, Flow::Close),
-            Err(Stop::Local(e)) => return end(e.code().number().to_string(), Some(e.reply()), Flow::Close),
+            Err(Stop::Local(e)) => return end(e.outcome(), Some(e.reply()), Flow::Close),
         }
         let claimed = match digest_after.then(|| self.read_digest_line()) {
             None => None,
@@ -459,11 +466,11 @@ impl Session<'_> {
             }
         };
         let State::LoggedIn { tree, .. } = &self.state else { unreachable!("checked by dispatch") };
-        let reply = match up.finish(tree, path, claimed, &self.shared.sums) {
-            Ok(d) => Reply::new(Code::TransferDone, format!("{size} {d}")),
-            Err(e) => e.reply(),
+        let (reply, note) = match up.finish(tree, path, claimed, &self.shared.sums) {
+            Ok(d) => (Reply::new(Code::TransferDone, format!("{size} {d}")), "226".to_string()),
+            Err(e) => (e.reply(), e.outcome()),
         };
-        end(reply.code.number().to_string(), Some(reply), Flow::Go)
+        end(note, Some(reply), Flow::Go)
     }
 
     /// The digest line that follows a payload sent with MD5 `-`, or the
@@ -471,12 +478,12 @@ impl Session<'_> {
     /// line gets `501` and the session goes on; the staged bytes are kept
     /// by the caller either way, so the upload can be resumed.
     fn read_digest_line(&mut self) -> std::result::Result<Digest, (Option<Reply>, Flow)> {
-        let deadline = Instant::now() + self.shared.config.stall_timeout;
+        let deadline = later(Instant::now(), self.shared.config.stall_timeout);
         match self.read_line(deadline) {
             Input::Line(line) => Digest::from_hex(String::from_utf8_lossy(&line).trim())
                 .ok_or((Some(Reply::new(Code::BadArgs, "expected the MD5 as 32 hex digits")), Flow::Go)),
             Input::TooLong => Err((Some(Reply::new(Code::Syntax, "line too long")), Flow::Close)),
-            Input::Timeout => Err((Some(Reply::new(Code::Closing, "idle timeout")), Flow::Close)),
+            Input::Timeout => Err((Some(Reply::new(Code::Closing, "stall timeout")), Flow::Close)),
             Input::Closed => Err((None, Flow::Close)),
         }
     }
@@ -495,7 +502,7 @@ impl Session<'_> {
         let mut down = match opened {
             Ok(d) => d,
             Err(e) => {
-                log::event(Some(self.peer), self.user(), "download", text, e.code().number(), 0);
+                log::event(Some(self.peer), self.user(), "download", text, e.outcome(), 0);
                 return self.send(&e.reply()).map(|_| Flow::Go);
             }
         };
@@ -530,6 +537,20 @@ impl Session<'_> {
         }
         sent
     }
+}
+
+/// The file that moving `from` to `to` would replace (not `from` itself,
+/// which `to` may name through another link), for forgetting its MD5.
+fn replaced_by_move(tree: &Tree, from: &UserPath, to: &UserPath) -> Option<std::fs::Metadata> {
+    let (source, target) = (tree.entry(from).ok()?, tree.entry(to).ok()?);
+    let same = source.meta.dev() == target.meta.dev() && source.meta.ino() == target.meta.ino();
+    (target.kind == Kind::File && !same).then_some(target.meta)
+}
+
+/// `start + wait`, never overflowing: the flags keep `wait` within 30 days,
+/// and a longer `wait` that an `Instant` cannot hold is cut to 30 days.
+fn later(start: Instant, wait: Duration) -> Instant {
+    start.checked_add(wait).or_else(|| start.checked_add(MAX_DURATION)).unwrap_or(start)
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -363,13 +363,14 @@ impl Upload {
         self.part.sync_all().map_err(io)?;
         let target = tree.file_target(path)?;
         let old = fs::symlink_metadata(&target).ok();
+        // Recorded before the file is visible: a record that an earlier
+        // file with this inode left behind is never read for this one.
+        let meta = self.part.metadata().map_err(io)?;
+        sums.put(&meta, digest).map_err(io)?;
         fs::rename(&self.part_path, &target).map_err(io)?;
         sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
         if let Some(old) = old {
             sums.forget(&old);
-        }
-        if let Ok(meta) = self.part.metadata() {
-            sums.put(&meta, digest);
         }
         let _ = fs::remove_file(&self.meta_path);
         Ok(())
