@@ -346,6 +346,128 @@ fn fsync_rate(dir: &Path, seconds: u64) -> f64 {
     rate
 }
 
+/// A logged-in line connection for the version-2 requests: sends one line
+/// and returns the reply's lines (the head and any listed lines).
+struct Lines {
+    reader: BufReader<TcpStream>,
+    stream: TcpStream,
+}
+
+impl Lines {
+    fn login(addr: &str, user: &str) -> Lines {
+        drop(client(addr, user));
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut l = Lines { reader: BufReader::new(stream.try_clone().unwrap()), stream };
+        l.read_reply();
+        l.ask(&format!("login {user} bench-pw"));
+        l
+    }
+
+    fn ask(&mut self, line: &str) -> Vec<String> {
+        self.stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        self.read_reply()
+    }
+
+    fn read_reply(&mut self) -> Vec<String> {
+        let mut head = String::new();
+        self.reader.read_line(&mut head).unwrap();
+        let head = head.trim_end().to_string();
+        let n = head.strip_prefix("212 ").map_or(0, |n| n.parse().unwrap_or(0));
+        let mut out = vec![head];
+        for _ in 0..n {
+            let mut l = String::new();
+            self.reader.read_line(&mut l).unwrap();
+            out.push(l);
+        }
+        out
+    }
+}
+
+/// `dirs` directories of `per` files of `size` bytes, made on disk.
+fn make_tree(top: &Path, dirs: usize, per: usize, size: usize) {
+    for d in 0..dirs {
+        let sub = top.join(format!("d{d:04}"));
+        fs::create_dir_all(&sub).unwrap();
+        for f in 0..per {
+            let mut data = format!("{d} {f} ").into_bytes();
+            data.resize(size, b'x');
+            fs::write(sub.join(format!("f{f:04}")), data).unwrap();
+        }
+    }
+}
+
+/// Bytes of disk blocks held by the distinct inodes under `top`.
+fn disk_bytes(top: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let (mut seen, mut total, mut stack) = (std::collections::HashSet::new(), 0, vec![top.to_path_buf()]);
+    while let Some(dir) = stack.pop() {
+        for item in fs::read_dir(&dir).unwrap().flatten() {
+            let meta = item.metadata().unwrap();
+            if seen.insert(meta.ino()) {
+                total += meta.blocks() * 512;
+            }
+            if meta.is_dir() {
+                stack.push(item.path());
+            }
+        }
+    }
+    total
+}
+
+/// `cp` of a 10,000-file tree beside `cp -r` (a byte copy), and `find` of
+/// 100,000 files beside one `ls` per directory, with the server's peak
+/// memory.
+fn bench_copies(dir: &Path) {
+    let server = start_server(&dir.join("data"));
+    let home = dir.join("data/home/copier");
+    let mut c = Lines::login(&server.addr, "copier");
+    make_tree(&home.join("tree"), 100, 100, 4096);
+    let before = disk_bytes(&home);
+    let t = Instant::now();
+    assert!(c.ask("cp /tree /copy")[0].starts_with("250"));
+    let (took, extra) = (t.elapsed(), disk_bytes(&home) - before);
+    let before = disk_bytes(&home);
+    let t = Instant::now();
+    let status = Command::new("cp").arg("-r").arg(home.join("tree")).arg(home.join("bytes")).status().unwrap();
+    assert!(status.success());
+    let (base, base_extra) = (t.elapsed(), disk_bytes(&home) - before);
+    println!(
+        "cp of 10,000 files (40 MB)          {:8.3} s, {:6.1} MB more disk   baseline cp -r {:8.3} s, {:6.1} MB",
+        took.as_secs_f64(),
+        extra as f64 / 1e6,
+        base.as_secs_f64(),
+        base_extra as f64 / 1e6
+    );
+    make_tree(&home.join("big"), 1000, 100, 16);
+    let hwm = || vm_hwm_kib(server.child.id());
+    let idle = hwm();
+    for pass in ["first (hashes)", "again (recorded)"] {
+        let t = Instant::now();
+        let got = c.ask("find /big");
+        assert_eq!(got.len(), 101_001, "{}", got[0]);
+        println!(
+            "find of 100,000 files, {pass:<16} {:8.3} s, server peak {} MiB (idle {} MiB)",
+            t.elapsed().as_secs_f64(),
+            hwm() / 1024,
+            idle / 1024
+        );
+    }
+    let t = Instant::now();
+    for d in 0..1000 {
+        c.stream.write_all(format!("ls /big/d{d:04}\r\n").as_bytes()).unwrap();
+    }
+    let lines: usize = (0..1000).map(|_| c.read_reply().len() - 1).sum();
+    assert_eq!(lines, 100_000);
+    println!("baseline: 1,000 pipelined ls        {:8.3} s (sizes and mtimes, no MD5s)", t.elapsed().as_secs_f64());
+}
+
+/// Peak resident memory of a process, in KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
@@ -478,6 +600,7 @@ fn main() {
         bench_small_files(&o, &server.addr);
         bench_sessions(&o, &server);
     }
+    bench_copies(&dir.join("copies"));
     let users_dir = dir.join("users-only");
     fs::create_dir_all(&users_dir).unwrap();
     bench_login_cost(&users_dir);

@@ -29,6 +29,8 @@ pub struct Config {
     pub quota: Option<u64>,
     /// Failed logins on one connection before it is closed.
     pub max_login_failures: u32,
+    /// Most entries in one listing; a longer one is refused.
+    pub max_list: usize,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             max_file_size: 1 << 40,
             quota: None,
             max_login_failures: 3,
+            max_list: 200_000,
         }
     }
 }
@@ -74,13 +77,14 @@ options (each also read from the environment variable in brackets):
   --max-file-size BYTES  largest file [NETDISK_MAX_FILE_SIZE] (1099511627776)
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
+  --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 11] = [
+const FLAGS: [&str; 12] = [
     "listen",
     "data",
     "max-clients",
@@ -92,6 +96,7 @@ const FLAGS: [&str; 11] = [
     "max-file-size",
     "quota",
     "max-login-failures",
+    "max-list",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -146,6 +151,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "max-file-size" => c.max_file_size = number(value)?,
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
+        "max-list" => c.max_list = positive(value)? as usize,
         _ => return Err("unknown option".into()),
     }
     Ok(())

@@ -21,6 +21,7 @@ use crate::fs::{Kind, Tree, UserPath};
 use crate::log;
 use crate::proto::{self, COMMANDS, Code, Command, Password, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
+use crate::storage::find::find;
 use crate::transfer::{Download, Limits, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::check_user;
 
@@ -248,13 +249,16 @@ impl Session<'_> {
             Command::Rmdir { path } => self.rmdir(&path),
             Command::Mv { from, to } => self.mv(&from, &to),
             Command::Quota => self.quota(),
+            Command::Makedirs { path } => self.makedirs(&path),
+            Command::Cp { from, to } => self.cp(&from, &to),
+            Command::Find { path } => self.find(path.as_deref().unwrap_or(".")),
             Command::Help => Ok(help()),
             Command::Quit => {
                 self.slot = None;
                 self.send(&Reply::new(Code::Bye, "bye"))?;
                 return Ok(Flow::Close);
             }
-            // Version-2 requests whose handlers are not in yet.
+            // Version-2 requests handled on other branches.
             _ => Ok(Reply::new(Code::Syntax, "not available yet")),
         };
         if quiet && let Err(e @ Error::Failed { what, .. }) = &result {
@@ -382,6 +386,58 @@ impl Session<'_> {
         });
         self.note("mv", &format!("{from} -> {to}"), &result);
         result
+    }
+
+    fn makedirs(&self, text: &str) -> Result<Reply> {
+        let result = self.resolve(text).and_then(|(tree, path)| {
+            tree.makedirs(&path)?;
+            Ok(Reply::new(Code::Path, quoted_path(&path.to_string())))
+        });
+        self.note("makedirs", text, &result);
+        result
+    }
+
+    /// `cp`: checks like `mv`, then the quota for the full size of what is
+    /// copied, then the copy itself (hard links: see `storage::copies`).
+    fn cp(&self, from: &str, to: &str) -> Result<Reply> {
+        let result = self.resolve(from).and_then(|(tree, a)| {
+            let (_, b) = self.resolve(to)?;
+            let plan = tree.plan_copy(&a, &b)?;
+            tree.check_copy_length(&b, &plan, &self.staging())?;
+            self.check_copy_quota(tree, plan.bytes)?;
+            let keep = || self.keep_replaced_by_copy(tree, &a, &b);
+            tree.copy((&a, &b), &plan, &self.staging(), &self.shared.sums, keep)?;
+            Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
+        });
+        self.note("cp", &format!("{from} -> {to}"), &result);
+        result
+    }
+
+    /// Before `cp FROM TO` replaces the file at TO: where it goes to the
+    /// trash unless FROM holds the same content. The trash is on its own
+    /// branch; merged, this becomes
+    /// `self.trash().keep_replaced(tree, to, md5_of(from), sums).map(|_| ())`.
+    /// Until then the replaced file is let go, as `mv` does.
+    fn keep_replaced_by_copy(&self, _tree: &Tree, _from: &UserPath, _to: &UserPath) -> Result<()> {
+        Ok(())
+    }
+
+    /// Refuses a copy that would take the user past the quota: every path
+    /// counts its full size, even when it shares storage.
+    // Quota reservations (uploads branch) replace this check-then-act.
+    fn check_copy_quota(&self, tree: &Tree, bytes: u64) -> Result<()> {
+        let Some(quota) = self.shared.config.quota else { return Ok(()) };
+        let used = tree.usage() + staged_bytes(&self.staging());
+        if used.saturating_add(bytes) > quota {
+            return Err(Error::Quota(format!("copy of {bytes} bytes would exceed the quota of {quota} bytes")));
+        }
+        Ok(())
+    }
+
+    fn find(&self, text: &str) -> Result<Reply> {
+        let (tree, path) = self.resolve(text)?;
+        let lines = find(tree, &self.shared.sums, &path, self.shared.config.max_list)?;
+        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
     }
 
     fn quota(&self) -> Result<Reply> {

@@ -529,7 +529,8 @@ pub fn staged_bytes(staging: &Path) -> u64 {
 }
 
 /// Removes staged uploads (and stray temporary files) not touched for
-/// `ttl`, skipping any that a session holds locked.
+/// `ttl`, skipping any that a session holds locked, and the scratch
+/// directories a crash left behind a copy.
 pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
     let Ok(users) = fs::read_dir(staging_root) else { return 0 };
     let now = SystemTime::now();
@@ -540,6 +541,10 @@ pub fn sweep(staging_root: &Path, ttl: Duration) -> usize {
         for item in items.flatten() {
             let path = item.path();
             let Ok(meta) = item.metadata() else { continue };
+            if meta.is_dir() {
+                removed += usize::from(crate::storage::copies::remove_leftover(&path, &meta));
+                continue;
+            }
             if !old(&meta) {
                 continue;
             }
