@@ -49,7 +49,7 @@ fn client(args: &[&str], cwd: &Path, home: &Path, env: &[(&str, &str)], stdin: &
 fn names(s: &Server, path: &str) -> Vec<String> {
     let mut c = Client::connect(&s.addr).unwrap();
     c.login("bob", "pw").unwrap();
-    c.ls(Some(path)).unwrap().into_iter().map(|e| e.3).collect()
+    c.ls(Some(path)).unwrap().into_iter().map(|e| e.name).collect()
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     signal(&s, "-CONT");
     t.wait("repeat the command to resume", 1);
     t.line("help rm");
-    t.wait("usage: rm PATH", 1);
+    t.wait("usage: rm [-r] PATH", 1);
     t.keys(&["Up", "Up", "Enter"]);
     t.wait("verified by the server", 1);
     assert!(t.screen().contains("(resumed at 1.0 MiB)"), "{}", t.screen());
