@@ -26,8 +26,11 @@ impl Tracker {
     fn see(&mut self, event: &Event) {
         match *event {
             Event::Done { path, .. } | Event::Failed { path, .. } => {
+                // A large file failing because it was stopped stays current.
+                if self.current.as_ref().is_none_or(|(p, ..)| p != path || matches!(event, Event::Done { .. })) {
+                    self.current = None;
+                }
                 self.last_done = Some(path.to_string());
-                self.current = None;
             }
             Event::Progress { path, done, total } => self.current = Some((path.to_string(), done, total)),
             Event::Planned { .. } => {}
@@ -149,6 +152,8 @@ mod tests {
         t.see(&Event::Done { action: "uploaded", path: "a/1.txt", bytes: 3 });
         assert_eq!(t.stopped_at(), "after a/1.txt");
         t.see(&Event::Progress { path: "a/big.bin", done: 1 << 20, total: 8 << 20 });
+        assert_eq!(t.stopped_at(), "in a/big.bin at 1048576 of 8388608 bytes");
+        t.see(&Event::Failed { path: "a/big.bin", why: "interrupted" });
         assert_eq!(t.stopped_at(), "in a/big.bin at 1048576 of 8388608 bytes");
         let mut r = Report::new();
         r.stopped = true;
