@@ -34,7 +34,7 @@
 //!   primitive; `wait_log` and the rest are built on it. No fixed sleeps.
 //! - Programs: [`run`] (a command with standard input, giving a [`Ran`]),
 //!   [`netdisk`] (the server binary), [`example_client`] and
-//!   [`client_command`] (the example client, built if missing).
+//!   [`client_command`] (the example client, built once per test process).
 #![allow(dead_code, unused_macros, unused_imports)]
 
 use std::fs;
@@ -443,16 +443,19 @@ pub fn netdisk() -> &'static str {
     env!("CARGO_BIN_EXE_netdisk")
 }
 
-/// The example client binary, built by `cargo test --all-targets` (and
-/// here if it is missing).
+/// The example client binary, brought up to date by `cargo build` once per
+/// test process (`cargo test` builds examples only as test harnesses, so a
+/// client binary left from an earlier build may be stale).
 pub fn example_client() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--example", "client"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        let built = cargo.status().unwrap();
+        assert!(built.success(), "cargo build --example client");
+    });
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples/client");
-    if !path.exists() {
-        let built = Command::new(env!("CARGO")).args(["build", "--example", "client"]).status().unwrap();
-        assert!(built.success());
-    }
-    path
+    exe.parent().unwrap().parent().unwrap().join("examples/client")
 }
 
 /// The example client, with no password from the environment.
