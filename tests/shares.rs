@@ -42,7 +42,10 @@ fn a_shared_file_is_peeked_and_saved_by_another_user() {
     let mut bob = server.user("bob");
     let peeked = listing(&mut bob, &format!("peek {code}"));
     assert_eq!(peeked.len(), 1);
-    assert!(peeked[0].starts_with(&format!("f {} ", data.len())) && peeked[0].ends_with(&format!("{} report.pdf", md5_hex(&data))));
+    assert!(
+        peeked[0].starts_with(&format!("f {} ", data.len()))
+            && peeked[0].ends_with(&format!("{} report.pdf", md5_hex(&data)))
+    );
     assert_eq!(bob.cmd(&format!("save {code}")), "257 \"/report.pdf\"");
     assert_eq!(bob.download("report.pdf"), data);
     let (a, b) = (home(&server, "alice").join("report.pdf"), home(&server, "bob").join("report.pdf"));

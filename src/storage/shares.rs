@@ -256,7 +256,9 @@ mod tests {
         assert_eq!(&base32(b"foobafooba")[..8], "mzxw6ytb");
         let code = new_code().unwrap();
         assert!(valid_code(&code), "{code}");
-        for bad in ["", "aaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaa", "AAAAAAAAAAAAAAAA", "aaaaaaaaaaaaaaa1", "../aaaaaaaaaaaaa"] {
+        for bad in
+            ["", "aaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaa", "AAAAAAAAAAAAAAAA", "aaaaaaaaaaaaaaa1", "../aaaaaaaaaaaaa"]
+        {
             assert!(!valid_code(bad), "{bad}");
         }
     }
