@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::storage::content::Dedup;
+
 /// Shortest duration a flag accepts: a zero timeout would mean "none" to
 /// the socket calls, so it is refused rather than silently disabling one.
 pub const MIN_DURATION: Duration = Duration::from_secs(1);
@@ -37,6 +39,8 @@ pub struct Config {
     pub max_list: usize,
     /// Whether `register` is allowed (`--registration open|closed`).
     pub registration_open: bool,
+    /// Which content `claim` may find (`--dedup global|user|off`).
+    pub dedup: Dedup,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             trash_days: 30,
             max_list: 200_000,
             registration_open: true,
+            dedup: Dedup::Global,
         }
     }
 }
@@ -92,13 +97,14 @@ options (each also read from the environment variable in brackets):
   --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
   --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
   --registration open|closed  whether `register` is allowed [NETDISK_REGISTRATION] (open)
+  --dedup global|user|off  what `claim` may find: any user's files, the claimer's own, nothing [NETDISK_DEDUP] (global)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 15] = [
+const FLAGS: [&str; 16] = [
     "listen",
     "data",
     "max-clients",
@@ -114,6 +120,7 @@ const FLAGS: [&str; 15] = [
     "trash-days",
     "max-list",
     "registration",
+    "dedup",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -172,6 +179,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "trash-days" => c.trash_days = days(value)?,
         "max-list" => c.max_list = positive(value)? as usize,
         "registration" => c.registration_open = open_or_closed(value)?,
+        "dedup" => c.dedup = value.parse()?,
         _ => return Err("unknown option".into()),
     }
     Ok(())

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::holders::{Holders, Reservations};
 use crate::storage::accounts::finish_deletions;
+use crate::storage::content::Store;
+use crate::storage::shares::Shares;
 use crate::storage::trash::{self, Trash};
 use crate::sums::Sums;
 use crate::transfer::sweep;
@@ -264,6 +266,7 @@ impl Server {
                     log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
                 }
                 first = false;
+                sweep_content(&shared);
                 let finished = finish_deletions(&shared.config.data, &shared.sums);
                 if finished > 0 {
                     log::server("sweep", format!("finished {finished} interrupted account deletions"));
@@ -271,6 +274,19 @@ impl Server {
                 thread::sleep(every);
             }
         });
+    }
+}
+
+/// Collects store entries nothing links any more, and expired shares.
+fn sweep_content(shared: &Shared) {
+    let data = &shared.config.data;
+    let entries = Store::new(data, shared.config.dedup).sweep(&shared.sums);
+    if entries > 0 {
+        log::server("sweep", format!("store: removed {entries} unused entries"));
+    }
+    let shares = Shares::new(data).sweep();
+    if shares > 0 {
+        log::server("sweep", format!("shares: removed {shares} expired or leftover shares"));
     }
 }
 

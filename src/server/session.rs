@@ -27,6 +27,11 @@ use crate::storage::trash::Trash;
 use crate::transfer::{Download, Limits, Quota, Request, Stop, Upload, part_path, staged_bytes};
 use crate::users::{check_password, check_user};
 
+#[path = "claim.rs"]
+mod claim;
+#[path = "sharing.rs"]
+mod sharing;
+
 /// An upload whose staged file has not grown for this long (or half the
 /// stall timeout, if shorter) may be taken over by a new session.
 const TAKEOVER_AFTER: Duration = Duration::from_secs(10);
@@ -272,8 +277,12 @@ impl Session<'_> {
             Command::Trash => self.trash_list(),
             Command::Restore { id, path } => self.restore(&id, path.as_deref()),
             Command::Purge { target } => self.purge(&target),
-            // Version-2 requests whose handlers are not in yet.
-            _ => Ok(Reply::new(Code::Syntax, "not available yet")),
+            Command::Claim { path, size, md5 } => return self.claim(&path, size, md5),
+            Command::Share { path, days } => self.share(&path, days),
+            Command::Shares => self.shares(),
+            Command::Unshare { code } => self.unshare(&code),
+            Command::Peek { code } => return self.peek(&code),
+            Command::Save { code, path } => return self.save(&code, path.as_deref()),
         };
         if quiet && let Err(e @ Error::Failed { what, .. }) = &result {
             log::event(Some(self.peer), self.user(), verb, what, e.outcome(), 0);
@@ -663,6 +672,7 @@ impl Session<'_> {
         let State::LoggedIn { tree, user, .. } = &self.state else { unreachable!("checked by dispatch") };
         let (reply, note) = match up.finish(tree, path, claimed, &self.shared.sums, &self.shared.trash(self.user())) {
             Ok(done) => {
+                self.remember(path, asked.size, done.md5);
                 if let Some(e) = done.unsynced {
                     log::event(
                         Some(self.peer),

@@ -24,7 +24,7 @@ use crate::storage::users::Users;
 
 /// The top directories under `--data` that hold one subdirectory per user.
 /// Shares and other per-user data are added here when they arrive.
-const PER_USER: [&str; 3] = ["home", "staging", "trash"];
+const PER_USER: [&str; 5] = ["home", "staging", "trash", "shares", "store/users"];
 /// Prefix of a per-user directory being deleted.
 const DELETING: &str = ".deleted.";
 /// A hidden tree younger than this may still be put back by the removal
@@ -38,7 +38,7 @@ pub(crate) fn user_dirs(data: &Path, user: &str) -> Vec<PathBuf> {
 
 /// Bytes a user holds: files, trash and staged uploads.
 pub(crate) fn usage(data: &Path, user: &str) -> u64 {
-    let [home, staging, trash] = PER_USER.map(|top| data.join(top).join(user));
+    let [home, staging, trash, ..] = PER_USER.map(|top| data.join(top).join(user));
     bytes_under(&home) + staged_bytes(&staging) + bytes_under(&trash)
 }
 

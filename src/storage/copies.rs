@@ -143,7 +143,7 @@ impl Tree {
 
 /// Bytes of the files below `dir` and the length of the longest relative
 /// path there, walked with an explicit stack.
-fn measure(dir: &Path) -> io::Result<(u64, usize)> {
+pub(crate) fn measure(dir: &Path) -> io::Result<(u64, usize)> {
     let (mut bytes, mut deepest) = (0u64, 0usize);
     let mut stack = vec![(dir.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = stack.pop() {
@@ -180,7 +180,7 @@ enum Step {
 /// Makes a copy of the directory `source` at `target` (which must not
 /// exist): directories made, files hard-linked. Nothing is flushed here:
 /// see [`Tree::copy`].
-fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
+pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
     let mut stack = vec![Step::Enter(source.to_path_buf(), target.to_path_buf())];
     while let Some(step) = stack.pop() {
         match step {
@@ -207,7 +207,7 @@ fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
 
 /// Gives `target` the content of `source`: a hard link, or a byte copy
 /// when the inode has as many links as the file system allows.
-fn share_file(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
+pub(crate) fn share_file(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
     match fs::hard_link(source, target) {
         Err(e) if e.kind() == io::ErrorKind::TooManyLinks => copy_bytes(source, target, sums),
         other => other,
@@ -233,13 +233,13 @@ pub(crate) fn copy_bytes(source: &Path, target: &Path, sums: &Sums) -> io::Resul
 
 /// A copy's locked scratch directory; removed with whatever is left in it
 /// when dropped.
-struct Scratch {
-    dir: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) dir: PathBuf,
     _lock: File,
 }
 
 impl Scratch {
-    fn new(staging: &Path) -> io::Result<Scratch> {
+    pub(crate) fn new(staging: &Path) -> io::Result<Scratch> {
         fs::create_dir_all(staging)?;
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).map_err(io::Error::other)?;

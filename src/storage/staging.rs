@@ -686,7 +686,7 @@ pub fn staged_bytes(staging: &Path) -> u64 {
 }
 
 /// Bytes held in the user's staged files `.part` that `count` selects.
-fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
+pub(crate) fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
     let Ok(items) = fs::read_dir(staging) else { return 0 };
     let parts = items.flatten().map(|i| i.path()).filter(|p| p.extension().is_some_and(|e| e == "part") && count(p));
     parts.filter_map(|p| fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()

@@ -387,7 +387,7 @@ const RENAME_NOREPLACE: u32 = 1;
 
 /// Renames `from` to `to` unless something exists at `to` (atomically:
 /// a path created meanwhile is never overwritten).
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
     let (a, b) = (c(from)?, c(to)?);
     // SAFETY: both pointers are NUL-terminated strings that outlive the call.

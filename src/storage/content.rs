@@ -1,0 +1,215 @@
+//! The content store: committed files findable by size and MD5, for
+//! `claim` (instant upload).
+//!
+//! Layout: `store/MD5-SIZE` is a hard link to a committed file with that
+//! content, made when an upload or a claim commits (`link` fails on an
+//! existing entry, so the first one is kept). In `--dedup user` mode,
+//! `store/users/USER/MD5-SIZE` (an empty file) marks content that USER
+//! committed. Everything is in the file system, so two server processes
+//! on one data directory share it.
+//!
+//! An entry is only a hint: before it is used, its size and its recorded
+//! digest ([`crate::sums`], computed if missing) are checked, so a stale
+//! entry is at worst a miss, never a wrong file. The sweeper deletes
+//! entries whose inode has no other link (no user path or trash entry
+//! holds the content any more). A claim that links an entry while it is
+//! being collected either gets the whole file (its link came first) or
+//! finds nothing (`550 not held`); never a broken file.
+//!
+//! This module never hands out content: it only finds it for the claim
+//! handler, which asks for a proof of possession first.
+
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::digest::Digest;
+use crate::sums::Sums;
+
+/// Which content counts as held for `claim` (`--dedup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dedup {
+    /// Any user's files and trash.
+    Global,
+    /// Only content the claimer committed.
+    User,
+    /// No claim ever succeeds; no store entries are made.
+    Off,
+}
+
+impl std::str::FromStr for Dedup {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Dedup, String> {
+        match s {
+            "global" => Ok(Dedup::Global),
+            "user" => Ok(Dedup::User),
+            "off" => Ok(Dedup::Off),
+            _ => Err(format!("{s:?}: expected global, user or off")),
+        }
+    }
+}
+
+/// Name of the directory of per-user markers inside the store.
+const USERS: &str = "users";
+/// Temporary names in the store start with this (never an entry name).
+const TMP: &str = ".tmp-";
+/// Leftover temporary names older than this are removed by the sweeper.
+const SETTLE: Duration = Duration::from_secs(600);
+
+/// The content store under `DATA/store`.
+pub(crate) struct Store {
+    dir: PathBuf,
+    mode: Dedup,
+}
+
+/// Stored content that matches a claim: an open handle on the inode
+/// checked, and the store path it was found at.
+pub(crate) struct Held {
+    pub(crate) path: PathBuf,
+    pub(crate) file: File,
+    pub(crate) meta: Metadata,
+}
+
+impl Store {
+    pub(crate) fn new(data: &Path, mode: Dedup) -> Store {
+        Store { dir: data.join("store"), mode }
+    }
+
+    pub(crate) fn mode(&self) -> Dedup {
+        self.mode
+    }
+
+    fn entry(&self, size: u64, md5: Digest) -> PathBuf {
+        self.dir.join(format!("{md5}-{size}"))
+    }
+
+    fn marker(&self, user: &str, size: u64, md5: Digest) -> PathBuf {
+        self.dir.join(USERS).join(user).join(format!("{md5}-{size}"))
+    }
+
+    /// Remembers the committed file `real` (`size` bytes, `md5`) of
+    /// `user`: adds a store entry unless one exists, and the user's marker.
+    /// Best effort: a failure only means a later claim misses.
+    pub(crate) fn add(&self, user: &str, real: &Path, size: u64, md5: Digest, sums: &Sums) -> io::Result<()> {
+        if self.mode == Dedup::Off {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.dir)?;
+        let entry = self.entry(size, md5);
+        match fs::hard_link(real, &entry) {
+            Ok(()) => {
+                // The path may have been replaced since it was committed.
+                if !matches(&entry, size, md5, sums) {
+                    let _ = fs::remove_file(&entry);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.renew(&entry, real, size, md5, sums)?,
+            Err(e) => return Err(e),
+        }
+        if self.mode == Dedup::User {
+            let marker = self.marker(user, size, md5);
+            fs::create_dir_all(marker.parent().unwrap_or(&self.dir))?;
+            File::create(marker)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces an existing entry that no longer holds its content (changed
+    /// behind the server's back) by a link to `real`.
+    fn renew(&self, entry: &Path, real: &Path, size: u64, md5: Digest, sums: &Sums) -> io::Result<()> {
+        if matches(entry, size, md5, sums) || !matches(real, size, md5, sums) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(format!("{TMP}{}", random_hex()?));
+        fs::hard_link(real, &tmp)?;
+        let renamed = fs::rename(&tmp, entry);
+        let _ = fs::remove_file(&tmp);
+        renamed
+    }
+
+    /// The stored content of `size` bytes with MD5 `md5` that `user` may
+    /// claim, checked and open; `None` when not held (or `--dedup off`).
+    pub(crate) fn find(&self, user: &str, size: u64, md5: Digest, sums: &Sums) -> Option<Held> {
+        match self.mode {
+            Dedup::Off => return None,
+            Dedup::User if !self.marker(user, size, md5).is_file() => return None,
+            _ => {}
+        }
+        let path = self.entry(size, md5);
+        let file = File::open(&path).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() != size || sums.of_file(&file, &meta).ok()? != md5 {
+            return None;
+        }
+        Some(Held { path, file, meta })
+    }
+
+    /// Deletes entries that nothing else links any more, markers whose
+    /// entry is gone, and old temporary names; returns how many entries
+    /// went.
+    pub(crate) fn sweep(&self, sums: &Sums) -> usize {
+        let mut removed = 0;
+        for item in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = item.metadata() else { continue };
+            if name.starts_with(TMP) && is_old(&meta) {
+                let _ = fs::remove_file(item.path());
+            } else if meta.is_file() && meta.nlink() == 1 && collect(&item.path(), sums) {
+                removed += 1;
+            }
+        }
+        self.sweep_markers();
+        removed
+    }
+
+    /// Markers whose entry is gone say nothing any more.
+    fn sweep_markers(&self) {
+        for user in fs::read_dir(self.dir.join(USERS)).into_iter().flatten().flatten() {
+            if user.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            for marker in fs::read_dir(user.path()).into_iter().flatten().flatten() {
+                if !self.dir.join(marker.file_name()).exists() {
+                    let _ = fs::remove_file(marker.path());
+                }
+            }
+        }
+    }
+}
+
+/// Unlinks one entry whose inode had no other link, and forgets its digest
+/// if it was really the last link (a claim may have linked it meanwhile).
+fn collect(path: &Path, sums: &Sums) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    if fs::remove_file(path).is_err() {
+        return false;
+    }
+    if let Ok(meta) = file.metadata()
+        && meta.nlink() == 0
+    {
+        sums.forget(&meta);
+    }
+    true
+}
+
+/// Whether the file at `path` has `size` bytes and MD5 `md5` (recorded, or
+/// computed and recorded).
+fn matches(path: &Path, size: u64, md5: Digest, sums: &Sums) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    let Ok(meta) = file.metadata() else { return false };
+    meta.is_file() && meta.len() == size && sums.of_file(&file, &meta).is_ok_and(|d| d == md5)
+}
+
+fn is_old(meta: &Metadata) -> bool {
+    let age = meta.modified().ok().and_then(|t| SystemTime::now().duration_since(t).ok());
+    age.is_some_and(|a| a > SETTLE)
+}
+
+/// 16 random hex digits, for temporary names.
+pub(crate) fn random_hex() -> io::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(io::Error::other)?;
+    Ok(hex::encode(bytes))
+}
