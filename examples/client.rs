@@ -19,6 +19,8 @@ mod history;
 mod lineedit;
 #[path = "shell/script.rs"]
 mod script;
+#[path = "shell/sharing.rs"]
+mod sharing;
 #[path = "shell/show.rs"]
 mod show;
 #[path = "shell/term.rs"]

@@ -262,10 +262,13 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
 
     t.line("login alice pw-secret-1");
     t.wait("logged in as alice", 2);
+    t.line("peek abcdefghijkmnp27");
+    t.wait("unknown or expired code", 1);
     t.line("quit");
     t.assert_restored("quit");
     let history = fs::read_to_string(dir.path().join(".netdisk_history")).unwrap();
     assert!(history.contains("login alice ***\n") && !history.contains("secret"), "{history}");
+    assert!(history.contains("peek ***\n") && !history.contains("abcdefghijkmnp27"), "share codes too: {history}");
 }
 
 #[test]

@@ -114,6 +114,17 @@ pub const COMMANDS: &[Spec] = &[
     spec("purge", "ID|all", "delete a trash entry (or all of them) for good", "purge all"),
     spec("quota", "", "space used and allowed", "quota"),
     Spec {
+        kinds: &[Remote, Other],
+        ..spec("share", "PATH [DAYS]", "make a code that lets others copy PATH (for DAYS days)", "share photos 7")
+    },
+    spec("shares", "", "list your shares: code, type, expiry (UTC), path", "shares"),
+    Spec { kinds: &[Other], ..spec("unshare", "CODE", "revoke one of your shares", "unshare ob3kfy7dcxq2mz4a") },
+    Spec { kinds: &[Other], ..spec("peek", "CODE", "list what a share holds, with MD5", "peek ob3kfy7dcxq2mz4a") },
+    Spec {
+        kinds: &[Other, Remote],
+        ..spec("save", "CODE [PATH]", "copy a share into your tree (at PATH)", "save ob3kfy7dcxq2mz4a from-alice")
+    },
+    Spec {
         kinds: &[Local],
         ..spec("lcd", "[DIR]", "change the local directory (home without DIR)", "lcd ~/Downloads")
     },
@@ -145,13 +156,18 @@ fn usage(spec: &Spec) -> String {
 
 /// The line as history keeps it: a password given on the line becomes `***`
 /// (which, run again, asks for the password); `passwd OLD NEW` becomes
-/// `passwd` (which asks for both).
+/// `passwd` (which asks for both); so does the share code of `peek`,
+/// `save` and `unshare` (asked for again too).
 pub fn redact(line: &str) -> String {
     match words::split(line) {
         Ok(w) if w.len() >= 3 && matches!(w[0].text.as_str(), "login" | "register") => {
             format!("{} {} ***", w[0].text, words::quote(&w[1].text, false))
         }
         Ok(w) if w.len() >= 2 && w[0].text == "passwd" => "passwd".to_string(),
+        Ok(w) if w.len() >= 2 && matches!(w[0].text.to_ascii_lowercase().as_str(), "peek" | "save" | "unshare") => {
+            let rest: Vec<String> = w[2..].iter().map(|a| words::quote(&a.text, false)).collect();
+            [w[0].text.clone(), "***".into()].into_iter().chain(rest).collect::<Vec<_>>().join(" ")
+        }
         _ => line.to_string(),
     }
 }
@@ -193,6 +209,13 @@ impl Shell {
             ("restore", [id, p]) => c.restore(id, Some(p)).map(|p| println!("restored {p}")),
             ("purge", [id]) => said(c.purge(id)),
             ("quota", []) => return self.quota(),
+            ("share", [p]) => return self.share(p, None),
+            ("share", [p, days]) => return self.share(p, Some(days)),
+            ("shares", []) => return self.shares(),
+            ("unshare", [code]) => return self.unshare(code),
+            ("peek", [code]) => return self.peek(code),
+            ("save", [code]) => return self.save(code, None),
+            ("save", [code, p]) => return self.save(code, Some(p)),
             ("upload", [_]) => return self.upload(&local(0), None),
             ("upload", [_, remote]) => return self.upload(&local(0), Some(remote)),
             ("download", [remote]) => return self.download(remote, Path::new(".")),
@@ -371,5 +394,19 @@ pub(crate) fn wrong_use(name: &str) -> String {
     match find(name) {
         Some(spec) => format!("usage: {}  (example: {})", usage(spec), spec.example),
         None => format!("unknown command {name:?}; type help"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keeps_no_password_and_no_share_code() {
+        assert_eq!(redact("login alice s3cret"), "login alice ***");
+        assert_eq!(redact("peek ob3kfy7dcxq2mz4a"), "peek ***");
+        assert_eq!(redact("save ob3kfy7dcxq2mz4a \"from alice\""), "save *** \"from alice\"");
+        assert_eq!(redact("UNSHARE ob3kfy7dcxq2mz4a"), "UNSHARE ***");
+        assert_eq!(redact("share docs 7"), "share docs 7", "share holds no code");
     }
 }

@@ -1,6 +1,7 @@
 //! The history file, `~/.netdisk_history`: one line per command, most
 //! recent last, readable by its owner only. Lines arrive here already
-//! redacted (a password on the line is `***`); this module never sees one.
+//! redacted (a password or a share code on the line is `***`); this module
+//! never sees one.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

@@ -10,6 +10,7 @@
 //!   for large files);
 //! - `batch`: folders, globs, `mirror`, and many small files pipelined on
 //!   one connection, with one report for the whole batch;
+//! - `share`: sharing by code (`share`, `shares`, `unshare`, `peek`, `save`);
 //! - `glob`: the `*`, `?`, `[...]` matcher; `cache`: the local digest cache.
 //!
 //! # Examples
@@ -32,6 +33,7 @@ pub mod glob;
 mod mirror;
 mod ops;
 mod report;
+mod share;
 mod transfer;
 mod tree;
 
@@ -49,6 +51,7 @@ pub use cache::DigestCache;
 use conn::Conn;
 pub use mirror::Options;
 pub use report::{Event, OnEvent, Printer, Report};
+pub use share::is_code as is_share_code;
 use transfer::parse_body;
 pub use transfer::{CLAIM_FROM, download_target};
 pub use tree::carry;
