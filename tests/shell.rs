@@ -258,7 +258,9 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     t.wait("usage: rm [-r] PATH", 1);
     t.keys(&["Up", "Up", "Enter"]);
     t.wait("verified by the server", 1);
-    assert!(t.screen().contains("(resumed at 1.0 MiB)"), "{}", t.screen());
+    // How much was sent before the Ctrl-C depends on the socket buffers;
+    // what matters is that the upload resumed instead of starting over.
+    assert!(t.screen().contains("(resumed at "), "{}", t.screen());
 
     t.line("login alice pw-secret-1");
     t.wait("logged in as alice", 2);
