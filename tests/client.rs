@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{Server, TempDir, bytes, md5_hex};
 use netdisk::client::{Client, ClientError};
+use netdisk::proto::body::Kind;
 
 fn setup(tag: &str, args: &[&str]) -> (TempDir, Server, Client) {
     let dir = TempDir::new(tag);
@@ -43,9 +44,10 @@ fn every_command_through_the_library() {
     assert_eq!(t.md5.to_string(), "b1946ac92492d2347c6235b4d2611184");
     let ls = c.ls(None).unwrap();
     assert_eq!(ls.len(), 1);
-    assert_eq!((ls[0].0, ls[0].1, ls[0].3.as_str()), ('f', 6, "a file.txt"));
+    assert_eq!((ls[0].kind, ls[0].size, ls[0].name.as_str()), (Kind::File, 6, "a file.txt"));
     let st = c.stat("a file.txt").unwrap();
-    assert_eq!((st.1, st.3.as_str(), st.4.as_str()), (6, "b1946ac92492d2347c6235b4d2611184", "a file.txt"));
+    let md5 = st.md5.unwrap().to_string();
+    assert_eq!((st.size, md5.as_str(), st.name.as_str()), (6, "b1946ac92492d2347c6235b4d2611184", "a file.txt"));
     let out = dir.path().join("out");
     fs::create_dir(&out).unwrap();
     c.download("/my docs/a file.txt", &out, &mut |_| true).unwrap();

@@ -197,7 +197,7 @@ fn the_client_library_never_sends_a_second_line() {
     for err in errors {
         assert!(err.contains("control character"), "{err}");
     }
-    assert_eq!(c.stat("victim").unwrap().1, 7, "the session goes on");
+    assert_eq!(c.stat("victim").unwrap().size, 7, "the session goes on");
     let log = server.log_text();
     assert!(!log.contains("action=rm") && !log.contains("action=mv"), "the server saw a command:\n{log}");
 }

@@ -1,0 +1,272 @@
+//! Many files on one connection: small uploads and downloads are
+//! PIPELINED (a group of requests and payloads in one write, then the
+//! replies read in order), large files stream one at a time through
+//! [`Client::upload`] and [`Client::download`] (resumable, `claim` first).
+//!
+//! A refused `upload` closes the connection: the files whose replies never
+//! came are sent again on a new one. One file failing never stops the
+//! others; each failure lands in the [`Report`] with why.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use super::report::{Event, OnEvent, Report};
+use super::transfer::{CLAIM_FROM, parse_body, sidecar};
+use super::{Client, ClientError};
+use crate::digest::Digest;
+use crate::proto::body::DownloadHead;
+use crate::proto::{Code, Command};
+
+/// Files in one pipelined group, and their bytes at most.
+const PIPE_FILES: usize = 64;
+const PIPE_BYTES: u64 = 8 << 20;
+
+/// One file to move: where it is on each side, and what it holds.
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub local: PathBuf,
+    pub remote: String,
+    pub size: u64,
+    pub md5: Option<Digest>,
+}
+
+impl Item {
+    fn shown_up(&self) -> &str {
+        &self.remote
+    }
+}
+
+/// Groups of small items for one pipelined round each.
+fn groups(items: &[Item]) -> Vec<&[Item]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        if i > start && (i - start == PIPE_FILES || bytes + item.size > PIPE_BYTES) {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += item.size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
+impl Client {
+    /// Uploads `items`: small ones pipelined, large ones streamed.
+    pub(crate) fn send_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
+        let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
+        for group in groups(&small) {
+            if report.stopped {
+                return;
+            }
+            let mut rest = group.to_vec();
+            while !rest.is_empty() {
+                let before = rest.len();
+                rest = self.pipe_uploads(rest, report, on);
+                if rest.len() == before {
+                    // No reply came at all: send the first alone.
+                    let first = rest.remove(0);
+                    self.send_one(&first, report, on);
+                }
+            }
+        }
+        for item in large {
+            if report.stopped {
+                return;
+            }
+            self.send_one(&item, report, on);
+        }
+    }
+
+    /// One upload, waiting for each reply (resumes, claims, retries busy).
+    fn send_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
+        match self.upload(&item.local, &item.remote, &mut |_| true) {
+            Ok(t) => {
+                report.transferred += 1;
+                report.bytes += t.moved;
+                let action = if t.instant { "instant" } else { "uploaded" };
+                report.tell(on, &Event::Done { action, path: item.shown_up(), bytes: t.size });
+            }
+            Err(e) => {
+                report.fail(item.shown_up(), &e.to_string(), on);
+            }
+        }
+    }
+
+    /// One pipelined round: every header and payload in one write, then
+    /// the replies in order. Returns the items with no outcome yet.
+    fn pipe_uploads(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) -> Vec<Item> {
+        if let Err(e) = self.ensure_open() {
+            items.iter().for_each(|i| _ = report.fail(i.shown_up(), &e.to_string(), on));
+            return Vec::new();
+        }
+        let mut wire = Vec::new();
+        let mut sent = Vec::new();
+        for item in items {
+            match fs::read(&item.local) {
+                Ok(data) => {
+                    let (size, md5) = (data.len() as u64, Digest::of(&data));
+                    let cmd = Command::Upload { path: item.remote.clone(), size, md5: Some(md5), from: Some(0) };
+                    let line = match cmd.to_line() {
+                        Ok(line) => line,
+                        Err(e) => {
+                            report.fail(item.shown_up(), &ClientError::Unsendable(e).to_string(), on);
+                            continue;
+                        }
+                    };
+                    wire.extend_from_slice(format!("{line}\r\n").as_bytes());
+                    wire.extend_from_slice(&data);
+                    sent.push((item, size));
+                }
+                Err(e) => _ = report.fail(&item.local.display().to_string(), &format!("cannot read: {e}"), on),
+            }
+        }
+        if let Ok(conn) = self.conn() {
+            // A write error shows as missing replies below.
+            let _ = conn.writer.write_all(&wire);
+        }
+        let answered = self.upload_replies(&sent, report, on);
+        if answered < sent.len() {
+            self.drop_conn();
+        }
+        sent.into_iter().skip(answered).map(|(item, _)| item).collect()
+    }
+
+    /// Reads the replies of a pipelined round; returns how many items got
+    /// their outcome.
+    fn upload_replies(&mut self, sent: &[(Item, u64)], report: &mut Report, on: OnEvent) -> usize {
+        for (n, (item, size)) in sent.iter().enumerate() {
+            let Ok(head) = self.read_reply() else { return n };
+            if head.code != Code::Payload {
+                // The server closes the connection after this.
+                self.drop_conn();
+                report.fail(item.shown_up(), &ClientError::Refused(head).to_string(), on);
+                return n + 1;
+            }
+            let Ok(end) = self.read_reply() else { return n };
+            if end.code == Code::TransferDone {
+                report.transferred += 1;
+                report.bytes += size;
+                report.tell(on, &Event::Done { action: "uploaded", path: item.shown_up(), bytes: *size });
+            } else {
+                report.fail(item.shown_up(), &ClientError::Refused(end).to_string(), on);
+            }
+        }
+        sent.len()
+    }
+
+    /// Downloads `items`: small ones pipelined, large ones streamed.
+    pub(crate) fn fetch_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
+        let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
+        for group in groups(&small) {
+            if report.stopped {
+                return;
+            }
+            let mut rest = group.to_vec();
+            while !rest.is_empty() {
+                let before = rest.len();
+                rest = self.pipe_downloads(rest, report, on);
+                if rest.len() == before {
+                    let first = rest.remove(0);
+                    self.fetch_one(&first, report, on);
+                }
+            }
+        }
+        for item in large {
+            if report.stopped {
+                return;
+            }
+            self.fetch_one(&item, report, on);
+        }
+    }
+
+    fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
+        let shown = item.local.display().to_string();
+        match self.download(&item.remote, &item.local, &mut |_| true) {
+            Ok(t) => {
+                report.transferred += 1;
+                report.bytes += t.moved;
+                report.tell(on, &Event::Done { action: "downloaded", path: &shown, bytes: t.size });
+            }
+            Err(e) => _ = report.fail(&shown, &e.to_string(), on),
+        }
+    }
+
+    /// One pipelined round of downloads; returns the items with no outcome.
+    fn pipe_downloads(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) -> Vec<Item> {
+        let mut wire = String::new();
+        let mut items_sent = Vec::new();
+        for item in items {
+            match (Command::Download { path: item.remote.clone(), offset: 0 }).to_line() {
+                Ok(line) => {
+                    wire.push_str(&line);
+                    wire.push_str("\r\n");
+                    items_sent.push(item);
+                }
+                Err(e) => _ = report.fail(&item.remote, &ClientError::Unsendable(e).to_string(), on),
+            }
+        }
+        let items = items_sent;
+        let sent = self.ensure_open().and_then(|()| self.send_bytes(wire.as_bytes()));
+        if let Err(e) = sent {
+            items.iter().for_each(|i| _ = report.fail(&i.local.display().to_string(), &e.to_string(), on));
+            return Vec::new();
+        }
+        let mut answered = 0;
+        for item in &items {
+            let shown = item.local.display().to_string();
+            match self.receive_small(item) {
+                Ok(size) => {
+                    report.transferred += 1;
+                    report.bytes += size;
+                    report.tell(on, &Event::Done { action: "downloaded", path: &shown, bytes: size });
+                }
+                Err(e @ (ClientError::Refused(_) | ClientError::Verify(_) | ClientError::Local(..))) => {
+                    report.fail(&shown, &e.to_string(), on);
+                }
+                Err(_) => break,
+            }
+            answered += 1;
+        }
+        if answered < items.len() {
+            self.drop_conn();
+        }
+        items.into_iter().skip(answered).collect()
+    }
+
+    /// Reads one pipelined download's reply and payload into memory,
+    /// verifies it, and puts it in place. `Refused`, `Verify` and `Local`
+    /// errors leave the connection usable.
+    fn receive_small(&mut self, item: &Item) -> super::Result<u64> {
+        let head = self.read_reply()?;
+        if head.code != Code::Payload {
+            return Err(ClientError::Refused(head));
+        }
+        let head: DownloadHead = parse_body(&head)?;
+        if head.size > PIPE_BYTES {
+            return Err(ClientError::Protocol(format!("{}: grew to {} bytes", item.remote, head.size)));
+        }
+        let mut data = Vec::with_capacity(head.size as usize);
+        let conn = self.conn()?;
+        let read = (&mut conn.reader).take(head.size).read_to_end(&mut data);
+        self.check(read)?;
+        if data.len() as u64 != head.size {
+            return Err(ClientError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        let end = self.read_reply()?;
+        if end.code != Code::TransferDone {
+            return Err(ClientError::Refused(end));
+        }
+        if Digest::of(&data) != head.md5 {
+            return Err(ClientError::Verify(format!("{}: received bytes do not match {}", item.remote, head.md5)));
+        }
+        let part = sidecar(&item.local, "part");
+        let local_err = |e| ClientError::Local(item.local.clone(), e);
+        fs::write(&part, &data).map_err(local_err)?;
+        fs::rename(&part, &item.local).map_err(local_err)?;
+        Ok(head.size)
+    }
+}

@@ -1,0 +1,172 @@
+//! What a batch tells its caller: one [`Event`] per file or action, a
+//! [`Report`] at the end (with the summary line of `mirror`), and a
+//! [`Printer`] that shows events as lines (not a terminal) or as one
+//! overall progress bar (a terminal).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// One step of a batch.
+#[derive(Clone, Debug)]
+pub enum Event<'a> {
+    /// The work ahead: files to transfer and their bytes.
+    Planned { files: usize, bytes: u64 },
+    /// An action done (`uploaded`, `downloaded`, `deleted`, `made`,
+    /// `instant`) or, in a dry run, one that would be done.
+    Done { action: &'a str, path: &'a str, bytes: u64 },
+    /// A file or path that failed, and why.
+    Failed { path: &'a str, why: &'a str },
+}
+
+/// The callback for events: return `false` to stop the batch.
+pub type OnEvent<'a> = &'a mut dyn FnMut(&Event) -> bool;
+
+/// The outcome of a batch.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub transferred: usize,
+    pub up_to_date: usize,
+    pub deleted: usize,
+    pub bytes: u64,
+    /// Each failure: the path and why.
+    pub failures: Vec<(String, String)>,
+    /// The caller stopped the batch.
+    pub stopped: bool,
+    pub started: Instant,
+}
+
+impl Default for Report {
+    fn default() -> Report {
+        Report::new()
+    }
+}
+
+impl Report {
+    pub fn new() -> Report {
+        Report {
+            transferred: 0,
+            up_to_date: 0,
+            deleted: 0,
+            bytes: 0,
+            failures: Vec::new(),
+            stopped: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether everything succeeded.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty() && !self.stopped
+    }
+
+    /// `N transferred, M up to date, K deleted, B bytes in T s`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} transferred, {} up to date, {} deleted, {} bytes in {:.2} s",
+            self.transferred,
+            self.up_to_date,
+            self.deleted,
+            self.bytes,
+            self.started.elapsed().as_secs_f64()
+        )
+    }
+
+    /// Records a failure and tells the caller.
+    pub(crate) fn fail(&mut self, path: &str, why: &str, on: OnEvent) -> bool {
+        self.failures.push((path.to_string(), why.to_string()));
+        self.tell(on, &Event::Failed { path, why })
+    }
+
+    /// Tells the caller; remembers a request to stop.
+    pub(crate) fn tell(&mut self, on: OnEvent, event: &Event) -> bool {
+        if !on(event) {
+            self.stopped = true;
+        }
+        !self.stopped
+    }
+}
+
+/// Shows events: one line per file on stdout (failures on stderr), or,
+/// with `bar`, an overall bar on stderr: files, bytes, rate, ETA and the
+/// current file's name.
+pub struct Printer {
+    bar: bool,
+    files: (usize, usize),
+    bytes: (u64, u64),
+    started: Instant,
+    drawn: Option<Instant>,
+}
+
+impl Printer {
+    pub fn new(bar: bool) -> Printer {
+        Printer { bar, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
+    }
+
+    /// Shows one event; always lets the batch go on.
+    pub fn show(&mut self, event: &Event) -> bool {
+        match *event {
+            Event::Planned { files, bytes } => {
+                self.files.1 += files;
+                self.bytes.1 += bytes;
+            }
+            Event::Failed { path, why } => {
+                self.clear();
+                eprintln!("failed: {path}: {why}");
+            }
+            Event::Done { action, path, bytes } => self.done(action, path, bytes),
+        }
+        true
+    }
+
+    fn done(&mut self, action: &str, path: &str, bytes: u64) {
+        if matches!(action, "uploaded" | "downloaded" | "instant") {
+            self.files.0 += 1;
+            self.bytes.0 += bytes;
+        }
+        let text = if action == "instant" {
+            format!("{path}: instant: the server already has this content")
+        } else {
+            format!("{action} {path}")
+        };
+        if !self.bar {
+            println!("{text}");
+            return;
+        }
+        if !matches!(action, "uploaded" | "downloaded" | "instant") {
+            self.clear();
+            println!("{text}");
+        }
+        if self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+            self.draw(path);
+        }
+    }
+
+    fn draw(&mut self, current: &str) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = self.bytes.0 as f64 / secs;
+        let left = self.bytes.1.saturating_sub(self.bytes.0) as f64;
+        let eta = if rate > 0.0 { format!("{:.0} s", left / rate) } else { "--".into() };
+        let pct = (self.bytes.0 * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
+        let bar = format!("{}{}", "#".repeat(pct / 5), ".".repeat(20 - pct / 5));
+        let name: String = current.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+        eprint!(
+            "\r[{bar}] {}/{} files, {}/{} bytes, {:.0} B/s, ETA {eta}  {name}\x1b[K",
+            self.files.0, self.files.1, self.bytes.0, self.bytes.1, rate
+        );
+        let _ = std::io::stderr().flush();
+        self.drawn = Some(Instant::now());
+    }
+
+    fn clear(&mut self) {
+        if self.bar && self.drawn.take().is_some() {
+            eprint!("\r\x1b[K");
+        }
+    }
+
+    /// Ends the bar's line.
+    pub fn finish(&mut self) {
+        if self.bar && self.drawn.is_some() {
+            eprintln!();
+        }
+    }
+}

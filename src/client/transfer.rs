@@ -1,0 +1,331 @@
+//! Verified, resumable transfers of one file: `upload` (with `claim` first
+//! for large files whose digest is known), `download` into `NAME.part`.
+//!
+//! Uploads hash while sending (digest after the payload); a resume is
+//! checked against the server's `PREFIX_MD5` and restarted with `FROM 0`
+//! when the local file's start differs. Downloads go to `NAME.part` beside
+//! the target, with `NAME.part.info` recording the remote size and MD5; the
+//! target is only replaced once the whole file's MD5 matches.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
+use crate::digest::{Digest, Hasher, hash_range};
+use crate::pipe::{FileHash, Hashing};
+use crate::proto::body::{Challenge, DownloadHead, Kind, Offer, Stored};
+use crate::proto::{Code, Command, Reply};
+use crate::transfer::fill;
+
+/// How often, and how far apart, an upload refused with `450` is retried.
+const BUSY_RETRIES: usize = 10;
+const BUSY_PAUSE: Duration = Duration::from_millis(500);
+/// Bytes sent per `sendfile` call during an upload (progress is reported
+/// between calls).
+const SEND_STEP: u64 = 1 << 20;
+/// Files from this size on are first offered with `claim`: hashing them
+/// twice costs less than sending them when the server already holds them.
+pub const CLAIM_FROM: u64 = 1 << 20;
+
+impl Client {
+    /// Uploads `local` to `remote`, resuming an interrupted upload of the
+    /// same file, hashing while sending, verified by the server. A file of
+    /// [`CLAIM_FROM`] bytes or more is first claimed (see [`Client::claim`]).
+    pub fn upload(&mut self, local: &Path, remote: &str, progress: OnProgress) -> Result<Transferred> {
+        let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        let mut file = File::open(local).map_err(local_err)?;
+        let meta = file.metadata().map_err(local_err)?;
+        if !meta.is_file() {
+            return Err(local_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
+        let size = meta.len();
+        if size >= CLAIM_FROM {
+            let md5 = self.local_digest(local, &meta)?;
+            if let Some(done) = self.claim(&mut file, remote, size, md5)? {
+                return Ok(done);
+            }
+        }
+        let (offset, hasher) = match self.start_upload(&mut file, local, remote, size, None)? {
+            Some(ok) => ok,
+            None => {
+                self.drop_conn();
+                self.start_upload(&mut file, local, remote, size, Some(0))?.ok_or_else(|| {
+                    ClientError::Protocol("server kept offering a different prefix after FROM 0".into())
+                })?
+            }
+        };
+        self.send_payload(&mut file, local, size, offset, hasher, progress)
+    }
+
+    /// Offers `file` with `claim`: `Some` when the server already held the
+    /// content and accepted the proof; `None` when the file must be sent
+    /// (`550 not held`, or a server without `claim`).
+    pub fn claim(&mut self, file: &mut File, remote: &str, size: u64, md5: Digest) -> Result<Option<Transferred>> {
+        let started = Instant::now();
+        let reply = self.request(&Command::Claim { path: remote.into(), size, md5 })?;
+        let stored = match reply.code {
+            Code::ProofNeeded => {
+                let challenge: Challenge = parse_body(&reply)?;
+                let proof = prove(file, &challenge).map_err(|e| ClientError::Local(PathBuf::from(remote), e))?;
+                self.send_line(&proof.to_string())?;
+                let end = self.read_reply()?;
+                if end.code != Code::TransferDone {
+                    return Err(ClientError::Refused(end));
+                }
+                end
+            }
+            Code::TransferDone => reply,
+            Code::Unavailable | Code::Syntax => return Ok(None),
+            _ => return Err(ClientError::Refused(reply)),
+        };
+        let stored: Stored = parse_body(&stored)?;
+        if stored.md5 != md5 {
+            return Err(ClientError::Verify(format!("server stored {}, expected {md5}", stored.md5)));
+        }
+        let elapsed = started.elapsed();
+        Ok(Some(Transferred { size, md5, resumed_at: size, moved: 0, elapsed, instant: true }))
+    }
+
+    /// Sends the header; returns the offset and the hash of the local prefix
+    /// when it matches the server's, `None` when it does not.
+    fn start_upload(
+        &mut self,
+        file: &mut File,
+        local: &Path,
+        remote: &str,
+        size: u64,
+        from: Option<u64>,
+    ) -> Result<Option<(u64, Hasher)>> {
+        let cmd = Command::Upload { path: remote.into(), size, md5: None, from };
+        let mut reply = self.request(&cmd)?;
+        // Busy: most often our own interrupted upload, whose session the
+        // server has not noticed is gone yet. Give it a moment.
+        for _ in 0..BUSY_RETRIES {
+            if reply.code != Code::Busy {
+                break;
+            }
+            self.drop_conn();
+            std::thread::sleep(BUSY_PAUSE);
+            reply = self.request(&cmd)?;
+        }
+        if reply.code != Code::Payload {
+            // The server closes the connection after refusing an upload.
+            self.drop_conn();
+            return Err(ClientError::Refused(reply));
+        }
+        let offered = parse_body::<Offer>(&reply).and_then(|offer| {
+            if offer.offset > size {
+                return Err(ClientError::Protocol(reply.text.clone()));
+            }
+            let hasher = hash_from(file, offer.offset).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
+            Ok((hasher.peek() == offer.prefix).then_some((offer.offset, hasher)))
+        });
+        if offered.is_err() {
+            // The server waits for a payload we will not send.
+            self.drop_conn();
+        }
+        offered
+    }
+
+    fn send_payload(
+        &mut self,
+        file: &mut File,
+        local: &Path,
+        size: u64,
+        offset: u64,
+        hasher: Hasher,
+        progress: OnProgress,
+    ) -> Result<Transferred> {
+        let started = Instant::now();
+        let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        // Hash on one thread while the kernel sends the same bytes.
+        let hashing = FileHash::start(file, offset, size - offset, hasher);
+        let mut done = offset;
+        while done < size {
+            let step = SEND_STEP.min(size - done);
+            let conn = self.conn()?;
+            let sent = io::copy(&mut (&mut *file).take(step), &mut conn.writer);
+            let n = self.check(sent)?;
+            if n < step {
+                self.drop_conn();
+                return Err(local_err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending")));
+            }
+            done += n;
+            let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
+            if !progress(&p) {
+                self.drop_conn();
+                return Err(ClientError::Interrupted(done));
+            }
+        }
+        let md5 = hashing.finish().map_err(local_err)?.peek();
+        self.send_line(&md5.to_string())?;
+        let reply = self.read_reply()?;
+        if reply.code != Code::TransferDone {
+            return Err(ClientError::Refused(reply));
+        }
+        let elapsed = started.elapsed();
+        Ok(Transferred { size, md5, resumed_at: offset, moved: size - offset, elapsed, instant: false })
+    }
+
+    /// Downloads `remote` to `local` (a directory means: inside it, under
+    /// the remote name), resuming from `NAME.part` when the remote file is
+    /// unchanged, and replacing `local` only once the MD5 matches.
+    pub fn download(&mut self, remote: &str, local: &Path, progress: OnProgress) -> Result<Transferred> {
+        let target = download_target(remote, local);
+        let part = sidecar(&target, "part");
+        let info = sidecar(&target, "part.info");
+        let st = self.stat(remote)?;
+        let (Kind::File, Some(md5)) = (st.kind, st.md5) else {
+            let refusal = Reply::new(Code::Unavailable, format!("{remote}: is a directory"));
+            return Err(ClientError::Refused(refusal));
+        };
+        let size = st.size;
+        let want = format!("{size} {md5} {remote}\n");
+        let have = fs::read_to_string(&info).ok();
+        let held = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let offset = if have.as_deref() == Some(&want) && held <= size { held } else { 0 };
+        let local_err = |p: &Path, e| ClientError::Local(p.to_path_buf(), e);
+        fs::write(&info, &want).map_err(|e| local_err(&info, e))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&part)
+            .map_err(|e| local_err(&part, e))?;
+        file.set_len(offset).map_err(|e| local_err(&part, e))?;
+        let hasher = hash_from(&mut file, offset).map_err(|e| local_err(&part, e))?;
+        let partial = Partial { file: &mut file, path: &part, offset, hasher };
+        let received = self.receive(remote, partial, progress);
+        if matches!(received, Err(ClientError::Refused(_))) && offset == 0 {
+            // Nothing arrived: leave no partial file behind.
+            let _ = fs::remove_file(&part);
+            let _ = fs::remove_file(&info);
+        }
+        let (got, announced) = received?;
+        if got.md5 != announced {
+            let _ = fs::remove_file(&part);
+            let _ = fs::remove_file(&info);
+            return Err(ClientError::Verify(format!(
+                "received {}, server says {announced}; partial file removed",
+                got.md5
+            )));
+        }
+        fs::rename(&part, &target).map_err(|e| local_err(&target, e))?;
+        let _ = fs::remove_file(&info);
+        Ok(got)
+    }
+
+    fn receive(&mut self, remote: &str, partial: Partial, progress: OnProgress) -> Result<(Transferred, Digest)> {
+        let offset = partial.offset;
+        let reply = self.request(&Command::Download { path: remote.into(), offset })?;
+        if reply.code != Code::Payload {
+            return Err(ClientError::Refused(reply));
+        }
+        let received = self.take_payload(&reply, partial, progress);
+        if received.is_err() {
+            // Whatever went wrong, the rest of the payload is unread.
+            self.drop_conn();
+        }
+        received
+    }
+
+    fn take_payload(&mut self, reply: &Reply, partial: Partial, progress: OnProgress) -> Result<(Transferred, Digest)> {
+        let Partial { file, path: part, offset, hasher } = partial;
+        let head: DownloadHead = parse_body(reply)?;
+        if head.size < offset {
+            return Err(ClientError::Protocol(reply.text.clone()));
+        }
+        let (size, md5) = (head.size, head.md5);
+        let started = Instant::now();
+        let mut hashing = Hashing::new(hasher, offset, size - offset);
+        let mut done = offset;
+        while done < size {
+            let mut buf = hashing.buffer();
+            let want = buf.len().min((size - done) as usize);
+            let conn = self.conn()?;
+            let (n, err) = fill(&mut conn.reader, &mut buf[..want]);
+            if n > 0 {
+                file.write_all(&buf[..n]).map_err(|e| ClientError::Local(part.to_path_buf(), e))?;
+                hashing.push(buf, n);
+                done += n as u64;
+            }
+            let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
+            if err.is_some() || !progress(&p) {
+                self.drop_conn();
+                return Err(ClientError::Interrupted(done));
+            }
+        }
+        let end = self.read_reply()?;
+        if end.code != Code::TransferDone {
+            return Err(ClientError::Refused(end));
+        }
+        let md5_got = hashing.finish().peek();
+        let elapsed = started.elapsed();
+        let got = Transferred { size, md5: md5_got, resumed_at: offset, moved: size - offset, elapsed, instant: false };
+        Ok((got, md5))
+    }
+}
+
+/// A reply's text as a typed body, or a protocol error naming it.
+pub(crate) fn parse_body<T: std::str::FromStr>(reply: &Reply) -> Result<T> {
+    reply.text.parse().map_err(|_| ClientError::Protocol(reply.text.clone()))
+}
+
+/// The answer to a `claim` challenge: the MD5 of the nonce followed by the
+/// bytes of each range.
+fn prove(file: &mut File, challenge: &Challenge) -> io::Result<Digest> {
+    let mut hasher = Hasher::new();
+    hasher.update(challenge.nonce.as_bytes());
+    for &(offset, len) in &challenge.ranges {
+        hash_range(file, offset, len, &mut hasher)?;
+    }
+    Ok(hasher.peek())
+}
+
+/// A partial download: the file, where it is, how much it holds, and the
+/// hash of that much.
+struct Partial<'a> {
+    file: &'a mut File,
+    path: &'a Path,
+    offset: u64,
+    hasher: Hasher,
+}
+
+/// The hash of the first `len` bytes of `file`, leaving it positioned at
+/// `len`.
+fn hash_from(file: &mut File, len: u64) -> io::Result<Hasher> {
+    let mut hasher = Hasher::new();
+    hash_range(file, 0, len, &mut hasher)?;
+    file.seek(SeekFrom::Start(len))?;
+    Ok(hasher)
+}
+
+/// Where a download of `remote` to `local` lands.
+pub fn download_target(remote: &str, local: &Path) -> PathBuf {
+    if local.is_dir() {
+        let name = remote.trim_end_matches('/').rsplit('/').next().unwrap_or(remote);
+        local.join(name)
+    } else {
+        local.to_path_buf()
+    }
+}
+
+/// `NAME.ext` beside `target`.
+pub(crate) fn sidecar(target: &Path, ext: &str) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{ext}"));
+    target.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecar_names() {
+        assert_eq!(sidecar(Path::new("/x/a.txt"), "part"), Path::new("/x/a.txt.part"));
+    }
+}
