@@ -214,12 +214,15 @@ fn section_load(o: &Opts, dir: &Path) {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// One part of the run, by name.
+type Section = fn(&Opts, &Path);
+
 fn main() {
     let o = opts();
     let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
     println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
-    let sections: [(&str, fn(&Opts, &Path)); 6] = [
+    let sections: [(&str, Section); 6] = [
         ("transfers", section_transfers),
         ("small", section_small),
         ("claim", section_claim),

@@ -23,7 +23,7 @@ pub const RUNS: [&str; 3] = ["first run", "1% changed", "nothing changed"];
 fn size_of(i: usize) -> u64 {
     let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
     let u = (h % 1_000_000) as f64 / 1e6;
-    if i % 25 == 0 { (512 << 10) + (h % (512 << 10)) } else { (1024.0 * 2f64.powf(7.0 * u)) as u64 }
+    if i.is_multiple_of(25) { (512 << 10) + (h % (512 << 10)) } else { (1024.0 * 2f64.powf(7.0 * u)) as u64 }
 }
 
 fn file_of(top: &Path, i: usize) -> PathBuf {
@@ -45,7 +45,7 @@ pub fn make_tree(top: &Path, files: usize) -> u64 {
 /// Rewrites 1% of the files with new content of the same size (`round`
 /// picks which, so each round changes others).
 pub fn change_some(top: &Path, files: usize, round: usize) {
-    for i in (0..files).filter(|i| (i + round * 37) % 100 == 0) {
+    for i in (0..files).filter(|i| (i + round * 37).is_multiple_of(100)) {
         make_file(&file_of(top, i), size_of(i), (i + 1_000_000 * (round + 1)) as u64);
     }
 }
@@ -100,7 +100,13 @@ pub fn show(tool: &str, link: &Link, ours: &Three, peer: Option<(&str, &Three)>)
 }
 
 /// rsync's three runs into a daemon on loopback or through `proxy`.
-pub fn rsync(daemon: Option<&peers::Rsync>, link: &Link, tree: &Path, files: usize, round: &mut usize) -> Option<Three> {
+pub fn rsync(
+    daemon: Option<&peers::Rsync>,
+    link: &Link,
+    tree: &Path,
+    files: usize,
+    round: &mut usize,
+) -> Option<Three> {
     let Some(daemon) = daemon else {
         missing(&format!("rsync mirror ({})", link.name), "peer not installed (make bench-peers)");
         return None;

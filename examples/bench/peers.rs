@@ -61,7 +61,8 @@ impl Rsync {
         let root = dir.join("rsync-root");
         fs::create_dir_all(&root).ok()?;
         let conf = dir.join("rsyncd.conf");
-        let text = format!("use chroot = false\nuid = root\ngid = root\n[m]\npath = {}\nread only = false\n", root.display());
+        let text =
+            format!("use chroot = false\nuid = root\ngid = root\n[m]\npath = {}\nread only = false\n", root.display());
         fs::write(&conf, text).ok()?;
         let port = free_port();
         let child = Command::new(bin)

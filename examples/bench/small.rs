@@ -30,7 +30,10 @@ pub fn rates(data: &Path) -> Rates {
     fs::create_dir_all(data).expect("data dir");
     let durable = commit_rate(data, SIZE, true, 1.5);
     let plain = commit_rate(data, SIZE, false, 0.5);
-    println!("{:<40} {durable:9.0} files/s (write+fsync+rename+dir fsync, 4 KiB, one process)", "limit: durable commits, data dir");
+    println!(
+        "{:<40} {durable:9.0} files/s (write+fsync+rename+dir fsync, 4 KiB, one process)",
+        "limit: durable commits, data dir"
+    );
     println!("{:<40} {plain:9.0} files/s (write+rename, no fsync)", "limit: plain small writes");
     Rates { durable, plain }
 }
@@ -70,7 +73,8 @@ pub fn run(runs: usize, link: &Link, folder: &Path, rates: &Rates) {
         let took = ms(t.elapsed());
         assert!(report.ok() && report.transferred == FILES, "{}", report.summary());
         let t = Instant::now();
-        let report = c.download_any(&remote, Some(&back.join(format!("{tag}-{i}"))), &mut |_| true).expect("download_any");
+        let report =
+            c.download_any(&remote, Some(&back.join(format!("{tag}-{i}"))), &mut |_| true).expect("download_any");
         down.push(ms(t.elapsed()));
         assert!(report.ok() && report.transferred == FILES, "{}", report.summary());
         took

@@ -24,7 +24,13 @@ impl Stats {
     /// `median unit [min-max]`, with as many decimals as the size needs.
     pub fn show(&self, unit: &str) -> String {
         let m = self.median();
-        let d = if m.abs() >= 100.0 { 0 } else if m.abs() >= 1.0 { 1 } else { 3 };
+        let d = if m.abs() >= 100.0 {
+            0
+        } else if m.abs() >= 1.0 {
+            1
+        } else {
+            3
+        };
         format!("{m:9.d$} {unit:<7} [{:.d$}-{:.d$}]", self.min(), self.max())
     }
 }
