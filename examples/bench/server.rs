@@ -63,7 +63,7 @@ pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         .arg("--data")
         .arg(data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log_file(data))
         .spawn()
         .expect("start the server");
     let mut first = String::new();
@@ -71,6 +71,12 @@ pub fn start_with(data: &Path, extra: &[&str]) -> Server {
     BufReader::new(out).read_line(&mut first).expect("server's first line");
     let addr = first.trim().strip_prefix("listening on ").expect("listening on ADDR").to_string();
     Server { child, addr }
+}
+
+/// The server's log, beside its data directory (kept if the bench fails).
+fn log_file(data: &Path) -> Stdio {
+    let path = data.with_extension("log");
+    fs::File::create(path).map_or(Stdio::null(), Stdio::from)
 }
 
 pub const PASSWORD: &str = "bench-pw";
