@@ -7,6 +7,8 @@
 //! cargo run --release --example client -- [HOST[:PORT]]
 //! ```
 
+#[path = "shell/batch.rs"]
+mod batch;
 #[path = "shell/commands.rs"]
 mod commands;
 #[path = "shell/complete.rs"]
@@ -27,7 +29,7 @@ mod words;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use netdisk::client::Client;
+use netdisk::client::{Client, DigestCache};
 
 use script::Flow;
 use term::Input;
@@ -42,7 +44,10 @@ one per line, and stops at the first one that fails (exit status 1):
   --keep-going         run every line; exit status 1 if any failed
   -c \"CMD; CMD\"        run these commands instead of reading stdin
 `login USER` without a password asks for it on a terminal, else takes
-NETDISK_PASSWORD. Type `help` for the commands.";
+NETDISK_PASSWORD; `passwd` alone takes NETDISK_PASSWORD and
+NETDISK_NEW_PASSWORD. A batch (folders, mput, mget, mirror, rm -r...) with
+any failure is a failed command; Ctrl-C stops it and the script.
+Type `help` for the commands.";
 
 const DEFAULT_PORT: u16 = 9021;
 
@@ -93,7 +98,7 @@ fn main() -> ExitCode {
     };
     let keyboard = term::editing_available();
     term::install(keyboard);
-    let client = match Client::connect(&opts.addr) {
+    let mut client = match Client::connect(&opts.addr) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("cannot reach a netdisk server at {}: {e}", opts.addr);
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    client.set_cache(DigestCache::open_default());
     let bar = io::stderr().is_terminal();
     let mut shell = Shell { client, addr: opts.addr, bar, keyboard, completer: complete::Completer::default() };
     let code = match opts.commands {

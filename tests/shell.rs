@@ -49,7 +49,7 @@ fn client(args: &[&str], cwd: &Path, home: &Path, env: &[(&str, &str)], stdin: &
 fn names(s: &Server, path: &str) -> Vec<String> {
     let mut c = Client::connect(&s.addr).unwrap();
     c.login("bob", "pw").unwrap();
-    c.ls(Some(path)).unwrap().into_iter().map(|e| e.3).collect()
+    c.ls(Some(path)).unwrap().into_iter().map(|e| e.name).collect()
 }
 
 #[test]
@@ -99,6 +99,54 @@ fn tilde_paths_and_passwords_from_the_environment() {
     assert!(err.contains("local directory nodir does not exist"), "{err}");
     assert!(out.contains(&format!("{}\n", home.display())), "lcd ~: {out}");
     assert!(out.contains(" UTC  notes.txt"), "ls says its times are UTC: {out}");
+}
+
+#[test]
+fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
+    let dir = TempDir::new("shbatch");
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let work = dir.path().join("work");
+    fs::create_dir_all(work.join("tree/sub/empty")).unwrap();
+    fs::write(work.join("tree/a.txt"), b"alpha\n").unwrap();
+    fs::write(work.join("tree/sub/b.txt"), b"beta\n").unwrap();
+    let text = "register bob pw\nlogin bob pw\nupload tree\nfind tree\nrm -r tree\ntrash\n";
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("uploaded tree/sub/b.txt") && out.contains("made tree/sub/empty"), "{out}");
+    let md5_b = netdisk::Digest::of(b"beta\n").to_string();
+    assert!(out.contains(&format!("{md5_b}  sub/b.txt")), "find shows MD5 and path: {out}");
+    assert!(out.contains("deleted tree"), "{out}");
+    let trashed = out.lines().find(|l| l.ends_with("  /tree")).expect("trash lists /tree");
+    let id = trashed.split_whitespace().next().unwrap();
+    assert!(names(&s, "/").is_empty(), "rm -r took the tree");
+
+    let text = format!("login bob pw\nrestore {id}\nmirror --dry-run tree copy\nfind tree\n");
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], &text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("restored /tree"), "{out}");
+    assert!(out.contains("would download copy/sub/b.txt"), "{out}");
+    assert!(
+        out.contains("2 transferred, 0 up to date, 0 deleted, 11 bytes in"),
+        "the summary of what would be done: {out}"
+    );
+    assert!(!work.join("copy").exists(), "a dry run changes nothing");
+    assert_eq!(names(&s, "/tree"), ["a.txt", "sub"]);
+
+    // A batch with a failure is a failing command: the script stops there.
+    let text = "login bob pw\nrm tree/a.txt missing.txt\nmkdir after\n";
+    let (code, _, err) = client(&[&s.addr], &work, dir.path(), &[], text);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("failed: missing.txt") && err.contains("stopped at line 2"), "{err}");
+    assert_eq!(names(&s, "/tree"), ["sub"], "the other path of the batch went");
+    assert!(!names(&s, "/").contains(&"after".to_string()));
+
+    // passwd alone in a script takes both passwords from the environment.
+    let env = [("NETDISK_PASSWORD", "pw"), ("NETDISK_NEW_PASSWORD", "pw2")];
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &env, "login bob\npasswd\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, _, err) = client(&[&s.addr], &work, dir.path(), &[("NETDISK_PASSWORD", "pw2")], "login bob\npasswd\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("NETDISK_NEW_PASSWORD"), "{err}");
 }
 
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
@@ -232,7 +280,7 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     signal(&s, "-CONT");
     t.wait("repeat the command to resume", 1);
     t.line("help rm");
-    t.wait("usage: rm PATH", 1);
+    t.wait("usage: rm [-r] PATH", 1);
     t.keys(&["Up", "Up", "Enter"]);
     t.wait("verified by the server", 1);
     assert!(t.screen().contains("(resumed at 1.0 MiB)"), "{}", t.screen());

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
-use netdisk::client::{ClientError, download_target, unquote};
+use netdisk::client::{ClientError, download_target};
 use netdisk::proto::Command;
+use netdisk::proto::body::Kind;
 
 use crate::Shell;
 use crate::show::{self, Bar};
@@ -41,14 +42,15 @@ use Arg::{Local, Other, Remote};
 pub const COMMANDS: &[Spec] = &[
     Spec { kinds: &[Other], ..spec("register", "USER [PASS]", "create an account (asks for PASS)", "register alice") },
     Spec { kinds: &[Other], ..spec("login", "USER [PASS]", "log in (asks for PASS)", "login alice") },
+    Spec { kinds: &[Other], ..spec("passwd", "[OLD NEW]", "change your password (asks for both)", "passwd") },
     Spec { kinds: &[Remote], ..spec("ls", "[PATH]", "list a remote directory (times in UTC)", "ls /backups") },
     Spec {
         alias: "makedir",
-        kinds: &[Remote, Remote],
+        kinds: &[Remote],
         ..spec(
             "mkdir",
-            "[-p] PATH",
-            "make a remote directory; -p: with its parents, fine if it exists",
+            "[-p] PATH...",
+            "make remote directories; -p: with their parents, fine if they exist",
             "mkdir -p backups/2026",
         )
     },
@@ -59,8 +61,8 @@ pub const COMMANDS: &[Spec] = &[
         ..spec(
             "upload",
             "LOCAL [REMOTE]",
-            "send a file (into REMOTE if a directory); resumes",
-            "upload ~/db.dump backups/",
+            "send a file or folder (into REMOTE if a directory); resumes",
+            "upload ~/photos backups/",
         )
     },
     Spec {
@@ -68,17 +70,48 @@ pub const COMMANDS: &[Spec] = &[
         ..spec(
             "download",
             "REMOTE [LOCAL]",
-            "fetch a file (into LOCAL if a directory); resumes",
+            "fetch a file or folder (into LOCAL if a directory); resumes",
             "download db.dump ~/restore/",
         )
     },
+    Spec {
+        kinds: &[Local],
+        ..spec("mput", "PATTERN...", "send local files and folders matching *, ?, [..]", "mput *.txt")
+    },
+    Spec {
+        kinds: &[Remote],
+        ..spec("mget", "PATTERN...", "fetch remote files and folders matching *, ?, [..]", "mget docs/*.md")
+    },
+    Spec {
+        kinds: &[Remote, Local],
+        ..spec(
+            "mirror",
+            "[-R] [--delete] [--dry-run] SOURCE TARGET",
+            "make local TARGET like remote SOURCE (-R: remote TARGET like local SOURCE)",
+            "mirror -R --delete ~/photos /photos",
+        )
+    },
     Spec { kinds: &[Remote], ..spec("stat", "PATH", "size, time (UTC) and MD5 of a remote file", "stat db.dump") },
-    Spec { kinds: &[Remote], ..spec("rm", "PATH", "remove a remote file", "rm old.txt") },
+    Spec {
+        kinds: &[Remote],
+        ..spec("rm", "[-r] PATH...", "move remote files to the trash (-r: folders too)", "rm -r old")
+    },
     Spec { kinds: &[Remote], ..spec("rmdir", "PATH", "remove an empty remote directory", "rmdir empty") },
     Spec {
-        kinds: &[Remote, Remote],
-        ..spec("mv", "FROM TO", "move or rename a remote file or directory", "mv a.txt docs/")
+        kinds: &[Remote],
+        ..spec("mv", "FROM... TO", "move or rename (into TO if a directory)", "mv a.txt b.txt docs/")
     },
+    Spec {
+        kinds: &[Remote, Remote],
+        ..spec("cp", "FROM TO", "copy a remote file or folder", "cp notes.txt notes.bak")
+    },
+    Spec { kinds: &[Remote], ..spec("find", "[PATH]", "every file and folder below PATH, with MD5", "find docs") },
+    spec("trash", "", "list the trash: ID, type, size, when removed (UTC), path", "trash"),
+    Spec {
+        kinds: &[Other, Remote],
+        ..spec("restore", "ID [PATH]", "bring a trash entry back (to PATH)", "restore k3x9")
+    },
+    spec("purge", "ID|all", "delete a trash entry (or all of them) for good", "purge all"),
     spec("quota", "", "space used and allowed", "quota"),
     Spec {
         kinds: &[Local],
@@ -94,10 +127,16 @@ pub fn find(name: &str) -> Option<&'static Spec> {
     COMMANDS.iter().find(|c| c.name == name || (!c.alias.is_empty() && c.alias == name))
 }
 
-/// The kind of argument number `index` (0: the first after the command).
-pub fn arg_kind(command: &str, index: usize) -> Arg {
-    let kinds = find(command).map_or(&[][..], |c| c.kinds);
-    kinds.get(index).or(kinds.last().filter(|_| command == "mkdir")).copied().unwrap_or(Other)
+/// The kind of the next argument of `line` (the command and the words
+/// before the one completed). Options (`-r`) are skipped; the last kind
+/// repeats for `PATH...`; `mirror -R` goes from local to remote.
+pub fn arg_kind(line: &[&str]) -> Arg {
+    let Some(spec) = line.first().and_then(|name| find(name)) else { return Other };
+    let reverse = spec.name == "mirror" && line.iter().any(|w| matches!(*w, "-R" | "--reverse"));
+    let kinds = if reverse { &[Local, Remote][..] } else { spec.kinds };
+    let index = line[1..].iter().filter(|w| !w.starts_with('-')).count();
+    let repeat = spec.args.contains("...");
+    kinds.get(index).or(kinds.last().filter(|_| repeat)).copied().unwrap_or(Other)
 }
 
 fn usage(spec: &Spec) -> String {
@@ -105,12 +144,14 @@ fn usage(spec: &Spec) -> String {
 }
 
 /// The line as history keeps it: a password given on the line becomes `***`
-/// (which, run again, asks for the password).
+/// (which, run again, asks for the password); `passwd OLD NEW` becomes
+/// `passwd` (which asks for both).
 pub fn redact(line: &str) -> String {
     match words::split(line) {
         Ok(w) if w.len() >= 3 && matches!(w[0].text.as_str(), "login" | "register") => {
             format!("{} {} ***", w[0].text, words::quote(&w[1].text, false))
         }
+        Ok(w) if w.len() >= 2 && w[0].text == "passwd" => "passwd".to_string(),
         _ => line.to_string(),
     }
 }
@@ -118,12 +159,16 @@ pub fn redact(line: &str) -> String {
 impl Shell {
     /// Runs one split command line.
     pub(crate) fn command(&mut self, words: &[Word]) -> Result<(), String> {
-        let name = words[0].text.to_ascii_lowercase();
+        let typed = words[0].text.to_ascii_lowercase();
+        let name = find(&typed).map_or(typed.as_str(), |s| s.name);
         let args: Vec<&str> = words[1..].iter().map(|w| w.text.as_str()).collect();
+        if let Some(done) = self.many(name, words) {
+            return done;
+        }
         let local = |i: usize| words[i + 1].local();
         let c = &mut self.client;
         let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
-        match (find(&name).map_or(name.as_str(), |s| s.name), args.as_slice()) {
+        match (name, args.as_slice()) {
             ("register", [u, rest @ ..]) if rest.len() < 2 => {
                 let pass = self.password(rest.first().copied())?;
                 said(self.client.register(u, &pass))
@@ -132,18 +177,21 @@ impl Shell {
                 let pass = self.password(rest.first().copied())?;
                 said(self.client.login(u, &pass))
             }
+            ("passwd", [] | [_, _]) => return self.passwd(&args),
             ("ls", [] | [_]) => return self.ls(args.first().copied()),
-            ("mkdir", ["-p", p]) => return self.mkdir_parents(p),
-            ("mkdir", [p]) => c.expect(&Command::Makedir { path: p.to_string() }).map(|r| created(&r.text)),
             ("cd", [p]) => c.cd(p).map(|_| ()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
                 Ok(())
             }
             ("stat", [p]) => return self.stat(p),
-            ("rm", [p]) => said(c.expect(&Command::Rm { path: p.to_string() })),
             ("rmdir", [p]) => said(c.expect(&Command::Rmdir { path: p.to_string() })),
-            ("mv", [a, b]) => said(c.expect(&Command::Mv { from: a.to_string(), to: b.to_string() })),
+            ("cp", [a, b]) => said(c.cp(a, b)),
+            ("find", [] | [_]) => c.find(args.first().copied()).map(|l| show::found(&l)),
+            ("trash", []) => c.trash().map(|l| show::trash(&l)),
+            ("restore", [id]) => c.restore(id, None).map(|p| println!("restored {p}")),
+            ("restore", [id, p]) => c.restore(id, Some(p)).map(|p| println!("restored {p}")),
+            ("purge", [id]) => said(c.purge(id)),
             ("quota", []) => return self.quota(),
             ("upload", [_]) => return self.upload(&local(0), None),
             ("upload", [_, remote]) => return self.upload(&local(0), Some(remote)),
@@ -154,7 +202,7 @@ impl Shell {
             ("lpwd", []) => return lpwd(),
             ("help", []) => return help(None),
             ("help", [topic]) => return help(Some(topic)),
-            (_, _) => return Err(wrong_use(&name)),
+            (_, _) => return Err(wrong_use(&typed)),
         }
         .map_err(|e| e.to_string())
     }
@@ -173,22 +221,58 @@ impl Shell {
         })
     }
 
+    /// `passwd OLD NEW`, or `passwd` alone: asked for (without echo, the
+    /// new one twice) on a terminal, else `NETDISK_PASSWORD` (the old one)
+    /// and `NETDISK_NEW_PASSWORD`.
+    fn passwd(&mut self, args: &[&str]) -> Result<(), String> {
+        let (old, new) = match args {
+            [old, new] => (old.to_string(), new.to_string()),
+            _ => self.new_password()?,
+        };
+        let reply = self.client.passwd(&old, &new).map_err(|e| e.to_string())?;
+        println!("{}", reply.text);
+        Ok(())
+    }
+
+    fn new_password(&mut self) -> Result<(String, String), String> {
+        let ask = |prompt| term::read_secret(prompt).ok_or_else(|| "no password given; nothing changed".to_string());
+        if self.keyboard {
+            let (old, new) = (ask("Old password: ")?, ask("New password: ")?);
+            if ask("New password again: ")? != new {
+                return Err("the new passwords differ; nothing changed".into());
+            }
+            return Ok((old, new));
+        }
+        match (std::env::var("NETDISK_PASSWORD"), std::env::var("NETDISK_NEW_PASSWORD")) {
+            (Ok(old), Ok(new)) => Ok((old, new)),
+            _ => Err("no password: stdin is not a terminal, so give OLD NEW on the line or set \
+                      NETDISK_PASSWORD and NETDISK_NEW_PASSWORD"
+                .into()),
+        }
+    }
+
     fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
         let entries = self.client.ls(path).map_err(|e| e.to_string())?;
         let sizes: Vec<String> =
-            entries.iter().map(|(t, size, _, _)| if *t == 'd' { "-".into() } else { show::human(*size) }).collect();
+            entries.iter().map(|e| if e.kind == Kind::Dir { "-".into() } else { show::human(e.size) }).collect();
         let width = sizes.iter().map(String::len).max().unwrap_or(0);
-        for ((t, _, mtime, name), size) in entries.iter().zip(&sizes) {
-            let suffix = if *t == 'd' { "/" } else { "" };
-            println!("{t}  {size:>width$}  {}  {name}{suffix}", show::utc(mtime));
+        for (e, size) in entries.iter().zip(&sizes) {
+            let suffix = if e.kind == Kind::Dir { "/" } else { "" };
+            println!("{}  {size:>width$}  {}  {}{suffix}", e.kind, show::utc(e.mtime), e.name);
         }
         Ok(())
     }
 
     fn stat(&mut self, path: &str) -> Result<(), String> {
-        let (t, size, mtime, md5, name) = self.client.stat(path).map_err(|e| e.to_string())?;
-        let kind = if t == 'd' { "directory" } else { "file" };
-        println!("{name}: {kind}, {} ({size} bytes), modified {}, MD5 {md5}", show::human(size), show::utc(&mtime));
+        let st = self.client.stat(path).map_err(|e| e.to_string())?;
+        let kind = if st.kind == Kind::Dir { "directory" } else { "file" };
+        let (size, md5) = (st.size, st.md5.map_or("-".into(), |d| d.to_string()));
+        println!(
+            "{}: {kind}, {} ({size} bytes), modified {}, MD5 {md5}",
+            st.name,
+            show::human(size),
+            show::utc(st.mtime)
+        );
         Ok(())
     }
 
@@ -204,35 +288,20 @@ impl Shell {
         Ok(())
     }
 
-    /// `mkdir -p`: each missing directory along `path`, one `makedir` at a
-    /// time; one that exists already is fine if it is a directory.
-    fn mkdir_parents(&mut self, path: &str) -> Result<(), String> {
-        let mut prefix = if path.starts_with('/') { "/".to_string() } else { String::new() };
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            prefix.push_str(part);
-            match self.client.expect(&Command::Makedir { path: prefix.clone() }) {
-                Ok(r) => created(&r.text),
-                Err(ClientError::Refused(r)) if !self.client.stat(&prefix).is_ok_and(|s| s.0 == 'd') => {
-                    return Err(ClientError::Refused(r).to_string());
-                }
-                Err(ClientError::Refused(_)) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            prefix.push('/');
-        }
-        Ok(())
-    }
-
     fn upload(&mut self, local: &Path, remote: Option<&str>) -> Result<(), String> {
         let name = local_name(local)?;
         let mut bar = Bar::new(self.bar);
         bar.start("uploading", &local.display().to_string());
         let remote = remote.unwrap_or(&name);
         // A remote directory means: inside it, under the local name.
-        let into_dir = remote.ends_with('/') || self.client.stat(remote).is_ok_and(|s| s.0 == 'd');
+        let into_dir = remote.ends_with('/') || self.client.is_remote_dir(remote).unwrap_or(false);
         let remote = if into_dir { format!("{}/{name}", remote.trim_end_matches('/')) } else { remote.into() };
         let sent = self.client.upload(local, &remote, &mut |p| bar.show(p) && !term::interrupted());
+        let _ = self.client.save_cache();
         let t = bar.finish(sent)?;
+        if t.instant {
+            println!("instant: the server already has this content");
+        }
         println!(
             "uploaded {} -> {remote}: {}, MD5 {} verified by the server",
             local.display(),
@@ -264,12 +333,8 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
-fn created(text: &str) {
-    println!("created {}", unquote(text));
-}
-
 /// The local file's name, the default remote name of an upload.
-fn local_name(local: &Path) -> Result<String, String> {
+pub(crate) fn local_name(local: &Path) -> Result<String, String> {
     let name = local.file_name().map(|n| n.to_string_lossy().into_owned());
     name.ok_or_else(|| format!("{}: not a file name", local.display()))
 }
@@ -302,7 +367,7 @@ fn help(topic: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-fn wrong_use(name: &str) -> String {
+pub(crate) fn wrong_use(name: &str) -> String {
     match find(name) {
         Some(spec) => format!("usage: {}  (example: {})", usage(spec), spec.example),
         None => format!("unknown command {name:?}; type help"),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use netdisk::client::Client;
+use netdisk::proto::body::Kind;
 
 use crate::commands::{self, Arg};
 use crate::term::Completion;
@@ -33,7 +34,7 @@ impl Completer {
         };
         let kind = match index {
             0 => Arg::Command,
-            i => commands::arg_kind(&scanned.words[0].text, i - 1),
+            i => commands::arg_kind(&scanned.words[..i].iter().map(|w| w.text.as_str()).collect::<Vec<_>>()),
         };
         let (dir, base) = match word.text.rfind('/') {
             Some(i) => word.text.split_at(i + 1),
@@ -58,7 +59,7 @@ impl Completer {
         }
         let path = if dir.is_empty() { None } else { Some(dir) };
         let entries: Vec<Entry> = match client.ls(path) {
-            Ok(list) => list.into_iter().map(|(t, _, _, name)| (name, t == 'd')).collect(),
+            Ok(list) => list.into_iter().map(|l| (l.name, l.kind == Kind::Dir)).collect(),
             Err(_) => return Vec::new(),
         };
         self.listings.insert(key, (Instant::now(), entries.clone()));

@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 use netdisk::client::{ClientError, Progress, Transferred};
+use netdisk::clock::utc_secs;
+use netdisk::proto::body::{FindLine, TrashLine};
 
 /// A progress bar on stderr, redrawn in place at most ten times a second.
 pub struct Bar {
@@ -114,11 +116,32 @@ pub fn human(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
-/// A protocol time (`2026-11-24T12:00:00Z`) as `2026-11-24 12:00:00 UTC`.
-pub fn utc(mtime: &str) -> String {
-    match mtime.strip_suffix('Z') {
+/// Seconds since 1970 as `2026-11-24 12:00:00 UTC`.
+pub fn utc(secs: u64) -> String {
+    let text = utc_secs(secs);
+    match text.strip_suffix('Z') {
         Some(t) => format!("{} UTC", t.replacen('T', " ", 1)),
-        None => mtime.to_string(),
+        None => text,
+    }
+}
+
+/// `find`: type, size, time, MD5 and path of each entry.
+pub fn found(lines: &[FindLine]) {
+    let width = lines.iter().map(|l| l.size.to_string().len()).max().unwrap_or(0);
+    for l in lines {
+        let md5 = l.md5.map_or("-".into(), |d| d.to_string());
+        println!("{}  {:>width$}  {}  {md5}  {}", l.kind, l.size, utc(l.mtime), l.path);
+    }
+}
+
+/// `trash`: ID, type, size, time of removal and former path of each entry.
+pub fn trash(lines: &[TrashLine]) {
+    if lines.is_empty() {
+        println!("the trash is empty");
+    }
+    let width = lines.iter().map(|l| human(l.size).len()).max().unwrap_or(0);
+    for l in lines {
+        println!("{}  {}  {:>width$}  {}  {}", l.id, l.kind, human(l.size), utc(l.deleted), l.path);
     }
 }
 
@@ -129,10 +152,16 @@ mod tests {
     #[test]
     fn sizes_times_and_summaries() {
         assert_eq!((human(1023), human(1536), human(20 << 20)), ("1023 B".into(), "1.5 KiB".into(), "20.0 MiB".into()));
-        assert_eq!(utc("2026-11-24T12:00:00Z"), "2026-11-24 12:00:00 UTC");
+        assert_eq!(utc(1_000_000_000), "2001-09-09 01:46:40 UTC");
         let md5 = netdisk::Digest::of(b"");
-        let t =
-            Transferred { size: 6 << 20, md5, resumed_at: 4 << 20, moved: 2 << 20, elapsed: Duration::from_secs(1) };
+        let t = Transferred {
+            size: 6 << 20,
+            md5,
+            resumed_at: 4 << 20,
+            moved: 2 << 20,
+            elapsed: Duration::from_secs(1),
+            instant: false,
+        };
         assert_eq!(summary(&t), "sent 2.0 MiB of 6.0 MiB in 1.00 s, 2.0 MiB/s (resumed at 4.0 MiB)");
     }
 }

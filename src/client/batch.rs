@@ -83,7 +83,9 @@ impl Client {
 
     /// One upload, waiting for each reply (resumes, claims, retries busy).
     fn send_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
-        match self.upload(&item.local, &item.remote, &mut |_| true) {
+        let path = item.shown_up();
+        let progress = |p: &super::Progress| Event::Progress { path, done: p.done, total: p.total };
+        match self.upload(&item.local, &item.remote, &mut |p| report.tell(on, &progress(p))) {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;
@@ -185,7 +187,8 @@ impl Client {
 
     fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
         let shown = item.local.display().to_string();
-        match self.download(&item.remote, &item.local, &mut |_| true) {
+        let progress = |p: &super::Progress| Event::Progress { path: &shown, done: p.done, total: p.total };
+        match self.download(&item.remote, &item.local, &mut |p| report.tell(on, &progress(p))) {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;

@@ -16,6 +16,9 @@ pub enum Event<'a> {
     Done { action: &'a str, path: &'a str, bytes: u64 },
     /// A file or path that failed, and why.
     Failed { path: &'a str, why: &'a str },
+    /// Bytes of a large file in place so far (sent between its chunks);
+    /// returning `false` stops the batch in the middle of that file.
+    Progress { path: &'a str, done: u64, total: u64 },
 }
 
 /// The callback for events: return `false` to stop the batch.
@@ -114,6 +117,11 @@ impl Printer {
                 eprintln!("failed: {path}: {why}");
             }
             Event::Done { action, path, bytes } => self.done(action, path, bytes),
+            Event::Progress { path, done, .. } => {
+                if self.bar && self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+                    self.draw(path, done);
+                }
+            }
         }
         true
     }
@@ -137,21 +145,23 @@ impl Printer {
             println!("{text}");
         }
         if self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            self.draw(path);
+            self.draw(path, 0);
         }
     }
 
-    fn draw(&mut self, current: &str) {
+    /// Draws the bar; `partial`: bytes of the current file in place.
+    fn draw(&mut self, current: &str, partial: u64) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = self.bytes.0 as f64 / secs;
-        let left = self.bytes.1.saturating_sub(self.bytes.0) as f64;
+        let done = self.bytes.0 + partial;
+        let rate = done as f64 / secs;
+        let left = self.bytes.1.saturating_sub(done) as f64;
         let eta = if rate > 0.0 { format!("{:.0} s", left / rate) } else { "--".into() };
-        let pct = (self.bytes.0 * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
+        let pct = (done * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
         let bar = format!("{}{}", "#".repeat(pct / 5), ".".repeat(20 - pct / 5));
         let name: String = current.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
         eprint!(
             "\r[{bar}] {}/{} files, {}/{} bytes, {:.0} B/s, ETA {eta}  {name}\x1b[K",
-            self.files.0, self.files.1, self.bytes.0, self.bytes.1, rate
+            self.files.0, self.files.1, done, self.bytes.1, rate
         );
         let _ = std::io::stderr().flush();
         self.drawn = Some(Instant::now());

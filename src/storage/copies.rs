@@ -95,10 +95,11 @@ impl Tree {
     // Once the path-length rule of the tree walks is in, this follows it.
     pub(crate) fn check_copy_length(&self, to: &UserPath, plan: &Plan, staging: &Path) -> Result<()> {
         let below = if plan.deepest > 0 { plan.deepest + 1 } else { 0 };
-        let target = self.checked(to)?.as_os_str().len() + below;
+        self.fits(to, below)?;
+        let staging = std::path::absolute(staging).map_err(|e| Error::internal("staging", e))?;
         let scratch = staging.as_os_str().len() + "/cp-0123456789abcdef/c".len() + below;
-        if target.max(scratch) >= PATH_MAX {
-            return Err(Error::BadName(format!("{to}: path too long")));
+        if scratch >= PATH_MAX {
+            return Err(Error::BadName("path too long".into()));
         }
         Ok(())
     }
@@ -312,7 +313,7 @@ mod tests {
         let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         File::options().write(true).open(&a).unwrap().set_modified(when).unwrap();
         let meta = fs::metadata(&a).unwrap();
-        let _ = sums.put(&meta, crate::Digest::of(b"hello"));
+        sums.put(&meta, crate::Digest::of(b"hello")).unwrap();
         copy_bytes(&a, &b, &sums).unwrap();
         let copy = fs::metadata(&b).unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"hello");
