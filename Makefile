@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test client check fmt clippy bench build install
+.PHONY: run-server test client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -39,6 +39,12 @@ clippy:
 
 check: fmt clippy test
 
+# BENCH_ARGS: --full for the 10,000-file mirror tree, --only SECTION,...
 bench:
-	$(NATIVE) $(CARGO) build --release --bins --examples
+	$(NATIVE) $(CARGO) build --release --bin netdisk --example bench
 	ulimit -n 20000 2>/dev/null; ./target/native/release/examples/bench $(BENCH_ARGS)
+
+# The peers `make bench` compares with (rsync, lftp, vsftpd); without them it
+# prints "peer not installed" for those figures.
+bench-peers:
+	apt-get install -y rsync lftp vsftpd

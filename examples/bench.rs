@@ -1,669 +1,243 @@
-//! `make bench`: netdisk measured against the limits of this machine, each
-//! limit measured in the same run, each figure printed with its ratio.
+//! `make bench`: netdisk measured against the limits of this machine and
+//! against the peers users would pick, each limit measured in the same
+//! run, every figure on loopback and at a 50 ms round trip (through a
+//! delay proxy), each printed as median [min-max] with its ratio.
 //!
 //! ```text
-//! cargo build --release --bins --examples && target/release/examples/bench [--size MIB] [--runs N]
+//! make build && target/native/release/examples/bench [--size MIB] [--runs N]
+//!     [--files N | --full] [--claim MIB] [--only SECTION,...]
 //!     [--seconds S] [--sessions N] [--logged-in N]
 //! ```
 //!
-//! It starts the release server binary on `127.0.0.1:0` over a temporary
-//! data directory and removes both when done.
+//! Sections: transfers, small, claim, mirror, scale, load. It starts the
+//! release server binary on `127.0.0.1:0` over temporary data directories
+//! and removes them when done. Peers (rsync, lftp, vsftpd) are used when
+//! installed (`make bench-peers`); otherwise "peer not installed".
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "bench/claim.rs"]
+mod claim;
+#[path = "bench/limits.rs"]
+mod limits;
+#[path = "bench/mirror.rs"]
+mod mirror;
+#[path = "bench/peers.rs"]
+mod peers;
+#[path = "bench/proxy.rs"]
+mod proxy;
+#[path = "bench/scale.rs"]
+mod scale;
+#[path = "bench/server.rs"]
+mod server;
+#[path = "bench/sessions.rs"]
+mod sessions;
+#[path = "bench/small.rs"]
+mod small;
+#[path = "bench/stats.rs"]
+mod stats;
+#[path = "bench/transfers.rs"]
+mod transfers;
+
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use netdisk::Digest;
-use netdisk::client::Client;
-use netdisk::digest::Hasher;
+/// Files in the mirror tree: the quick default, and `--full`.
+const QUICK_FILES: usize = 2_000;
+const FULL_FILES: usize = 10_000;
+const SECTIONS: &str = "transfers,small,claim,mirror,scale,load";
+const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
+                     [--only transfers,small,claim,mirror,scale,load] [--seconds S] [--sessions N] [--logged-in N]";
 
-struct Opts {
+pub struct Opts {
     size_mib: u64,
     runs: usize,
-    seconds: u64,
-    sessions: usize,
-    logged_in: usize,
+    files: usize,
+    claim_mib: u64,
+    only: String,
+    pub seconds: u64,
+    pub sessions: usize,
+    pub logged_in: usize,
+}
+
+fn usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2)
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { size_mib: 512, runs: 5, seconds: 3, sessions: 5000, logged_in: 500 };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
-        let Some(v) = value else {
-            eprintln!("usage: bench [--size MIB] [--runs N] [--seconds S] [--sessions N] [--logged-in N]");
-            std::process::exit(2);
-        };
-        match pair[0].as_str() {
-            "--size" => o.size_mib = v,
-            "--runs" => o.runs = v.max(1) as usize,
-            "--seconds" => o.seconds = v,
-            "--sessions" => o.sessions = v as usize,
-            "--logged-in" => o.logged_in = v as usize,
-            other => {
-                eprintln!("unknown option {other}");
-                std::process::exit(2);
-            }
+    let mut o = Opts {
+        size_mib: 512,
+        runs: 5,
+        files: QUICK_FILES,
+        claim_mib: 1024,
+        only: SECTIONS.into(),
+        seconds: 3,
+        sessions: 5000,
+        logged_in: 500,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--full" {
+            o.files = FULL_FILES;
+            continue;
+        }
+        let value = args.next().unwrap_or_else(|| usage());
+        let number = || value.parse::<u64>().unwrap_or_else(|_| usage());
+        match flag.as_str() {
+            "--size" => o.size_mib = number().max(1),
+            "--runs" => o.runs = number().max(1) as usize,
+            "--files" => o.files = number().max(100) as usize,
+            "--claim" => o.claim_mib = number().max(1),
+            "--only" => o.only = value.clone(),
+            "--seconds" => o.seconds = number(),
+            "--sessions" => o.sessions = number() as usize,
+            "--logged-in" => o.logged_in = number() as usize,
+            _ => usage(),
         }
     }
     o
 }
 
-/// Median, minimum and maximum of a few measurements.
-struct Stats(Vec<f64>);
-
-impl Stats {
-    fn median(&self) -> f64 {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
-
-    fn show(&self, unit: &str) -> String {
-        let min = self.0.iter().copied().fold(f64::MAX, f64::min);
-        let max = self.0.iter().copied().fold(f64::MIN, f64::max);
-        format!("{:8.1} {unit} [{min:.1}-{max:.1}]", self.median())
-    }
+/// The machine, as `make bench` prints it first.
+fn machine() -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu.lines().find_map(|l| l.strip_prefix("model name")).unwrap_or(": ?");
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpus} CPUs ({})", model.trim_start_matches([' ', '\t', ':']))
 }
 
-fn measure(runs: usize, mut f: impl FnMut(usize) -> f64) -> Stats {
-    Stats((0..runs).map(&mut f).collect())
+fn fresh(dir: &Path) -> PathBuf {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).expect("bench dir");
+    dir.to_path_buf()
 }
 
-fn mb_per_s(bytes: u64, took: Duration) -> f64 {
-    bytes as f64 / 1e6 / took.as_secs_f64()
-}
-
-fn line(what: &str, got: &Stats, unit: &str, limit_name: &str, limit: f64, target: &str) {
-    let ratio = got.median() / limit;
-    println!("{what:<34} {}   limit {limit_name} {limit:8.1} {unit}   ratio {ratio:5.2}   {target}", got.show(unit));
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(data: &Path) -> Server {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("netdisk");
-    assert!(bin.exists(), "build the server first: cargo build --release --bins --examples");
-    let mut child = Command::new(bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--max-clients",
-            "20000",
-            "--max-per-ip",
-            "20000",
-            "--register-burst",
-            "1000000",
-        ])
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let addr = first.trim().strip_prefix("listening on ").unwrap().to_string();
-    Server { child, addr }
-}
-
-fn make_file(path: &Path, size: u64) {
-    let mut f = File::create(path).unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        f.write_all(&buf[..n]).unwrap();
-        left -= n as u64;
-    }
-}
-
-/// `md5sum FILE`: the reference implementation, on a warm page cache.
-fn md5sum_speed(path: &Path, size: u64) -> (f64, String) {
-    let started = Instant::now();
-    let out = Command::new("md5sum").arg(path).output().expect("md5sum");
-    let took = started.elapsed();
-    let text = String::from_utf8_lossy(&out.stdout);
-    (mb_per_s(size, took), text.split(' ').next().unwrap_or("").to_string())
-}
-
-/// The md-5 crate on the same file, one thread.
-fn crate_md5_speed(path: &Path, size: u64) -> f64 {
-    let started = Instant::now();
-    let mut f = File::open(path).unwrap();
-    let mut h = Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let _ = h.peek();
-    mb_per_s(size, started.elapsed())
-}
-
-/// Writing `size` bytes into a new file (page cache, no fsync): what the
-/// receiving side of every transfer must do at least.
-fn write_speed(dir: &Path, size: u64) -> f64 {
-    let path = dir.join("write-limit.bin");
-    let started = Instant::now();
-    write_filler(&mut File::create(&path).unwrap(), size);
-    let speed = mb_per_s(size, started.elapsed());
-    fs::remove_file(&path).unwrap();
-    speed
-}
-
-/// Writes `size` filler bytes in 256 KiB writes.
-fn write_filler(out: &mut impl Write, size: u64) {
-    let buf = vec![7u8; 256 << 10];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        out.write_all(&buf[..n]).unwrap();
-        left -= n as u64;
-    }
-}
-
-/// A plain TCP copy of `size` bytes over loopback.
-fn loopback_speed(size: u64) -> f64 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let reader = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 256 << 10];
-        let mut total = 0u64;
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-        }
-        total
-    });
-    let started = Instant::now();
-    write_filler(&mut TcpStream::connect(addr).unwrap(), size);
-    assert_eq!(reader.join().unwrap(), size);
-    mb_per_s(size, started.elapsed())
-}
-
-fn client(addr: &str, user: &str) -> Client {
-    let mut c = Client::connect(addr).unwrap();
-    let _ = c.register(user, "bench-pw");
-    c.login(user, "bench-pw").unwrap();
-    c
-}
-
-/// Upload with the MD5 known in advance (header mode); the payload is sent
-/// with the kernel's zero-copy path, so this measures the server.
-fn upload_header_mode(addr: &str, path: &Path, size: u64, md5: &str, name: &str) -> Duration {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut l = String::new();
-    let mut expect = |r: &mut BufReader<TcpStream>, want: &str| {
-        l.clear();
-        r.read_line(&mut l).unwrap();
-        assert!(l.starts_with(want), "wanted {want}, got {l}");
-    };
-    expect(&mut r, "220");
-    s.write_all(b"login bench bench-pw\n").unwrap();
-    expect(&mut r, "230");
-    let started = Instant::now();
-    s.write_all(format!("upload {name} {size} {md5} 0\n").as_bytes()).unwrap();
-    let mut f = File::open(path).unwrap();
-    std::io::copy(&mut f, &mut s).unwrap();
-    expect(&mut r, "150 0 ");
-    expect(&mut r, "226 ");
-    started.elapsed()
-}
-
-fn bench_transfers(o: &Opts, dir: &Path, addr: &str) {
+fn section_transfers(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("transfers"));
+    let server = server::start(&dir.join("data"));
     let size = o.size_mib << 20;
     let path = dir.join("big.bin");
-    make_file(&path, size);
-    let (_, md5) = md5sum_speed(&path, size);
-    let md5sum = measure(o.runs, |_| md5sum_speed(&path, size).0);
-    let md5crate = measure(o.runs, |_| crate_md5_speed(&path, size));
-    let loopback = measure(o.runs, |_| loopback_speed(size));
-    let write = measure(o.runs, |_| write_speed(dir, size));
-    let limit = md5sum.median();
-    println!("file: {} MiB, MD5 {md5}", o.size_mib);
-    println!("{:<34} {}", "limit: md5sum", md5sum.show("MB/s"));
-    println!("{:<34} {}", "limit: md-5 crate, one thread", md5crate.show("MB/s"));
-    println!("{:<34} {}", "limit: raw loopback TCP copy", loopback.show("MB/s"));
-    println!("{:<34} {}", "limit: write to a new file", write.show("MB/s"));
-    let mut c = client(addr, "bench");
-    let up = measure(o.runs, |i| {
-        // One name: each run replaces the last file, as a server in steady
-        // state reuses page cache instead of growing it.
-        let _ = i;
-        let t = c.upload(&path, "up", &mut |_| true).unwrap();
-        assert_eq!(t.md5.to_string(), md5);
-        mb_per_s(size, t.elapsed)
-    });
-    line("verified upload, digest after", &up, "MB/s", "md5sum", limit, "(target >= 0.65)");
-    let up_header = measure(o.runs, |_| mb_per_s(size, upload_header_mode(addr, &path, size, &md5, "uh")));
-    line("verified upload, digest ahead", &up_header, "MB/s", "md5sum", limit, "(server side only)");
-    let out = dir.join("down.bin");
-    let down = measure(o.runs, |_| {
-        let _ = fs::remove_file(&out);
-        let t = c.download("up", &out, &mut |_| true).unwrap();
-        assert_eq!(t.md5.to_string(), md5);
-        mb_per_s(size, t.elapsed)
-    });
-    line("verified download", &down, "MB/s", "md5sum", limit, "(target >= 0.75)");
-    let _ = fs::remove_file(&out);
-    let _ = fs::remove_file(&path);
+    limits::make_file(&path, size, 1);
+    println!("file: {} MiB, MD5 {}", o.size_mib, limits::md5sum(&path, size).1);
+    let bounds = transfers::limits(o.runs, &path, size, &dir.join("data"));
+    for link in server.links() {
+        transfers::run(o.runs, &link, &path, &bounds);
+    }
+    drop(server);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-/// 16 clients each uploading 1 KiB files (header, payload in one write).
-fn bench_small_files(o: &Opts, addr: &str) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let data: Vec<u8> = (0..1024u32).map(|i| (i * 7) as u8).collect();
-    let md5 = Digest::of(&data).to_string();
-    let workers: Vec<_> = (0..16)
-        .map(|w| {
-            let (stop, count, data, md5, addr) =
-                (stop.clone(), count.clone(), data.clone(), md5.clone(), addr.to_string());
-            thread::spawn(move || {
-                drop(client(&addr, &format!("small{w}")));
-                let mut s = TcpStream::connect(&addr).unwrap();
-                s.set_nodelay(true).unwrap();
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut l = String::new();
-                r.read_line(&mut l).unwrap();
-                s.write_all(format!("login small{w} bench-pw\n").as_bytes()).unwrap();
-                r.read_line(&mut l).unwrap();
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let mut msg = format!("upload f{i} 1024 {md5} 0\n").into_bytes();
-                    msg.extend_from_slice(&data);
-                    s.write_all(&msg).unwrap();
-                    l.clear();
-                    r.read_line(&mut l).unwrap();
-                    l.clear();
-                    r.read_line(&mut l).unwrap();
-                    assert!(l.starts_with("226"), "{l}");
-                    count.fetch_add(1, Ordering::Relaxed);
-                    i += 1;
-                }
-            })
-        })
-        .collect();
-    thread::sleep(Duration::from_millis(300));
-    let before = count.load(Ordering::Relaxed);
-    let started = Instant::now();
-    thread::sleep(Duration::from_secs(o.seconds));
-    let files = count.load(Ordering::Relaxed) - before;
-    let took = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().unwrap();
+fn section_small(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("small"));
+    let server = server::start(&dir.join("data"));
+    let rates = small::rates(&dir.join("data"));
+    let folder = dir.join("folder");
+    small::make_folder(&folder);
+    for link in server.links() {
+        small::run(o.runs, &link, &folder, &rates);
     }
-    let fsyncs = fsync_rate(Path::new(&std::env::temp_dir()), o.seconds.min(2));
-    let rate = files as f64 / took.as_secs_f64();
-    println!(
-        "{:<34} {rate:8.1} files/s   limit fsync+rename+dir fsync, one thread {fsyncs:8.1} /s   ratio {:5.2}   (16 clients, durable commits)",
-        "small files (1 KiB) uploaded",
-        rate / fsyncs
-    );
+    drop(server);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-/// How many "write 1 KiB, fsync, rename, fsync dir" commits one thread does
-/// per second here: the durable-commit floor of the disk.
-fn fsync_rate(dir: &Path, seconds: u64) -> f64 {
-    let d = dir.join(format!("netdisk-fsync-{}", std::process::id()));
-    fs::create_dir_all(&d).unwrap();
-    let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed() < Duration::from_secs(seconds.max(1)) {
-        let tmp = d.join("tmp");
-        let mut f = File::create(&tmp).unwrap();
-        f.write_all(&[1u8; 1024]).unwrap();
-        f.sync_all().unwrap();
-        fs::rename(&tmp, d.join(format!("f{}", n % 64))).unwrap();
-        File::open(&d).unwrap().sync_all().unwrap();
-        n += 1;
+fn section_claim(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("claim"));
+    let server = server::start(&dir.join("data"));
+    let size = o.claim_mib << 20;
+    let path = dir.join("held.bin");
+    limits::make_file(&path, size, 2);
+    let md5 = limits::md5sum(&path, size).1;
+    for link in server.links() {
+        claim::run(o.runs, &link, &path, &md5);
     }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    let _ = fs::remove_dir_all(&d);
-    rate
+    drop(server);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-/// A logged-in line connection for the version-2 requests: sends one line
-/// and returns the reply's lines (the head and any listed lines).
-struct Lines {
-    reader: BufReader<TcpStream>,
-    stream: TcpStream,
-}
-
-impl Lines {
-    fn login(addr: &str, user: &str) -> Lines {
-        drop(client(addr, user));
-        let stream = TcpStream::connect(addr).unwrap();
-        let mut l = Lines { reader: BufReader::new(stream.try_clone().unwrap()), stream };
-        l.read_reply();
-        l.ask(&format!("login {user} bench-pw"));
-        l
-    }
-
-    fn ask(&mut self, line: &str) -> Vec<String> {
-        self.stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        self.read_reply()
-    }
-
-    fn read_reply(&mut self) -> Vec<String> {
-        let mut head = String::new();
-        self.reader.read_line(&mut head).unwrap();
-        let head = head.trim_end().to_string();
-        let n = head.strip_prefix("212 ").map_or(0, |n| n.parse().unwrap_or(0));
-        let mut out = vec![head];
-        for _ in 0..n {
-            let mut l = String::new();
-            self.reader.read_line(&mut l).unwrap();
-            out.push(l);
-        }
-        out
-    }
-}
-
-/// `dirs` directories of `per` files of `size` bytes, made on disk.
-fn make_tree(top: &Path, dirs: usize, per: usize, size: usize) {
-    for d in 0..dirs {
-        let sub = top.join(format!("d{d:04}"));
-        fs::create_dir_all(&sub).unwrap();
-        for f in 0..per {
-            let mut data = format!("{d} {f} ").into_bytes();
-            data.resize(size, b'x');
-            fs::write(sub.join(format!("f{f:04}")), data).unwrap();
+fn section_mirror(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("mirror"));
+    let tree = dir.join("tree");
+    let bytes = mirror::make_tree(&tree, o.files);
+    println!("mirror tree: {} files, {} MiB, 1 KiB to 1 MiB", o.files, bytes >> 20);
+    let rsync = peers::Rsync::start(&dir);
+    let mut round = 0;
+    for (n, name) in ["loopback", "50 ms RTT"].iter().enumerate() {
+        // A fresh server per link: content sent on the first link must not
+        // make the second link's first run instant.
+        let server = server::start(&dir.join(format!("data-{n}")));
+        let link = server.links()[n].clone();
+        assert_eq!(&link.name, name);
+        drop(server::client(&link.addr, "mirror"));
+        let ours = mirror::netdisk(&link, &tree, o.files, &mut round, &dir.join("digest-cache"));
+        let theirs = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round);
+        mirror::show("netdisk", &link, &ours, theirs.as_ref().map(|t| ("rsync", t)));
+        if n == 0 {
+            mirror::lftp(&dir, &link, &tree, o.files, &mut round);
         }
     }
+    drop(rsync);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-/// Bytes of disk blocks held by the distinct inodes under `top`.
-fn disk_bytes(top: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let (mut seen, mut total, mut stack) = (std::collections::HashSet::new(), 0, vec![top.to_path_buf()]);
-    while let Some(dir) = stack.pop() {
-        for item in fs::read_dir(&dir).unwrap().flatten() {
-            let meta = item.metadata().unwrap();
-            if seen.insert(meta.ino()) {
-                total += meta.blocks() * 512;
-            }
-            if meta.is_dir() {
-                stack.push(item.path());
-            }
-        }
+fn section_scale(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("scale"));
+    let data = dir.join("data");
+    let server = server::start_with(&data, &["--quota", "1T"]);
+    let home = |user: &str| data.join("home").join(user);
+    let scratch = dir.join("local");
+    fs::create_dir_all(&scratch).expect("scratch");
+    let links = server.links();
+    for link in &links {
+        scale::rm_cp(o.runs.min(3), link, &home("copier"), &scratch);
     }
-    total
-}
-
-/// `cp` of a 10,000-file tree beside `cp -r` (a byte copy), and `find` of
-/// 100,000 files beside one `ls` per directory, with the server's peak
-/// memory.
-fn bench_copies(dir: &Path) {
-    let server = start_server(&dir.join("data"));
-    let home = dir.join("data/home/copier");
-    let mut c = Lines::login(&server.addr, "copier");
-    make_tree(&home.join("tree"), 100, 100, 4096);
-    let before = disk_bytes(&home);
-    let t = Instant::now();
-    assert!(c.ask("cp /tree /copy")[0].starts_with("250"));
-    let (took, extra) = (t.elapsed(), disk_bytes(&home) - before);
-    let before = disk_bytes(&home);
-    let t = Instant::now();
-    let status = Command::new("cp").arg("-r").arg(home.join("tree")).arg(home.join("bytes")).status().unwrap();
-    assert!(status.success());
-    let (base, base_extra) = (t.elapsed(), disk_bytes(&home) - before);
-    println!(
-        "cp of 10,000 files (40 MB)          {:8.3} s, {:6.1} MB more disk   baseline cp -r {:8.3} s, {:6.1} MB",
-        took.as_secs_f64(),
-        extra as f64 / 1e6,
-        base.as_secs_f64(),
-        base_extra as f64 / 1e6
-    );
-    make_tree(&home.join("big"), 1000, 100, 16);
-    let hwm = || vm_hwm_kib(server.child.id());
-    let idle = hwm();
-    for pass in ["first (hashes)", "again (recorded)"] {
-        let t = Instant::now();
-        let got = c.ask("find /big");
-        assert_eq!(got.len(), 101_001, "{}", got[0]);
-        println!(
-            "find of 100,000 files, {pass:<16} {:8.3} s, server peak {} MiB (idle {} MiB)",
-            t.elapsed().as_secs_f64(),
-            hwm() / 1024,
-            idle / 1024
-        );
+    drop(server::client(&links[0].addr, "finder"));
+    scale::find(&links[0], &server, &home("finder"), true);
+    for link in &links {
+        scale::find(link, &server, &home("finder"), false);
     }
-    let t = Instant::now();
-    for d in 0..1000 {
-        c.stream.write_all(format!("ls /big/d{d:04}\r\n").as_bytes()).unwrap();
+    for link in &links {
+        scale::quota(o.runs, link, home);
     }
-    let lines: usize = (0..1000).map(|_| c.read_reply().len() - 1).sum();
-    assert_eq!(lines, 100_000);
-    println!("baseline: 1,000 pipelined ls        {:8.3} s (sizes and mtimes, no MD5s)", t.elapsed().as_secs_f64());
+    drop(server);
+    scale::accounts(o.runs, &dir);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-/// Peak resident memory of a process, in KiB.
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+fn section_load(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("load"));
+    let server = server::start(&dir.join("data"));
+    sessions::small_files(o, &server.addr, &dir.join("data"));
+    sessions::sessions(o, &server);
+    drop(server);
+    let users = fresh(&dir.join("users-only"));
+    sessions::login_cost(&users);
+    let _ = fs::remove_dir_all(&dir);
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-/// This process's soft limit on open files (from `/proc/self/limits`).
-fn fd_limit() -> usize {
-    let limits = fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
-    line.split_whitespace().nth(3).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX)
-}
-
-fn read_greeting(s: &TcpStream) {
-    let mut buf = [0u8; 64];
-    let mut got = 0;
-    let mut r = s;
-    while got < 19 {
-        match r.read(&mut buf[got..]) {
-            Ok(n) if n > 0 => got += n,
-            _ => break,
-        }
-    }
-}
-
-/// Thousands of open sessions: memory each, accept rate, and a fresh
-/// client's latency under that load.
-fn bench_sessions(o: &Opts, server: &Server) {
-    let pid = server.child.id();
-    drop(client(&server.addr, "many"));
-    let fresh = |samples: usize| {
-        let mut times: Vec<f64> = (0..samples)
-            .map(|_| {
-                let started = Instant::now();
-                let mut c = client(&server.addr, "many");
-                c.ls(None).unwrap();
-                let t = started.elapsed().as_secs_f64() * 1000.0;
-                let _ = c.quit();
-                t
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        Stats(times)
-    };
-    let idle_latency = fresh(10);
-    thread::sleep(Duration::from_millis(300));
-    let before = rss_kib(pid);
-    let started = Instant::now();
-    let room = fd_limit().saturating_sub(100);
-    if room < o.sessions {
-        eprintln!("`ulimit -n` allows about {room} sessions here, not {}; raise it to measure more", o.sessions);
-    }
-    let mut conns: Vec<TcpStream> = Vec::with_capacity(o.sessions);
-    for _ in 0..o.sessions.min(room) {
-        // Out of file descriptors (`ulimit -n`): measure what was opened.
-        let Ok(s) = TcpStream::connect(&server.addr) else {
-            eprintln!("only {} sessions could be opened; raise `ulimit -n` for more", conns.len());
-            break;
-        };
-        read_greeting(&s);
-        conns.push(s);
-    }
-    let sessions = conns.len().max(1);
-    let accept_rate = sessions as f64 / started.elapsed().as_secs_f64();
-    let mut login_buf = String::new();
-    for s in conns.iter().take(o.logged_in) {
-        (&*s).write_all(b"login many bench-pw\n").unwrap();
-        let mut r = BufReader::new(s);
-        login_buf.clear();
-        r.read_line(&mut login_buf).unwrap();
-        assert!(login_buf.starts_with("230"), "{login_buf}");
-    }
-    thread::sleep(Duration::from_millis(500));
-    let after = rss_kib(pid);
-    let per_session = (after.saturating_sub(before)) as f64 / sessions as f64;
-    let loaded_latency = fresh(20);
-    println!(
-        "{:<34} {per_session:8.1} KiB   ({} sessions, {} logged in; RSS {before} -> {after} KiB)   limit 32 KiB   ratio {:5.2}",
-        "server memory per open session",
-        sessions,
-        o.logged_in.min(sessions),
-        per_session / 32.0
-    );
-    println!("{:<34} {accept_rate:8.1} sessions/s (connect + greeting, one client thread)", "accept rate");
-    line(
-        "fresh client: connect+login+ls",
-        &loaded_latency,
-        "ms",
-        "same, no load",
-        idle_latency.median(),
-        "(target < 50 ms under load)",
-    );
-    drop(conns);
-}
-
-/// Password checks per second on one core (the login cost).
-fn bench_login_cost(dir: &Path) {
-    let users = netdisk::users::Users::open(dir);
-    let pass = netdisk::proto::Password::new("bench-pw");
-    users.register("cost", &pass).unwrap();
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_secs(1) {
-        assert!(users.verify("cost", &pass));
-        n += 1;
-    }
-    let per_s = n as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "{:<34} {per_s:8.1} checks/s per core ({:.2} ms each, {} MD5 rounds; target 5-10 ms)",
-        "login cost (password hash)",
-        1000.0 / per_s,
-        netdisk::users::ROUNDS
-    );
-}
-
-/// A users file of `n` accounts, written directly with cheap 1-round
-/// records (their passwords are never checked).
-fn write_users(data: &Path, n: usize) {
-    fs::create_dir_all(data).unwrap();
-    let mut text = String::from("# netdisk users v1\n");
-    for i in 0..n {
-        let salt = Digest::of(format!("salt{i}").as_bytes());
-        let hash = Digest::of(format!("hash{i}").as_bytes());
-        text.push_str(&format!("filler{i}:md5$1${salt}${hash}\n"));
-    }
-    fs::write(data.join("users"), text).unwrap();
-}
-
-/// Milliseconds for one `register`, and for a fresh connection's `login`
-/// right after it, over a users file of `n` accounts.
-fn account_times(o: &Opts, dir: &Path, n: usize) -> (Stats, Stats) {
-    let data = dir.join(format!("accounts-{n}"));
-    write_users(&data, n);
-    let server = start_server(&data);
-    let mut c = Client::connect(&server.addr).unwrap();
-    let mut logins = Vec::new();
-    let register = measure(o.runs * 4, |i| {
-        let started = Instant::now();
-        c.register(&format!("new{i}"), "bench-pw").unwrap();
-        let took = started.elapsed().as_secs_f64() * 1000.0;
-        let started = Instant::now();
-        Client::connect(&server.addr).unwrap().login(&format!("new{i}"), "bench-pw").unwrap();
-        logins.push(started.elapsed().as_secs_f64() * 1000.0);
-        took
-    });
-    let _ = fs::remove_dir_all(&data);
-    (register, Stats(logins))
-}
-
-/// Registration and login cost must not grow with the number of accounts.
-fn bench_accounts(o: &Opts, dir: &Path) {
-    let (reg_small, login_small) = account_times(o, dir, 10);
-    let (reg_big, login_big) = account_times(o, dir, 200_000);
-    line("register, 200,000 accounts", &reg_big, "ms", "10 accounts", reg_small.median(), "(target ratio ~1)");
-    line(
-        "login after it, 200,000 accounts",
-        &login_big,
-        "ms",
-        "10 accounts",
-        login_small.median(),
-        "(target ratio ~1)",
-    );
-}
+/// One part of the run, by name.
+type Section = fn(&Opts, &Path);
 
 fn main() {
     let o = opts();
-    let dir: PathBuf = std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
-    println!(
-        "netdisk bench: {} CPUs, runs {}, medians [min-max]",
-        thread::available_parallelism().map_or(0, |n| n.get()),
-        o.runs
-    );
-    {
-        let server = start_server(&dir.join("data"));
-        bench_transfers(&o, &dir, &server.addr);
-        bench_small_files(&o, &server.addr);
-        bench_sessions(&o, &server);
+    println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
+    let sections: [(&str, Section); 6] = [
+        ("transfers", section_transfers),
+        ("small", section_small),
+        ("claim", section_claim),
+        ("mirror", section_mirror),
+        ("scale", section_scale),
+        ("load", section_load),
+    ];
+    for (name, run) in sections {
+        if o.only.split(',').any(|s| s == name) {
+            let t = Instant::now();
+            println!("== {name}");
+            run(&o, &dir);
+            println!("   ({name}: {:.1} s)", t.elapsed().as_secs_f64());
+        }
     }
-    bench_copies(&dir.join("copies"));
-    let users_dir = dir.join("users-only");
-    fs::create_dir_all(&users_dir).unwrap();
-    bench_login_cost(&users_dir);
-    bench_accounts(&o, &dir);
     let _ = fs::remove_dir_all(&dir);
     println!("total bench time {:.1} s", started.elapsed().as_secs_f64());
 }

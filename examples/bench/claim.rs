@@ -1,0 +1,72 @@
+//! Instant upload: `claim` of a large file the server already holds,
+//! against sending it, on each link. A server without `claim` answers
+//! `500`: the bench then prints "claim not available".
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::Instant;
+
+use netdisk::digest::Hasher;
+
+use crate::server::{Lines, Link, client};
+use crate::stats::{Limit, Stats, line, measure, missing, ms};
+
+/// The proof of a `350 NONCE RANGES` challenge: MD5 of NONCE, then the
+/// bytes of each `OFFSET:LENGTH` range of `path`, in order.
+fn prove(path: &Path, nonce: &str, ranges: &str) -> String {
+    let mut h = Hasher::new();
+    h.update(nonce.as_bytes());
+    let mut f = File::open(path).expect("open");
+    for range in ranges.split(',') {
+        let (off, len) = range.split_once(':').expect("OFFSET:LENGTH");
+        let (off, len): (u64, u64) = (off.parse().expect("offset"), len.parse().expect("length"));
+        let mut buf = Vec::new();
+        f.seek(SeekFrom::Start(off)).expect("seek");
+        (&mut f).take(len).read_to_end(&mut buf).expect("read range");
+        h.update(&buf);
+    }
+    h.peek().to_string()
+}
+
+/// One claim of `path` to `remote`: milliseconds, or the refusal's line.
+fn claim_once(c: &mut Lines, path: &Path, remote: &str, size: u64, md5: &str) -> Result<f64, String> {
+    let t = Instant::now();
+    let head = c.ask(&format!("claim {remote} {size} {md5}")).remove(0);
+    let Some(challenge) = head.strip_prefix("350 ") else {
+        return Err(head);
+    };
+    let mut words = challenge.split_whitespace();
+    let (nonce, ranges) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let end = c.ask(&prove(path, nonce, ranges)).remove(0);
+    if !end.starts_with("226") {
+        return Err(end);
+    }
+    Ok(ms(t.elapsed()))
+}
+
+pub fn run(runs: usize, link: &Link, path: &Path, md5: &str) {
+    let size = std::fs::metadata(path).expect("file").len();
+    let tag = link.name.split(' ').next().unwrap_or("x");
+    let mut c = client(&link.addr, "claimer");
+    let send = measure(runs.min(3), |i| {
+        let t = Instant::now();
+        c.upload(path, &format!("/sent-{tag}-{i}"), &mut |_| true).expect("upload");
+        ms(t.elapsed())
+    });
+    let what = format!("claim of {} MiB, held ({})", size >> 20, link.name);
+    let mut lines = Lines::login(&link.addr, "claimer");
+    let mut times = Vec::new();
+    for i in 0..runs {
+        match claim_once(&mut lines, path, &format!("/claimed-{tag}-{i}"), size, md5) {
+            Ok(t) => times.push(t),
+            Err(reply) if reply.starts_with("500") => {
+                missing(&what, &format!("claim not available (server answers {reply:?})"));
+                crate::stats::plain(&format!("sending it instead ({})", link.name), &send, "ms", "");
+                return;
+            }
+            Err(reply) => panic!("claim refused: {reply}"),
+        }
+    }
+    line(&what, &Stats(times), "ms", Limit { name: "sending it", value: send.median() }, "(target < 50 ms)");
+}

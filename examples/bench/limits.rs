@@ -1,0 +1,135 @@
+//! The machine's own limits, measured in the same run as the figures they
+//! bound: MD5 (`md5sum` and the md-5 crate), a durable write of the same
+//! size into the data directory, a plain loopback TCP copy, and how many
+//! small files one process commits durably per second.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netdisk::digest::Hasher;
+
+use crate::stats::mb_per_s;
+
+/// A file of `size` pseudo-random bytes (`seed` makes different content).
+pub fn make_file(path: &Path, size: u64, seed: u64) {
+    let mut f = File::create(path).expect("create a test file");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n]).expect("write a test file");
+        left -= n as u64;
+    }
+}
+
+/// `md5sum FILE` on a warm page cache: MB/s and the digest.
+pub fn md5sum(path: &Path, size: u64) -> (f64, String) {
+    let started = Instant::now();
+    let out = Command::new("md5sum").arg(path).output().expect("md5sum");
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    (mb_per_s(size, took), text.split(' ').next().unwrap_or("").to_string())
+}
+
+/// The md-5 crate on the same file, one thread.
+pub fn crate_md5(path: &Path, size: u64) -> f64 {
+    let started = Instant::now();
+    let mut f = File::open(path).expect("open");
+    let mut h = Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let _ = h.peek();
+    mb_per_s(size, started.elapsed())
+}
+
+/// Writing `size` bytes into a NEW file in `dir` (the data directory) and
+/// `fdatasync` at the end, as `dd bs=1M conv=fdatasync` does: what a
+/// verified upload must do at least before its `226`. The file is kept
+/// until `dir` is cleaned, like an upload's.
+pub fn durable_write(dir: &Path, size: u64, run: usize) -> f64 {
+    let path = dir.join(format!("durable-{run}.bin"));
+    let started = Instant::now();
+    let mut f = File::create(&path).expect("create");
+    write_filler(&mut f, size);
+    f.sync_data().expect("fdatasync");
+    mb_per_s(size, started.elapsed())
+}
+
+/// Writes `size` filler bytes in 1 MiB writes.
+pub fn write_filler(out: &mut impl Write, size: u64) {
+    let buf = vec![7u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        out.write_all(&buf[..n]).expect("write");
+        left -= n as u64;
+    }
+}
+
+/// A plain TCP copy of `size` bytes over loopback.
+pub fn loopback(size: u64) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let reader = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 256 << 10];
+        let mut total = 0u64;
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    let started = Instant::now();
+    write_filler(&mut TcpStream::connect(addr).expect("connect"), size);
+    assert_eq!(reader.join().expect("reader"), size);
+    mb_per_s(size, started.elapsed())
+}
+
+/// Small files one process commits per second in `dir`: write `size`
+/// bytes to a temporary file, then (when `durable`) fsync it, rename it
+/// into place, and (when `durable`) fsync the directory, as the server
+/// commits an upload. Not durable: what a client writing a download does.
+pub fn commit_rate(dir: &Path, size: usize, durable: bool, seconds: f64) -> f64 {
+    let d = dir.join(format!("commit-{}", if durable { "durable" } else { "plain" }));
+    fs::create_dir_all(&d).expect("commit dir");
+    let data = vec![3u8; size];
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs_f64(seconds) {
+        let tmp = d.join("tmp");
+        let mut f = File::create(&tmp).expect("create");
+        f.write_all(&data).expect("write");
+        if durable {
+            f.sync_all().expect("fsync");
+        }
+        fs::rename(&tmp, d.join(format!("f{n}"))).expect("rename");
+        if durable {
+            File::open(&d).and_then(|d| d.sync_all()).expect("fsync dir");
+        }
+        n += 1;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let _ = fs::remove_dir_all(&d);
+    rate
+}

@@ -1,0 +1,143 @@
+//! Mirror: a tree of files from 1 KiB to 1 MiB sent with the client
+//! library's `mirror -R` three times (first run, 1% of files changed,
+//! nothing changed), on each link; the same three runs with rsync against
+//! an rsync daemon (the peer users would pick), and, on loopback, lftp
+//! `mirror -R` against vsftpd. A peer that is not installed (`make
+//! bench-peers`) prints "peer not installed" instead of a figure.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use netdisk::client::{Client, DigestCache, Options};
+
+use crate::limits::make_file;
+use crate::peers;
+use crate::server::{Link, PASSWORD};
+use crate::stats::{Stats, missing, ms};
+
+pub const RUNS: [&str; 3] = ["first run", "1% changed", "nothing changed"];
+
+/// Size of file `i`: one in 25 from 512 KiB to 1 MiB, the rest spread
+/// evenly on a log scale from 1 KiB to 128 KiB (about 55 KiB on average).
+fn size_of(i: usize) -> u64 {
+    let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
+    let u = (h % 1_000_000) as f64 / 1e6;
+    if i.is_multiple_of(25) { (512 << 10) + (h % (512 << 10)) } else { (1024.0 * 2f64.powf(7.0 * u)) as u64 }
+}
+
+fn file_of(top: &Path, i: usize) -> PathBuf {
+    top.join(format!("d{:03}", i / 100)).join(format!("f{i:05}"))
+}
+
+/// The tree of `files` files, 100 per folder; returns its bytes.
+pub fn make_tree(top: &Path, files: usize) -> u64 {
+    let mut bytes = 0;
+    for i in 0..files {
+        let path = file_of(top, i);
+        fs::create_dir_all(path.parent().expect("parent")).expect("tree dir");
+        make_file(&path, size_of(i), i as u64);
+        bytes += size_of(i);
+    }
+    bytes
+}
+
+/// Rewrites 1% of the files with new content of the same size (`round`
+/// picks which, so each round changes others).
+pub fn change_some(top: &Path, files: usize, round: usize) {
+    for i in (0..files).filter(|i| (i + round * 37).is_multiple_of(100)) {
+        make_file(&file_of(top, i), size_of(i), (i + 1_000_000 * (round + 1)) as u64);
+    }
+}
+
+/// Times of the three runs of one tool on one link, in milliseconds.
+pub type Three = [f64; 3];
+
+/// Three `mirror -R` runs with a fresh client each (connect, login, load
+/// the digest cache), as a user runs the command.
+pub fn netdisk(link: &Link, tree: &Path, files: usize, round: &mut usize, cache: &Path) -> Three {
+    let tag = link.name.split(' ').next().unwrap_or("x");
+    let mut out = [0.0; 3];
+    for (n, slot) in out.iter_mut().enumerate() {
+        if n == 0 {
+            // A first run starts with no digests cached.
+            let _ = fs::remove_file(cache);
+        }
+        if n == 1 {
+            change_some(tree, files, *round);
+            *round += 1;
+        }
+        let t = Instant::now();
+        let mut c = Client::connect(&link.addr).expect("connect");
+        c.login("mirror", PASSWORD).expect("login");
+        c.set_cache(Some(DigestCache::open(cache)));
+        let source = tree.to_str().expect("utf-8 path");
+        let report = c.mirror(source, &format!("/mirror-{tag}"), true, Options::default(), &mut |_| true);
+        let report = report.expect("mirror");
+        *slot = ms(t.elapsed());
+        assert!(report.ok(), "{}", report.summary());
+        let _ = c.quit();
+    }
+    out
+}
+
+/// Prints one tool's three runs beside the peer's (when it has one).
+pub fn show(tool: &str, link: &Link, ours: &Three, peer: Option<(&str, &Three)>) {
+    for (n, what) in RUNS.iter().enumerate() {
+        let label = format!("mirror -R, {what} ({})", link.name);
+        let got = Stats(vec![ours[n]]);
+        match peer {
+            Some((name, theirs)) => crate::stats::line(
+                &format!("{tool} {label}"),
+                &got,
+                "ms",
+                crate::stats::Limit { name, value: theirs[n] },
+                if n == 2 { "(target: faster than the peer, < 1 s)" } else { "(target: re-runs faster than the peer)" },
+            ),
+            None => crate::stats::plain(&format!("{tool} {label}"), &got, "ms", ""),
+        }
+    }
+}
+
+/// rsync's three runs into a daemon on loopback or through `proxy`.
+pub fn rsync(
+    daemon: Option<&peers::Rsync>,
+    link: &Link,
+    tree: &Path,
+    files: usize,
+    round: &mut usize,
+) -> Option<Three> {
+    let Some(daemon) = daemon else {
+        missing(&format!("rsync mirror ({})", link.name), "peer not installed (make bench-peers)");
+        return None;
+    };
+    let tag = link.name.split(' ').next().unwrap_or("x");
+    let addr = daemon.addr_for(link);
+    let mut out = [0.0; 3];
+    for (n, slot) in out.iter_mut().enumerate() {
+        if n == 1 {
+            change_some(tree, files, *round);
+            *round += 1;
+        }
+        *slot = peers::rsync_push(tree, &addr, tag);
+    }
+    Some(out)
+}
+
+/// lftp `mirror -R` into vsftpd, three runs, on loopback only: FTP's data
+/// connections go to ports of their own, which the proxy does not carry.
+pub fn lftp(dir: &Path, link: &Link, tree: &Path, files: usize, round: &mut usize) {
+    let Some(ftp) = peers::Ftp::start(dir) else {
+        missing(&format!("lftp mirror -R, vsftpd ({})", link.name), "peer not installed (make bench-peers)");
+        return;
+    };
+    let mut out = [0.0; 3];
+    for (n, slot) in out.iter_mut().enumerate() {
+        if n == 1 {
+            change_some(tree, files, *round);
+            *round += 1;
+        }
+        *slot = peers::lftp_push(tree, ftp.port, "m");
+    }
+    show("lftp", link, &out, None);
+}

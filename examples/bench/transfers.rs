@@ -1,0 +1,68 @@
+//! One large file up and down, on each link, against honest limits: the
+//! upload against min(md5sum, durable write of the same size into the data
+//! directory), the download against md5sum. Every run writes a NEW file on
+//! the receiving side, as users do; the files stay until the section ends.
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::limits;
+use crate::server::{Link, client};
+use crate::stats::{Limit, Stats, line, mb_per_s, measure};
+
+/// The limits of one large transfer, measured in this run.
+pub struct Bounds {
+    pub md5sum: Stats,
+    pub durable: Stats,
+}
+
+impl Bounds {
+    /// The upload's limit: the lower of MD5 and the durable write.
+    pub fn upload(&self) -> Limit<'static> {
+        let (m, d) = (self.md5sum.median(), self.durable.median());
+        if m <= d { Limit { name: "md5sum", value: m } } else { Limit { name: "durable write", value: d } }
+    }
+
+    pub fn download(&self) -> Limit<'static> {
+        Limit { name: "md5sum", value: self.md5sum.median() }
+    }
+}
+
+pub fn limits(runs: usize, path: &Path, size: u64, data: &Path) -> Bounds {
+    let md5sum = measure(runs, |_| limits::md5sum(path, size).0);
+    let md5crate = measure(runs, |_| limits::crate_md5(path, size));
+    let loopback = measure(runs, |_| limits::loopback(size));
+    let scratch = data.join("bench-durable");
+    fs::create_dir_all(&scratch).expect("scratch dir");
+    let durable = measure(runs, |i| limits::durable_write(&scratch, size, i));
+    let _ = fs::remove_dir_all(&scratch);
+    println!("{:<40} {}", "limit: md5sum", md5sum.show("MB/s"));
+    println!("{:<40} {}", "limit: md-5 crate, one thread", md5crate.show("MB/s"));
+    println!("{:<40} {}", "limit: durable write (fdatasync), data dir", durable.show("MB/s"));
+    println!("{:<40} {}", "limit: raw loopback TCP copy", loopback.show("MB/s"));
+    Bounds { md5sum, durable }
+}
+
+/// Upload and download of `path` on `link`, `runs` times each.
+pub fn run(runs: usize, link: &Link, path: &Path, bounds: &Bounds) {
+    let size = fs::metadata(path).expect("test file").len();
+    let mut c = client(&link.addr, "bench");
+    let tag = link.name.split(' ').next().unwrap_or("x").to_string();
+    let up = measure(runs, |i| {
+        let started = Instant::now();
+        c.upload(path, &format!("/up-{tag}-{i}"), &mut |_| true).expect("upload");
+        mb_per_s(size, started.elapsed())
+    });
+    let limit = bounds.upload();
+    line(&format!("verified upload, new file ({})", link.name), &up, "MB/s", limit, "(target >= 0.85)");
+    let out = path.with_extension("down");
+    fs::create_dir_all(&out).expect("download dir");
+    let down = measure(runs, |i| {
+        let started = Instant::now();
+        c.download(&format!("/up-{tag}-{i}"), &out.join(format!("{tag}-{i}")), &mut |_| true).expect("download");
+        mb_per_s(size, started.elapsed())
+    });
+    line(&format!("verified download, new file ({})", link.name), &down, "MB/s", bounds.download(), "(target >= 0.9)");
+    let _ = fs::remove_dir_all(&out);
+}
