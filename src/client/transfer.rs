@@ -25,6 +25,22 @@ const BUSY_PAUSE: Duration = Duration::from_millis(500);
 /// Bytes sent per `sendfile` call during an upload (progress is reported
 /// between calls).
 const SEND_STEP: u64 = 1 << 20;
+/// What `send_payload` sends: the file's size, where it starts, and its
+/// digest when that went ahead in the request.
+struct Sending<'a> {
+    local: &'a Path,
+    size: u64,
+    offset: u64,
+    known: Option<Digest>,
+}
+
+/// Where the digest of an upload comes from: sent ahead in the request,
+/// or hashed while sending and sent after the payload.
+enum Digesting {
+    Ahead(Digest),
+    After(FileHash),
+}
+
 /// Files from this size on are first offered with `claim`: hashing them
 /// twice costs less than sending them when the server already holds them.
 pub const CLAIM_FROM: u64 = 1 << 20;
@@ -41,22 +57,30 @@ impl Client {
             return Err(local_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
         }
         let size = meta.len();
+        // A large file is hashed once, for `claim`; if it must be sent after
+        // all, that digest goes ahead of the payload instead of hashing the
+        // file a second time while sending.
+        let mut known = None;
         if size >= CLAIM_FROM {
             let md5 = self.local_digest(local, &meta)?;
             if let Some(done) = self.claim(&mut file, remote, size, md5)? {
                 return Ok(done);
             }
+            known = Some(md5);
         }
-        let (offset, hasher) = match self.start_upload(&mut file, local, remote, size, None)? {
+        let file_at = (&mut file, local);
+        let (offset, hasher) = match self.start_upload(file_at, remote, size, known, None)? {
             Some(ok) => ok,
             None => {
                 self.drop_conn();
-                self.start_upload(&mut file, local, remote, size, Some(0))?.ok_or_else(|| {
+                let file_at = (&mut file, local);
+                self.start_upload(file_at, remote, size, known, Some(0))?.ok_or_else(|| {
                     ClientError::Protocol("server kept offering a different prefix after FROM 0".into())
                 })?
             }
         };
-        self.send_payload(&mut file, local, size, offset, hasher, progress)
+        let sending = Sending { local, size, offset, known };
+        self.send_payload(&mut file, sending, hasher, progress)
     }
 
     /// Offers `file` with `claim`: `Some` when the server already held the
@@ -92,13 +116,13 @@ impl Client {
     /// when it matches the server's, `None` when it does not.
     fn start_upload(
         &mut self,
-        file: &mut File,
-        local: &Path,
+        (file, local): (&mut File, &Path),
         remote: &str,
         size: u64,
+        md5: Option<Digest>,
         from: Option<u64>,
     ) -> Result<Option<(u64, Hasher)>> {
-        let cmd = Command::Upload { path: remote.into(), size, md5: None, from };
+        let cmd = Command::Upload { path: remote.into(), size, md5, from };
         let mut reply = self.request(&cmd)?;
         // Busy: most often our own interrupted upload, whose session the
         // server has not noticed is gone yet. Give it a moment.
@@ -132,16 +156,18 @@ impl Client {
     fn send_payload(
         &mut self,
         file: &mut File,
-        local: &Path,
-        size: u64,
-        offset: u64,
+        Sending { local, size, offset, known }: Sending,
         hasher: Hasher,
         progress: OnProgress,
     ) -> Result<Transferred> {
         let started = Instant::now();
         let local_err = |e| ClientError::Local(local.to_path_buf(), e);
-        // Hash on one thread while the kernel sends the same bytes.
-        let hashing = FileHash::start(file, offset, size - offset, hasher);
+        // Hash on one thread while the kernel sends the same bytes, unless
+        // the digest went ahead in the request.
+        let digest = match known {
+            Some(md5) => Digesting::Ahead(md5),
+            None => Digesting::After(FileHash::start(file, offset, size - offset, hasher)),
+        };
         let mut done = offset;
         while done < size {
             let step = SEND_STEP.min(size - done);
@@ -159,8 +185,14 @@ impl Client {
                 return Err(ClientError::Interrupted(done));
             }
         }
-        let md5 = hashing.finish().map_err(local_err)?.peek();
-        self.send_line(&md5.to_string())?;
+        let md5 = match digest {
+            Digesting::Ahead(md5) => md5,
+            Digesting::After(hashing) => {
+                let md5 = hashing.finish().map_err(local_err)?.peek();
+                self.send_line(&md5.to_string())?;
+                md5
+            }
+        };
         let reply = self.read_reply()?;
         if reply.code != Code::TransferDone {
             return Err(ClientError::Refused(reply));
