@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::fs::{Kind, ListLimit, Tree, UserPath};
 use crate::holders::Hold;
 use crate::log;
-use crate::proto::{self, COMMANDS, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
+use crate::proto::{self, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
 use crate::server::{Conn, Shared, Slot};
 use crate::storage::find::find;
 use crate::storage::trash::Trash;
@@ -773,6 +773,5 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 fn help() -> Reply {
-    let lines = COMMANDS.iter().map(|(name, args, what)| format!("{:<40} {what}", format!("{name} {args}"))).collect();
-    Reply::multi(Code::Help, lines)
+    Reply::multi(Code::Help, proto::help_lines())
 }
