@@ -17,7 +17,7 @@ pub mod reply;
 pub mod request;
 
 pub use code::Code;
-pub use reply::{Reply, parse_status, quoted_path};
+pub use reply::{Reply, parse_status};
 pub use request::{
     COMMANDS, Command, EncodeError, MAX_LINE, MAX_SHARE_DAYS, ParseError, Password, Purge, Spec, check_field,
     help_lines, number, parse_line, quote, split_words,

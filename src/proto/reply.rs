@@ -58,11 +58,6 @@ pub fn parse_status(line: &str) -> Option<(u16, &str)> {
     Some((digits.parse().ok()?, text))
 }
 
-/// Quotes a path for `257` and `cd`'s `250`: `"` and `\` escaped.
-pub fn quoted_path(path: &str) -> String {
-    crate::proto::body::QuotedPath(path.to_string()).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

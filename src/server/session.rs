@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::fs::{Kind, ListLimit, Tree, UserPath};
 use crate::holders::Hold;
 use crate::log;
-use crate::proto::{self, Code, Command, Password, Purge, Reply, parse_line, quoted_path};
+use crate::proto::body::{DownloadHead, Offer, QuotedPath, Stored};
+use crate::proto::{self, Code, Command, Password, Purge, Reply, parse_line};
 use crate::server::{Conn, Shared, Slot};
 use crate::storage::find::find;
 use crate::storage::trash::Trash;
@@ -388,7 +389,7 @@ impl Session<'_> {
 
     fn pwd(&self) -> Result<Reply> {
         let State::LoggedIn { cwd, .. } = &self.state else { unreachable!("checked by dispatch") };
-        Ok(Reply::new(Code::Path, quoted_path(&cwd.to_string())))
+        Ok(Reply::new(Code::Path, QuotedPath(cwd.to_string()).to_string()))
     }
 
     /// Keeps only each entry's line while reading (not its metadata), and
@@ -397,7 +398,7 @@ impl Session<'_> {
         let (tree, path) = self.resolve(text)?;
         let mut limit = ListLimit::new(self.shared.config.max_list);
         let mut named = Vec::new();
-        tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.line())))?;
+        tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.list_line().to_string())))?;
         named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
         Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()))
     }
@@ -405,7 +406,7 @@ impl Session<'_> {
     fn makedir(&self, text: &str) -> Result<Reply> {
         let result = self.resolve(text).and_then(|(tree, path)| {
             tree.makedir(&path)?;
-            Ok(Reply::new(Code::Path, quoted_path(&path.to_string())))
+            Ok(Reply::new(Code::Path, QuotedPath(path.to_string()).to_string()))
         });
         self.note("makedir", text, &result);
         result
@@ -414,7 +415,7 @@ impl Session<'_> {
     fn cd(&mut self, text: &str) -> Result<Reply> {
         let (tree, path) = self.resolve(text)?;
         tree.dir(&path)?;
-        let reply = Reply::new(Code::ActionDone, quoted_path(&path.to_string()));
+        let reply = Reply::new(Code::ActionDone, QuotedPath(path.to_string()).to_string());
         if let State::LoggedIn { cwd, .. } = &mut self.state {
             *cwd = path;
         }
@@ -425,10 +426,10 @@ impl Session<'_> {
         let (tree, path) = self.resolve(text)?;
         let entry = tree.entry(&path)?;
         let md5 = match entry.kind {
-            Kind::Dir => "-".to_string(),
-            Kind::File => Download::open(tree, &self.shared.sums, &path, 0)?.md5.to_string(),
+            Kind::Dir => None,
+            Kind::File => Some(Download::open(tree, &self.shared.sums, &path, 0)?.md5),
         };
-        Ok(Reply::new(Code::Status, format!("{} {md5} {}", entry.head(), entry.name)))
+        Ok(Reply::new(Code::Status, entry.stat_line(md5).to_string()))
     }
 
     /// The logged-in user's trash.
@@ -453,7 +454,7 @@ impl Session<'_> {
     fn restore(&self, id: &str, to: Option<&str>) -> Result<Reply> {
         let result = self.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
             let back = self.trash().restore(tree, id, to.map(|_| path))?;
-            Ok(Reply::new(Code::Path, quoted_path(&back.to_string())))
+            Ok(Reply::new(Code::Path, QuotedPath(back.to_string()).to_string()))
         });
         self.note("restore", id, &result);
         result
@@ -508,7 +509,7 @@ impl Session<'_> {
     fn makedirs(&self, text: &str) -> Result<Reply> {
         let result = self.resolve(text).and_then(|(tree, path)| {
             tree.makedirs(&path)?;
-            Ok(Reply::new(Code::Path, quoted_path(&path.to_string())))
+            Ok(Reply::new(Code::Path, QuotedPath(path.to_string()).to_string()))
         });
         self.note("makedirs", text, &result);
         result
@@ -558,8 +559,8 @@ impl Session<'_> {
         let (tree, _) = self.resolve(".")?;
         let result = tree.usage().map(|used| {
             let used = used + staged_bytes(&self.staging()) + self.trash().usage();
-            let limit = self.shared.quota_of(self.user()).map_or("-".to_string(), |q| q.to_string());
-            Reply::new(Code::Status, format!("{used} {limit}"))
+            let limit = self.shared.quota_of(self.user());
+            Reply::new(Code::Status, proto::body::Quota { used, limit }.to_string())
         });
         if let Err(e) = &result {
             self.note("quota", &e.to_string(), &result);
@@ -583,7 +584,7 @@ impl Session<'_> {
         let hold = shared.holders.hold(up.part_path(), self.socket());
         let (offset, prefix) = up.offer();
         let rehashed = up.rehashed();
-        self.send(&Reply::new(Code::Payload, format!("{offset} {prefix}")))?;
+        self.send(&Reply::new(Code::Payload, Offer { offset, prefix }.to_string()))?;
         let end = self.take_payload(up, &path, asked, hold.as_ref());
         let note = if rehashed > 0 { format!("{} rehashed={rehashed}", end.note) } else { end.note };
         log::event(Some(self.peer), self.user(), "upload", &path.to_string(), note, end.bytes);
@@ -673,7 +674,10 @@ impl Session<'_> {
                         0,
                     );
                 }
-                (Reply::new(Code::TransferDone, format!("{} {}", asked.size, done.md5)), "226".to_string())
+                (
+                    Reply::new(Code::TransferDone, Stored { size: asked.size, md5: done.md5 }.to_string()),
+                    "226".to_string(),
+                )
             }
             Err(e) => (e.reply(), e.outcome()),
         };
@@ -714,7 +718,7 @@ impl Session<'_> {
             }
         };
         let (size, md5) = (down.size, down.md5);
-        self.send(&Reply::new(Code::Payload, format!("{size} {md5} {offset}")))?;
+        self.send(&Reply::new(Code::Payload, DownloadHead { size, md5, offset }.to_string()))?;
         let want = size - offset;
         let sent = self.send_file(&mut down.file, want);
         match sent {

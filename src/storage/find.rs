@@ -17,7 +17,7 @@ use crate::clock;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::fs::{Kind, Tree, UserPath, check_name};
-use crate::proto::body::{FindLine, Kind as LineKind};
+use crate::proto::body::FindLine;
 use crate::storage::copies::same_inode;
 use crate::sums::Sums;
 
@@ -96,9 +96,9 @@ fn children(dir: &Path, rel: &str, room: usize) -> Result<Vec<Waiting>> {
 fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<FindLine> {
     let mtime = clock::secs(entry.meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let (kind, size, md5) = if entry.meta.is_dir() {
-        (LineKind::Dir, 0, None)
+        (Kind::Dir, 0, None)
     } else {
-        (LineKind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
+        (Kind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
     };
     Ok(FindLine { kind, size, mtime, md5, path: entry.rel })
 }

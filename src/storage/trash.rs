@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::proto::body::{Kind as LineKind, TrashLine};
+use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
 use crate::storage::tree::{Kind, Tree, UserPath, sync_dir, sync_parent};
 
@@ -77,7 +77,7 @@ impl Info {
 
     /// The line of the `trash` listing.
     fn line(&self, id: &str) -> TrashLine {
-        let kind = if self.kind == Kind::Dir { LineKind::Dir } else { LineKind::File };
+        let kind = self.kind;
         let deleted = (self.deleted / 1_000_000_000) as u64;
         TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
     }

@@ -24,7 +24,9 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::clock;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::proto::body::{ListLine, StatLine};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -147,11 +149,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// What a path holds, as far as the protocol cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File,
-}
+pub use crate::proto::body::Kind;
 
 /// One line of a listing.
 #[derive(Clone, Debug)]
@@ -171,15 +169,15 @@ impl Entry {
         Some(Entry { kind, size, mtime, name, meta })
     }
 
-    /// `TYPE SIZE MTIME`, the common start of `ls` and `stat` lines.
-    pub fn head(&self) -> String {
-        let t = if self.kind == Kind::Dir { 'd' } else { 'f' };
-        format!("{t} {} {}", self.size, clock::utc(self.mtime))
+    /// The `ls` line.
+    pub fn list_line(&self) -> ListLine {
+        ListLine { kind: self.kind, size: self.size, mtime: clock::secs(self.mtime), name: self.name.clone() }
     }
 
-    /// The `ls` line: `TYPE SIZE MTIME NAME`.
-    pub fn line(&self) -> String {
-        format!("{} {}", self.head(), self.name)
+    /// The `stat` reply, given the file's MD5 (`None` for a directory).
+    pub fn stat_line(&self, md5: Option<Digest>) -> StatLine {
+        let mtime = clock::secs(self.mtime);
+        StatLine { kind: self.kind, size: self.size, mtime, md5, name: self.name.clone() }
     }
 }
 
