@@ -66,6 +66,14 @@ impl Error {
         }
     }
 
+    /// What an unexpected failure was about, if this is one.
+    pub(crate) fn unexpected(&self) -> Option<&str> {
+        match self {
+            Error::Failed { what, .. } => Some(what),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> Code {
         match self {
             Error::NotFound(_) | Error::Exists(_) | Error::Refused(_) => Code::Unavailable,
