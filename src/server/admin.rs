@@ -146,7 +146,7 @@ fn execute(data: &Path, action: &Action, stdin: &mut impl BufRead) -> Result<Str
         Action::List => Ok(list(data, &users)),
         Action::Quota(name, q) => users.set_quota(name, *q).map(|_| format!("quota of {name}: {q}\n")),
     };
-    done.map_err(|e| e.to_string())
+    done.map_err(|e| e.detail())
 }
 
 /// Checks that `data` is a directory; `add` may create it.

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Purge, Reply};
-use crate::server::error::{Error, Result};
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login};
 use crate::storage::find::find as find_lines;
 use crate::storage::staging::{Download, staged_bytes};
@@ -164,7 +164,10 @@ fn check_copy_quota(cx: &Cx, login: &Login, bytes: u64) -> Result<()> {
     let Some(quota) = cx.shared.quota_of(&login.user) else { return Ok(()) };
     let used = login.tree.usage()? + staged_bytes(&login.staging(cx.shared)) + login.trash(cx.shared).usage();
     if used.saturating_add(bytes) > quota {
-        return Err(Error::Quota(format!("copy of {bytes} bytes would exceed the quota of {quota} bytes")));
+        return Err(Error::new(
+            ErrorKind::Quota,
+            format!("copy of {bytes} bytes would exceed the quota of {quota} bytes"),
+        ));
     }
     Ok(())
 }

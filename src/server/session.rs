@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
-use crate::server::error::{Error, Result};
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
 use crate::server::shared::{Conn, Shared};
 use crate::server::{account, download, files, log, upload};
@@ -160,7 +160,7 @@ impl Session<'_> {
             .and_then(|_| users.check_new(user, pass))
             .and_then(|_| match shared.may_register(self.peer.ip()) {
                 true => users.register(user, pass),
-                false => Err(Error::Busy("too many registrations, try later".into())),
+                false => Err(Error::new(ErrorKind::Busy, "too many registrations, try later")),
             })
             .map(|_| Reply::new(Code::Registered, format!("registered {user}")));
         let shown = if check_user(user).is_ok() { user } else { "?" };
@@ -228,6 +228,6 @@ fn route(cx: &mut Cx, login: &mut Login, cmd: Command) -> Handled {
 fn registration_open(shared: &Shared) -> Result<()> {
     match shared.config.registration_open {
         true => Ok(()),
-        false => Err(Error::Refused("registration is closed".into())),
+        false => Err(Error::new(ErrorKind::Refused, "registration is closed")),
     }
 }

@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::proto::body::{Offer, Stored};
 use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
-use crate::server::error::{Error, Result};
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::takeover::Hold;
 use crate::storage::staging::{Limits, Quota, Request, Stop, Upload, part_path};
@@ -63,7 +63,7 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, asked: Asked) -> Handled {
 /// that session and takes the upload over.
 fn prepare_or_take_over(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload, UserPath)> {
     let first = prepare(cx, login, asked);
-    let Err(Error::Busy(_)) = &first else { return first };
+    let Err(Error { kind: ErrorKind::Busy, .. }) = &first else { return first };
     let (_, path) = login.resolve(asked.text)?;
     let part = part_path(&login.staging(cx.shared), &path.to_string());
     let quiet = (cx.shared.config.stall_timeout / 2).min(TAKEOVER_AFTER);
@@ -75,7 +75,7 @@ fn prepare_or_take_over(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload,
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let again = prepare(cx, login, asked);
-        if !matches!(again, Err(Error::Busy(_))) || Instant::now() >= deadline {
+        if !matches!(again, Err(Error { kind: ErrorKind::Busy, .. })) || Instant::now() >= deadline {
             return again;
         }
     }
@@ -115,7 +115,7 @@ fn take_payload(
     match received {
         Ok(()) => {}
         Err(Stop::Client(_)) => return end("interrupted", Outcome::Close),
-        Err(Stop::Local(e)) => return end(&e.outcome(), Outcome::Refuse(e.reply())),
+        Err(Stop::Server(e)) => return end(&e.outcome(), Outcome::Refuse(e.reply())),
     }
     let claimed = match asked.md5.is_none().then(|| read_digest_line(cx)) {
         None => None,

@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fs::{Kind, Tree, UserPath, check_name, sync_dir};
 use crate::sums::Sums;
 
@@ -55,7 +55,7 @@ impl Tree {
             real.push(name);
             match fs::symlink_metadata(&real) {
                 Ok(m) if m.is_dir() => continue,
-                Ok(_) => return Err(Error::Refused(format!("{shown}: a file is in the way"))),
+                Ok(_) => return Err(Error::new(ErrorKind::Refused, format!("{shown}: a file is in the way"))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&shown, e)),
             }
@@ -73,12 +73,16 @@ impl Tree {
     pub(crate) fn plan_copy(&self, from: &UserPath, to: &UserPath) -> Result<Plan> {
         let source = self.entry(from)?;
         if to.is_within(from) {
-            return Err(Error::Refused(format!("{to}: is or is inside {from}")));
+            return Err(Error::new(ErrorKind::Refused, format!("{to}: is or is inside {from}")));
         }
         match self.entry(to) {
-            Ok(e) if e.kind == Kind::Dir => return Err(Error::Exists(format!("{to}: is an existing directory"))),
-            Ok(_) if source.kind == Kind::Dir => return Err(Error::Exists(format!("{to}: is an existing file"))),
-            Ok(_) | Err(Error::NotFound(_)) => {}
+            Ok(e) if e.kind == Kind::Dir => {
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing directory")));
+            }
+            Ok(_) if source.kind == Kind::Dir => {
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing file")));
+            }
+            Ok(_) | Err(Error { kind: ErrorKind::NotFound, .. }) => {}
             Err(e) => return Err(e),
         }
         self.dir(&to.parent())?;
@@ -96,10 +100,10 @@ impl Tree {
     pub(crate) fn check_copy_length(&self, to: &UserPath, plan: &Plan, staging: &Path) -> Result<()> {
         let below = if plan.deepest > 0 { plan.deepest + 1 } else { 0 };
         self.fits(to, below)?;
-        let staging = std::path::absolute(staging).map_err(|e| Error::internal("staging", e))?;
+        let staging = std::path::absolute(staging).map_err(|e| Error::server("staging", e))?;
         let scratch = staging.as_os_str().len() + "/cp-0123456789abcdef/c".len() + below;
         if scratch >= PATH_MAX {
-            return Err(Error::BadName("path too long".into()));
+            return Err(Error::new(ErrorKind::BadName, "path too long"));
         }
         Ok(())
     }

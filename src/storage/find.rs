@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fs::{Kind, Tree, UserPath, check_name};
 use crate::proto::body::FindLine;
 use crate::storage::copies::same_inode;
@@ -63,7 +63,7 @@ pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result
 }
 
 fn too_many(count: usize, max: usize) -> Result<()> {
-    if count > max { Err(Error::Refused("too many entries".into())) } else { Ok(()) }
+    if count > max { Err(Error::new(ErrorKind::Refused, "too many entries")) } else { Ok(()) }
 }
 
 /// The files and directories in `dir`, in reverse order of name (the stack

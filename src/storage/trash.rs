@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
 use crate::storage::tree::{Kind, Tree, UserPath, sync_dir, sync_parent};
@@ -105,7 +105,7 @@ impl Trash {
     /// one rename (or deletes it, with no trash), and syncs both sides.
     pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
-            return Err(Error::Refused("/: cannot remove the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
         let what = path.to_string();
         let io = |e| Error::io(&what, e);
@@ -180,7 +180,7 @@ impl Trash {
         let mut found = Vec::new();
         for (id, info) in self.entries() {
             if found.len() >= max {
-                return Err(Error::Refused("too many entries".into()));
+                return Err(Error::new(ErrorKind::Refused, "too many entries"));
             }
             found.push((info.deleted, id, info));
         }
@@ -209,7 +209,7 @@ impl Trash {
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
     pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
-        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
         let target = match to {
             Some(t) => t,
@@ -217,7 +217,7 @@ impl Trash {
         };
         let what = target.to_string();
         if target.is_root() {
-            return Err(Error::Exists("/: exists already".into()));
+            return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
         let slot = self.entry(id);
         tree.fits_placed(&slot.join("item"), &target)?;
@@ -240,7 +240,7 @@ impl Trash {
 
     /// `purge ID`: the entry disappears at once (one rename), then is deleted.
     pub(crate) fn purge(&self, id: &str, sums: &Sums) -> Result<()> {
-        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         if !valid_id(id) || self.info(id).is_none() {
             return Err(missing());
         }
@@ -259,7 +259,7 @@ impl Trash {
     pub(crate) fn purge_all(&self, sums: &Sums) -> Result<()> {
         for id in self.ids() {
             match self.purge(&id, sums) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
+                Ok(()) | Err(Error { kind: ErrorKind::NotFound, .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -362,16 +362,16 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
     for dir in chain.into_iter().rev() {
         match tree.entry(&dir) {
             Ok(e) if e.kind == Kind::Dir => continue,
-            Ok(_) => return Err(Error::Refused(format!("{dir}: a file is in the way"))),
-            Err(Error::NotFound(_)) => {}
+            Ok(_) => return Err(Error::new(ErrorKind::Refused, format!("{dir}: a file is in the way"))),
+            Err(Error { kind: ErrorKind::NotFound, .. }) => {}
             Err(e) => return Err(e),
         }
         match tree.makedir(&dir) {
-            Ok(()) | Err(Error::Exists(_)) => {}
+            Ok(()) | Err(Error { kind: ErrorKind::Exists, .. }) => {}
             Err(e) => return Err(e),
         }
         if tree.entry(&dir)?.kind != Kind::Dir {
-            return Err(Error::Refused(format!("{dir}: a file is in the way")));
+            return Err(Error::new(ErrorKind::Refused, format!("{dir}: a file is in the way")));
         }
     }
     Ok(())

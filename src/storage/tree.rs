@@ -25,7 +25,7 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::{ListLine, StatLine};
 
 /// Longest name (one path component), in bytes.
@@ -39,7 +39,7 @@ pub const MAX_HOST_PATH: usize = 4095;
 
 /// The refusal of a path that would not fit in [`MAX_HOST_PATH`].
 fn too_long() -> Error {
-    Error::BadName("path too long".into())
+    Error::new(ErrorKind::BadName, "path too long")
 }
 
 /// Counts the entries of one listing against `--max-list`, so that no
@@ -57,7 +57,7 @@ impl ListLimit {
 
     /// Takes one entry, or refuses with `550 too many entries`.
     pub fn take(&mut self) -> Result<()> {
-        self.left = self.left.checked_sub(1).ok_or_else(|| Error::Refused("too many entries".into()))?;
+        self.left = self.left.checked_sub(1).ok_or_else(|| Error::new(ErrorKind::Refused, "too many entries"))?;
         Ok(())
     }
 }
@@ -76,7 +76,7 @@ impl UserPath {
     /// `.` and `..` (clamped at `/`), every name checked.
     pub fn resolve(&self, text: &str) -> Result<UserPath> {
         if text.is_empty() {
-            return Err(Error::BadName("empty path".into()));
+            return Err(Error::new(ErrorKind::BadName, "empty path"));
         }
         let mut parts = if text.starts_with('/') { Vec::new() } else { self.0.clone() };
         for part in text.split('/') {
@@ -139,7 +139,7 @@ pub fn check_name(name: &str) -> Result<()> {
         || name == ".."
         || name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
-        return Err(Error::BadName(format!("name not allowed: {:?}", truncate(name, 40))));
+        return Err(Error::new(ErrorKind::BadName, format!("name not allowed: {:?}", truncate(name, 40))));
     }
     Ok(())
 }
@@ -308,13 +308,13 @@ impl Tree {
             let next = fds.join(dir.as_raw_fd().to_string()).join(part);
             let meta = fs::symlink_metadata(&next).map_err(|e| Error::io(&what(), e))?;
             if !meta.is_dir() {
-                return Err(Error::NotFound(format!("{}: not a directory", what())));
+                return Err(Error::new(ErrorKind::NotFound, format!("{}: not a directory", what())));
             }
             if i + 1 < parts.len() {
                 let opened = File::open(&next).map_err(|e| Error::io(&what(), e))?;
                 let same = opened.metadata().is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
                 if !same {
-                    return Err(Error::NotFound(format!("{}: changed while checking", what())));
+                    return Err(Error::new(ErrorKind::NotFound, format!("{}: changed while checking", what())));
                 }
                 dir = opened;
             }
@@ -329,7 +329,7 @@ impl Tree {
             dir.push(part);
             let meta = fs::symlink_metadata(&dir).map_err(|e| Error::io(&prefix(parts, i), e))?;
             if !meta.is_dir() {
-                return Err(Error::NotFound(format!("{}: not a directory", prefix(parts, i))));
+                return Err(Error::new(ErrorKind::NotFound, format!("{}: not a directory", prefix(parts, i))));
             }
         }
         Ok(())
@@ -339,14 +339,15 @@ impl Tree {
     pub fn entry(&self, p: &UserPath) -> Result<Entry> {
         let real = self.checked(p)?;
         let meta = fs::symlink_metadata(&real).map_err(|e| Error::io(&p.to_string(), e))?;
-        Entry::new(p.name().to_string(), meta).ok_or_else(|| Error::NotFound(format!("{p}: not a file or directory")))
+        Entry::new(p.name().to_string(), meta)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{p}: not a file or directory")))
     }
 
     /// A directory, checked to be one.
     pub fn dir(&self, p: &UserPath) -> Result<PathBuf> {
         match self.entry(p)?.kind {
             Kind::Dir => Ok(self.real(p)),
-            Kind::File => Err(Error::Refused(format!("{p}: not a directory"))),
+            Kind::File => Err(Error::new(ErrorKind::Refused, format!("{p}: not a directory"))),
         }
     }
 
@@ -387,7 +388,7 @@ impl Tree {
     /// Makes one directory; its parent must exist.
     pub fn makedir(&self, p: &UserPath) -> Result<()> {
         if p.is_root() {
-            return Err(Error::Exists("/: exists already".into()));
+            return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
         self.fits(p, 0)?;
         let parent = self.dir(&p.parent())?;
@@ -400,7 +401,7 @@ impl Tree {
     pub fn remove_file(&self, p: &UserPath) -> Result<Metadata> {
         let entry = self.entry(p)?;
         if entry.kind != Kind::File {
-            return Err(Error::Refused(format!("{p}: is a directory; use rmdir")));
+            return Err(Error::new(ErrorKind::Refused, format!("{p}: is a directory; use rmdir")));
         }
         let real = self.real(p);
         fs::remove_file(&real).map_err(|e| Error::io(&p.to_string(), e))?;
@@ -411,7 +412,7 @@ impl Tree {
     /// Removes an empty directory other than `/`.
     pub fn remove_dir(&self, p: &UserPath) -> Result<()> {
         if p.is_root() {
-            return Err(Error::Refused("/: cannot remove the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
         let real = self.dir(p)?;
         fs::remove_dir(&real).map_err(|e| Error::io(&p.to_string(), e))?;
@@ -432,18 +433,18 @@ impl Tree {
         before: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         if from.is_root() {
-            return Err(Error::Refused("/: cannot move the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot move the top directory"));
         }
         let source = self.entry(from)?;
         if to.is_within(from) && to != from {
-            return Err(Error::Refused(format!("{to}: inside {from}")));
+            return Err(Error::new(ErrorKind::Refused, format!("{to}: inside {from}")));
         }
         match self.entry(to) {
             Ok(e) if e.kind == Kind::Dir && to != from => {
-                return Err(Error::Exists(format!("{to}: is an existing directory")));
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing directory")));
             }
             Ok(e) if source.kind == Kind::Dir && e.kind == Kind::File => {
-                return Err(Error::Exists(format!("{to}: is an existing file")));
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing file")));
             }
             _ => {}
         }
@@ -462,20 +463,20 @@ impl Tree {
     /// Bytes in regular files anywhere in the tree; `451` if any
     /// directory cannot be read (never a silent 0).
     pub fn usage(&self) -> Result<u64> {
-        usage_of(&self.home).map_err(|e| Error::Local(format!("cannot count the space used ({e})")))
+        usage_of(&self.home).map_err(|e| Error::server("cannot count the space used", e))
     }
 
     /// The real path where a new file `p` is committed, after checking that
     /// its directory exists and that `p` is not a directory.
     pub fn file_target(&self, p: &UserPath) -> Result<PathBuf> {
         if p.is_root() {
-            return Err(Error::Refused("/: is a directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: is a directory"));
         }
         self.fits(p, 0)?;
         self.dir(&p.parent())?;
         match self.entry(p) {
-            Ok(e) if e.kind == Kind::Dir => Err(Error::Refused(format!("{p}: is a directory"))),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(self.real(p)),
+            Ok(e) if e.kind == Kind::Dir => Err(Error::new(ErrorKind::Refused, format!("{p}: is a directory"))),
+            Ok(_) | Err(Error { kind: ErrorKind::NotFound, .. }) => Ok(self.real(p)),
             Err(e) => Err(e),
         }
     }

@@ -30,7 +30,7 @@ use std::sync::{Mutex, MutexGuard};
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fs::sync_dir;
 use crate::log;
 use crate::proto::Password;
@@ -122,7 +122,7 @@ impl Users {
         check_user(user)?;
         check_password(pass)?;
         match self.lookup(user) {
-            Some(_) => Err(Error::Exists(format!("user {user} exists already"))),
+            Some(_) => Err(Error::new(ErrorKind::Exists, format!("user {user} exists already"))),
             None => Ok(()),
         }
     }
@@ -130,8 +130,8 @@ impl Users {
     /// Adds an account; `Exists` if the name is taken (by any process).
     pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
         self.check_new(user, pass)?;
-        let taken = || Error::Exists(format!("user {user} exists already"));
-        let record = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        let taken = || Error::new(ErrorKind::Exists, format!("user {user} exists already"));
+        let record = make_record(pass, ROUNDS).map_err(no_randomness)?;
         self.append(user, &record, |accounts| if accounts.contains_key(user) { Err(taken()) } else { Ok(()) })
     }
 
@@ -155,7 +155,7 @@ impl Users {
         user: &str,
         make: impl FnOnce(&HashMap<String, String>) -> Result<String>,
     ) -> Result<()> {
-        let local = |e: io::Error| Error::Local(format!("users file: {e}"));
+        let local = |e: io::Error| Error::server("users file", e);
         let _lock = self.lock_writers().map_err(local)?;
         let created = !self.path.exists();
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
@@ -165,7 +165,7 @@ impl Users {
             (make(&cache.accounts)?, cache.dead())
         };
         if record.contains(['\n', '\r']) {
-            return Err(Error::BadArgs("a record is one line".into()));
+            return Err(Error::new(ErrorKind::BadArgs, "a record is one line"));
         }
         let len = file.metadata().map_err(local)?.len();
         let head = if len == 0 { HEADER } else { "" };
@@ -338,7 +338,7 @@ impl Users {
     /// Gives `user` a new password; `NotFound` if there is no such account.
     pub fn set_password(&self, user: &str, pass: &Password) -> Result<()> {
         check_password(pass)?;
-        let fresh = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        let fresh = make_record(pass, ROUNDS).map_err(no_randomness)?;
         self.change(user, |record| {
             let rest = record.strip_prefix(credential(record)).unwrap_or("");
             format!("{fresh}{rest}")
@@ -377,7 +377,7 @@ impl Users {
 }
 
 fn no_such_user(user: &str) -> Error {
-    Error::NotFound(format!("no user {user}"))
+    Error::new(ErrorKind::NotFound, format!("no user {user}"))
 }
 
 /// The `KEY=VALUE` fields of a record, after its credential.
@@ -495,7 +495,7 @@ pub fn check_user(user: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::BadArgs("user name: 1-32 of A-Z a-z 0-9 _ . -, not starting with . or -".into()))
+        Err(Error::new(ErrorKind::BadArgs, "user name: 1-32 of A-Z a-z 0-9 _ . -, not starting with . or -"))
     }
 }
 
@@ -505,7 +505,7 @@ pub fn check_password(pass: &Password) -> Result<()> {
     if (1..=128).contains(&p.len()) && !p.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(Error::BadArgs("password: 1-128 bytes, no control characters".into()))
+        Err(Error::new(ErrorKind::BadArgs, "password: 1-128 bytes, no control characters"))
     }
 }
 
@@ -528,6 +528,11 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// A new record `md5$ROUNDS$SALT$HASH` with a fresh random salt.
+/// The system gave no random bytes for a salt.
+fn no_randomness(e: getrandom::Error) -> Error {
+    Error::server("no randomness", io::Error::other(e.to_string()))
+}
+
 fn make_record(pass: &Password, rounds: u32) -> std::result::Result<String, getrandom::Error> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)?;
