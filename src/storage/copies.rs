@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{Kind, Tree, UserPath, check_name, sync_dir};
+use crate::fs::{Kind, Tree, UserPath, check_name};
+use crate::storage::durable::{remove_tree, sync_dir};
 use crate::sums::Sums;
 
 /// Names of scratch directories under `staging/USER/`.
@@ -257,7 +258,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = remove_tree(&self.dir);
+        let _ = remove_tree(&self.dir, |_| {});
     }
 }
 
@@ -270,31 +271,7 @@ pub(crate) fn remove_leftover(dir: &Path, meta: &Metadata) -> bool {
         return false;
     }
     let Ok(handle) = File::open(dir) else { return false };
-    handle.try_lock().is_ok() && remove_tree(dir).is_ok()
-}
-
-/// Removes a directory and everything in it, with an explicit stack and
-/// never following a link.
-pub(crate) fn remove_tree(top: &Path) -> io::Result<()> {
-    let mut stack = vec![top.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut subdirs = Vec::new();
-        for item in fs::read_dir(&dir)? {
-            let item = item?;
-            if item.file_type()?.is_dir() {
-                subdirs.push(item.path());
-            } else {
-                fs::remove_file(item.path())?;
-            }
-        }
-        if subdirs.is_empty() {
-            fs::remove_dir(&dir)?;
-        } else {
-            stack.push(dir);
-            stack.extend(subdirs);
-        }
-    }
-    Ok(())
+    handle.try_lock().is_ok() && remove_tree(dir, |_| {}).is_ok()
 }
 
 /// Whether two metadata describe the same inode.
@@ -309,7 +286,7 @@ mod tests {
     #[test]
     fn byte_copy_keeps_content_mtime_and_digest() {
         let dir = std::env::temp_dir().join(format!("netdisk-copybytes-{}", std::process::id()));
-        let _ = remove_tree(&dir);
+        let _ = remove_tree(&dir, |_| {});
         fs::create_dir_all(&dir).unwrap();
         let sums = Sums::new(dir.join("sums"));
         let (a, b) = (dir.join("a"), dir.join("b"));
@@ -324,7 +301,7 @@ mod tests {
         assert_eq!(copy.modified().unwrap(), when);
         assert!(!same_inode(&meta, &copy));
         assert_eq!(sums.get(&copy), Some(crate::Digest::of(b"hello")));
-        remove_tree(&dir).unwrap();
+        remove_tree(&dir, |_| {}).unwrap();
         assert!(!dir.exists());
     }
 }

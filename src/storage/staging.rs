@@ -27,11 +27,12 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{Kind, Tree, UserPath, sync_dir};
+use crate::fs::{Kind, Tree, UserPath};
 use crate::holders::{Account, Ledger, Reservation};
 use crate::pipe::Hashing;
+use crate::storage::durable::{replace_record, sync_dir};
 use crate::storage::trash::Trash;
-use crate::sums::{Sums, replace_record};
+use crate::sums::Sums;
 
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.

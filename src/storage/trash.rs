@@ -22,7 +22,6 @@ use std::ffi::CString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +29,8 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
-use crate::storage::tree::{Kind, Tree, UserPath, sync_dir, sync_parent};
+use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::tree::{Kind, Tree, UserPath};
 
 /// Incomplete entries and `.purge-*` leftovers younger than this may belong
 /// to a request in progress (possibly in another process): the periodic
@@ -115,7 +115,7 @@ impl Trash {
             let hidden = self.hidden_slot().map_err(io)?;
             fs::rename(&real, &hidden).map_err(io)?;
             sync_parent(&real).map_err(io)?;
-            delete_tree(&hidden, sums);
+            let _ = remove_tree(&hidden, |m| sums.forget(m));
             return Ok(());
         }
         let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
@@ -251,7 +251,7 @@ impl Trash {
             Err(e) => return Err(Error::io(id, e)),
         }
         let _ = sync_dir(&self.dir);
-        delete_tree(&hidden, sums);
+        let _ = remove_tree(&hidden, |m| sums.forget(m));
         Ok(())
     }
 
@@ -295,7 +295,7 @@ impl Trash {
             if complete && expired && self.purge(&name, sums).is_ok() {
                 removed += 1;
             } else if settled && (name.starts_with(PURGING) || (valid_id(&name) && !complete)) {
-                delete_tree(&path, sums);
+                let _ = remove_tree(&path, |m| sums.forget(m));
                 removed += 1;
             }
         }
@@ -425,40 +425,6 @@ fn walk(top: &Path, mut each: impl FnMut(&Path, &Metadata)) {
     }
 }
 
-/// Deletes `top` and everything under it without recursion, forgetting
-/// the digest record of each file whose last link goes. Tolerates another
-/// deleter working on the same tree.
-pub(crate) fn delete_tree(top: &Path, sums: &Sums) {
-    let mut dirs = vec![top.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
-        if !meta.is_dir() {
-            unlink(&dir, &meta, sums);
-            continue;
-        }
-        let mut subdirs = Vec::new();
-        for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            match item.metadata() {
-                Ok(m) if m.is_dir() => subdirs.push(item.path()),
-                Ok(m) => unlink(&item.path(), &m, sums),
-                Err(_) => {}
-            }
-        }
-        if subdirs.is_empty() {
-            let _ = fs::remove_dir(&dir);
-        } else {
-            dirs.push(dir);
-            dirs.extend(subdirs);
-        }
-    }
-}
-
-fn unlink(path: &Path, meta: &Metadata, sums: &Sums) {
-    if fs::remove_file(path).is_ok() && meta.is_file() && meta.nlink() == 1 {
-        sums.forget(meta);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,7 +450,7 @@ mod tests {
         fs::create_dir_all(&at).unwrap();
         fs::write(at.join("f"), b"x").unwrap();
         assert_eq!(bytes_under(&top), 1);
-        delete_tree(&top, &Sums::new(top.with_extension("sums")));
+        let _ = remove_tree(&top, |_| {});
         assert!(!top.exists());
     }
 }

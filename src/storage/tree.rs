@@ -27,6 +27,7 @@ use crate::clock;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::{ListLine, StatLine};
+use crate::storage::durable::{sync_dir, sync_parent};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -569,16 +570,6 @@ fn read_level(
         }
     }
     Ok(Some(subdirs))
-}
-
-/// Flushes a directory's entries to stable storage.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Flushes the directory that holds `path`.
-pub fn sync_parent(path: &Path) -> io::Result<()> {
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 /// The identity of a file for its recorded MD5: device, inode, size and

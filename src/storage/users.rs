@@ -31,9 +31,9 @@ use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fs::sync_dir;
 use crate::log;
 use crate::proto::Password;
+use crate::storage::durable::{replace_file, sync_dir};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
 pub const ROUNDS: u32 = 60_000;
@@ -507,24 +507,6 @@ pub fn check_password(pass: &Password) -> Result<()> {
     } else {
         Err(Error::new(ErrorKind::BadArgs, "password: 1-128 bytes, no control characters"))
     }
-}
-
-/// Writes `bytes` to `path` atomically and durably.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
-    let tmp = path.with_extension(format!("tmp.{}", hex::encode(suffix)));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// A new record `md5$ROUNDS$SALT$HASH` with a fresh random salt.
