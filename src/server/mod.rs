@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use crate::server::config::Config;
 use crate::server::shared::{Conn, Shared};
+use crate::storage::DataDir;
 use crate::storage::accounts::finish_deletions;
 use crate::storage::staging::sweep;
 use crate::storage::trash;
@@ -53,7 +54,6 @@ impl Server {
         open_data_dir(&config.data)?;
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
-        std::fs::create_dir_all(config.data.join("trash"))?;
         Ok(Server { listener, shared: Arc::new(Shared::new(config)) })
     }
 
@@ -114,20 +114,19 @@ impl Server {
         let _ = thread::Builder::new().name("sweeper".into()).spawn(move || {
             let mut first = true;
             loop {
-                let removed = sweep(&shared.config.data.join("staging"), ttl);
+                let removed = sweep(&shared.data.stagings(), ttl);
                 if removed > 0 {
                     log::server("sweep", format!("removed {removed} stale staged files"));
                 }
                 if let Err(e) = shared.users.tidy() {
                     log::server("sweep", format!("users leftovers: {e}"));
                 }
-                let (root, days) = (shared.config.data.join("trash"), shared.config.trash_days);
-                let removed = trash::sweep(&root, days, first, &shared.sums);
+                let removed = trash::sweep(&shared.data, shared.config.trash_days, first, &shared.sums);
                 if removed > 0 || first {
                     log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
                 }
                 first = false;
-                let finished = finish_deletions(&shared.config.data, &shared.sums);
+                let finished = finish_deletions(&shared.data, &shared.sums);
                 if finished > 0 {
                     log::server("sweep", format!("finished {finished} interrupted account deletions"));
                 }
@@ -149,8 +148,9 @@ fn open_data_dir(data: &std::path::Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(about(&e, "its parent directory does not exist")),
         Err(e) => return Err(about(&e, &e.to_string())),
     }
-    for sub in ["home", "staging", "sums"] {
-        std::fs::create_dir_all(data.join(sub)).map_err(|e| about(&e, &format!("{sub}: {e}")))?;
+    for sub in DataDir::new(data).made_at_start() {
+        let name = sub.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        std::fs::create_dir_all(&sub).map_err(|e| about(&e, &format!("{name}: {e}")))?;
     }
     Ok(())
 }

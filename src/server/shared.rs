@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::server::config::Config;
 use crate::server::takeover::{Holders, Reservations};
+use crate::storage::DataDir;
 use crate::storage::digests::Sums;
 use crate::storage::trash::Trash;
 use crate::storage::users::Users;
@@ -26,6 +27,8 @@ const REGISTER_RATE: f64 = 1.0;
 /// What every session can see.
 pub struct Shared {
     pub config: Config,
+    /// The layout of `config.data`.
+    pub(crate) data: DataDir,
     pub users: Users,
     pub sums: Sums,
     pub holders: Holders,
@@ -53,7 +56,8 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         Shared {
             users: Users::open(&config.data),
-            sums: Sums::new(config.data.join("sums")),
+            sums: Sums::new(DataDir::new(&config.data).sums()),
+            data: DataDir::new(&config.data),
             holders: Holders::default(),
             reservations: Reservations::default(),
             config,
@@ -65,17 +69,17 @@ impl Shared {
 
     /// A user's visible tree.
     pub fn home(&self, user: &str) -> PathBuf {
-        self.config.data.join("home").join(user)
+        self.data.home(user)
     }
 
     /// Where a user's interrupted uploads wait.
     pub fn staging(&self, user: &str) -> PathBuf {
-        self.config.data.join("staging").join(user)
+        self.data.staging(user)
     }
 
     /// A user's trash.
     pub(crate) fn trash(&self, user: &str) -> Trash {
-        Trash::new(&self.config.data.join("trash"), user, self.config.trash_days)
+        Trash::new(&self.data, user, self.config.trash_days)
     }
 
     /// The quota that applies to `user`: their own (`netdisk user quota`),

@@ -1,6 +1,10 @@
 //! Everything on disk under `--data`: the user trees and their jail,
 //! staged uploads, recorded digests, the accounts, the trash, copies and
 //! `find`.
+//!
+//! [`DataDir`] is the one place that knows the layout of the data
+//! directory; every other module asks it for a path instead of joining
+//! names of its own.
 
 pub mod accounts;
 pub mod copies;
@@ -11,3 +15,107 @@ pub mod staging;
 pub mod trash;
 pub mod tree;
 pub mod users;
+
+use std::path::{Path, PathBuf};
+
+/// Prefix of a per-user directory being deleted (`netdisk user del`),
+/// renamed aside first so the deletion is atomic for readers.
+pub(crate) const DELETING: &str = ".deleted.";
+/// Prefix of a trash entry being purged, inside a user's trash.
+pub(crate) const PURGING: &str = ".purge-";
+
+/// The data directory (`--data`) and every path under it:
+///
+/// ```text
+/// home/USER/       the user's visible tree
+/// staging/USER/    interrupted uploads, copy scratch space
+/// trash/USER/      removed entries, kept --trash-days
+/// sums/            the MD5 recorded for each committed file
+/// users            the accounts file; users.lock serialises writers
+/// store/, shares/  reserved for stored content and shares
+/// ```
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The layout under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+
+    /// The data directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The top of every user's visible tree.
+    pub(crate) fn homes(&self) -> PathBuf {
+        self.root.join("home")
+    }
+
+    /// A user's visible tree.
+    pub(crate) fn home(&self, user: &str) -> PathBuf {
+        self.homes().join(user)
+    }
+
+    /// The top of every user's staging directory.
+    pub(crate) fn stagings(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    /// Where a user's interrupted uploads wait.
+    pub(crate) fn staging(&self, user: &str) -> PathBuf {
+        self.stagings().join(user)
+    }
+
+    /// The top of every user's trash.
+    pub(crate) fn trashes(&self) -> PathBuf {
+        self.root.join("trash")
+    }
+
+    /// A user's trash.
+    pub(crate) fn trash(&self, user: &str) -> PathBuf {
+        self.trashes().join(user)
+    }
+
+    /// The recorded digests.
+    pub(crate) fn sums(&self) -> PathBuf {
+        self.root.join("sums")
+    }
+
+    /// The accounts file.
+    pub(crate) fn users_file(&self) -> PathBuf {
+        self.root.join("users")
+    }
+
+    /// The lock that serialises writers of the accounts file.
+    pub(crate) fn users_lock(&self) -> PathBuf {
+        self.root.join("users.lock")
+    }
+
+    /// Reserved: content stored once for several files.
+    #[allow(dead_code)]
+    pub(crate) fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// Reserved: shares.
+    #[allow(dead_code)]
+    pub(crate) fn shares(&self) -> PathBuf {
+        self.root.join("shares")
+    }
+
+    /// The directories that hold one subdirectory per user; a feature that
+    /// keeps per-user data adds its top here, so deleting an account
+    /// reaches it.
+    pub(crate) fn per_user(&self) -> [PathBuf; 3] {
+        [self.homes(), self.stagings(), self.trashes()]
+    }
+
+    /// The directories a server makes at start.
+    pub(crate) fn made_at_start(&self) -> [PathBuf; 4] {
+        [self.homes(), self.stagings(), self.sums(), self.trashes()]
+    }
+}

@@ -31,13 +31,12 @@ use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::{DataDir, PURGING};
 
 /// Incomplete entries and `.purge-*` leftovers younger than this may belong
 /// to a request in progress (possibly in another process): the periodic
 /// sweep leaves them alone; the sweep at start-up does not wait.
 const SETTLE: Duration = Duration::from_secs(600);
-/// Hidden prefix of an entry being deleted.
-const PURGING: &str = ".purge-";
 const NS_PER_DAY: u128 = 86_400 * 1_000_000_000;
 
 /// What `info` records about an entry.
@@ -92,9 +91,9 @@ pub(crate) struct Trash {
 }
 
 impl Trash {
-    /// The trash of `user` under `root` (`DATA/trash`).
-    pub(crate) fn new(root: &Path, user: &str, days: u64) -> Trash {
-        Trash { dir: root.join(user), days }
+    /// The trash of `user`.
+    pub(crate) fn new(data: &DataDir, user: &str, days: u64) -> Trash {
+        Trash { dir: data.trash(user), days }
     }
 
     fn entry(&self, id: &str) -> PathBuf {
@@ -303,13 +302,13 @@ impl Trash {
     }
 }
 
-/// Sweeps every user's trash under `root` (`DATA/trash`); `first` is the
-/// pass at start-up, which also deletes fresh leftovers.
-pub(crate) fn sweep(root: &Path, days: u64, first: bool, sums: &Sums) -> usize {
+/// Sweeps every user's trash; `first` is the pass at start-up, which also
+/// deletes fresh leftovers.
+pub(crate) fn sweep(data: &DataDir, days: u64, first: bool, sums: &Sums) -> usize {
     let settle = if first { Duration::ZERO } else { SETTLE };
-    let users = fs::read_dir(root).into_iter().flatten().flatten();
+    let users = fs::read_dir(data.trashes()).into_iter().flatten().flatten();
     let names = users.filter_map(|u| u.file_name().into_string().ok());
-    names.map(|user| Trash::new(root, &user, days).sweep(settle, sums)).sum()
+    names.map(|user| Trash::new(data, &user, days).sweep(settle, sums)).sum()
 }
 
 /// How long ago `path` was last changed.

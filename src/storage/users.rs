@@ -33,6 +33,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
 use crate::proto::Password;
+use crate::storage::DataDir;
 use crate::storage::durable::{replace_file, sync_dir};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
@@ -91,12 +92,8 @@ impl Users {
     /// to appends.
     pub(crate) fn attach(data: &Path) -> Users {
         let dummy = make_record(&Password::new("dummy password"), ROUNDS).unwrap_or_default();
-        Users {
-            path: data.join("users"),
-            lock_path: data.join("users.lock"),
-            cache: Mutex::new(Cache::default()),
-            dummy,
-        }
+        let data = DataDir::new(data);
+        Users { path: data.users_file(), lock_path: data.users_lock(), cache: Mutex::new(Cache::default()), dummy }
     }
 
     fn start_up(&self) -> io::Result<()> {
