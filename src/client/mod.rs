@@ -33,9 +33,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::digest::{Digest, Hasher, hash_range};
-use crate::pipe::{FileHash, Hashing};
+use crate::hashing::{FileHash, Hashing};
 use crate::proto::{Code, Command, EncodeError, Password, Reply, check_field, parse_status};
-use crate::transfer::fill;
+use crate::storage::staging::fill;
 
 const CHUNK: usize = 256 * 1024;
 /// Longest reply line accepted (a listing line holds a 255-byte name).

@@ -7,8 +7,11 @@ use crate::proto::Code;
 /// follow (their count is the first word of the text).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The reply code.
     pub code: Code,
+    /// The rest of the status line.
     pub text: String,
+    /// The lines that follow (listings and help).
     pub lines: Vec<String>,
 }
 

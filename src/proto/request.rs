@@ -19,6 +19,7 @@ pub const MAX_LINE: usize = 4096;
 pub struct Password(String);
 
 impl Password {
+    /// A password from its text.
     pub fn new(text: impl Into<String>) -> Password {
         Password(text.into())
     }
@@ -41,7 +42,9 @@ impl fmt::Display for Password {
     }
 }
 
-/// A parsed request.
+/// A parsed request. Each variant is the command of the same name in
+/// [`COMMANDS`], whose usage names its fields.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Register { user: String, pass: Password },
@@ -91,6 +94,7 @@ pub const MAX_SHARE_DAYS: u32 = 3650;
 pub struct ParseError {
     /// `500` (syntax) or `501` (arguments).
     pub code: Code,
+    /// What the client is told.
     pub text: String,
     /// The first word was `upload`: payload bytes may follow, so the
     /// connection must close after the reply.
@@ -102,6 +106,7 @@ impl ParseError {
         ParseError { code: Code::Syntax, text: text.to_string(), upload: false }
     }
 
+    /// The reply that refuses the line.
     pub fn reply(&self) -> Reply {
         Reply::new(self.code, self.text.clone())
     }

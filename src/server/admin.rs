@@ -11,13 +11,14 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::size;
 use crate::proto::Password;
+use crate::server::config::size;
 use crate::storage::DataDir;
 use crate::storage::accounts::{self, delete_user};
 use crate::storage::digests::Sums;
 use crate::storage::users::{UserQuota, Users};
 
+/// The text of `netdisk user --help`.
 pub const USAGE: &str = "\
 usage: netdisk user add NAME          add an account; the password is one line on standard input
        netdisk user passwd NAME       set a password, read as one line from standard input

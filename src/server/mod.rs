@@ -12,13 +12,13 @@ pub mod admin;
 pub mod config;
 pub(crate) mod conn;
 pub(crate) mod download;
-pub mod error;
+pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod handler;
 pub mod log;
-pub mod session;
-pub mod shared;
-pub mod takeover;
+pub(crate) mod session;
+pub(crate) mod shared;
+pub(crate) mod takeover;
 pub(crate) mod upload;
 
 use std::io::{self, Write};

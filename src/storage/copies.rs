@@ -21,10 +21,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{Kind, Tree, UserPath, check_name};
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
-use crate::sums::Sums;
+use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// Names of scratch directories under `staging/USER/`.
 pub(crate) const SCRATCH_PREFIX: &str = "cp-";

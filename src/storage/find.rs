@@ -15,11 +15,11 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{Kind, Tree, UserPath, check_name};
 use crate::proto::body::FindLine;
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::copies::same_inode;
-use crate::sums::Sums;
+use crate::storage::digests::Sums;
+use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
 /// value on x86, ARM and RISC-V Linux).

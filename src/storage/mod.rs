@@ -6,13 +6,13 @@
 //! directory; every other module asks it for a path instead of joining
 //! names of its own.
 
-pub mod accounts;
-pub mod copies;
-pub mod digests;
-pub mod durable;
-pub mod find;
-pub mod staging;
-pub mod trash;
+pub(crate) mod accounts;
+pub(crate) mod copies;
+pub(crate) mod digests;
+pub(crate) mod durable;
+pub(crate) mod find;
+pub(crate) mod staging;
+pub(crate) mod trash;
 pub mod tree;
 pub mod users;
 

@@ -12,9 +12,9 @@
 //! Only a staged file whose MD5 matches is renamed over its target, after
 //! an fsync, followed by an fsync of the directory. With a quota, an upload
 //! books its announced size when accepted and the booking is checked again
-//! at commit (see [`crate::holders::Reservations`]).
+//! at commit (see [`crate::server::takeover::Reservations`]).
 //!
-//! Committed files get their MD5 recorded ([`crate::sums`]), so a download
+//! Committed files get their MD5 recorded ([`crate::storage::digests`]), so a download
 //! never hashes a file just to send its digest.
 
 use std::fs::{self, File, Metadata, OpenOptions};
@@ -26,13 +26,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher, hash_range};
-use crate::error::{Error, ErrorKind, Result};
-use crate::fs::{Kind, Tree, UserPath};
-use crate::holders::{Account, Ledger, Reservation};
-use crate::pipe::Hashing;
+use crate::hashing::Hashing;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::takeover::{Account, Ledger, Reservation};
+use crate::storage::digests::Sums;
 use crate::storage::durable::{replace_record, sync_dir};
 use crate::storage::trash::Trash;
-use crate::sums::Sums;
+use crate::storage::tree::{Kind, Tree, UserPath};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.
@@ -618,8 +618,9 @@ impl Drop for Flusher {
 /// Why receiving stopped early.
 #[derive(Debug)]
 pub enum Stop {
-    /// The client stopped sending (closed, reset, or stalled).
-    Client(io::Error),
+    /// The client stopped sending (closed, reset, or stalled); the
+    /// error is kept for `Debug`.
+    Client(#[allow(dead_code)] io::Error),
     /// Writing on the server failed (e.g. the disk is full).
     Server(Error),
 }

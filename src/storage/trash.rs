@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::TrashLine;
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::tree::{Kind, Tree, UserPath};

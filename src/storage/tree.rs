@@ -25,8 +25,8 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
 use crate::proto::body::{ListLine, StatLine};
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::durable::{sync_dir, sync_parent};
 
 /// Longest name (one path component), in bytes.
@@ -52,6 +52,7 @@ pub struct ListLimit {
 }
 
 impl ListLimit {
+    /// At most `max` entries.
     pub fn new(max: usize) -> ListLimit {
         ListLimit { left: max }
     }
@@ -95,6 +96,7 @@ impl UserPath {
         Ok(UserPath(parts))
     }
 
+    /// Whether this is `/`.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
@@ -152,7 +154,9 @@ fn truncate(text: &str, max: usize) -> String {
 /// What a path holds, as far as the protocol cares.
 pub use crate::proto::body::Kind;
 
-/// One line of a listing.
+/// One line of a listing: a directory entry's name, type, size and
+/// time, and its metadata.
+#[allow(missing_docs)]
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub kind: Kind,
@@ -205,6 +209,7 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The tree rooted at the user's home directory.
     pub fn new(home: PathBuf) -> Tree {
         let home_len = std::path::absolute(&home).unwrap_or_else(|_| home.clone()).as_os_str().len();
         let canonical = fs::canonicalize(&home).ok();
@@ -239,6 +244,7 @@ impl Tree {
         if fits { Ok(()) } else { Err(too_long()) }
     }
 
+    /// Whether moving `from` to `to` keeps every path within the length limit.
     pub fn fits_moved(&self, from: &UserPath, to: &UserPath) -> Result<()> {
         self.fits(to, 0)?;
         if self.host_len(to) <= self.host_len(from) {

@@ -30,9 +30,9 @@ use std::sync::{Mutex, MutexGuard};
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
-use crate::log;
 use crate::proto::Password;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::log;
 use crate::storage::DataDir;
 use crate::storage::durable::{replace_file, sync_dir};
 
