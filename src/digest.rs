@@ -54,10 +54,12 @@ impl fmt::Display for Digest {
 pub struct Hasher(Md5);
 
 impl Hasher {
+    /// An empty hash.
     pub fn new() -> Hasher {
         Hasher::default()
     }
 
+    /// Adds bytes.
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }

@@ -8,9 +8,10 @@
 //!
 //! Buffers circulate between the two threads (a fixed number of them), so
 //! memory per transfer is bounded and nothing is allocated per chunk.
+//! [`fill`] reads a buffer full, for either side.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -193,6 +194,21 @@ impl Drop for FileHash {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
+}
+
+/// Reads until `buf` is full; returns how much arrived and the error that
+/// stopped it early, if any (end of input counts as one).
+pub(crate) fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => return (n, Some(io::ErrorKind::UnexpectedEof.into())),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
 }
 
 #[cfg(test)]

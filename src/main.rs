@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use netdisk::config::{self, Parsed, USAGE};
+use netdisk::Server;
 use netdisk::server::admin;
-use netdisk::{Server, log};
+use netdisk::server::config::{self, Parsed, USAGE};
+use netdisk::server::log;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,8 +7,8 @@ mod common;
 use std::fs;
 
 use common::fixture;
-use netdisk::fs::{UserPath, check_name};
 use netdisk::proto::{Command, parse_line};
+use netdisk::storage::tree::{UserPath, check_name};
 
 /// xorshift64*: deterministic, so a failure can be replayed by its seed.
 struct Rng(u64);

@@ -157,7 +157,7 @@ pub fn sessions(o: &Opts, server: &Server) {
 
 /// Password checks per second on one core (the login cost).
 pub fn login_cost(dir: &Path) {
-    let users = netdisk::users::Users::open(dir);
+    let users = netdisk::storage::users::Users::open(dir);
     let pass = netdisk::proto::Password::new("bench-pw");
     users.register("cost", &pass).unwrap();
     let started = Instant::now();
@@ -171,6 +171,6 @@ pub fn login_cost(dir: &Path) {
         "{:<34} {per_s:8.1} checks/s per core ({:.2} ms each, {} MD5 rounds; target 5-10 ms)",
         "login cost (password hash)",
         1000.0 / per_s,
-        netdisk::users::ROUNDS
+        netdisk::storage::users::ROUNDS
     );
 }

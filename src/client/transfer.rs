@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
 use crate::digest::{Digest, Hasher, hash_range};
-use crate::pipe::{FileHash, Hashing};
+use crate::hashing::{FileHash, Hashing, fill};
 use crate::proto::body::{Challenge, DownloadHead, Kind, Offer, Stored};
 use crate::proto::{Code, Command, Reply};
-use crate::transfer::fill;
 
 /// How often, and how far apart, an upload refused with `450` is retried.
 const BUSY_RETRIES: usize = 10;

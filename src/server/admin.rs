@@ -11,12 +11,14 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::size;
 use crate::proto::Password;
+use crate::server::config::size;
+use crate::storage::DataDir;
 use crate::storage::accounts::{self, delete_user};
 use crate::storage::digests::Sums;
 use crate::storage::users::{UserQuota, Users};
 
+/// The text of `netdisk user --help`.
 pub const USAGE: &str = "\
 usage: netdisk user add NAME          add an account; the password is one line on standard input
        netdisk user passwd NAME       set a password, read as one line from standard input
@@ -141,12 +143,12 @@ fn execute(data: &Path, action: &Action, stdin: &mut impl BufRead) -> Result<Str
         Action::Passwd(name) => {
             users.set_password(name, &read_password(stdin)?).map(|_| format!("password of {name} changed\n"))
         }
-        Action::Del(name) => delete_user(data, &users, &Sums::new(data.join("sums")), name)
+        Action::Del(name) => delete_user(&DataDir::new(data), &users, &Sums::new(DataDir::new(data).sums()), name)
             .map(|_| format!("deleted {name} and its files\n")),
         Action::List => Ok(list(data, &users)),
         Action::Quota(name, q) => users.set_quota(name, *q).map(|_| format!("quota of {name}: {q}\n")),
     };
-    done.map_err(|e| e.to_string())
+    done.map_err(|e| e.detail())
 }
 
 /// Checks that `data` is a directory; `add` may create it.
@@ -163,7 +165,7 @@ fn open_data(data: &Path, create: bool) -> Result<(), String> {
 fn list(data: &Path, users: &Users) -> String {
     let mut out = String::new();
     for (name, quota) in users.list() {
-        out.push_str(&format!("{name} {quota} {}\n", accounts::usage(data, &name)));
+        out.push_str(&format!("{name} {quota} {}\n", accounts::usage(&DataDir::new(data), &name)));
     }
     out
 }

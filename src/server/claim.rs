@@ -1,6 +1,7 @@
 //! `claim PATH SIZE MD5` (instant upload), the quota bookings that claims
-//! and saves share with uploads, and wrong guesses (a wrong proof, an
-//! unknown share code) counted like failed logins.
+//! and saves share with uploads, and the commit hook that adds committed
+//! files to the content store. A wrong proof is counted like a failed
+//! login (`Cx::wrong_guess`).
 //!
 //! A claim never shows content: the stored file is linked into the
 //! claimer's staging area before the challenge, and at PATH only after a
@@ -10,26 +11,28 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Instant;
 
-use super::{Flow, Input, Session, later};
 use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
-use crate::error::{Error, Result};
-use crate::fs::{Tree, UserPath, sync_dir};
-use crate::holders::{Ledger, Reservation};
-use crate::log;
-use crate::proto::body::{Challenge, MAX_RANGES};
+use crate::proto::body::{Challenge, MAX_RANGES, Stored};
 use crate::proto::{Code, Reply};
-use crate::storage::content::{Held, Store, random_hex};
+use crate::server::conn::{Input, later};
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::takeover::{Ledger, Reservation};
+use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::copies::same_inode;
-use crate::transfer::staged_bytes_where;
+use crate::storage::durable::sync_parent;
+use crate::storage::staging::staged_bytes_where;
+use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
 const MAX_PROOF_BYTES: u64 = 1 << 20;
 
 /// Bytes booked against the quota by a claim or a save in progress;
 /// given back when dropped.
-pub(super) struct Booking {
+pub(crate) struct Booking {
     reservation: Reservation,
     limit: u64,
     size: u64,
@@ -56,180 +59,171 @@ struct Ready {
     held: Option<Held>,
 }
 
-impl Session<'_> {
-    pub(super) fn claim(&mut self, text: &str, size: u64, md5: Digest) -> io::Result<Flow> {
-        let ready = match self.prepare_claim(text, size, md5) {
-            Ok(ready) => ready,
-            Err(e) => {
-                log::event(Some(self.peer), self.user(), "claim", text, e.outcome(), 0);
-                return self.send(&e.reply()).map(|_| Flow::Go);
+/// `claim PATH SIZE MD5`: the checks, the challenge (unless the file is
+/// empty), then the commit.
+pub(crate) fn claim(cx: &mut Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Handled {
+    let ready = match prepare(cx, login, text, size, md5) {
+        Ok(ready) => ready,
+        Err(e) => {
+            cx.log(&login.user, "claim", text, e.outcome(), 0);
+            return Ok(e.reply().into());
+        }
+    };
+    if let Some(held) = &ready.held {
+        let challenge = new_challenge(size).map_err(|e| Error::server("claim", io::Error::other(e)))?;
+        let expected = proof(&held.file, &challenge).map_err(|e| Error::server("claim", e))?;
+        if cx.wire.send(&Reply::new(Code::ProofNeeded, challenge.to_string())).is_err() {
+            return Ok(Outcome::Close);
+        }
+        match read_proof(cx) {
+            Ok(Some(answer)) if answer == expected => {}
+            Ok(_) => {
+                drop(ready);
+                let wrong = Reply::new(Code::Mismatch, "proof does not match");
+                return Ok(cx.wrong_guess(&login.user, "claim", text, wrong));
             }
-        };
-        if let Some(held) = &ready.held {
-            let challenge = new_challenge(size).map_err(io::Error::other)?;
-            let expected = proof(&held.file, &challenge)?;
-            self.send(&Reply::new(Code::ProofNeeded, challenge.to_string()))?;
-            match self.read_proof() {
-                Ok(Some(answer)) if answer == expected => {}
-                Ok(_) => {
-                    drop(ready);
-                    return self.refused_guess("claim", text, Reply::new(Code::Mismatch, "proof does not match"));
-                }
-                Err((reply, flow)) => {
-                    log::event(Some(self.peer), self.user(), "claim", text, "no proof", 0);
-                    return self.answer(reply, flow);
-                }
+            Err(outcome) => {
+                cx.log(&login.user, "claim", text, "no proof", 0);
+                return Ok(outcome);
             }
         }
-        let path = ready.path.to_string();
-        let result = self.commit_claim(ready).map(|_| Reply::new(Code::TransferDone, format!("{size} {md5}")));
-        self.note("claim", &path, &result);
-        self.send(&result.unwrap_or_else(|e| e.reply())).map(|_| Flow::Go)
     }
+    let path = ready.path.to_string();
+    let result = commit(cx, login, ready).map(|_| Reply::new(Code::TransferDone, Stored { size, md5 }.to_string()));
+    cx.note(&login.user, "claim", &path, &result);
+    Ok(result?.into())
+}
 
-    /// The checks, in the contract's order: a directory at PATH, the size
-    /// limit and the quota, then whether the content is held; the content
-    /// is then linked into the staging area (so it cannot be collected
-    /// during the challenge).
-    fn prepare_claim(&self, text: &str, size: u64, md5: Digest) -> Result<Ready> {
-        let (tree, path) = self.resolve(text)?;
-        tree.file_target(&path)?;
-        if size > self.shared.config.max_file_size {
-            return Err(Error::Quota(format!("{path}: larger than the server's file-size limit")));
-        }
-        let booking = self.book(tree, size, &path)?;
-        let not_held = || Error::NotFound("not held".into());
-        let store = self.store();
-        let staged = Staged(self.staging().join(format!("claim-{}.tmp", random_hex().map_err(io_local)?)));
-        fs::create_dir_all(self.staging()).map_err(io_local)?;
-        if size == 0 {
-            if md5.to_string() != EMPTY_MD5 || store.mode() == crate::storage::content::Dedup::Off {
-                return Err(not_held());
-            }
-            let file = fs::File::create(&staged.0).and_then(|f| f.sync_all().map(|_| f)).map_err(io_local)?;
-            let meta = file.metadata().map_err(io_local)?;
-            let _ = self.shared.sums.put(&meta, md5);
-            return Ok(Ready { path, size, md5, staged, booking, held: None });
-        }
-        let held = store.find(self.user(), size, md5, &self.shared.sums).ok_or_else(not_held)?;
-        match fs::hard_link(&held.path, &staged.0) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_held()),
-            Err(e) => return Err(io_local(e)),
-        }
-        // The entry may have been replaced between the check and the link.
-        let linked = fs::symlink_metadata(&staged.0).map_err(io_local)?;
-        if !same_inode(&linked, &held.meta) {
+/// The checks, in the contract's order: a directory at PATH, the size
+/// limit and the quota, then whether the content is held; the content
+/// is then linked into the staging area (so it cannot be collected
+/// during the challenge).
+fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result<Ready> {
+    let (tree, path) = login.resolve(text)?;
+    tree.file_target(&path)?;
+    if size > cx.shared.config.max_file_size {
+        return Err(Error::new(ErrorKind::Quota, format!("{path}: larger than the server's file-size limit")));
+    }
+    let booking = book(cx, login, size, &path)?;
+    let staging = login.staging(cx.shared);
+    let staged = Staged(staging.join(format!("claim-{}.tmp", random_hex().map_err(io_local)?)));
+    fs::create_dir_all(&staging).map_err(io_local)?;
+    if size == 0 {
+        if md5.to_string() != EMPTY_MD5 || store(cx).mode() == Dedup::Off {
             return Err(not_held());
         }
-        Ok(Ready { path, size, md5, staged, booking, held: Some(held) })
+        let file = fs::File::create(&staged.0).and_then(|f| f.sync_all().map(|_| f)).map_err(io_local)?;
+        let meta = file.metadata().map_err(io_local)?;
+        let _ = cx.shared.sums.put(&meta, md5);
+        return Ok(Ready { path, size, md5, staged, booking, held: None });
     }
+    let held = store(cx).find(&login.user, size, md5, &cx.shared.sums).ok_or_else(not_held)?;
+    match fs::hard_link(&held.path, &staged.0) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_held()),
+        Err(e) => return Err(io_local(e)),
+    }
+    // The entry may have been replaced between the check and the link.
+    let linked = fs::symlink_metadata(&staged.0).map_err(io_local)?;
+    if !same_inode(&linked, &held.meta) {
+        return Err(not_held());
+    }
+    Ok(Ready { path, size, md5, staged, booking, held: Some(held) })
+}
 
-    /// Reads the one line that answers a challenge: its digest, `None` if
-    /// it is not 32 hex digits, or what to reply when no line came.
-    fn read_proof(&mut self) -> std::result::Result<Option<Digest>, (Option<Reply>, Flow)> {
-        let deadline = later(std::time::Instant::now(), self.shared.config.stall_timeout);
-        match self.read_line(deadline) {
-            Input::Line(line) => Ok(Digest::from_hex(String::from_utf8_lossy(&line).trim())),
-            Input::TooLong => Err((Some(Reply::new(Code::Syntax, "line too long")), Flow::Close)),
-            Input::Timeout => Err((Some(Reply::new(Code::Closing, "stall timeout")), Flow::Close)),
-            Input::Closed => Err((None, Flow::Close)),
-        }
-    }
+fn not_held() -> Error {
+    Error::new(ErrorKind::NotFound, "not held")
+}
 
-    /// Puts the staged content at its path exactly like a committed upload.
-    fn commit_claim(&self, ready: Ready) -> Result<()> {
-        let (tree, _) = self.resolve(".")?;
-        let what = ready.path.to_string();
-        let io = |e| Error::io(&what, e);
-        let target = tree.file_target(&ready.path)?;
-        let sums = &self.shared.sums;
-        let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
-        let kept = self.within_booking(tree, ready.booking.as_ref(), || {
-            let kept = self.trash().keep_replaced(tree, &ready.path, Some(ready.md5), sums)?;
-            fs::rename(&ready.staged.0, &target).map_err(io)?;
-            Ok(kept)
-        })?;
-        sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
-        let new = fs::symlink_metadata(&target).map_err(io)?;
-        if let Some(old) = old.filter(|o| !kept && !same_inode(o, &new)) {
-            sums.forget(&old);
-        }
-        if sums.get(&new) != Some(ready.md5) {
-            let _ = sums.put(&new, ready.md5);
-        }
-        self.remember(&ready.path, ready.size, ready.md5);
-        Ok(())
+/// Reads the one line that answers a challenge, within the stall timeout:
+/// its digest, `None` if it is not 32 hex digits, or what the session does
+/// when no line came.
+fn read_proof(cx: &mut Cx) -> std::result::Result<Option<Digest>, Outcome> {
+    let deadline = later(Instant::now(), cx.shared.config.stall_timeout);
+    match cx.wire.read_line(deadline) {
+        Input::Line(line) => Ok(Digest::from_hex(String::from_utf8_lossy(&line).trim())),
+        Input::TooLong => Err(Outcome::Refuse(Reply::new(Code::Syntax, "line too long"))),
+        Input::Timeout => Err(Outcome::Refuse(Reply::new(Code::Closing, "stall timeout"))),
+        Input::Closed => Err(Outcome::Close),
     }
+}
 
-    /// After a commit of `path` (upload or claim): the content goes into
-    /// the store (best effort: a failure only costs a later claim).
-    pub(super) fn remember(&self, path: &UserPath, size: u64, md5: Digest) {
-        let Ok((tree, _)) = self.resolve(".") else { return };
-        let Ok(real) = tree.checked(path) else { return };
-        if size > 0 && self.store().add(self.user(), &real, size, md5, &self.shared.sums).is_err() {
-            log::event(Some(self.peer), self.user(), "store", &path.to_string(), "not added", 0);
-        }
+/// Puts the staged content at its path exactly like a committed upload.
+fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
+    let (tree, sums) = (&login.tree, &cx.shared.sums);
+    let what = ready.path.to_string();
+    let io = |e| Error::io(&what, e);
+    let target = tree.file_target(&ready.path)?;
+    let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
+    let kept = within_booking(cx, login, ready.booking.as_ref(), || {
+        let kept = login.trash(cx.shared).keep_replaced(tree, &ready.path, Some(ready.md5), sums)?;
+        fs::rename(&ready.staged.0, &target).map_err(io)?;
+        Ok(kept)
+    })?;
+    sync_parent(&target).map_err(io)?;
+    let new = fs::symlink_metadata(&target).map_err(io)?;
+    if let Some(old) = old.filter(|o| !kept && !same_inode(o, &new)) {
+        sums.forget(&old);
     }
+    if sums.get(&new) != Some(ready.md5) {
+        let _ = sums.put(&new, ready.md5);
+    }
+    remember(cx, login, &ready.path, ready.size, ready.md5);
+    Ok(())
+}
 
-    pub(super) fn store(&self) -> Store {
-        Store::new(&self.shared.config.data, self.shared.config.dedup)
+/// After a commit of `path` (upload or claim): the content goes into
+/// the store (best effort: a failure only costs a later claim).
+pub(crate) fn remember(cx: &Cx, login: &Login, path: &UserPath, size: u64, md5: Digest) {
+    let Ok(real) = login.tree.checked(path) else { return };
+    if size > 0 && store(cx).add(&login.user, &real, size, md5, &cx.shared.sums).is_err() {
+        cx.log(&login.user, "store", &path.to_string(), "not added", 0);
     }
+}
 
-    /// Books `size` bytes against the user's quota (none without a quota),
-    /// or refuses with `552`, like an upload's booking.
-    pub(super) fn book(&self, tree: &Tree, size: u64, what: &UserPath) -> Result<Option<Booking>> {
-        let Some(quota) = self.shared.quota_of(self.user()) else { return Ok(None) };
-        let limit = quota.saturating_sub(self.trash().usage());
-        let account = self.shared.reservations.account(self.user());
-        let mut ledger = account.lock();
-        if self.used_besides(tree, &ledger, None)?.saturating_add(size) > limit {
-            return Err(Error::Quota(format!("{what}: would exceed the quota of {quota} bytes")));
-        }
-        let tag = self.staging().join(format!("book-{}", random_hex().map_err(io_local)?));
-        let reservation = ledger.book(&account, &tag, size);
-        Ok(Some(Booking { reservation, limit, size }))
-    }
+fn store(cx: &Cx) -> Store {
+    Store::new(&cx.shared.data, cx.shared.config.dedup)
+}
 
-    /// Files, staged uploads nobody booked, and the other bookings.
-    fn used_besides(&self, tree: &Tree, ledger: &Ledger, own: Option<&Reservation>) -> Result<u64> {
-        let staged = staged_bytes_where(&self.staging(), |p| !ledger.covers(p));
-        Ok(tree.usage()?.saturating_add(staged).saturating_add(ledger.booked_except(own)))
+/// Books `size` bytes against the user's quota (none without a quota),
+/// or refuses with `552`, like an upload's booking.
+pub(crate) fn book(cx: &Cx, login: &Login, size: u64, what: &UserPath) -> Result<Option<Booking>> {
+    let Some(quota) = cx.shared.quota_of(&login.user) else { return Ok(None) };
+    let limit = quota.saturating_sub(login.trash(cx.shared).usage());
+    let account = cx.shared.reservations.account(&login.user);
+    let mut ledger = account.lock();
+    if used_besides(cx, login, &ledger, None)?.saturating_add(size) > limit {
+        return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {quota} bytes")));
     }
+    let tag = login.staging(cx.shared).join(format!("book-{}", random_hex().map_err(io_local)?));
+    let reservation = ledger.book(&account, &tag, size);
+    Ok(Some(Booking { reservation, limit, size }))
+}
 
-    /// Runs `place` (which makes the booked bytes part of the tree) with the
-    /// ledger locked, after checking again that the booking still fits;
-    /// the booking is given back under the same lock.
-    pub(super) fn within_booking<T>(
-        &self,
-        tree: &Tree,
-        booking: Option<&Booking>,
-        place: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
-        let Some(booking) = booking else { return place() };
-        let mut ledger = booking.reservation.account().lock();
-        let used = self.used_besides(tree, &ledger, Some(&booking.reservation))?;
-        if used.saturating_add(booking.size) > booking.limit {
-            return Err(Error::Quota(format!("would exceed the quota of {} bytes", booking.limit)));
-        }
-        let placed = place()?;
-        ledger.release(&booking.reservation);
-        Ok(placed)
-    }
+/// Files, staged uploads nobody booked, and the other bookings.
+fn used_besides(cx: &Cx, login: &Login, ledger: &Ledger, own: Option<&Reservation>) -> Result<u64> {
+    let staged = staged_bytes_where(&login.staging(cx.shared), |p| !ledger.covers(p));
+    Ok(login.tree.usage()?.saturating_add(staged).saturating_add(ledger.booked_except(own)))
+}
 
-    /// A wrong guess (a wrong proof, an unknown share code): counted like a
-    /// failed login, with the same back-off, then `reply`, or `421` and
-    /// close after too many on this connection.
-    pub(super) fn refused_guess(&mut self, action: &str, detail: &str, reply: Reply) -> io::Result<Flow> {
-        self.failures += 1;
-        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
-        log::event(Some(self.peer), self.user(), action, detail, reply.code.number(), 0);
-        if self.failures >= self.shared.config.max_login_failures {
-            log::event(Some(self.peer), self.user(), action, detail, 421, 0);
-            return self.refuse_and_close(Reply::new(Code::Closing, "too many failed attempts"));
-        }
-        self.send(&reply).map(|_| Flow::Go)
+/// Runs `place` (which makes the booked bytes part of the tree) with the
+/// ledger locked, after checking again that the booking still fits;
+/// the booking is given back under the same lock.
+pub(crate) fn within_booking<T>(
+    cx: &Cx,
+    login: &Login,
+    booking: Option<&Booking>,
+    place: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let Some(booking) = booking else { return place() };
+    let mut ledger = booking.reservation.account().lock();
+    let used = used_besides(cx, login, &ledger, Some(&booking.reservation))?;
+    if used.saturating_add(booking.size) > booking.limit {
+        return Err(Error::new(ErrorKind::Quota, format!("would exceed the quota of {} bytes", booking.limit)));
     }
+    let placed = place()?;
+    ledger.release(&booking.reservation);
+    Ok(placed)
 }
 
 /// A fresh challenge for a file of `size` (> 0) bytes: a random nonce and
@@ -265,7 +259,7 @@ fn proof(file: &fs::File, challenge: &Challenge) -> io::Result<Digest> {
 
 /// A failure in the server's own files (staging, store).
 fn io_local(e: io::Error) -> Error {
-    Error::internal("claim", e)
+    Error::server("claim", e)
 }
 
 #[cfg(test)]

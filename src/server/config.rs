@@ -16,6 +16,8 @@ pub const MIN_DURATION: Duration = Duration::from_secs(1);
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
 
 /// Everything the server can be told.
+/// Each field is the flag of the same name (`-` for `_`); see [`USAGE`].
+#[allow(missing_docs)]
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: String,
@@ -69,11 +71,15 @@ impl Default for Config {
 /// What the command line asked for.
 #[derive(Debug)]
 pub enum Parsed {
+    /// Serve with this configuration.
     Run(Config),
+    /// Print [`USAGE`].
     Help,
+    /// Print the version.
     Version,
 }
 
+/// The text of `netdisk --help`.
 pub const USAGE: &str = "\
 usage: netdisk [OPTIONS]
        netdisk user add|passwd|del|list|quota ... [--data DIR]   (netdisk user --help)

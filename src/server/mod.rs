@@ -1,170 +1,46 @@
-//! The accept loop, connection limits, one named thread per connection,
-//! and the state all sessions share.
+//! The accept loop, connection limits and one named thread per
+//! connection. The state sessions share is in [`shared`]; framing in
+//! `conn`; a session's state machine in [`session`].
 //!
 //! The accept loop never exits on a client's account: over-limit
 //! connections get `421` and are closed, a failed thread spawn refuses that
 //! one client, and accept errors (e.g. out of file descriptors) back off
 //! instead of spinning. A panic in a session ends that session only.
 
+pub(crate) mod account;
 pub mod admin;
+pub(crate) mod claim;
 pub mod config;
-pub mod error;
+pub(crate) mod conn;
+pub(crate) mod download;
+pub(crate) mod error;
+pub(crate) mod files;
+pub(crate) mod handler;
 pub mod log;
-pub mod session;
-pub mod takeover;
+pub(crate) mod session;
+pub(crate) mod shared;
+pub(crate) mod sharing;
+pub(crate) mod takeover;
+pub(crate) mod upload;
 
-use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::config::Config;
-use crate::holders::{Holders, Reservations};
+use crate::server::config::Config;
+use crate::server::shared::{Conn, Shared};
+use crate::storage::DataDir;
 use crate::storage::accounts::finish_deletions;
 use crate::storage::content::Store;
 use crate::storage::shares::Shares;
-use crate::storage::trash::{self, Trash};
-use crate::sums::Sums;
-use crate::transfer::sweep;
-use crate::users::Users;
+use crate::storage::staging::sweep;
+use crate::storage::trash;
 
 /// Stack of a session thread: sessions keep their buffers on the heap.
 const STACK: usize = 128 * 1024;
-/// Failed logins from one address are remembered this long.
-const FAILURE_WINDOW: Duration = Duration::from_secs(600);
-/// Registrations one address earns back per second, after its burst of
-/// `--register-burst`.
-const REGISTER_RATE: f64 = 1.0;
-
-/// What every session can see.
-pub struct Shared {
-    pub config: Config,
-    pub users: Users,
-    pub sums: Sums,
-    pub holders: Holders,
-    /// Bytes booked against the quota by uploads in progress.
-    pub(crate) reservations: Reservations,
-    conns: Mutex<Conns>,
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
-    registrations: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-/// A token bucket: registrations an address may still make, as of `at`.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct Conns {
-    total: usize,
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-impl Shared {
-    /// A user's visible tree.
-    pub fn home(&self, user: &str) -> PathBuf {
-        self.config.data.join("home").join(user)
-    }
-
-    /// Where a user's interrupted uploads wait.
-    pub fn staging(&self, user: &str) -> PathBuf {
-        self.config.data.join("staging").join(user)
-    }
-
-    /// A user's trash.
-    pub(crate) fn trash(&self, user: &str) -> Trash {
-        Trash::new(&self.config.data.join("trash"), user, self.config.trash_days)
-    }
-
-    /// The quota that applies to `user`: their own (`netdisk user quota`),
-    /// else the server's `--quota`; `None` is unlimited. Read from the users
-    /// file as it is now, so a change made while the server runs counts at
-    /// once.
-    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
-        self.users.quota(user).over(self.config.quota)
-    }
-
-    /// Records a failed login from `ip` and returns how long to wait before
-    /// answering: 100 ms, doubling with each recent failure from that
-    /// address, at most 5 s. Reconnecting does not reset it.
-    pub fn login_failed(&self, ip: IpAddr) -> Duration {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
-        }
-        let times = map.entry(ip).or_default();
-        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        times.push(now);
-        let n = times.len().min(7) as u32;
-        Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
-    }
-
-    /// Takes one registration from `ip`'s bucket; `false` when it is empty.
-    /// A full bucket is the same as none, so the map is pruned of them.
-    pub(crate) fn may_register(&self, ip: IpAddr) -> bool {
-        let burst = f64::from(self.config.register_burst);
-        let now = Instant::now();
-        let refill = |b: &Bucket| (b.tokens + now.duration_since(b.at).as_secs_f64() * REGISTER_RATE).min(burst);
-        let mut map = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, b| refill(b) < burst);
-        }
-        let bucket = map.entry(ip).or_insert(Bucket { tokens: burst, at: now });
-        *bucket = Bucket { tokens: refill(bucket), at: now };
-        let allowed = bucket.tokens >= 1.0;
-        if allowed {
-            bucket.tokens -= 1.0;
-        }
-        allowed
-    }
-
-    /// Counts a new connection in, if the limits allow it.
-    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = conns.per_ip.get(&ip).copied().unwrap_or(0);
-        if conns.total >= self.config.max_clients || mine >= self.config.max_per_ip {
-            return None;
-        }
-        conns.total += 1;
-        *conns.per_ip.entry(ip).or_default() += 1;
-        Some(Slot { shared: Arc::clone(self), ip })
-    }
-}
-
-/// A counted connection; leaving the count happens on drop, even when the
-/// session panics. A session gives its slot back before the client can see
-/// the connection close (see [`Conn`]), so a client that reconnects at once
-/// is never refused for its own old session.
-pub struct Slot {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut conns = self.shared.conns.lock().unwrap_or_else(|e| e.into_inner());
-        conns.total -= 1;
-        if let Some(n) = conns.per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                conns.per_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// An accepted connection and its slot. Fields drop in order: the slot is
-/// given back before the socket closes.
-pub struct Conn {
-    pub slot: Option<Slot>,
-    pub stream: TcpStream,
-}
 
 /// What serves one connection.
 type Handler = fn(&Shared, Conn, SocketAddr);
@@ -182,18 +58,7 @@ impl Server {
         open_data_dir(&config.data)?;
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
-        std::fs::create_dir_all(config.data.join("trash"))?;
-        let shared = Shared {
-            users: Users::open(&config.data),
-            sums: Sums::new(config.data.join("sums")),
-            holders: Holders::default(),
-            reservations: Reservations::default(),
-            config,
-            conns: Mutex::default(),
-            failures: Mutex::default(),
-            registrations: Mutex::default(),
-        };
-        Ok(Server { listener, shared: Arc::new(shared) })
+        Ok(Server { listener, shared: Arc::new(Shared::new(config)) })
     }
 
     /// The address actually bound (useful with port 0).
@@ -253,21 +118,20 @@ impl Server {
         let _ = thread::Builder::new().name("sweeper".into()).spawn(move || {
             let mut first = true;
             loop {
-                let removed = sweep(&shared.config.data.join("staging"), ttl);
+                let removed = sweep(&shared.data.stagings(), ttl);
                 if removed > 0 {
                     log::server("sweep", format!("removed {removed} stale staged files"));
                 }
                 if let Err(e) = shared.users.tidy() {
                     log::server("sweep", format!("users leftovers: {e}"));
                 }
-                let (root, days) = (shared.config.data.join("trash"), shared.config.trash_days);
-                let removed = trash::sweep(&root, days, first, &shared.sums);
+                let removed = trash::sweep(&shared.data, shared.config.trash_days, first, &shared.sums);
                 if removed > 0 || first {
                     log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
                 }
                 first = false;
                 sweep_content(&shared);
-                let finished = finish_deletions(&shared.config.data, &shared.sums);
+                let finished = finish_deletions(&shared.data, &shared.sums);
                 if finished > 0 {
                     log::server("sweep", format!("finished {finished} interrupted account deletions"));
                 }
@@ -279,7 +143,7 @@ impl Server {
 
 /// Collects store entries nothing links any more, and expired shares.
 fn sweep_content(shared: &Shared) {
-    let data = &shared.config.data;
+    let data = &shared.data;
     let entries = Store::new(data, shared.config.dedup).sweep(&shared.sums);
     if entries > 0 {
         log::server("sweep", format!("store: removed {entries} unused entries"));
@@ -302,8 +166,9 @@ fn open_data_dir(data: &std::path::Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(about(&e, "its parent directory does not exist")),
         Err(e) => return Err(about(&e, &e.to_string())),
     }
-    for sub in ["home", "staging", "sums"] {
-        std::fs::create_dir_all(data.join(sub)).map_err(|e| about(&e, &format!("{sub}: {e}")))?;
+    for sub in DataDir::new(data).made_at_start() {
+        let name = sub.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        std::fs::create_dir_all(&sub).map_err(|e| about(&e, &format!("{name}: {e}")))?;
     }
     Ok(())
 }

@@ -16,34 +16,30 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, Result};
+use crate::server::error::{Error, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::remove_tree;
 use crate::storage::staging::staged_bytes;
 use crate::storage::users::Users;
+use crate::storage::{DELETING, DataDir};
 
-/// The top directories under `--data` that hold one subdirectory per user.
-/// Shares and other per-user data are added here when they arrive.
-const PER_USER: [&str; 5] = ["home", "staging", "trash", "shares", "store/users"];
-/// Prefix of a per-user directory being deleted.
-const DELETING: &str = ".deleted.";
 /// A hidden tree younger than this may still be put back by the removal
 /// that hid it, if recording the removal failed.
 const SETTLE: Duration = Duration::from_secs(60);
 
 /// Every location under `data` that holds something of `user`.
-pub(crate) fn user_dirs(data: &Path, user: &str) -> Vec<PathBuf> {
-    PER_USER.iter().map(|top| data.join(top).join(user)).collect()
+pub(crate) fn user_dirs(data: &DataDir, user: &str) -> Vec<PathBuf> {
+    data.per_user().iter().map(|top| top.join(user)).collect()
 }
 
 /// Bytes a user holds: files, trash and staged uploads.
-pub(crate) fn usage(data: &Path, user: &str) -> u64 {
-    let [home, staging, trash, ..] = PER_USER.map(|top| data.join(top).join(user));
+pub(crate) fn usage(data: &DataDir, user: &str) -> u64 {
+    let (home, staging, trash) = (data.home(user), data.staging(user), data.trash(user));
     bytes_under(&home) + staged_bytes(&staging) + bytes_under(&trash)
 }
 
 /// Removes the account `user` and everything it holds under `data`.
-pub(crate) fn delete_user(data: &Path, users: &Users, sums: &Sums, user: &str) -> Result<()> {
+pub(crate) fn delete_user(data: &DataDir, users: &Users, sums: &Sums, user: &str) -> Result<()> {
     let mut hidden = Vec::new();
     let removed = users.remove(user, || {
         hidden = hide(data, user)?;
@@ -66,7 +62,7 @@ pub(crate) fn delete_user(data: &Path, users: &Users, sums: &Sums, user: &str) -
 
 /// Renames each existing per-user location to a hidden name; returns the
 /// (old, new) pairs. On failure, what was renamed is put back.
-fn hide(data: &Path, user: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
+fn hide(data: &DataDir, user: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut done = Vec::new();
     for dir in user_dirs(data, user) {
         let hidden = match hidden_name(&dir, user).and_then(|h| fs::rename(&dir, &h).map(|_| h)) {
@@ -94,10 +90,10 @@ fn hidden_name(dir: &Path, user: &str) -> io::Result<PathBuf> {
 /// many trees went. Safe while another process deletes the same trees;
 /// trees hidden less than [`SETTLE`] ago are left to the removal that hid
 /// them (it may still put them back).
-pub(crate) fn finish_deletions(data: &Path, sums: &Sums) -> usize {
+pub(crate) fn finish_deletions(data: &DataDir, sums: &Sums) -> usize {
     let mut done = 0;
-    for top in PER_USER {
-        for item in fs::read_dir(data.join(top)).into_iter().flatten().flatten() {
+    for top in data.per_user() {
+        for item in fs::read_dir(top).into_iter().flatten().flatten() {
             let settled = item.metadata().is_ok_and(|m| changed_before(&m, SETTLE));
             if settled && item.file_name().to_string_lossy().starts_with(DELETING) {
                 let _ = remove_tree(&item.path(), |m| sums.forget(m));

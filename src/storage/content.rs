@@ -9,7 +9,7 @@
 //! on one data directory share it.
 //!
 //! An entry is only a hint: before it is used, its size and its recorded
-//! digest ([`crate::sums`], computed if missing) are checked, so a stale
+//! digest ([`crate::storage::digests`], computed if missing) are checked, so a stale
 //! entry is at worst a miss, never a wrong file. The sweeper deletes
 //! entries whose inode has no other link (no user path or trash entry
 //! holds the content any more). A claim that links an entry while it is
@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::digest::Digest;
-use crate::sums::Sums;
+use crate::storage::DataDir;
+use crate::storage::digests::Sums;
 
 /// Which content counts as held for `claim` (`--dedup`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +52,6 @@ impl std::str::FromStr for Dedup {
     }
 }
 
-/// Name of the directory of per-user markers inside the store.
-const USERS: &str = "users";
 /// Temporary names in the store start with this (never an entry name).
 const TMP: &str = ".tmp-";
 /// Leftover temporary names older than this are removed by the sweeper.
@@ -61,6 +60,8 @@ const SETTLE: Duration = Duration::from_secs(600);
 /// The content store under `DATA/store`.
 pub(crate) struct Store {
     dir: PathBuf,
+    /// `store/users`: one directory of markers per user.
+    users: PathBuf,
     mode: Dedup,
 }
 
@@ -73,8 +74,8 @@ pub(crate) struct Held {
 }
 
 impl Store {
-    pub(crate) fn new(data: &Path, mode: Dedup) -> Store {
-        Store { dir: data.join("store"), mode }
+    pub(crate) fn new(data: &DataDir, mode: Dedup) -> Store {
+        Store { dir: data.store(), users: data.store_users(), mode }
     }
 
     pub(crate) fn mode(&self) -> Dedup {
@@ -86,7 +87,7 @@ impl Store {
     }
 
     fn marker(&self, user: &str, size: u64, md5: Digest) -> PathBuf {
-        self.dir.join(USERS).join(user).join(format!("{md5}-{size}"))
+        self.users.join(user).join(format!("{md5}-{size}"))
     }
 
     /// Remembers the committed file `real` (`size` bytes, `md5`) of
@@ -166,7 +167,7 @@ impl Store {
 
     /// Markers whose entry is gone say nothing any more.
     fn sweep_markers(&self) {
-        for user in fs::read_dir(self.dir.join(USERS)).into_iter().flatten().flatten() {
+        for user in fs::read_dir(&self.users).into_iter().flatten().flatten() {
             if user.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }

@@ -21,9 +21,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, check_name, sync_dir};
-use crate::sums::Sums;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::digests::Sums;
+use crate::storage::durable::{remove_tree, sync_dir};
+use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// Names of scratch directories under `staging/USER/`.
 pub(crate) const SCRATCH_PREFIX: &str = "cp-";
@@ -55,7 +56,7 @@ impl Tree {
             real.push(name);
             match fs::symlink_metadata(&real) {
                 Ok(m) if m.is_dir() => continue,
-                Ok(_) => return Err(Error::Refused(format!("{shown}: a file is in the way"))),
+                Ok(_) => return Err(Error::new(ErrorKind::Refused, format!("{shown}: a file is in the way"))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&shown, e)),
             }
@@ -73,12 +74,16 @@ impl Tree {
     pub(crate) fn plan_copy(&self, from: &UserPath, to: &UserPath) -> Result<Plan> {
         let source = self.entry(from)?;
         if to.is_within(from) {
-            return Err(Error::Refused(format!("{to}: is or is inside {from}")));
+            return Err(Error::new(ErrorKind::Refused, format!("{to}: is or is inside {from}")));
         }
         match self.entry(to) {
-            Ok(e) if e.kind == Kind::Dir => return Err(Error::Exists(format!("{to}: is an existing directory"))),
-            Ok(_) if source.kind == Kind::Dir => return Err(Error::Exists(format!("{to}: is an existing file"))),
-            Ok(_) | Err(Error::NotFound(_)) => {}
+            Ok(e) if e.kind == Kind::Dir => {
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing directory")));
+            }
+            Ok(_) if source.kind == Kind::Dir => {
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing file")));
+            }
+            Ok(_) | Err(Error { kind: ErrorKind::NotFound, .. }) => {}
             Err(e) => return Err(e),
         }
         self.dir(&to.parent())?;
@@ -96,10 +101,10 @@ impl Tree {
     pub(crate) fn check_copy_length(&self, to: &UserPath, plan: &Plan, staging: &Path) -> Result<()> {
         let below = if plan.deepest > 0 { plan.deepest + 1 } else { 0 };
         self.fits(to, below)?;
-        let staging = std::path::absolute(staging).map_err(|e| Error::internal("staging", e))?;
+        let staging = std::path::absolute(staging).map_err(|e| Error::server("staging", e))?;
         let scratch = staging.as_os_str().len() + "/cp-0123456789abcdef/c".len() + below;
         if scratch >= PATH_MAX {
-            return Err(Error::BadName("path too long".into()));
+            return Err(Error::new(ErrorKind::BadName, "path too long"));
         }
         Ok(())
     }
@@ -253,7 +258,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = remove_tree(&self.dir);
+        let _ = remove_tree(&self.dir, |_| {});
     }
 }
 
@@ -266,31 +271,7 @@ pub(crate) fn remove_leftover(dir: &Path, meta: &Metadata) -> bool {
         return false;
     }
     let Ok(handle) = File::open(dir) else { return false };
-    handle.try_lock().is_ok() && remove_tree(dir).is_ok()
-}
-
-/// Removes a directory and everything in it, with an explicit stack and
-/// never following a link.
-pub(crate) fn remove_tree(top: &Path) -> io::Result<()> {
-    let mut stack = vec![top.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut subdirs = Vec::new();
-        for item in fs::read_dir(&dir)? {
-            let item = item?;
-            if item.file_type()?.is_dir() {
-                subdirs.push(item.path());
-            } else {
-                fs::remove_file(item.path())?;
-            }
-        }
-        if subdirs.is_empty() {
-            fs::remove_dir(&dir)?;
-        } else {
-            stack.push(dir);
-            stack.extend(subdirs);
-        }
-    }
-    Ok(())
+    handle.try_lock().is_ok() && remove_tree(dir, |_| {}).is_ok()
 }
 
 /// Whether two metadata describe the same inode.
@@ -305,7 +286,7 @@ mod tests {
     #[test]
     fn byte_copy_keeps_content_mtime_and_digest() {
         let dir = std::env::temp_dir().join(format!("netdisk-copybytes-{}", std::process::id()));
-        let _ = remove_tree(&dir);
+        let _ = remove_tree(&dir, |_| {});
         fs::create_dir_all(&dir).unwrap();
         let sums = Sums::new(dir.join("sums"));
         let (a, b) = (dir.join("a"), dir.join("b"));
@@ -320,7 +301,7 @@ mod tests {
         assert_eq!(copy.modified().unwrap(), when);
         assert!(!same_inode(&meta, &copy));
         assert_eq!(sums.get(&copy), Some(crate::Digest::of(b"hello")));
-        remove_tree(&dir).unwrap();
+        remove_tree(&dir, |_| {}).unwrap();
         assert!(!dir.exists());
     }
 }

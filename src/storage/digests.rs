@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::digest::{Digest, Hasher, hash_range};
+use crate::storage::durable::replace_record;
 
 /// Recorded MD5s of committed files, keyed by device and inode.
 #[derive(Clone, Debug)]
@@ -119,22 +120,6 @@ fn remove_record(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
-}
-
-/// A record is a cache entry: atomic (never half-written) but not fsynced.
-/// The temporary file has a random name, so two writers of one record
-/// never share it.
-pub(crate) fn replace_record(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp.{}", hex::encode(suffix)));
-    let tmp = path.with_file_name(name);
-    let renamed = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
-    if renamed.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    renamed
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
-//! File operations shared by the storage modules that must hold for trees
-//! of any depth and survive a crash half-way.
+//! Durable writes and deletions shared by the storage modules: flushing
+//! directories, replacing a file or a record whole, and deleting a tree of
+//! any depth; each must survive a crash half-way.
 //!
 //! Nothing here recurses by tree depth or follows a symbolic link: walks
 //! keep their own stack on the heap, and links are removed, never entered.
 
-use std::fs::{self, Metadata};
-use std::io;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,50 @@ fn unlink(path: &Path, meta: &Metadata, forget: &mut impl FnMut(&Metadata)) -> i
         forget(meta);
     }
     Ok(())
+}
+
+/// Flushes a directory's entries to stable storage.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Flushes the directory that holds `path`.
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
+    let tmp = path.with_extension(format!("tmp.{}", hex::encode(suffix)));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A record is a cache entry: atomic (never half-written) but not fsynced.
+/// The temporary file has a random name, so two writers of one record
+/// never share it.
+pub(crate) fn replace_record(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp.{}", hex::encode(suffix)));
+    let tmp = path.with_file_name(name);
+    let renamed = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 #[cfg(test)]

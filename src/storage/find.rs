@@ -15,11 +15,11 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, check_name};
-use crate::proto::body::{FindLine, Kind as LineKind};
+use crate::proto::body::FindLine;
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::copies::same_inode;
-use crate::sums::Sums;
+use crate::storage::digests::Sums;
+use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
 /// value on x86, ARM and RISC-V Linux).
@@ -63,7 +63,7 @@ pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result
 }
 
 fn too_many(count: usize, max: usize) -> Result<()> {
-    if count > max { Err(Error::Refused("too many entries".into())) } else { Ok(()) }
+    if count > max { Err(Error::new(ErrorKind::Refused, "too many entries")) } else { Ok(()) }
 }
 
 /// The files and directories in `dir`, in reverse order of name (the stack
@@ -96,9 +96,9 @@ fn children(dir: &Path, rel: &str, room: usize) -> Result<Vec<Waiting>> {
 fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<FindLine> {
     let mtime = clock::secs(entry.meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let (kind, size, md5) = if entry.meta.is_dir() {
-        (LineKind::Dir, 0, None)
+        (Kind::Dir, 0, None)
     } else {
-        (LineKind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
+        (Kind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
     };
     Ok(FindLine { kind, size, mtime, md5, path: entry.rel })
 }

@@ -19,9 +19,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, Result};
-use crate::fs::{Kind, UserPath, sync_dir};
-use crate::proto::body::{Kind as LineKind, ShareLine};
+use crate::proto::body::ShareLine;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::DataDir;
+use crate::storage::durable::sync_dir;
+use crate::storage::tree::{Kind, UserPath};
 
 /// Characters of a code: RFC 4648 base32, lower case.
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -81,8 +83,7 @@ impl Share {
 
     /// The line of `shares`.
     pub(crate) fn line(&self) -> ShareLine {
-        let kind = if self.kind == Kind::Dir { LineKind::Dir } else { LineKind::File };
-        ShareLine { code: self.code.clone(), expires: self.expires, kind, path: self.path.clone() }
+        ShareLine { code: self.code.clone(), expires: self.expires, kind: self.kind, path: self.path.clone() }
     }
 
     /// The shared path, in its owner's tree.
@@ -98,8 +99,8 @@ pub(crate) struct Shares {
 }
 
 impl Shares {
-    pub(crate) fn new(data: &Path) -> Shares {
-        Shares { records: data.join("shares"), index: data.join("share-codes") }
+    pub(crate) fn new(data: &DataDir) -> Shares {
+        Shares { records: data.shares(), index: data.share_codes() }
     }
 
     fn record(&self, owner: &str, code: &str) -> PathBuf {
@@ -142,7 +143,7 @@ impl Shares {
                 continue;
             }
             if found.len() >= max {
-                return Err(Error::Refused("too many entries".into()));
+                return Err(Error::new(ErrorKind::Refused, "too many entries"));
             }
             found.push(share);
         }
@@ -154,8 +155,8 @@ impl Shares {
     /// is gone at once, then the index entry).
     pub(crate) fn remove(&self, owner: &str, code: &str) -> Result<Share> {
         let share = self.lookup(code).filter(|s| s.owner == owner);
-        let share = share.ok_or_else(|| Error::NotFound("no such share of yours".into()))?;
-        self.delete(&share).map_err(|e| Error::internal("share record", e))?;
+        let share = share.ok_or_else(|| Error::new(ErrorKind::NotFound, "no such share of yours"))?;
+        self.delete(&share).map_err(|e| Error::server("share record", e))?;
         Ok(share)
     }
 

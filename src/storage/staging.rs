@@ -12,9 +12,9 @@
 //! Only a staged file whose MD5 matches is renamed over its target, after
 //! an fsync, followed by an fsync of the directory. With a quota, an upload
 //! books its announced size when accepted and the booking is checked again
-//! at commit (see [`crate::holders::Reservations`]).
+//! at commit (see [`crate::server::takeover::Reservations`]).
 //!
-//! Committed files get their MD5 recorded ([`crate::sums`]), so a download
+//! Committed files get their MD5 recorded ([`crate::storage::digests`]), so a download
 //! never hashes a file just to send its digest.
 
 use std::fs::{self, File, Metadata, OpenOptions};
@@ -26,12 +26,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher, hash_range};
-use crate::error::{Error, Result};
-use crate::fs::{Kind, Tree, UserPath, sync_dir};
-use crate::holders::{Account, Ledger, Reservation};
-use crate::pipe::Hashing;
+use crate::hashing::Hashing;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::takeover::{Account, Ledger, Reservation};
+use crate::storage::digests::Sums;
+use crate::storage::durable::{replace_record, sync_dir};
 use crate::storage::trash::Trash;
-use crate::sums::{Sums, replace_record};
+use crate::storage::tree::{Kind, Tree, UserPath};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.
@@ -157,7 +158,7 @@ impl Upload {
     pub fn prepare(tree: &Tree, staging: &Path, req: &Request, limits: &Limits) -> Result<Upload> {
         let what = req.path.to_string();
         if req.size > limits.max_file_size {
-            return Err(Error::Quota(format!("{what}: larger than the server's file-size limit")));
+            return Err(Error::new(ErrorKind::Quota, format!("{what}: larger than the server's file-size limit")));
         }
         tree.file_target(req.path)?;
         let mut up = Upload::open(staging, &what)?;
@@ -202,7 +203,7 @@ impl Upload {
         self.held = self.adopt(old, req, part_len);
         match req.from {
             Some(from) if from > self.held => {
-                Err(Error::BadArgs(format!("FROM {from} is more than the {} bytes held", self.held)))
+                Err(Error::new(ErrorKind::BadArgs, format!("FROM {from} is more than the {} bytes held", self.held)))
             }
             Some(from) => Ok(from),
             None => Ok(self.held),
@@ -217,7 +218,10 @@ impl Upload {
         let used = self.used_besides(tree, &ledger, None)?;
         if used.saturating_add(req.size) > quota.limit {
             let what = &self.meta.path;
-            return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", quota.limit)));
+            return Err(Error::new(
+                ErrorKind::Quota,
+                format!("{what}: would exceed the quota of {} bytes", quota.limit),
+            ));
         }
         let reservation = ledger.book(&quota.account, &self.part_path, req.size);
         Ok(Booked { reservation, limit: quota.limit })
@@ -343,11 +347,11 @@ impl Upload {
 
     /// Receives the rest of the payload, hashing beside the writing. A read
     /// failure (the client went away or stalled) is [`Stop::Client`], a
-    /// write failure on the server [`Stop::Local`]; either way every byte
+    /// write failure on the server [`Stop::Server`]; either way every byte
     /// written so far stays staged and its hash state is saved.
     pub fn receive(&mut self, input: &mut impl Read) -> std::result::Result<(), Stop> {
         if let Err(e) = self.part.seek(SeekFrom::Start(self.held)) {
-            return Err(self.stop(Stop::Local(Error::io(&self.meta.path, e))));
+            return Err(self.stop(Stop::Server(Error::io(&self.meta.path, e))));
         }
         let mut hashing = Hashing::new(std::mem::take(&mut self.hasher), self.held, self.remaining());
         let flusher = match hashing {
@@ -373,7 +377,7 @@ impl Upload {
             // One read, written at once: what arrived survives even a kill.
             let (n, err) = read_some(input, &mut buf[..want]);
             if n > 0 {
-                self.part.write_all(&buf[..n]).map_err(|e| Stop::Local(Error::io(&self.meta.path, e)))?;
+                self.part.write_all(&buf[..n]).map_err(|e| Stop::Server(Error::io(&self.meta.path, e)))?;
                 hashing.push(buf, n);
                 self.held += n as u64;
                 self.unsaved += n as u64;
@@ -401,7 +405,7 @@ impl Upload {
 
     /// Saves what is held after an early stop.
     fn stop(&mut self, stop: Stop) -> Stop {
-        if let Stop::Local(_) = stop {
+        if let Stop::Server(_) = stop {
             // Keep exactly what was hashed: a failed write may leave a torn tail.
             let _ = self.part.set_len(self.held);
         }
@@ -460,11 +464,11 @@ impl Upload {
         if !agree {
             self.discard();
             let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
-            return Err(Error::Mismatch(format!("MD5 mismatch: received {got}, expected {want}")));
+            return Err(Error::new(ErrorKind::Mismatch, format!("MD5 mismatch: received {got}, expected {want}")));
         }
         match self.commit(tree, path, got, sums, trash) {
             Ok(unsynced) => Ok(Committed { md5: got, unsynced }),
-            Err(e @ Error::Quota(_)) => {
+            Err(e @ Error { kind: ErrorKind::Quota, .. }) => {
                 self.discard();
                 Err(e)
             }
@@ -492,7 +496,7 @@ impl Upload {
         // Recorded before the file is visible: a record that an earlier
         // file with this inode left behind is never read for this one.
         let meta = self.part.metadata().map_err(|e| Error::io(&what, e))?;
-        sums.put(&meta, digest).map_err(|e| Error::internal(&format!("{what}: digest record"), e))?;
+        sums.put(&meta, digest).map_err(|e| Error::server(&format!("{what}: digest record"), e))?;
         // Linked into the trash before the rename: kept either way.
         let old = self.place(tree, &target, || trash.keep_replaced(tree, path, Some(digest), sums))?;
         let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
@@ -522,7 +526,10 @@ impl Upload {
         if let (Some(ledger), Some(booked)) = (&ledger, &self.booked) {
             let used = self.used_besides(tree, ledger, Some(&booked.reservation))?;
             if used.saturating_add(self.meta.size) > booked.limit {
-                return Err(Error::Quota(format!("{what}: would exceed the quota of {} bytes", booked.limit)));
+                return Err(Error::new(
+                    ErrorKind::Quota,
+                    format!("{what}: would exceed the quota of {} bytes", booked.limit),
+                ));
             }
         }
         let old = fs::symlink_metadata(target).ok();
@@ -539,21 +546,6 @@ impl Upload {
         let _ = fs::remove_file(&self.meta_path);
         let _ = fs::remove_file(&self.marks_path);
     }
-}
-
-/// Reads until `buf` is full; returns how much arrived and the error that
-/// stopped it early, if any (end of input counts as one).
-pub fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => return (n, Some(io::ErrorKind::UnexpectedEof.into())),
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (n, Some(e)),
-        }
-    }
-    (n, None)
 }
 
 /// One read; end of input counts as an error.
@@ -611,10 +603,11 @@ impl Drop for Flusher {
 /// Why receiving stopped early.
 #[derive(Debug)]
 pub enum Stop {
-    /// The client stopped sending (closed, reset, or stalled).
-    Client(io::Error),
+    /// The client stopped sending (closed, reset, or stalled); the
+    /// error is kept for `Debug`.
+    Client(#[allow(dead_code)] io::Error),
     /// Writing on the server failed (e.g. the disk is full).
-    Local(Error),
+    Server(Error),
 }
 
 /// Where the upload of the user path `what` is staged.
@@ -636,7 +629,7 @@ fn lock_part(path: &Path, what: &str) -> Result<File> {
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Busy(format!("{what}: being uploaded by another session")));
+                return Err(Error::new(ErrorKind::Busy, format!("{what}: being uploaded by another session")));
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(what, e)),
         }
@@ -662,17 +655,20 @@ impl Download {
         let what = path.to_string();
         let entry = tree.entry(path)?;
         if entry.kind != Kind::File {
-            return Err(Error::Refused(format!("{what}: is a directory")));
+            return Err(Error::new(ErrorKind::Refused, format!("{what}: is a directory")));
         }
         let real = tree.checked(path)?;
         let io = |e| Error::io(&what, e);
         let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&real).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
-            return Err(Error::NotFound(format!("{what}: changed while opening")));
+            return Err(Error::new(ErrorKind::NotFound, format!("{what}: changed while opening")));
         }
         if offset > meta.len() {
-            return Err(Error::BadArgs(format!("OFFSET {offset} is past the end ({} bytes)", meta.len())));
+            return Err(Error::new(
+                ErrorKind::BadArgs,
+                format!("OFFSET {offset} is past the end ({} bytes)", meta.len()),
+            ));
         }
         let md5 = sums.of_file(&file, &meta).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;

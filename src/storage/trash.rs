@@ -22,22 +22,21 @@ use std::ffi::CString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
-use crate::proto::body::{Kind as LineKind, TrashLine};
+use crate::proto::body::TrashLine;
+use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
-use crate::storage::tree::{Kind, Tree, UserPath, sync_dir, sync_parent};
+use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::{DataDir, PURGING};
 
 /// Incomplete entries and `.purge-*` leftovers younger than this may belong
 /// to a request in progress (possibly in another process): the periodic
 /// sweep leaves them alone; the sweep at start-up does not wait.
 const SETTLE: Duration = Duration::from_secs(600);
-/// Hidden prefix of an entry being deleted.
-const PURGING: &str = ".purge-";
 const NS_PER_DAY: u128 = 86_400 * 1_000_000_000;
 
 /// What `info` records about an entry.
@@ -77,7 +76,7 @@ impl Info {
 
     /// The line of the `trash` listing.
     fn line(&self, id: &str) -> TrashLine {
-        let kind = if self.kind == Kind::Dir { LineKind::Dir } else { LineKind::File };
+        let kind = self.kind;
         let deleted = (self.deleted / 1_000_000_000) as u64;
         TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
     }
@@ -92,9 +91,9 @@ pub(crate) struct Trash {
 }
 
 impl Trash {
-    /// The trash of `user` under `root` (`DATA/trash`).
-    pub(crate) fn new(root: &Path, user: &str, days: u64) -> Trash {
-        Trash { dir: root.join(user), days }
+    /// The trash of `user`.
+    pub(crate) fn new(data: &DataDir, user: &str, days: u64) -> Trash {
+        Trash { dir: data.trash(user), days }
     }
 
     fn entry(&self, id: &str) -> PathBuf {
@@ -105,7 +104,7 @@ impl Trash {
     /// one rename (or deletes it, with no trash), and syncs both sides.
     pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
-            return Err(Error::Refused("/: cannot remove the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
         let what = path.to_string();
         let io = |e| Error::io(&what, e);
@@ -115,7 +114,7 @@ impl Trash {
             let hidden = self.hidden_slot().map_err(io)?;
             fs::rename(&real, &hidden).map_err(io)?;
             sync_parent(&real).map_err(io)?;
-            delete_tree(&hidden, sums);
+            let _ = remove_tree(&hidden, |m| sums.forget(m));
             return Ok(());
         }
         let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
@@ -180,7 +179,7 @@ impl Trash {
         let mut found = Vec::new();
         for (id, info) in self.entries() {
             if found.len() >= max {
-                return Err(Error::Refused("too many entries".into()));
+                return Err(Error::new(ErrorKind::Refused, "too many entries"));
             }
             found.push((info.deleted, id, info));
         }
@@ -209,7 +208,7 @@ impl Trash {
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
     pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
-        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
         let target = match to {
             Some(t) => t,
@@ -217,7 +216,7 @@ impl Trash {
         };
         let what = target.to_string();
         if target.is_root() {
-            return Err(Error::Exists("/: exists already".into()));
+            return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
         let slot = self.entry(id);
         tree.fits_placed(&slot.join("item"), &target)?;
@@ -240,7 +239,7 @@ impl Trash {
 
     /// `purge ID`: the entry disappears at once (one rename), then is deleted.
     pub(crate) fn purge(&self, id: &str, sums: &Sums) -> Result<()> {
-        let missing = || Error::NotFound(format!("{id}: no such entry in the trash"));
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         if !valid_id(id) || self.info(id).is_none() {
             return Err(missing());
         }
@@ -251,7 +250,7 @@ impl Trash {
             Err(e) => return Err(Error::io(id, e)),
         }
         let _ = sync_dir(&self.dir);
-        delete_tree(&hidden, sums);
+        let _ = remove_tree(&hidden, |m| sums.forget(m));
         Ok(())
     }
 
@@ -259,7 +258,7 @@ impl Trash {
     pub(crate) fn purge_all(&self, sums: &Sums) -> Result<()> {
         for id in self.ids() {
             match self.purge(&id, sums) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
+                Ok(()) | Err(Error { kind: ErrorKind::NotFound, .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -295,7 +294,7 @@ impl Trash {
             if complete && expired && self.purge(&name, sums).is_ok() {
                 removed += 1;
             } else if settled && (name.starts_with(PURGING) || (valid_id(&name) && !complete)) {
-                delete_tree(&path, sums);
+                let _ = remove_tree(&path, |m| sums.forget(m));
                 removed += 1;
             }
         }
@@ -303,13 +302,13 @@ impl Trash {
     }
 }
 
-/// Sweeps every user's trash under `root` (`DATA/trash`); `first` is the
-/// pass at start-up, which also deletes fresh leftovers.
-pub(crate) fn sweep(root: &Path, days: u64, first: bool, sums: &Sums) -> usize {
+/// Sweeps every user's trash; `first` is the pass at start-up, which also
+/// deletes fresh leftovers.
+pub(crate) fn sweep(data: &DataDir, days: u64, first: bool, sums: &Sums) -> usize {
     let settle = if first { Duration::ZERO } else { SETTLE };
-    let users = fs::read_dir(root).into_iter().flatten().flatten();
+    let users = fs::read_dir(data.trashes()).into_iter().flatten().flatten();
     let names = users.filter_map(|u| u.file_name().into_string().ok());
-    names.map(|user| Trash::new(root, &user, days).sweep(settle, sums)).sum()
+    names.map(|user| Trash::new(data, &user, days).sweep(settle, sums)).sum()
 }
 
 /// How long ago `path` was last changed.
@@ -362,16 +361,16 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
     for dir in chain.into_iter().rev() {
         match tree.entry(&dir) {
             Ok(e) if e.kind == Kind::Dir => continue,
-            Ok(_) => return Err(Error::Refused(format!("{dir}: a file is in the way"))),
-            Err(Error::NotFound(_)) => {}
+            Ok(_) => return Err(Error::new(ErrorKind::Refused, format!("{dir}: a file is in the way"))),
+            Err(Error { kind: ErrorKind::NotFound, .. }) => {}
             Err(e) => return Err(e),
         }
         match tree.makedir(&dir) {
-            Ok(()) | Err(Error::Exists(_)) => {}
+            Ok(()) | Err(Error { kind: ErrorKind::Exists, .. }) => {}
             Err(e) => return Err(e),
         }
         if tree.entry(&dir)?.kind != Kind::Dir {
-            return Err(Error::Refused(format!("{dir}: a file is in the way")));
+            return Err(Error::new(ErrorKind::Refused, format!("{dir}: a file is in the way")));
         }
     }
     Ok(())
@@ -425,40 +424,6 @@ fn walk(top: &Path, mut each: impl FnMut(&Path, &Metadata)) {
     }
 }
 
-/// Deletes `top` and everything under it without recursion, forgetting
-/// the digest record of each file whose last link goes. Tolerates another
-/// deleter working on the same tree.
-pub(crate) fn delete_tree(top: &Path, sums: &Sums) {
-    let mut dirs = vec![top.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
-        if !meta.is_dir() {
-            unlink(&dir, &meta, sums);
-            continue;
-        }
-        let mut subdirs = Vec::new();
-        for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            match item.metadata() {
-                Ok(m) if m.is_dir() => subdirs.push(item.path()),
-                Ok(m) => unlink(&item.path(), &m, sums),
-                Err(_) => {}
-            }
-        }
-        if subdirs.is_empty() {
-            let _ = fs::remove_dir(&dir);
-        } else {
-            dirs.push(dir);
-            dirs.extend(subdirs);
-        }
-    }
-}
-
-fn unlink(path: &Path, meta: &Metadata, sums: &Sums) {
-    if fs::remove_file(path).is_ok() && meta.is_file() && meta.nlink() == 1 {
-        sums.forget(meta);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,7 +449,7 @@ mod tests {
         fs::create_dir_all(&at).unwrap();
         fs::write(at.join("f"), b"x").unwrap();
         assert_eq!(bytes_under(&top), 1);
-        delete_tree(&top, &Sums::new(top.with_extension("sums")));
+        let _ = remove_tree(&top, |_| {});
         assert!(!top.exists());
     }
 }

@@ -24,7 +24,10 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::digest::Digest;
+use crate::proto::body::{ListLine, StatLine};
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::durable::{sync_dir, sync_parent};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -37,7 +40,7 @@ pub const MAX_HOST_PATH: usize = 4095;
 
 /// The refusal of a path that would not fit in [`MAX_HOST_PATH`].
 fn too_long() -> Error {
-    Error::BadName("path too long".into())
+    Error::new(ErrorKind::BadName, "path too long")
 }
 
 /// Counts the entries of one listing against `--max-list`, so that no
@@ -49,13 +52,14 @@ pub struct ListLimit {
 }
 
 impl ListLimit {
+    /// At most `max` entries.
     pub fn new(max: usize) -> ListLimit {
         ListLimit { left: max }
     }
 
     /// Takes one entry, or refuses with `550 too many entries`.
     pub fn take(&mut self) -> Result<()> {
-        self.left = self.left.checked_sub(1).ok_or_else(|| Error::Refused("too many entries".into()))?;
+        self.left = self.left.checked_sub(1).ok_or_else(|| Error::new(ErrorKind::Refused, "too many entries"))?;
         Ok(())
     }
 }
@@ -74,7 +78,7 @@ impl UserPath {
     /// `.` and `..` (clamped at `/`), every name checked.
     pub fn resolve(&self, text: &str) -> Result<UserPath> {
         if text.is_empty() {
-            return Err(Error::BadName("empty path".into()));
+            return Err(Error::new(ErrorKind::BadName, "empty path"));
         }
         let mut parts = if text.starts_with('/') { Vec::new() } else { self.0.clone() };
         for part in text.split('/') {
@@ -92,6 +96,7 @@ impl UserPath {
         Ok(UserPath(parts))
     }
 
+    /// Whether this is `/`.
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
@@ -137,7 +142,7 @@ pub fn check_name(name: &str) -> Result<()> {
         || name == ".."
         || name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
-        return Err(Error::BadName(format!("name not allowed: {:?}", truncate(name, 40))));
+        return Err(Error::new(ErrorKind::BadName, format!("name not allowed: {:?}", truncate(name, 40))));
     }
     Ok(())
 }
@@ -147,13 +152,11 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// What a path holds, as far as the protocol cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File,
-}
+pub use crate::proto::body::Kind;
 
-/// One line of a listing.
+/// One line of a listing: a directory entry's name, type, size and
+/// time, and its metadata.
+#[allow(missing_docs)]
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub kind: Kind,
@@ -171,15 +174,15 @@ impl Entry {
         Some(Entry { kind, size, mtime, name, meta })
     }
 
-    /// `TYPE SIZE MTIME`, the common start of `ls` and `stat` lines.
-    pub fn head(&self) -> String {
-        let t = if self.kind == Kind::Dir { 'd' } else { 'f' };
-        format!("{t} {} {}", self.size, clock::utc(self.mtime))
+    /// The `ls` line.
+    pub fn list_line(&self) -> ListLine {
+        ListLine { kind: self.kind, size: self.size, mtime: clock::secs(self.mtime), name: self.name.clone() }
     }
 
-    /// The `ls` line: `TYPE SIZE MTIME NAME`.
-    pub fn line(&self) -> String {
-        format!("{} {}", self.head(), self.name)
+    /// The `stat` reply, given the file's MD5 (`None` for a directory).
+    pub fn stat_line(&self, md5: Option<Digest>) -> StatLine {
+        let mtime = clock::secs(self.mtime);
+        StatLine { kind: self.kind, size: self.size, mtime, md5, name: self.name.clone() }
     }
 }
 
@@ -206,6 +209,7 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The tree rooted at the user's home directory.
     pub fn new(home: PathBuf) -> Tree {
         let home_len = std::path::absolute(&home).unwrap_or_else(|_| home.clone()).as_os_str().len();
         let canonical = fs::canonicalize(&home).ok();
@@ -240,6 +244,7 @@ impl Tree {
         if fits { Ok(()) } else { Err(too_long()) }
     }
 
+    /// Whether moving `from` to `to` keeps every path within the length limit.
     pub fn fits_moved(&self, from: &UserPath, to: &UserPath) -> Result<()> {
         self.fits(to, 0)?;
         if self.host_len(to) <= self.host_len(from) {
@@ -310,13 +315,13 @@ impl Tree {
             let next = fds.join(dir.as_raw_fd().to_string()).join(part);
             let meta = fs::symlink_metadata(&next).map_err(|e| Error::io(&what(), e))?;
             if !meta.is_dir() {
-                return Err(Error::NotFound(format!("{}: not a directory", what())));
+                return Err(Error::new(ErrorKind::NotFound, format!("{}: not a directory", what())));
             }
             if i + 1 < parts.len() {
                 let opened = File::open(&next).map_err(|e| Error::io(&what(), e))?;
                 let same = opened.metadata().is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
                 if !same {
-                    return Err(Error::NotFound(format!("{}: changed while checking", what())));
+                    return Err(Error::new(ErrorKind::NotFound, format!("{}: changed while checking", what())));
                 }
                 dir = opened;
             }
@@ -331,7 +336,7 @@ impl Tree {
             dir.push(part);
             let meta = fs::symlink_metadata(&dir).map_err(|e| Error::io(&prefix(parts, i), e))?;
             if !meta.is_dir() {
-                return Err(Error::NotFound(format!("{}: not a directory", prefix(parts, i))));
+                return Err(Error::new(ErrorKind::NotFound, format!("{}: not a directory", prefix(parts, i))));
             }
         }
         Ok(())
@@ -341,14 +346,15 @@ impl Tree {
     pub fn entry(&self, p: &UserPath) -> Result<Entry> {
         let real = self.checked(p)?;
         let meta = fs::symlink_metadata(&real).map_err(|e| Error::io(&p.to_string(), e))?;
-        Entry::new(p.name().to_string(), meta).ok_or_else(|| Error::NotFound(format!("{p}: not a file or directory")))
+        Entry::new(p.name().to_string(), meta)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{p}: not a file or directory")))
     }
 
     /// A directory, checked to be one.
     pub fn dir(&self, p: &UserPath) -> Result<PathBuf> {
         match self.entry(p)?.kind {
             Kind::Dir => Ok(self.real(p)),
-            Kind::File => Err(Error::Refused(format!("{p}: not a directory"))),
+            Kind::File => Err(Error::new(ErrorKind::Refused, format!("{p}: not a directory"))),
         }
     }
 
@@ -389,7 +395,7 @@ impl Tree {
     /// Makes one directory; its parent must exist.
     pub fn makedir(&self, p: &UserPath) -> Result<()> {
         if p.is_root() {
-            return Err(Error::Exists("/: exists already".into()));
+            return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
         self.fits(p, 0)?;
         let parent = self.dir(&p.parent())?;
@@ -402,7 +408,7 @@ impl Tree {
     pub fn remove_file(&self, p: &UserPath) -> Result<Metadata> {
         let entry = self.entry(p)?;
         if entry.kind != Kind::File {
-            return Err(Error::Refused(format!("{p}: is a directory; use rmdir")));
+            return Err(Error::new(ErrorKind::Refused, format!("{p}: is a directory; use rmdir")));
         }
         let real = self.real(p);
         fs::remove_file(&real).map_err(|e| Error::io(&p.to_string(), e))?;
@@ -413,7 +419,7 @@ impl Tree {
     /// Removes an empty directory other than `/`.
     pub fn remove_dir(&self, p: &UserPath) -> Result<()> {
         if p.is_root() {
-            return Err(Error::Refused("/: cannot remove the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
         let real = self.dir(p)?;
         fs::remove_dir(&real).map_err(|e| Error::io(&p.to_string(), e))?;
@@ -434,18 +440,18 @@ impl Tree {
         before: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         if from.is_root() {
-            return Err(Error::Refused("/: cannot move the top directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: cannot move the top directory"));
         }
         let source = self.entry(from)?;
         if to.is_within(from) && to != from {
-            return Err(Error::Refused(format!("{to}: inside {from}")));
+            return Err(Error::new(ErrorKind::Refused, format!("{to}: inside {from}")));
         }
         match self.entry(to) {
             Ok(e) if e.kind == Kind::Dir && to != from => {
-                return Err(Error::Exists(format!("{to}: is an existing directory")));
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing directory")));
             }
             Ok(e) if source.kind == Kind::Dir && e.kind == Kind::File => {
-                return Err(Error::Exists(format!("{to}: is an existing file")));
+                return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing file")));
             }
             _ => {}
         }
@@ -464,20 +470,20 @@ impl Tree {
     /// Bytes in regular files anywhere in the tree; `451` if any
     /// directory cannot be read (never a silent 0).
     pub fn usage(&self) -> Result<u64> {
-        usage_of(&self.home).map_err(|e| Error::Local(format!("cannot count the space used ({e})")))
+        usage_of(&self.home).map_err(|e| Error::server("cannot count the space used", e))
     }
 
     /// The real path where a new file `p` is committed, after checking that
     /// its directory exists and that `p` is not a directory.
     pub fn file_target(&self, p: &UserPath) -> Result<PathBuf> {
         if p.is_root() {
-            return Err(Error::Refused("/: is a directory".into()));
+            return Err(Error::new(ErrorKind::Refused, "/: is a directory"));
         }
         self.fits(p, 0)?;
         self.dir(&p.parent())?;
         match self.entry(p) {
-            Ok(e) if e.kind == Kind::Dir => Err(Error::Refused(format!("{p}: is a directory"))),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(self.real(p)),
+            Ok(e) if e.kind == Kind::Dir => Err(Error::new(ErrorKind::Refused, format!("{p}: is a directory"))),
+            Ok(_) | Err(Error { kind: ErrorKind::NotFound, .. }) => Ok(self.real(p)),
             Err(e) => Err(e),
         }
     }
@@ -570,16 +576,6 @@ fn read_level(
         }
     }
     Ok(Some(subdirs))
-}
-
-/// Flushes a directory's entries to stable storage.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Flushes the directory that holds `path`.
-pub fn sync_parent(path: &Path) -> io::Result<()> {
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 /// The identity of a file for its recorded MD5: device, inode, size and

@@ -30,10 +30,11 @@ use std::sync::{Mutex, MutexGuard};
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
-use crate::fs::sync_dir;
-use crate::log;
 use crate::proto::Password;
+use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::log;
+use crate::storage::DataDir;
+use crate::storage::durable::{replace_file, sync_dir};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
 pub const ROUNDS: u32 = 60_000;
@@ -91,12 +92,8 @@ impl Users {
     /// to appends.
     pub(crate) fn attach(data: &Path) -> Users {
         let dummy = make_record(&Password::new("dummy password"), ROUNDS).unwrap_or_default();
-        Users {
-            path: data.join("users"),
-            lock_path: data.join("users.lock"),
-            cache: Mutex::new(Cache::default()),
-            dummy,
-        }
+        let data = DataDir::new(data);
+        Users { path: data.users_file(), lock_path: data.users_lock(), cache: Mutex::new(Cache::default()), dummy }
     }
 
     fn start_up(&self) -> io::Result<()> {
@@ -122,7 +119,7 @@ impl Users {
         check_user(user)?;
         check_password(pass)?;
         match self.lookup(user) {
-            Some(_) => Err(Error::Exists(format!("user {user} exists already"))),
+            Some(_) => Err(Error::new(ErrorKind::Exists, format!("user {user} exists already"))),
             None => Ok(()),
         }
     }
@@ -130,8 +127,8 @@ impl Users {
     /// Adds an account; `Exists` if the name is taken (by any process).
     pub fn register(&self, user: &str, pass: &Password) -> Result<()> {
         self.check_new(user, pass)?;
-        let taken = || Error::Exists(format!("user {user} exists already"));
-        let record = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        let taken = || Error::new(ErrorKind::Exists, format!("user {user} exists already"));
+        let record = make_record(pass, ROUNDS).map_err(no_randomness)?;
         self.append(user, &record, |accounts| if accounts.contains_key(user) { Err(taken()) } else { Ok(()) })
     }
 
@@ -155,7 +152,7 @@ impl Users {
         user: &str,
         make: impl FnOnce(&HashMap<String, String>) -> Result<String>,
     ) -> Result<()> {
-        let local = |e: io::Error| Error::Local(format!("users file: {e}"));
+        let local = |e: io::Error| Error::server("users file", e);
         let _lock = self.lock_writers().map_err(local)?;
         let created = !self.path.exists();
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
@@ -165,7 +162,7 @@ impl Users {
             (make(&cache.accounts)?, cache.dead())
         };
         if record.contains(['\n', '\r']) {
-            return Err(Error::BadArgs("a record is one line".into()));
+            return Err(Error::new(ErrorKind::BadArgs, "a record is one line"));
         }
         let len = file.metadata().map_err(local)?.len();
         let head = if len == 0 { HEADER } else { "" };
@@ -338,7 +335,7 @@ impl Users {
     /// Gives `user` a new password; `NotFound` if there is no such account.
     pub fn set_password(&self, user: &str, pass: &Password) -> Result<()> {
         check_password(pass)?;
-        let fresh = make_record(pass, ROUNDS).map_err(|e| Error::Local(format!("no randomness: {e}")))?;
+        let fresh = make_record(pass, ROUNDS).map_err(no_randomness)?;
         self.change(user, |record| {
             let rest = record.strip_prefix(credential(record)).unwrap_or("");
             format!("{fresh}{rest}")
@@ -377,7 +374,7 @@ impl Users {
 }
 
 fn no_such_user(user: &str) -> Error {
-    Error::NotFound(format!("no user {user}"))
+    Error::new(ErrorKind::NotFound, format!("no user {user}"))
 }
 
 /// The `KEY=VALUE` fields of a record, after its credential.
@@ -495,7 +492,7 @@ pub fn check_user(user: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::BadArgs("user name: 1-32 of A-Z a-z 0-9 _ . -, not starting with . or -".into()))
+        Err(Error::new(ErrorKind::BadArgs, "user name: 1-32 of A-Z a-z 0-9 _ . -, not starting with . or -"))
     }
 }
 
@@ -505,29 +502,16 @@ pub fn check_password(pass: &Password) -> Result<()> {
     if (1..=128).contains(&p.len()) && !p.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(Error::BadArgs("password: 1-128 bytes, no control characters".into()))
+        Err(Error::new(ErrorKind::BadArgs, "password: 1-128 bytes, no control characters"))
     }
-}
-
-/// Writes `bytes` to `path` atomically and durably.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
-    let tmp = path.with_extension(format!("tmp.{}", hex::encode(suffix)));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// A new record `md5$ROUNDS$SALT$HASH` with a fresh random salt.
+/// The system gave no random bytes for a salt.
+fn no_randomness(e: getrandom::Error) -> Error {
+    Error::server("no randomness", io::Error::other(e.to_string()))
+}
+
 fn make_record(pass: &Password, rounds: u32) -> std::result::Result<String, getrandom::Error> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)?;

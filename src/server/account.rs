@@ -1,0 +1,39 @@
+//! Handlers of the account commands of a logged-in user: `passwd` and
+//! `quota`.
+
+use crate::proto::body::Quota;
+use crate::proto::{Code, Password, Reply};
+use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::storage::staging::staged_bytes;
+use crate::storage::users::check_password;
+
+/// `passwd OLD NEW`: NEW is checked first (a bad one costs no hash and
+/// counts as no failure), then OLD, which counts as a failed login when
+/// wrong; the session stays logged in unless that failure was one too
+/// many.
+pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password) -> Handled {
+    let (user, users) = (&login.user, &cx.shared.users);
+    if let Err(e) = check_password(new) {
+        cx.log(user, "passwd", "", 501, 0);
+        return Ok(e.reply().into());
+    }
+    if !users.verify(user, old) {
+        return Ok(cx.failed_login(user, "passwd", "old password incorrect"));
+    }
+    let result = users.set_password(user, new).map(|_| Reply::new(Code::Done, "password changed"));
+    cx.note(user, "passwd", "", &result);
+    Ok(Outcome::Reply(result.unwrap_or_else(|e| e.reply())))
+}
+
+/// `quota`: the tree, staged uploads and the trash all count.
+pub(crate) fn quota(cx: &Cx, login: &Login) -> Handled {
+    let result = login.tree.usage().map(|used| {
+        let used = used + staged_bytes(&login.staging(cx.shared)) + login.trash(cx.shared).usage();
+        let limit = cx.shared.quota_of(&login.user);
+        Reply::new(Code::Status, Quota { used, limit }.to_string())
+    });
+    if let Err(e) = &result {
+        cx.note(&login.user, "quota", &e.to_string(), &result);
+    }
+    Ok(result?.into())
+}

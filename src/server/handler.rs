@@ -1,0 +1,151 @@
+//! What a command handler is given and what it gives back: the logged-in
+//! state as a value ([`Login`]), the context of the session ([`Cx`]), and
+//! one outcome type ([`Outcome`], [`Handled`]).
+//!
+//! The session builds these and carries out the outcome; handlers use
+//! them. This module uses neither, so there is no cycle.
+
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use crate::proto::{Code, Reply};
+use crate::server::conn::Framed;
+use crate::server::error::Result;
+use crate::server::log;
+use crate::server::shared::Shared;
+use crate::storage::trash::Trash;
+use crate::storage::tree::{Tree, UserPath};
+
+/// What a handler asks the session to do next.
+pub(crate) enum Outcome {
+    /// Send this reply and read the next request.
+    Reply(Reply),
+    /// Send this reply, then close gently (draining what the client sends).
+    Refuse(Reply),
+    /// Send this reply and close at once (`quit`).
+    Bye(Reply),
+    /// Close without a word (the client is gone or the framing is lost).
+    Close,
+    /// Everything is sent; read the next request.
+    Go,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Outcome {
+        Outcome::Reply(reply)
+    }
+}
+
+/// What every handler returns: an error becomes its reply in one place.
+pub(crate) type Handled = Result<Outcome>;
+
+/// A logged-in user: the tree, the working directory, and which account.
+pub(crate) struct Login {
+    pub(crate) user: String,
+    pub(crate) tree: Tree,
+    pub(crate) cwd: UserPath,
+    /// The home directory at login: the account this session serves, told
+    /// apart from a later one of the same name.
+    home_id: HomeId,
+}
+
+impl Login {
+    pub(crate) fn new(user: &str, tree: Tree, cwd: UserPath, home_id: HomeId) -> Login {
+        Login { user: user.to_string(), tree, cwd, home_id }
+    }
+
+    /// The tree and a path resolved from the working directory.
+    pub(crate) fn resolve(&self, text: &str) -> Result<(&Tree, UserPath)> {
+        Ok((&self.tree, self.cwd.resolve(text)?))
+    }
+
+    /// The user's trash.
+    pub(crate) fn trash(&self, shared: &Shared) -> Trash {
+        shared.trash(&self.user)
+    }
+
+    /// Where the user's interrupted uploads wait.
+    pub(crate) fn staging(&self, shared: &Shared) -> PathBuf {
+        shared.staging(&self.user)
+    }
+
+    /// Whether the account was deleted since login (checked before each
+    /// request: the users map refreshes incrementally and the home is one
+    /// `stat`).
+    pub(crate) fn gone(&self, shared: &Shared) -> bool {
+        let home = std::fs::symlink_metadata(shared.home(&self.user)).ok().map(|m| home_id(&m));
+        !shared.users.exists(&self.user) || home != Some(self.home_id)
+    }
+}
+
+/// What a handler may use besides the login: the shared state, the peer,
+/// the connection and the session's failed-login count.
+pub(crate) struct Cx<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) peer: SocketAddr,
+    pub(crate) wire: &'a mut Framed<TcpStream>,
+    failures: &'a mut u32,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(
+        shared: &'a Shared,
+        peer: SocketAddr,
+        wire: &'a mut Framed<TcpStream>,
+        failures: &'a mut u32,
+    ) -> Cx<'a> {
+        Cx { shared, peer, wire, failures }
+    }
+
+    /// Logs one event of this session.
+    pub(crate) fn log(&self, user: &str, action: &str, detail: &str, outcome: impl std::fmt::Display, bytes: u64) {
+        log::event(Some(self.peer), user, action, detail, outcome, bytes);
+    }
+
+    /// Logs the outcome of a request that changes something.
+    pub(crate) fn note(&self, user: &str, action: &str, detail: &str, result: &Result<Reply>) {
+        let outcome = match result {
+            Ok(r) => r.code.number().to_string(),
+            Err(e) => e.outcome(),
+        };
+        self.log(user, action, detail, outcome, 0);
+    }
+
+    /// A wrong password (`login`, or `passwd` with a wrong OLD): the
+    /// per-address back-off, then `530`, or `421` and close after too many
+    /// on this connection.
+    pub(crate) fn failed_login(&mut self, shown: &str, action: &str, text: &str) -> Outcome {
+        *self.failures += 1;
+        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
+        self.log(shown, action, "", 530, 0);
+        if *self.failures >= self.shared.config.max_login_failures {
+            self.log(shown, action, "", 421, 0);
+            return Outcome::Refuse(Reply::new(Code::Closing, "too many failed logins"));
+        }
+        Outcome::Reply(Reply::new(Code::NotLoggedIn, text))
+    }
+
+    /// A wrong guess (a wrong proof for `claim`, an unknown share code):
+    /// counted like a failed login, with the same back-off, then `reply`,
+    /// or `421` and close after too many on this connection. `detail` is
+    /// logged, so it is never a code.
+    pub(crate) fn wrong_guess(&mut self, user: &str, action: &str, detail: &str, reply: Reply) -> Outcome {
+        *self.failures += 1;
+        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
+        self.log(user, action, detail, reply.code.number(), 0);
+        if *self.failures >= self.shared.config.max_login_failures {
+            self.log(user, action, detail, 421, 0);
+            return Outcome::Refuse(Reply::new(Code::Closing, "too many failed attempts"));
+        }
+        Outcome::Reply(reply)
+    }
+}
+
+/// Which directory a home is: device, inode and birth time, so that a home
+/// made again on a reused inode (after `netdisk user del`) is another one.
+pub(crate) type HomeId = (u64, u64, Option<std::time::SystemTime>);
+
+pub(crate) fn home_id(meta: &std::fs::Metadata) -> HomeId {
+    (meta.dev(), meta.ino(), meta.created().ok())
+}

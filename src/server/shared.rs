@@ -1,0 +1,168 @@
+//! The state all sessions share: configuration, accounts, recorded
+//! digests, upload holders and quota bookings, and the per-address
+//! counters (connections, failed logins, registrations).
+//!
+//! Sessions and the accept loop both use it; it uses neither. Locks are
+//! poison-tolerant: a panic in one session never locks out the others.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::server::config::Config;
+use crate::server::takeover::{Holders, Reservations};
+use crate::storage::DataDir;
+use crate::storage::digests::Sums;
+use crate::storage::trash::Trash;
+use crate::storage::users::Users;
+
+/// Failed logins from one address are remembered this long.
+const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Registrations one address earns back per second, after its burst of
+/// `--register-burst`.
+const REGISTER_RATE: f64 = 1.0;
+
+/// What every session can see.
+pub struct Shared {
+    pub config: Config,
+    /// The layout of `config.data`.
+    pub(crate) data: DataDir,
+    pub users: Users,
+    pub sums: Sums,
+    pub holders: Holders,
+    /// Bytes booked against the quota by uploads in progress.
+    pub(crate) reservations: Reservations,
+    conns: Mutex<Conns>,
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    registrations: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// A token bucket: registrations an address may still make, as of `at`.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Conns {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl Shared {
+    /// The state of a server serving `config.data`.
+    pub(crate) fn new(config: Config) -> Shared {
+        Shared {
+            users: Users::open(&config.data),
+            sums: Sums::new(DataDir::new(&config.data).sums()),
+            data: DataDir::new(&config.data),
+            holders: Holders::default(),
+            reservations: Reservations::default(),
+            config,
+            conns: Mutex::default(),
+            failures: Mutex::default(),
+            registrations: Mutex::default(),
+        }
+    }
+
+    /// A user's visible tree.
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.data.home(user)
+    }
+
+    /// Where a user's interrupted uploads wait.
+    pub fn staging(&self, user: &str) -> PathBuf {
+        self.data.staging(user)
+    }
+
+    /// A user's trash.
+    pub(crate) fn trash(&self, user: &str) -> Trash {
+        Trash::new(&self.data, user, self.config.trash_days)
+    }
+
+    /// The quota that applies to `user`: their own (`netdisk user quota`),
+    /// else the server's `--quota`; `None` is unlimited. Read from the users
+    /// file as it is now, so a change made while the server runs counts at
+    /// once.
+    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
+        self.users.quota(user).over(self.config.quota)
+    }
+
+    /// Records a failed login from `ip` and returns how long to wait before
+    /// answering: 100 ms, doubling with each recent failure from that
+    /// address, at most 5 s. Reconnecting does not reset it.
+    pub fn login_failed(&self, ip: IpAddr) -> Duration {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if map.len() > 100_000 {
+            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        }
+        let times = map.entry(ip).or_default();
+        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        times.push(now);
+        let n = times.len().min(7) as u32;
+        Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
+    }
+
+    /// Takes one registration from `ip`'s bucket; `false` when it is empty.
+    /// A full bucket is the same as none, so the map is pruned of them.
+    pub(crate) fn may_register(&self, ip: IpAddr) -> bool {
+        let burst = f64::from(self.config.register_burst);
+        let now = Instant::now();
+        let refill = |b: &Bucket| (b.tokens + now.duration_since(b.at).as_secs_f64() * REGISTER_RATE).min(burst);
+        let mut map = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, b| refill(b) < burst);
+        }
+        let bucket = map.entry(ip).or_insert(Bucket { tokens: burst, at: now });
+        *bucket = Bucket { tokens: refill(bucket), at: now };
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
+            bucket.tokens -= 1.0;
+        }
+        allowed
+    }
+
+    /// Counts a new connection in, if the limits allow it.
+    pub(crate) fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = conns.per_ip.get(&ip).copied().unwrap_or(0);
+        if conns.total >= self.config.max_clients || mine >= self.config.max_per_ip {
+            return None;
+        }
+        conns.total += 1;
+        *conns.per_ip.entry(ip).or_default() += 1;
+        Some(Slot { shared: Arc::clone(self), ip })
+    }
+}
+
+/// A counted connection; leaving the count happens on drop, even when the
+/// session panics. A session gives its slot back before the client can see
+/// the connection close (see [`Conn`]), so a client that reconnects at once
+/// is never refused for its own old session.
+pub struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut conns = self.shared.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.total -= 1;
+        if let Some(n) = conns.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                conns.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// An accepted connection and its slot. Fields drop in order: the slot is
+/// given back before the socket closes.
+pub struct Conn {
+    pub slot: Option<Slot>,
+    pub stream: TcpStream,
+}
