@@ -4,7 +4,6 @@
 use crate::proto::body::Quota;
 use crate::proto::{Code, Password, Reply};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::storage::staging::staged_bytes;
 use crate::storage::users::check_password;
 
 /// `passwd OLD NEW`: NEW is checked first (a bad one costs no hash and
@@ -27,8 +26,7 @@ pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password)
 
 /// `quota`: the tree, staged uploads and the trash all count.
 pub(crate) fn quota(cx: &Cx, login: &Login) -> Handled {
-    let result = login.tree.usage().map(|used| {
-        let used = used + staged_bytes(&login.staging(cx.shared)) + login.trash(cx.shared).usage();
+    let result = login.count_usage(cx.shared).map(|used| {
         let limit = cx.shared.quota_of(&login.user);
         Reply::new(Code::Status, Quota { used, limit }.to_string())
     });

@@ -20,23 +20,14 @@ use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::takeover::{Ledger, Reservation};
+use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::copies::same_inode;
 use crate::storage::durable::sync_parent;
-use crate::storage::staging::staged_bytes_where;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
 const MAX_PROOF_BYTES: u64 = 1 << 20;
-
-/// Bytes booked against the quota by a claim or a save in progress;
-/// given back when dropped.
-pub(crate) struct Booking {
-    reservation: Reservation,
-    limit: u64,
-    size: u64,
-}
 
 /// A link to the claimed content in the claimer's staging area; removed
 /// when dropped unless it was renamed into place.
@@ -183,47 +174,6 @@ pub(crate) fn remember(cx: &Cx, login: &Login, path: &UserPath, size: u64, md5: 
 
 fn store(cx: &Cx) -> Store {
     Store::new(&cx.shared.data, cx.shared.config.dedup)
-}
-
-/// Books `size` bytes against the user's quota (none without a quota),
-/// or refuses with `552`, like an upload's booking.
-pub(crate) fn book(cx: &Cx, login: &Login, size: u64, what: &UserPath) -> Result<Option<Booking>> {
-    let Some(quota) = cx.shared.quota_of(&login.user) else { return Ok(None) };
-    let limit = quota.saturating_sub(login.trash(cx.shared).usage());
-    let account = cx.shared.reservations.account(&login.user);
-    let mut ledger = account.lock();
-    if used_besides(cx, login, &ledger, None)?.saturating_add(size) > limit {
-        return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {quota} bytes")));
-    }
-    let tag = login.staging(cx.shared).join(format!("book-{}", random_hex().map_err(io_local)?));
-    let reservation = ledger.book(&account, &tag, size);
-    Ok(Some(Booking { reservation, limit, size }))
-}
-
-/// Files, staged uploads nobody booked, and the other bookings.
-fn used_besides(cx: &Cx, login: &Login, ledger: &Ledger, own: Option<&Reservation>) -> Result<u64> {
-    let staged = staged_bytes_where(&login.staging(cx.shared), |p| !ledger.covers(p));
-    Ok(login.tree.usage()?.saturating_add(staged).saturating_add(ledger.booked_except(own)))
-}
-
-/// Runs `place` (which makes the booked bytes part of the tree) with the
-/// ledger locked, after checking again that the booking still fits;
-/// the booking is given back under the same lock.
-pub(crate) fn within_booking<T>(
-    cx: &Cx,
-    login: &Login,
-    booking: Option<&Booking>,
-    place: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    let Some(booking) = booking else { return place() };
-    let mut ledger = booking.reservation.account().lock();
-    let used = used_besides(cx, login, &ledger, Some(&booking.reservation))?;
-    if used.saturating_add(booking.size) > booking.limit {
-        return Err(Error::new(ErrorKind::Quota, format!("would exceed the quota of {} bytes", booking.limit)));
-    }
-    let placed = place()?;
-    ledger.release(&booking.reservation);
-    Ok(placed)
 }
 
 /// A fresh challenge for a file of `size` (> 0) bytes: a random nonce and

@@ -9,10 +9,11 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Purge, Reply};
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
+use crate::server::quota;
 use crate::storage::find::find as find_lines;
-use crate::storage::staging::{Download, staged_bytes};
+use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
 
 /// `257 "PATH"`.
@@ -65,6 +66,9 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
+        if cx.shared.config.trash_days == 0 {
+            login.usage_changed(cx.shared);
+        }
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });
     cx.note(&login.user, "rm", text, &result);
@@ -91,6 +95,9 @@ pub(crate) fn purge(cx: &Cx, login: &Login, target: &Purge) -> Handled {
         Purge::All => trash.purge_all(sums).map(|_| Reply::new(Code::ActionDone, "trash emptied")),
         Purge::Id(id) => trash.purge(id, sums).map(|_| Reply::new(Code::ActionDone, format!("purged {id}"))),
     };
+    if result.is_ok() {
+        login.usage_changed(cx.shared);
+    }
     cx.note(&login.user, "purge", if let Purge::Id(id) = target { id } else { "all" }, &result);
     Ok(result?.into())
 }
@@ -113,6 +120,7 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         // A file kept in the trash keeps its record.
         if let Some(gone) = replaced.filter(|_| !kept.get()) {
             cx.shared.sums.forget(&gone);
+            login.usage_changed(cx.shared);
         }
         Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
     });
@@ -148,28 +156,18 @@ pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         let (_, b) = login.resolve(to)?;
         let plan = tree.plan_copy(&a, &b)?;
         tree.check_copy_length(&b, &plan, &staging)?;
-        check_copy_quota(cx, login, plan.bytes)?;
-        let keep = || keep_replaced(cx, login, &a, &b).map(|_| ());
-        tree.copy((&a, &b), &plan, &staging, &cx.shared.sums, keep)?;
+        let booking = quota::book(cx, login, plan.bytes, &b)?;
+        let kept = std::cell::Cell::new(true);
+        let keep = || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k));
+        let copy = || tree.copy((&a, &b), &plan, &staging, &cx.shared.sums, keep);
+        quota::within_booking(cx, login, booking.as_ref(), copy)?;
+        if !kept.get() {
+            login.usage_changed(cx.shared);
+        }
         Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
     });
     cx.note(&login.user, "cp", &format!("{from} -> {to}"), &result);
     Ok(result?.into())
-}
-
-/// Refuses a copy that would take the user past the quota: every path
-/// counts its full size, even when it shares storage.
-// Quota reservations (uploads branch) replace this check-then-act.
-fn check_copy_quota(cx: &Cx, login: &Login, bytes: u64) -> Result<()> {
-    let Some(quota) = cx.shared.quota_of(&login.user) else { return Ok(()) };
-    let used = login.tree.usage()? + staged_bytes(&login.staging(cx.shared)) + login.trash(cx.shared).usage();
-    if used.saturating_add(bytes) > quota {
-        return Err(Error::new(
-            ErrorKind::Quota,
-            format!("copy of {bytes} bytes would exceed the quota of {quota} bytes"),
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) fn find(cx: &Cx, login: &Login, text: &str) -> Handled {

@@ -14,8 +14,10 @@ use crate::server::conn::Framed;
 use crate::server::error::Result;
 use crate::server::log;
 use crate::server::shared::Shared;
+use crate::storage::staging::{Quota, staged_bytes};
 use crate::storage::trash::Trash;
 use crate::storage::tree::{Tree, UserPath};
+use crate::storage::usage::UsageFile;
 
 /// What a handler asks the session to do next.
 pub(crate) enum Outcome {
@@ -63,6 +65,38 @@ impl Login {
     /// The user's trash.
     pub(crate) fn trash(&self, shared: &Shared) -> Trash {
         shared.trash(&self.user)
+    }
+
+    /// The user's quota of `limit` bytes: the ledger of their uploads in
+    /// progress, and the figure of what they hold (files and trash).
+    pub(crate) fn quota(&self, shared: &Shared, limit: u64) -> Quota {
+        let (tree, trash) = (self.tree.clone(), self.trash(shared));
+        Quota {
+            limit,
+            account: shared.reservations.account(&self.user),
+            usage: UsageFile::new(shared.data.usage(&self.user)),
+            count: Box::new(move || Ok(tree.usage()?.saturating_add(trash.usage()))),
+        }
+    }
+
+    /// After a removal that frees space (a purge, `rm` without a trash, a
+    /// replaced file let go): the user's figure is counted again at the
+    /// next decision, in every process.
+    pub(crate) fn usage_changed(&self, shared: &Shared) {
+        if let Ok(mut counted) = UsageFile::new(shared.data.usage(&self.user)).lock(None) {
+            let _ = counted.forget();
+        }
+    }
+
+    /// The bytes the user holds, counted now (files, trash and staged
+    /// uploads), and recorded as their figure.
+    pub(crate) fn count_usage(&self, shared: &Shared) -> Result<u64> {
+        let quota = self.quota(shared, 0);
+        let mut ledger = quota.account.lock();
+        let mut counted = quota.usage.lock(ledger.counted_at)?;
+        let held = counted.recount(&*quota.count);
+        ledger.counted_at = counted.last();
+        Ok(held?.saturating_add(staged_bytes(&self.staging(shared))))
     }
 
     /// Where the user's interrupted uploads wait.

@@ -17,6 +17,7 @@ pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod handler;
 pub mod log;
+pub(crate) mod quota;
 pub(crate) mod session;
 pub(crate) mod shared;
 pub(crate) mod sharing;
@@ -37,7 +38,7 @@ use crate::storage::accounts::finish_deletions;
 use crate::storage::content::Store;
 use crate::storage::shares::Shares;
 use crate::storage::staging::sweep;
-use crate::storage::trash;
+use crate::storage::{trash, usage};
 
 /// Stack of a session thread: sessions keep their buffers on the heap.
 const STACK: usize = 128 * 1024;
@@ -128,6 +129,9 @@ impl Server {
                 let removed = trash::sweep(&shared.data, shared.config.trash_days, first, &shared.sums);
                 if removed > 0 || first {
                     log::server("sweep", format!("trash: removed {removed} expired or leftover entries"));
+                }
+                if removed > 0 {
+                    usage::forget_all(&shared.data.usages());
                 }
                 first = false;
                 sweep_content(&shared);

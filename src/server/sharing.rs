@@ -12,9 +12,9 @@ use std::path::Path;
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
-use crate::server::claim::{Booking, book, within_booking};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::copies::{Plan, Scratch, copy_tree, measure, share_file};
 use crate::storage::durable::sync_parent;
 use crate::storage::find::find;

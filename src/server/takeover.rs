@@ -136,6 +136,9 @@ impl Account {
 pub(crate) struct Ledger {
     next: u64,
     booked: HashMap<u64, (PathBuf, u64)>,
+    /// When this process last counted the user's bytes (see
+    /// `storage::usage`); `None`: not yet.
+    pub(crate) counted_at: Option<std::time::Instant>,
 }
 
 impl Ledger {

@@ -15,7 +15,7 @@ use crate::server::conn::{Input, later};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::takeover::Hold;
-use crate::storage::staging::{Limits, Quota, Request, Stop, Upload, part_path};
+use crate::storage::staging::{Limits, Request, Stop, Upload, part_path};
 use crate::storage::tree::UserPath;
 
 /// An upload whose staged file has not grown for this long (or half the
@@ -84,15 +84,11 @@ fn prepare_or_take_over(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload,
 
 fn prepare(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload, UserPath)> {
     let shared = cx.shared;
-    // The trash counts in the quota.
-    let trash = login.trash(shared).usage();
-    let account =
-        |limit: u64| Quota { limit: limit.saturating_sub(trash), account: shared.reservations.account(&login.user) };
-    let limits =
-        Limits { max_file_size: shared.config.max_file_size, quota: shared.quota_of(&login.user).map(account) };
+    let quota = shared.quota_of(&login.user).map(|limit| login.quota(shared, limit));
+    let limits = Limits { max_file_size: shared.config.max_file_size, quota };
     let (tree, path) = login.resolve(asked.text)?;
     let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
-    let up = Upload::prepare(tree, &login.staging(shared), &request, &limits)?;
+    let up = Upload::prepare(tree, &login.staging(shared), &request, limits)?;
     Ok((up, path))
 }
 

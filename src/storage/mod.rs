@@ -16,6 +16,7 @@ pub(crate) mod shares;
 pub(crate) mod staging;
 pub(crate) mod trash;
 pub mod tree;
+pub(crate) mod usage;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -119,11 +120,20 @@ impl DataDir {
         self.root.join("share-codes")
     }
 
-    /// The directories that hold one subdirectory per user; a feature that
-    /// keeps per-user data adds its top here, so deleting an account
-    /// reaches it.
-    pub(crate) fn per_user(&self) -> [PathBuf; 5] {
-        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users()]
+    /// The top of every user's usage record (see `usage`).
+    pub(crate) fn usages(&self) -> PathBuf {
+        self.root.join("usage")
+    }
+
+    /// The bytes a user's files and trash hold, as last counted.
+    pub(crate) fn usage(&self, user: &str) -> PathBuf {
+        self.usages().join(user)
+    }
+
+    /// The directories that hold one entry per user; a feature that keeps
+    /// per-user data adds its top here, so deleting an account reaches it.
+    pub(crate) fn per_user(&self) -> [PathBuf; 6] {
+        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users(), self.usages()]
     }
 
     /// The directories a server makes at start.

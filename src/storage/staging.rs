@@ -33,6 +33,7 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::{replace_record, sync_dir};
 use crate::storage::trash::Trash;
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::{CountFn, Counted, UsageFile};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.
@@ -64,10 +65,30 @@ pub struct Limits {
     pub(crate) quota: Option<Quota>,
 }
 
-/// A user's quota and the ledger of their uploads in progress.
+/// A user's quota, the ledger of their uploads in progress, and the
+/// figure of what they hold (see `storage::usage`).
 pub(crate) struct Quota {
     pub(crate) limit: u64,
     pub(crate) account: Account,
+    pub(crate) usage: UsageFile,
+    pub(crate) count: CountFn,
+}
+
+impl Quota {
+    /// Checks, with `ledger` locked, that `more` bytes fit beside what the
+    /// user holds and `besides` (staged bytes nobody booked, other
+    /// bookings); returns the locked figure, to add what gets placed.
+    /// `what` names the request in the refusal.
+    pub(crate) fn check(&self, ledger: &mut Ledger, more: u64, besides: u64, what: &str) -> Result<Counted> {
+        let mut counted = self.usage.lock(ledger.counted_at)?;
+        let fits = counted.fits(more, besides, self.limit, &*self.count);
+        ledger.counted_at = counted.last();
+        if !fits? {
+            let limit = self.limit;
+            return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {limit} bytes")));
+        }
+        Ok(counted)
+    }
 }
 
 /// The saved record beside a `.part` file.
@@ -140,7 +161,7 @@ pub struct Upload {
 /// This upload's booking against the user's quota.
 struct Booked {
     reservation: Reservation,
-    limit: u64,
+    quota: Quota,
 }
 
 /// A committed upload.
@@ -155,14 +176,14 @@ impl Upload {
     /// Checks the request, locks the staged file, and decides how many
     /// bytes the server already holds. Everything is decided before any
     /// file changes: a refused request leaves the staged bytes as they were.
-    pub fn prepare(tree: &Tree, staging: &Path, req: &Request, limits: &Limits) -> Result<Upload> {
+    pub(crate) fn prepare(tree: &Tree, staging: &Path, req: &Request, limits: Limits) -> Result<Upload> {
         let what = req.path.to_string();
         if req.size > limits.max_file_size {
             return Err(Error::new(ErrorKind::Quota, format!("{what}: larger than the server's file-size limit")));
         }
         tree.file_target(req.path)?;
         let mut up = Upload::open(staging, &what)?;
-        let start = up.decide(tree, req, limits).inspect_err(|_| up.forget_if_empty())?;
+        let start = up.decide(req, limits.quota).inspect_err(|_| up.forget_if_empty())?;
         let io = |e| Error::io(&what, e);
         up.start_at(start).map_err(io)?;
         up.record_attempt(req).map_err(io)?;
@@ -194,9 +215,9 @@ impl Upload {
     /// Decides where this upload starts, changing no file: books its size
     /// against the quota, adopts an earlier attempt's bytes if they fit this
     /// request, and checks FROM against what is held.
-    fn decide(&mut self, tree: &Tree, req: &Request, limits: &Limits) -> Result<u64> {
-        if let Some(quota) = &limits.quota {
-            self.booked = Some(self.book(tree, req, quota)?);
+    fn decide(&mut self, req: &Request, quota: Option<Quota>) -> Result<u64> {
+        if let Some(quota) = quota {
+            self.booked = Some(self.book(req, quota)?);
         }
         let part_len = self.part.metadata().map_err(|e| Error::io(&self.meta.path, e))?.len();
         let old = fs::read_to_string(&self.meta_path).ok().and_then(|t| Meta::parse(&t));
@@ -213,26 +234,20 @@ impl Upload {
     /// Books this upload's whole size against the quota, or refuses it. The
     /// file it replaces still counts: it is there until the commit (and a
     /// `mv` meanwhile must not make room twice).
-    fn book(&self, tree: &Tree, req: &Request, quota: &Quota) -> Result<Booked> {
-        let mut ledger = quota.account.lock();
-        let used = self.used_besides(tree, &ledger, None)?;
-        if used.saturating_add(req.size) > quota.limit {
-            let what = &self.meta.path;
-            return Err(Error::new(
-                ErrorKind::Quota,
-                format!("{what}: would exceed the quota of {} bytes", quota.limit),
-            ));
-        }
-        let reservation = ledger.book(&quota.account, &self.part_path, req.size);
-        Ok(Booked { reservation, limit: quota.limit })
+    fn book(&self, req: &Request, quota: Quota) -> Result<Booked> {
+        let account = quota.account.clone();
+        let mut ledger = account.lock();
+        let besides = self.staged_besides(&ledger).saturating_add(ledger.booked_except(None));
+        quota.check(&mut ledger, req.size, besides, &self.meta.path)?;
+        let reservation = ledger.book(&account, &self.part_path, req.size);
+        Ok(Booked { reservation, quota })
     }
 
-    /// What the user holds besides this upload: files, staged uploads that
-    /// nobody booked, and the bookings of other uploads in progress.
-    fn used_besides(&self, tree: &Tree, ledger: &Ledger, own: Option<&Reservation>) -> Result<u64> {
+    /// Staged uploads of the user that nobody booked (their bytes are
+    /// held, but no upload in progress counts them), this one aside.
+    fn staged_besides(&self, ledger: &Ledger) -> u64 {
         let staging = self.part_path.parent().unwrap_or(Path::new("/"));
-        let staged = staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p));
-        Ok(tree.usage()?.saturating_add(staged).saturating_add(ledger.booked_except(own)))
+        staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p))
     }
 
     /// After a refusal: removes the staged file if this request created it
@@ -498,7 +513,7 @@ impl Upload {
         let meta = self.part.metadata().map_err(|e| Error::io(&what, e))?;
         sums.put(&meta, digest).map_err(|e| Error::server(&format!("{what}: digest record"), e))?;
         // Linked into the trash before the rename: kept either way.
-        let old = self.place(tree, &target, || trash.keep_replaced(tree, path, Some(digest), sums))?;
+        let old = self.place(&target, || trash.keep_replaced(tree, path, Some(digest), sums))?;
         let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
         if let Some((old, false)) = old {
             sums.forget(&old);
@@ -512,32 +527,30 @@ impl Upload {
     /// and whether `keep` kept it (in the trash) just before the rename.
     /// With a quota, the user's ledger is locked from the last check to the
     /// booking's return, so no other decision sees the file twice or not at
-    /// all; the check is done again because the tree may have grown (by a
-    /// server process that does not share this ledger). A replaced file is
-    /// still counted there, as it may go to the trash.
-    fn place(
-        &self,
-        tree: &Tree,
-        target: &Path,
-        keep: impl FnOnce() -> Result<bool>,
-    ) -> Result<Option<(Metadata, bool)>> {
-        let what = &self.meta.path;
-        let mut ledger = self.booked.as_ref().map(|b| b.reservation.account().lock());
-        if let (Some(ledger), Some(booked)) = (&ledger, &self.booked) {
-            let used = self.used_besides(tree, ledger, Some(&booked.reservation))?;
-            if used.saturating_add(self.meta.size) > booked.limit {
-                return Err(Error::new(
-                    ErrorKind::Quota,
-                    format!("{what}: would exceed the quota of {} bytes", booked.limit),
-                ));
-            }
+    /// all; the check is done again because the user's files may have
+    /// grown (by a server process that does not share this ledger). A
+    /// replaced file is still counted there, as it may go to the trash.
+    fn place(&self, target: &Path, keep: impl FnOnce() -> Result<bool>) -> Result<Option<(Metadata, bool)>> {
+        let Some(booked) = &self.booked else { return self.rename_over(target, keep) };
+        let mut ledger = booked.reservation.account().lock();
+        let besides = self.staged_besides(&ledger).saturating_add(ledger.booked_except(Some(&booked.reservation)));
+        let mut counted = booked.quota.check(&mut ledger, self.meta.size, besides, &self.meta.path)?;
+        let placed = self.rename_over(target, keep)?;
+        ledger.release(&booked.reservation);
+        let replaced = placed.as_ref().filter(|(m, kept)| m.is_file() && !kept).map_or(0, |(m, _)| m.len());
+        if counted.changed(self.meta.size, replaced).is_err() {
+            // Counted again at the next decision rather than trusted low.
+            ledger.counted_at = None;
         }
+        Ok(placed)
+    }
+
+    /// Keeps what `target` holds (`keep`), then renames the staged file
+    /// over it; returns what was there and whether it was kept.
+    fn rename_over(&self, target: &Path, keep: impl FnOnce() -> Result<bool>) -> Result<Option<(Metadata, bool)>> {
         let old = fs::symlink_metadata(target).ok();
         let kept = keep()?;
-        fs::rename(&self.part_path, target).map_err(|e| Error::io(what, e))?;
-        if let (Some(ledger), Some(booked)) = (ledger.as_mut(), &self.booked) {
-            ledger.release(&booked.reservation);
-        }
+        fs::rename(&self.part_path, target).map_err(|e| Error::io(&self.meta.path, e))?;
         Ok(old.map(|m| (m, kept)))
     }
 
