@@ -9,9 +9,9 @@
 //!     [--seconds S] [--sessions N] [--logged-in N]
 //! ```
 //!
-//! Sections: transfers, small, claim, mirror, scale, load. It starts the
-//! release server binary on `127.0.0.1:0` over temporary data directories
-//! and removes them when done. Peers (rsync, lftp, vsftpd) are used when
+//! Sections: transfers (or its `upload` or `download` alone), small, claim,
+//! mirror, scale, load. It starts the release server binary on
+//! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
 //! installed (`make bench-peers`); otherwise "peer not installed".
 
 #[path = "bench/claim.rs"]
@@ -45,8 +45,11 @@ use std::time::Instant;
 const QUICK_FILES: usize = 2_000;
 const FULL_FILES: usize = 10_000;
 const SECTIONS: &str = "transfers,small,claim,mirror,scale,load";
+/// Parts of `transfers` that `--only` may name alone.
+const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers,small,claim,mirror,scale,load] [--seconds S] [--sessions N] [--logged-in N]";
+                     [--only transfers|upload|download,small,claim,mirror,scale,load] [--seconds S] [--sessions N] \
+                     [--logged-in N]";
 
 pub struct Opts {
     size_mib: u64,
@@ -112,16 +115,25 @@ fn fresh(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// Whether `--only` asked for `name` (or for its section).
+fn wanted(o: &Opts, name: &str) -> bool {
+    o.only.split(',').any(|s| s == name || (name == "transfers" && DIRECTIONS.contains(&s)))
+}
+
 fn section_transfers(o: &Opts, dir: &Path) {
     let dir = fresh(&dir.join("transfers"));
-    let server = server::start(&dir.join("data"));
+    // Without dedup every upload sends its bytes: the same content is
+    // uploaded run after run, which `claim` would make instant.
+    let server = server::start_with(&dir.join("data"), &["--dedup", "off"]);
     let size = o.size_mib << 20;
     let path = dir.join("big.bin");
     limits::make_file(&path, size, 1);
     println!("file: {} MiB, MD5 {}", o.size_mib, limits::md5sum(&path, size).1);
     let bounds = transfers::limits(o.runs, &path, size, &dir.join("data"));
+    let named = |way: &str| o.only.split(',').any(|s| s == "transfers" || s == way);
+    let ways = transfers::Ways { up: named("upload"), down: named("download") };
     for link in server.links() {
-        transfers::run(o.runs, &link, &path, &bounds);
+        transfers::run(o.runs, &link, &path, &bounds, ways);
     }
     drop(server);
     let _ = fs::remove_dir_all(&dir);
@@ -231,7 +243,7 @@ fn main() {
         ("load", section_load),
     ];
     for (name, run) in sections {
-        if o.only.split(',').any(|s| s == name) {
+        if wanted(&o, name) {
             let t = Instant::now();
             println!("== {name}");
             run(&o, &dir);

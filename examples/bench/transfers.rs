@@ -44,8 +44,16 @@ pub fn limits(runs: usize, path: &Path, size: u64, data: &Path) -> Bounds {
     Bounds { md5sum, durable }
 }
 
+/// Which directions to measure (a download alone still uploads its files,
+/// untimed).
+#[derive(Clone, Copy)]
+pub struct Ways {
+    pub up: bool,
+    pub down: bool,
+}
+
 /// Upload and download of `path` on `link`, `runs` times each.
-pub fn run(runs: usize, link: &Link, path: &Path, bounds: &Bounds) {
+pub fn run(runs: usize, link: &Link, path: &Path, bounds: &Bounds, ways: Ways) {
     let size = fs::metadata(path).expect("test file").len();
     let mut c = client(&link.addr, "bench");
     let tag = link.name.split(' ').next().unwrap_or("x").to_string();
@@ -55,7 +63,12 @@ pub fn run(runs: usize, link: &Link, path: &Path, bounds: &Bounds) {
         mb_per_s(size, started.elapsed())
     });
     let limit = bounds.upload();
-    line(&format!("verified upload, new file ({})", link.name), &up, "MB/s", limit, "(target >= 0.85)");
+    if ways.up {
+        line(&format!("verified upload, new file ({})", link.name), &up, "MB/s", limit, "(target >= 0.85)");
+    }
+    if !ways.down {
+        return;
+    }
     let out = path.with_extension("down");
     fs::create_dir_all(&out).expect("download dir");
     let down = measure(runs, |i| {

@@ -27,6 +27,7 @@
 //! ```
 
 mod batch;
+mod behind;
 mod cache;
 mod conn;
 pub mod glob;

@@ -12,6 +12,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::behind::Behind;
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::{FileHash, Hashing, fill};
@@ -272,6 +273,7 @@ impl Client {
         let (size, md5) = (head.size, head.md5);
         let started = Instant::now();
         let mut hashing = Hashing::new(hasher, offset, size - offset);
+        let mut behind = Behind::new(offset);
         let mut done = offset;
         while done < size {
             let mut buf = hashing.buffer();
@@ -282,6 +284,7 @@ impl Client {
                 file.write_all(&buf[..n]).map_err(|e| ClientError::Local(part.to_path_buf(), e))?;
                 hashing.push(buf, n);
                 done += n as u64;
+                behind.wrote(file, done);
             }
             let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
             if err.is_some() || !progress(&p) {

@@ -1,0 +1,64 @@
+//! Keeping a large download's page-cache footprint small: every window
+//! written is handed to the kernel for writeback at once, and the window
+//! two before it, written back by then, is dropped from the cache.
+//!
+//! Without this, a download of N bytes takes N bytes of fresh memory for
+//! its page cache. Fresh memory is the slow kind: on a virtual machine whose
+//! free pages go back to the host (free page reporting), each new page is a
+//! host fault, and writing a new file ran at about 300 MB/s there against
+//! 2.4 GB/s into recycled pages. Dropping clean pages behind the writer lets
+//! the next windows reuse them. Both calls are advice: on error, or for
+//! pages not yet clean, the kernel simply keeps them, as without this.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+/// Bytes per window.
+const WINDOW: u64 = 8 << 20;
+/// `POSIX_FADV_DONTNEED`: write back dirty pages of the range (without
+/// waiting), then drop those that are clean.
+const DONTNEED: i32 = 4;
+
+unsafe extern "C" {
+    /// glibc's `posix_fadvise(2)`; returns an error number, 0 on success.
+    fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
+}
+
+/// The writer's position and the windows handed to the kernel so far.
+pub(crate) struct Behind {
+    /// Start of the window being written.
+    window: u64,
+    /// Starts of the two windows handed for writeback last, older first
+    /// (the older is dropped at the next window's end).
+    lagging: [Option<u64>; 2],
+}
+
+impl Behind {
+    /// Starts at `offset` (where a resumed download goes on writing).
+    pub(crate) fn new(offset: u64) -> Behind {
+        Behind { window: offset, lagging: [None, None] }
+    }
+
+    /// Notes that everything before `written` is in the file; at each
+    /// window's end, starts its writeback and drops the one two before.
+    pub(crate) fn wrote(&mut self, file: &File, written: u64) {
+        if written - self.window < WINDOW {
+            return;
+        }
+        if let [Some(old), Some(next)] = self.lagging {
+            advise(file, old, next - old);
+        }
+        advise(file, self.window, written - self.window);
+        self.lagging = [self.lagging[1], Some(self.window)];
+        self.window = written;
+    }
+}
+
+/// `posix_fadvise(DONTNEED)` over `len` bytes from `offset`, errors ignored.
+fn advise(file: &File, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: plain integers; the descriptor stays open for the call.
+    let _ = unsafe { posix_fadvise(file.as_raw_fd(), offset, len, DONTNEED) };
+}
