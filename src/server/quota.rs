@@ -1,11 +1,24 @@
-//! Quota bookings of the requests that place bytes in a user's tree
-//! without a payload (`claim`, `cp`, `save`): the same ledger and the
-//! same figure of what the user holds as uploads (see
+//! Quota bookings: what each user's requests in progress have booked
+//! against their quota, in this process.
+//!
+//! [`Reservations`] is the quota's memory of uploads in progress: an upload
+//! books its whole announced size when it is accepted (`150`) and gives it
+//! back when it commits, fails or its session ends. A user's quota checks
+//! and commits take that user's [`Ledger`] lock, so two of them never
+//! decide on the same state. Uploads of other processes are not booked
+//! here; the check at commit keeps committed files within the quota.
+//!
+//! Requests that place bytes without a payload (`claim`, `cp`, `save`)
+//! book through [`book`] and [`within_booking`], with the same ledger and
+//! the same figure of what the user holds as uploads (see
 //! `storage::staging::Quota` and `storage::usage`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::server::error::{Error, Result};
 use crate::server::handler::{Cx, Login};
-use crate::server::takeover::{Ledger, Reservation};
 use crate::storage::content::random_hex;
 use crate::storage::staging::{Quota, staged_bytes_where};
 use crate::storage::tree::UserPath;
@@ -61,4 +74,108 @@ pub(crate) fn within_booking<T>(
 
 fn io_local(e: std::io::Error) -> Error {
     Error::server("staging", e)
+}
+
+/// Bytes booked by the uploads in progress of each user of this process.
+#[derive(Default)]
+pub struct Reservations {
+    users: Mutex<HashMap<String, Account>>,
+}
+
+impl Reservations {
+    /// The ledger of `user` (one per user who uploaded since the start).
+    pub(crate) fn account(&self, user: &str) -> Account {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.entry(user.to_string()).or_default().clone()
+    }
+}
+
+/// A handle on one user's [`Ledger`].
+#[derive(Clone, Default)]
+pub(crate) struct Account(Arc<Mutex<Ledger>>);
+
+impl Account {
+    /// Locks the ledger: quota decisions and commits of this user wait.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One user's uploads in progress: the staged file of each and its
+/// announced size.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    next: u64,
+    booked: HashMap<u64, (PathBuf, u64)>,
+    /// When this process last counted the user's bytes (see
+    /// `storage::usage`); `None`: not yet.
+    pub(crate) counted_at: Option<std::time::Instant>,
+}
+
+impl Ledger {
+    /// Books `size` bytes for the upload staged in `part`; given back when
+    /// the returned [`Reservation`] drops (or by [`Ledger::release`]).
+    pub(crate) fn book(&mut self, account: &Account, part: &Path, size: u64) -> Reservation {
+        let id = self.next;
+        self.next += 1;
+        self.booked.insert(id, (part.to_path_buf(), size));
+        Reservation { account: account.clone(), id }
+    }
+
+    /// Bytes booked by every upload but `except`.
+    pub(crate) fn booked_except(&self, except: Option<&Reservation>) -> u64 {
+        let skip = except.map(|r| r.id);
+        self.booked.iter().filter(|(id, _)| Some(**id) != skip).map(|(_, (_, size))| *size).sum()
+    }
+
+    /// Whether the staged file `part` is covered by a booking (its bytes
+    /// are then counted by the booking, not by their size on disk).
+    pub(crate) fn covers(&self, part: &Path) -> bool {
+        self.booked.values().any(|(p, _)| p == part)
+    }
+
+    /// Gives a booking back while the ledger is locked.
+    pub(crate) fn release(&mut self, reservation: &Reservation) {
+        self.booked.remove(&reservation.id);
+    }
+}
+
+/// Bytes booked for one upload, given back when dropped.
+pub(crate) struct Reservation {
+    account: Account,
+    id: u64,
+}
+
+impl Reservation {
+    /// The ledger this booking is in.
+    pub(crate) fn account(&self) -> &Account {
+        &self.account
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.account.lock().booked.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookings_are_given_back_on_drop() {
+        let account = Reservations::default().account("u");
+        let part = Path::new("/s/a.part");
+        let a = account.lock().book(&account, part, 10);
+        let b = account.lock().book(&account, Path::new("/s/b.part"), 5);
+        assert_eq!(account.lock().booked_except(None), 15);
+        assert_eq!(account.lock().booked_except(Some(&a)), 5);
+        assert!(account.lock().covers(part));
+        drop(a);
+        assert!(!account.lock().covers(part));
+        account.lock().release(&b);
+        drop(b);
+        assert_eq!(account.lock().booked_except(None), 0);
+    }
 }

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::server::config::Config;
-use crate::server::takeover::{Holders, Reservations};
+use crate::server::quota::Reservations;
+use crate::server::takeover::Holders;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
 use crate::storage::trash::Trash;

@@ -12,7 +12,7 @@
 //! Only a staged file whose MD5 matches is renamed over its target, after
 //! an fsync, followed by an fsync of the directory. With a quota, an upload
 //! books its announced size when accepted and the booking is checked again
-//! at commit (see [`crate::server::takeover::Reservations`]).
+//! at commit (see [`crate::server::quota::Reservations`]).
 //!
 //! Committed files get their MD5 recorded ([`crate::storage::digests`]), so a download
 //! never hashes a file just to send its digest.
@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
 use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::takeover::{Account, Ledger, Reservation};
+use crate::server::quota::{Account, Ledger, Reservation};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{replace_record, sync_dir};
 use crate::storage::trash::Trash;
