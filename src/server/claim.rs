@@ -1,6 +1,5 @@
-//! `claim PATH SIZE MD5` (instant upload), the quota bookings that claims
-//! and saves share with uploads, and the commit hook that adds committed
-//! files to the content store. A wrong proof is counted like a failed
+//! `claim PATH SIZE MD5` (instant upload), and the commit hook that adds
+//! committed files to the content store (quota bookings: `server::quota`). A wrong proof is counted like a failed
 //! login (`Cx::wrong_guess`).
 //!
 //! A claim never shows content: the stored file is linked into the
