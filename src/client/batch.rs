@@ -54,22 +54,30 @@ fn groups(items: &[Item]) -> Vec<&[Item]> {
     out
 }
 
+/// Sends a group of small items pipelined; returns those that got no reply.
+type Pipe = fn(&mut Client, Vec<Item>, &mut Report, OnEvent) -> Vec<Item>;
+/// Moves one item, waiting for each reply.
+type One = fn(&mut Client, &Item, &mut Report, OnEvent);
+
 impl Client {
     /// Uploads `items`: small ones pipelined, large ones streamed.
     pub(crate) fn send_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
+        self.in_groups(items, report, on, (Client::pipe_uploads, Client::send_one));
+    }
+
+    /// Small items in pipelined groups (a group that got no reply at all
+    /// sends its first item alone, so a round never repeats for ever),
+    /// then the large ones one at a time; stops when the caller asks.
+    fn in_groups(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent, (pipe, one): (Pipe, One)) {
         let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
         for group in groups(&small) {
-            if report.stopped {
-                return;
-            }
             let mut rest = group.to_vec();
-            while !rest.is_empty() {
+            while !rest.is_empty() && !report.stopped {
                 let before = rest.len();
-                rest = self.pipe_uploads(rest, report, on);
+                rest = pipe(self, rest, report, on);
                 if rest.len() == before {
-                    // No reply came at all: send the first alone.
                     let first = rest.remove(0);
-                    self.send_one(&first, report, on);
+                    one(self, &first, report, on);
                 }
             }
         }
@@ -77,7 +85,7 @@ impl Client {
             if report.stopped {
                 return;
             }
-            self.send_one(&item, report, on);
+            one(self, &item, report, on);
         }
     }
 
@@ -162,27 +170,7 @@ impl Client {
 
     /// Downloads `items`: small ones pipelined, large ones streamed.
     pub(crate) fn fetch_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
-        let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
-        for group in groups(&small) {
-            if report.stopped {
-                return;
-            }
-            let mut rest = group.to_vec();
-            while !rest.is_empty() {
-                let before = rest.len();
-                rest = self.pipe_downloads(rest, report, on);
-                if rest.len() == before {
-                    let first = rest.remove(0);
-                    self.fetch_one(&first, report, on);
-                }
-            }
-        }
-        for item in large {
-            if report.stopped {
-                return;
-            }
-            self.fetch_one(&item, report, on);
-        }
+        self.in_groups(items, report, on, (Client::pipe_downloads, Client::fetch_one));
     }
 
     fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
