@@ -86,8 +86,26 @@ pub fn write_filler(out: &mut impl Write, size: u64) {
 
 /// A plain TCP copy of `size` bytes over loopback.
 pub fn loopback(size: u64) -> f64 {
+    copy_through(size, None)
+}
+
+/// The raw link: `size` bytes pushed over one connection through a delay
+/// proxy like the one in front of the server (no hashing, no disk), timed
+/// until the receiver has them all. What one connection at that delay can
+/// carry at most on this machine.
+pub fn raw_link(size: u64, one_way: Duration) -> f64 {
+    copy_through(size, Some(one_way))
+}
+
+/// One connection's copy of `size` bytes to a sink, direct or through a
+/// proxy with `one_way` delay.
+fn copy_through(size: u64, one_way: Option<Duration>) -> f64 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
+    let sink = listener.local_addr().expect("address").to_string();
+    let addr = match one_way {
+        Some(delay) => crate::proxy::start(&sink, delay).addr,
+        None => sink,
+    };
     let reader = thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
         let mut buf = vec![0u8; 256 << 10];
