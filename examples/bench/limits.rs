@@ -97,6 +97,17 @@ pub fn raw_link(size: u64, one_way: Duration) -> f64 {
     copy_through(size, Some(one_way))
 }
 
+/// `work` (MD5 or a write of `size` bytes) while `size` bytes go over the
+/// raw link at the same time: MB/s by the slower of the two. On two CPUs
+/// the proxy's copies take CPU from the work, as during a transfer.
+pub fn beside_link(size: u64, one_way: Duration, work: impl FnOnce()) -> f64 {
+    let started = Instant::now();
+    let link = thread::spawn(move || raw_link(size, one_way));
+    work();
+    link.join().expect("raw link");
+    mb_per_s(size, started.elapsed())
+}
+
 /// One connection's copy of `size` bytes to a sink, direct or through a
 /// proxy with `one_way` delay.
 fn copy_through(size: u64, one_way: Option<Duration>) -> f64 {
