@@ -155,14 +155,15 @@ fn section_small(o: &Opts, dir: &Path) {
 fn section_claim(o: &Opts, dir: &Path) {
     let dir = fresh(&dir.join("claim"));
     let server = server::start(&dir.join("data"));
+    let sender = server::start_with(&dir.join("data-sent"), &["--dedup", "off"]);
     let size = o.claim_mib << 20;
     let path = dir.join("held.bin");
     limits::make_file(&path, size, 2);
     let md5 = limits::md5sum(&path, size).1;
-    for link in server.links() {
-        claim::run(o.runs, &link, &path, &md5);
+    for (link, to) in server.links().iter().zip(sender.links().iter()) {
+        claim::run(o.runs, link, to, &path, &md5);
     }
-    drop(server);
+    drop((server, sender));
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -86,8 +86,37 @@ pub fn write_filler(out: &mut impl Write, size: u64) {
 
 /// A plain TCP copy of `size` bytes over loopback.
 pub fn loopback(size: u64) -> f64 {
+    copy_through(size, None)
+}
+
+/// The raw link: `size` bytes pushed over one connection through a delay
+/// proxy like the one in front of the server (no hashing, no disk), timed
+/// until the receiver has them all. What one connection at that delay can
+/// carry at most on this machine.
+pub fn raw_link(size: u64, one_way: Duration) -> f64 {
+    copy_through(size, Some(one_way))
+}
+
+/// `work` (MD5 or a write of `size` bytes) while `size` bytes go over the
+/// raw link at the same time: MB/s by the slower of the two. On two CPUs
+/// the proxy's copies take CPU from the work, as during a transfer.
+pub fn beside_link(size: u64, one_way: Duration, work: impl FnOnce()) -> f64 {
+    let started = Instant::now();
+    let link = thread::spawn(move || raw_link(size, one_way));
+    work();
+    link.join().expect("raw link");
+    mb_per_s(size, started.elapsed())
+}
+
+/// One connection's copy of `size` bytes to a sink, direct or through a
+/// proxy with `one_way` delay.
+fn copy_through(size: u64, one_way: Option<Duration>) -> f64 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
+    let sink = listener.local_addr().expect("address").to_string();
+    let addr = match one_way {
+        Some(delay) => crate::proxy::start(&sink, delay).addr,
+        None => sink,
+    };
     let reader = thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
         let mut buf = vec![0u8; 256 << 10];

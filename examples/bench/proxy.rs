@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,19 +46,25 @@ fn join(a: TcpStream, b: TcpStream, one_way: Duration) {
     pump(b, a2, one_way);
 }
 
+/// A chunk read: when it came, the buffer and how many bytes of it.
+type Chunk = (Instant, Vec<u8>, usize);
+
 /// Bytes read from `from` are written to `to` `one_way` after they came.
+/// Buffers go back from the writer to the reader to be read into again:
+/// a fresh allocation per chunk costs a page fault per page on this VM.
 fn pump(from: TcpStream, to: TcpStream, one_way: Duration) {
     let (tx, rx) = sync_channel(IN_FLIGHT);
-    thread::spawn(move || read_side(from, tx));
-    thread::spawn(move || write_side(to, rx, one_way));
+    let (back_tx, back_rx) = channel();
+    thread::spawn(move || read_side(from, tx, back_rx));
+    thread::spawn(move || write_side(to, rx, back_tx, one_way));
 }
 
-fn read_side(mut from: TcpStream, tx: SyncSender<(Instant, Vec<u8>)>) {
-    let mut buf = vec![0u8; CHUNK];
+fn read_side(mut from: TcpStream, tx: SyncSender<Chunk>, back: Receiver<Vec<u8>>) {
     loop {
+        let mut buf = back.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
         match from.read(&mut buf) {
             Ok(n) if n > 0 => {
-                if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                if tx.send((Instant::now(), buf, n)).is_err() {
                     break;
                 }
             }
@@ -68,16 +74,17 @@ fn read_side(mut from: TcpStream, tx: SyncSender<(Instant, Vec<u8>)>) {
     // Dropping `tx` tells the writer: end of stream after what is queued.
 }
 
-fn write_side(mut to: TcpStream, rx: Receiver<(Instant, Vec<u8>)>, one_way: Duration) {
-    for (came, chunk) in rx {
+fn write_side(mut to: TcpStream, rx: Receiver<Chunk>, back: Sender<Vec<u8>>, one_way: Duration) {
+    for (came, buf, n) in rx {
         let due = came + one_way;
         let now = Instant::now();
         if due > now {
             thread::sleep(due - now);
         }
-        if to.write_all(&chunk).is_err() {
+        if to.write_all(&buf[..n]).is_err() {
             break;
         }
+        let _ = back.send(buf);
     }
     let _ = to.shutdown(Shutdown::Write);
 }

@@ -18,8 +18,14 @@ use crate::digest::Digest;
 use crate::proto::body::DownloadHead;
 use crate::proto::{Code, Command};
 
-/// Files in one pipelined group, and their bytes at most.
-const PIPE_FILES: usize = 64;
+/// Files in one pipelined group, and their bytes at most. A group is one
+/// round trip: 64 files made 1,000 small files 16 rounds (0.16 of the
+/// limit at a 50 ms round trip, see docs/BENCHMARKS.md). The replies to a
+/// group of uploads (about 25 KiB for 256) wait in socket buffers until
+/// the whole group is sent, so that count stays modest; a group of
+/// downloads sends only request lines (about 40 KiB for 1,024).
+const PIPE_FILES: usize = 256;
+const PIPE_DOWNLOADS: usize = 1024;
 const PIPE_BYTES: u64 = 8 << 20;
 
 /// One file to move: where it is on each side, and what it holds.
@@ -38,11 +44,11 @@ impl Item {
 }
 
 /// Groups of small items for one pipelined round each.
-fn groups(items: &[Item]) -> Vec<&[Item]> {
+fn groups(items: &[Item], files: usize) -> Vec<&[Item]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, item) in items.iter().enumerate() {
-        if i > start && (i - start == PIPE_FILES || bytes + item.size > PIPE_BYTES) {
+        if i > start && (i - start == files || bytes + item.size > PIPE_BYTES) {
             out.push(&items[start..i]);
             (start, bytes) = (i, 0);
         }
@@ -62,15 +68,22 @@ type One = fn(&mut Client, &Item, &mut Report, OnEvent);
 impl Client {
     /// Uploads `items`: small ones pipelined, large ones streamed.
     pub(crate) fn send_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
-        self.in_groups(items, report, on, (Client::pipe_uploads, Client::send_one));
+        self.in_groups(items, report, on, (Client::pipe_uploads, Client::send_one), PIPE_FILES);
     }
 
-    /// Small items in pipelined groups (a group that got no reply at all
+    /// Small items in pipelined groups of `group` (a group that got no reply at all
     /// sends its first item alone, so a round never repeats for ever),
     /// then the large ones one at a time; stops when the caller asks.
-    fn in_groups(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent, (pipe, one): (Pipe, One)) {
+    fn in_groups(
+        &mut self,
+        items: Vec<Item>,
+        report: &mut Report,
+        on: OnEvent,
+        (pipe, one): (Pipe, One),
+        group: usize,
+    ) {
         let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
-        for group in groups(&small) {
+        for group in groups(&small, group) {
             let mut rest = group.to_vec();
             while !rest.is_empty() && !report.stopped {
                 let before = rest.len();
@@ -170,7 +183,7 @@ impl Client {
 
     /// Downloads `items`: small ones pipelined, large ones streamed.
     pub(crate) fn fetch_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
-        self.in_groups(items, report, on, (Client::pipe_downloads, Client::fetch_one));
+        self.in_groups(items, report, on, (Client::pipe_downloads, Client::fetch_one), PIPE_DOWNLOADS);
     }
 
     fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
