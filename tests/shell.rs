@@ -84,10 +84,12 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     fs::create_dir_all(work.join("tree/sub/empty")).unwrap();
     fs::write(work.join("tree/a.txt"), b"alpha\n").unwrap();
     fs::write(work.join("tree/sub/b.txt"), b"beta\n").unwrap();
-    let text = "register bob pw\nlogin bob pw\nupload tree\nfind tree\nrm -r tree\ntrash\n";
+    let text = "register bob pw\nlogin bob pw\nupload tree\nupload tree\nfind tree\nrm -r tree\ntrash\n";
     let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], text);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("uploaded tree/sub/b.txt") && out.contains("made tree/sub/empty"), "{out}");
+    assert!(out.contains("2 transferred, 0 up to date, 0 deleted, 11 bytes in"), "a summary: {out}");
+    assert!(out.contains("0 transferred, 2 up to date, 0 deleted, 0 bytes in"), "a re-run says so: {out}");
     let md5_b = netdisk::Digest::of(b"beta\n").to_string();
     assert!(out.contains(&format!("{md5_b}  sub/b.txt")), "find shows MD5 and path: {out}");
     assert!(out.contains("deleted tree"), "{out}");

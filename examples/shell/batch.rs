@@ -60,17 +60,17 @@ impl Shell {
         Some(match (name, flag, rest) {
             ("upload", "", [_] | [_, _]) if local(0).is_dir() => {
                 let remote = args.get(1).map(String::as_str);
-                self.batch(|c, on| c.upload_any(&local(0), remote, on))
+                self.transfer(|c, on| c.upload_any(&local(0), remote, on))
             }
             ("download", "", [remote] | [remote, _]) if self.client.is_remote_dir(remote).unwrap_or(false) => {
                 let target = (args.len() > 1).then(|| local(1));
-                self.batch(|c, on| c.download_any(remote, target.as_deref(), on))
+                self.transfer(|c, on| c.download_any(remote, target.as_deref(), on))
             }
             ("mput", "", [_, ..]) => {
                 let paths: Vec<String> = (0..args.len()).map(|i| local(i).to_string_lossy().into_owned()).collect();
-                self.batch(|c, on| c.mput(&paths, on))
+                self.transfer(|c, on| c.mput(&paths, on))
             }
-            ("mget", "", [_, ..]) => self.batch(|c, on| c.mget(&args, on)),
+            ("mget", "", [_, ..]) => self.transfer(|c, on| c.mget(&args, on)),
             ("mirror", _, _) => self.mirror(words),
             ("rm", "" | "-r", [_, ..]) => self.batch(|c, on| c.rm(rest, flag == "-r", on)),
             ("mkdir", "" | "-p", [_, ..]) => self.batch(|c, on| c.mkdir(rest, flag == "-p", on)),
@@ -111,9 +111,19 @@ impl Shell {
         let local = |w: &Word| w.local().to_string_lossy().into_owned();
         let (source, target) =
             if reverse { (local(source), target.text.clone()) } else { (source.text.clone(), local(target)) };
+        self.transfer(|c, on| c.mirror(&source, &target, reverse, opts, on))
+    }
+
+    /// A batch that moves files, ending with its summary line
+    /// (`N transferred, M up to date, K deleted, B bytes in T s`), also
+    /// when nothing needed to move.
+    fn transfer(
+        &mut self,
+        run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>,
+    ) -> Result<(), String> {
         let mut summary = String::new();
         let result = self.batch(|c, on| {
-            let r = c.mirror(&source, &target, reverse, opts, on)?;
+            let r = run(c, on)?;
             summary = r.summary();
             Ok(r)
         });
