@@ -172,6 +172,12 @@ fn section_mirror(o: &Opts, dir: &Path) {
     let tree = dir.join("tree");
     let bytes = mirror::make_tree(&tree, o.files);
     println!("mirror tree: {} files, {} MiB, 1 KiB to 1 MiB", o.files, bytes >> 20);
+    let changed = mirror::changed_bytes(o.files);
+    println!(
+        "re-runs: the same {} files changed for every tool ({:.1} MiB)",
+        o.files.div_ceil(100),
+        changed as f64 / 1048576.0
+    );
     let rsync = peers::Rsync::start(&dir);
     let mut round = 0;
     for (n, name) in ["loopback", "50 ms RTT"].iter().enumerate() {
@@ -182,8 +188,11 @@ fn section_mirror(o: &Opts, dir: &Path) {
         assert_eq!(&link.name, name);
         drop(server::client(&link.addr, "mirror"));
         let ours = mirror::netdisk(&link, &tree, o.files, &mut round, &dir.join("digest-cache"));
-        let theirs = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round);
+        let theirs = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &[]);
         mirror::show("netdisk", &link, &ours, theirs.as_ref().map(|t| ("rsync", t)));
+        if let Some(synced) = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &["--fsync"]) {
+            mirror::show("rsync --fsync", &link, &synced, None);
+        }
         if n == 0 {
             mirror::lftp(&dir, &link, &tree, o.files, &mut round);
         }

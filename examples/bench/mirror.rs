@@ -42,12 +42,25 @@ pub fn make_tree(top: &Path, files: usize) -> u64 {
     bytes
 }
 
-/// Rewrites 1% of the files with new content of the same size (`round`
-/// picks which, so each round changes others).
+/// The 1% of the files a re-run finds changed: one per folder of 100, at
+/// a place that moves from folder to folder, so the set has the tree's mix
+/// of sizes (about one in 25 from 512 KiB to 1 MiB). Every tool on every
+/// link gets the same set, so their re-runs move the same bytes.
+fn changed(files: usize) -> impl Iterator<Item = usize> {
+    (0..files.div_ceil(100)).map(|k| 100 * k + (37 * k + 13) % 100).filter(move |&i| i < files)
+}
+
+/// Rewrites the changed files with new content of the same size (`round`
+/// makes the content new each time).
 pub fn change_some(top: &Path, files: usize, round: usize) {
-    for i in (0..files).filter(|i| (i + round * 37).is_multiple_of(100)) {
+    for i in changed(files) {
         make_file(&file_of(top, i), size_of(i), (i + 1_000_000 * (round + 1)) as u64);
     }
+}
+
+/// Bytes of the files `change_some` rewrites.
+pub fn changed_bytes(files: usize) -> u64 {
+    changed(files).map(size_of).sum()
 }
 
 /// Times of the three runs of one tool on one link, in milliseconds.
@@ -99,19 +112,22 @@ pub fn show(tool: &str, link: &Link, ours: &Three, peer: Option<(&str, &Three)>)
     }
 }
 
-/// rsync's three runs into a daemon on loopback or through `proxy`.
+/// rsync's three runs into a daemon on loopback or through `proxy`;
+/// `extra` are rsync options (`--fsync`: the receiver syncs each file, the
+/// guarantee netdisk gives).
 pub fn rsync(
     daemon: Option<&peers::Rsync>,
     link: &Link,
     tree: &Path,
     files: usize,
     round: &mut usize,
+    extra: &[&str],
 ) -> Option<Three> {
     let Some(daemon) = daemon else {
-        missing(&format!("rsync mirror ({})", link.name), "peer not installed (make bench-peers)");
+        missing(&format!("rsync {} mirror ({})", extra.join(" "), link.name), "peer not installed (make bench-peers)");
         return None;
     };
-    let tag = link.name.split(' ').next().unwrap_or("x");
+    let tag = format!("{}{}", link.name.split(' ').next().unwrap_or("x"), extra.concat());
     let addr = daemon.addr_for(link);
     let mut out = [0.0; 3];
     for (n, slot) in out.iter_mut().enumerate() {
@@ -119,7 +135,7 @@ pub fn rsync(
             change_some(tree, files, *round);
             *round += 1;
         }
-        *slot = peers::rsync_push(tree, &addr, tag);
+        *slot = peers::rsync_push(tree, &addr, &tag, extra);
     }
     Some(out)
 }

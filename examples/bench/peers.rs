@@ -86,11 +86,12 @@ impl Rsync {
     }
 }
 
-/// `rsync -a TREE/ rsync://ADDR/m/TAG/`: milliseconds.
-pub fn rsync_push(tree: &Path, addr: &str, tag: &str) -> f64 {
+/// `rsync -a EXTRA TREE/ rsync://ADDR/m/TAG/`: milliseconds.
+pub fn rsync_push(tree: &Path, addr: &str, tag: &str, extra: &[&str]) -> f64 {
     let t = Instant::now();
     let status = Command::new("rsync")
         .arg("-a")
+        .args(extra)
         .arg(format!("{}/", tree.display()))
         .arg(format!("rsync://{addr}/m/{tag}/"))
         .status()
