@@ -42,6 +42,8 @@ fn a_shared_file_is_peeked_and_saved_by_another_user() {
     );
     assert_eq!(bob.cmd(&format!("save {code}")), "257 \"/report.pdf\"");
     assert_eq!(bob.download("report.pdf"), data);
+    // A code in capitals is the same code, not a wrong guess.
+    assert_eq!(listing(&mut bob, &format!("peek {}", code.to_uppercase())), peeked);
     let (a, b) = (home(&server, "alice").join("report.pdf"), home(&server, "bob").join("report.pdf"));
     assert_eq!(fs::metadata(a).unwrap().ino(), fs::metadata(b).unwrap().ino(), "no extra disk: one inode");
     // Never replaces: not a file, not a directory.

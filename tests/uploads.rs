@@ -179,3 +179,24 @@ fn the_sweeper_leaves_a_live_small_upload_alone() {
     c.send(&data[50_000..]);
     assert_eq!(c.line(), format!("226 100000 {}", md5_hex(&data)));
 }
+
+#[test]
+fn a_folder_removed_during_an_upload_gets_550_and_the_bytes_wait_for_a_retry() {
+    let server = fixture!();
+    let data = bytes(300_000, 7);
+    let md5 = md5_hex(&data);
+    let mut alice = server.user("alice");
+    alice.ok("makedir up", "257");
+    alice.ok(&format!("upload up/x.bin {} {md5}", data.len()), "150 0 ");
+    alice.send(&data[..1000]);
+    let mut other = server.user("alice");
+    other.ok("rm up", "250");
+    alice.send(&data[1000..]);
+    assert!(alice.line().starts_with("550 "), "the folder is gone");
+    assert!(used(&mut alice) >= data.len() as u64, "the verified bytes stay staged");
+    // The folder again: the same upload resumes at its end and commits.
+    alice.ok("makedir up", "257");
+    alice.ok(&format!("upload up/x.bin {} {md5}", data.len()), &format!("150 {} {md5}", data.len()));
+    assert_eq!(alice.line(), format!("226 {} {md5}", data.len()));
+    assert_eq!(alice.download("up/x.bin"), data);
+}

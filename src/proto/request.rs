@@ -263,10 +263,10 @@ pub const COMMANDS: &[Spec] = &[
         Ok(Command::Share { path: a[0].clone(), days: a.get(1).map(|d| days(d)).transpose()? })
     }),
     spec("shares", "", "list your shares", |_| Ok(Command::Shares)),
-    spec("unshare", "CODE", "revoke a share", |a| Ok(Command::Unshare { code: a[0].clone() })),
-    spec("peek", "CODE", "list what a share holds", |a| Ok(Command::Peek { code: a[0].clone() })),
+    spec("unshare", "CODE", "revoke a share", |a| Ok(Command::Unshare { code: share_code(&a[0]) })),
+    spec("peek", "CODE", "list what a share holds", |a| Ok(Command::Peek { code: share_code(&a[0]) })),
     spec("save", "CODE [PATH]", "copy a share into your tree", |a| {
-        Ok(Command::Save { code: a[0].clone(), path: a.get(1).cloned() })
+        Ok(Command::Save { code: share_code(&a[0]), path: a.get(1).cloned() })
     }),
     spec("passwd", "OLD NEW", "change your password", |a| {
         Ok(Command::Passwd { old: Password(a[0].clone()), new: Password(a[1].clone()) })
@@ -309,6 +309,12 @@ fn parse_claim(args: &[String]) -> Result<Command, ParseError> {
     let size = number(&args[1], "SIZE")?;
     let md5 = Digest::from_hex(&args[2]).ok_or_else(|| bad_args("MD5 must be 32 hex digits"))?;
     Ok(Command::Claim { path: args[0].clone(), size, md5 })
+}
+
+/// A share code as typed: codes are small letters and digits, so capitals
+/// (a code read aloud or copied from a capitalised message) mean the same.
+fn share_code(text: &str) -> String {
+    text.to_ascii_lowercase()
 }
 
 /// Days of a share: 1 to [`MAX_SHARE_DAYS`].
