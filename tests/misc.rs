@@ -238,3 +238,29 @@ fn a_large_upload_holds_four_descriptors() {
     wait_until(20, "5 MiB staged", || staged_len(&server.data) >= 5 << 20);
     assert_eq!(fds(), idle + 3, "socket (counted in idle), staged file, its flusher's handle, the holder's socket");
 }
+
+#[test]
+fn the_log_names_the_absolute_path_whatever_the_working_directory() {
+    let server = fixture!();
+    let mut alice = server.user("alice");
+    alice.ok("makedir docs", "257");
+    alice.ok("cd docs", "250");
+    alice.upload("a.txt", b"hello");
+    alice.download("a.txt");
+    alice.ok("makedir sub", "257");
+    alice.ok("mv a.txt sub/b.txt", "250");
+    alice.ok("cp sub ../copy", "250");
+    alice.ok("rm sub", "250");
+    alice.ok("quit", "221");
+    server.wait_log("action=disconnect", 1);
+    let log = server.log_text();
+    for line in [
+        "action=makedir path=\"/docs/sub\"",
+        "action=download path=\"/docs/a.txt\"",
+        "action=mv path=\"/docs/a.txt -> /docs/sub/b.txt\"",
+        "action=cp path=\"/docs/sub -> /copy\"",
+        "action=rm path=\"/docs/sub\"",
+    ] {
+        assert!(log.contains(line), "{line} in:\n{log}");
+    }
+}

@@ -55,7 +55,7 @@ pub(crate) fn claim(cx: &mut Cx, login: &Login, text: &str, size: u64, md5: Dige
     let ready = match prepare(cx, login, text, size, md5) {
         Ok(ready) => ready,
         Err(e) => {
-            cx.log(&login.user, "claim", text, e.outcome(), 0);
+            cx.log(&login.user, "claim", &login.shown(text), e.outcome(), 0);
             return Ok(e.reply().into());
         }
     };
@@ -73,7 +73,7 @@ pub(crate) fn claim(cx: &mut Cx, login: &Login, text: &str, size: u64, md5: Dige
                 return Ok(cx.wrong_guess(&login.user, "claim", text, wrong));
             }
             Err(outcome) => {
-                cx.log(&login.user, "claim", text, "no proof", 0);
+                cx.log(&login.user, "claim", &login.shown(text), "no proof", 0);
                 return Ok(outcome);
             }
         }

@@ -13,7 +13,7 @@ pub(crate) fn download(cx: &mut Cx, login: &Login, text: &str, offset: u64) -> H
     let mut down = match opened {
         Ok(d) => d,
         Err(e) => {
-            cx.log(&login.user, "download", text, e.outcome(), 0);
+            cx.log(&login.user, "download", &login.shown(text), e.outcome(), 0);
             return Ok(e.reply().into());
         }
     };
@@ -24,13 +24,13 @@ pub(crate) fn download(cx: &mut Cx, login: &Login, text: &str, offset: u64) -> H
     let want = size - offset;
     match cx.wire.send_file(&mut down.file, want) {
         n if n == want => {
-            cx.log(&login.user, "download", text, 226, n);
+            cx.log(&login.user, "download", &login.shown(text), 226, n);
             Ok(Reply::new(Code::TransferDone, "transfer complete").into())
         }
         // The file shrank under us or the client went away: the framing
         // is lost, so the connection ends.
         n => {
-            cx.log(&login.user, "download", text, "interrupted", n);
+            cx.log(&login.user, "download", &login.shown(text), "interrupted", n);
             Ok(Outcome::Close)
         }
     }

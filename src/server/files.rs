@@ -41,7 +41,7 @@ pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
         tree.makedir(&path)?;
         Ok(path_reply(Code::Path, &path))
     });
-    cx.note(&login.user, "makedir", text, &result);
+    cx.note(&login.user, "makedir", &login.shown(text), &result);
     Ok(result?.into())
 }
 
@@ -71,7 +71,7 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
         }
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });
-    cx.note(&login.user, "rm", text, &result);
+    cx.note(&login.user, "rm", &login.shown(text), &result);
     Ok(result?.into())
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
         tree.remove_dir(&path)?;
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });
-    cx.note(&login.user, "rmdir", text, &result);
+    cx.note(&login.user, "rmdir", &login.shown(text), &result);
     Ok(result?.into())
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         }
         Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
     });
-    cx.note(&login.user, "mv", &format!("{from} -> {to}"), &result);
+    cx.note(&login.user, "mv", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
     Ok(result?.into())
 }
 
@@ -144,7 +144,7 @@ pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
         tree.makedirs(&path)?;
         Ok(path_reply(Code::Path, &path))
     });
-    cx.note(&login.user, "makedirs", text, &result);
+    cx.note(&login.user, "makedirs", &login.shown(text), &result);
     Ok(result?.into())
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         }
         Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
     });
-    cx.note(&login.user, "cp", &format!("{from} -> {to}"), &result);
+    cx.note(&login.user, "cp", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
     Ok(result?.into())
 }
 

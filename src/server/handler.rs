@@ -62,6 +62,13 @@ impl Login {
         Ok((&self.tree, self.cwd.resolve(text)?))
     }
 
+    /// `text` as the log shows it: the absolute path it names from the
+    /// working directory (as typed when it names none), so an audit needs
+    /// no session state.
+    pub(crate) fn shown(&self, text: &str) -> String {
+        self.cwd.resolve(text).map(|p| p.to_string()).unwrap_or_else(|_| text.to_string())
+    }
+
     /// The user's trash.
     pub(crate) fn trash(&self, shared: &Shared) -> Trash {
         shared.trash(&self.user)

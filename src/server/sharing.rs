@@ -36,7 +36,7 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
         let share = share.map_err(|e| Error::server("share record", e))?;
         Ok(Reply::new(Code::Done, share.code))
     });
-    cx.note(&login.user, "share", text, &result);
+    cx.note(&login.user, "share", &login.shown(text), &result);
     Ok(result?.into())
 }
 
