@@ -100,9 +100,20 @@ impl Kept {
     /// directory. The first sync commits the journal transaction holding
     /// the entry's creation and link; the others find it committed.
     pub(crate) fn sync(&self) -> io::Result<()> {
-        self.info.sync_all()?;
-        sync_dir(&self.slot)?;
+        self.sync_entry()?;
         sync_dir(&self.trash)
+    }
+
+    /// Syncs `info` and the entry's directory, not the trash directory
+    /// (a group of entries syncs that once, see [`Kept::trash_dir`]).
+    pub(crate) fn sync_entry(&self) -> io::Result<()> {
+        self.info.sync_all()?;
+        sync_dir(&self.slot)
+    }
+
+    /// The trash directory that holds the entry.
+    pub(crate) fn trash_dir(&self) -> &Path {
+        &self.trash
     }
 }
 

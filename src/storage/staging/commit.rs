@@ -98,13 +98,13 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
             Err(e) => results[i] = Some(v.fail(e)),
         }
     }
-    for (_, g) in &going {
-        start_writeback(&g.v.up.part);
-        g.kept.iter().for_each(Kept::start_writeback);
-    }
+    // The staged files' writeback started at their verification.
+    going.iter().flat_map(|(_, g)| &g.kept).for_each(Kept::start_writeback);
+    let trash_synced = sync_trash_dirs(&going);
     let mut placed = Vec::new();
     for (i, g) in going {
-        match sync_and_place(&g, at.sums) {
+        let synced = trash_synced.as_ref().map_err(|e| Error::io(&g.path.to_string(), copy(e)));
+        match synced.and_then(|_| sync_and_place(&g, at.sums)) {
             Ok(()) => placed.push((i, g)),
             Err(e) => results[i] = Some(g.v.fail(e)),
         }
@@ -135,7 +135,7 @@ fn sync_and_place(g: &Going, sums: &Sums) -> Result<()> {
     let io = |e| Error::io(&what, e);
     g.v.up.part.sync_all().map_err(io)?;
     if let Some(kept) = &g.kept {
-        kept.sync().map_err(io)?;
+        kept.sync_entry().map_err(io)?;
     }
     let old = g.old.clone().map(|m| (m, g.kept.is_some()));
     g.v.up.place(&g.target, old.clone())?;
@@ -143,6 +143,21 @@ fn sync_and_place(g: &Going, sums: &Sums) -> Result<()> {
         sums.forget(&old);
     }
     Ok(())
+}
+
+/// The trash directory that holds the group's new entries, synced once
+/// (one user's group: one directory at most). Its entries are synced before
+/// it, each with its file, but they were all made in the transaction that
+/// the first of those syncs commits.
+fn sync_trash_dirs(going: &[(usize, Going)]) -> io::Result<()> {
+    let mut dirs: Vec<&Path> = going.iter().flat_map(|(_, g)| &g.kept).map(Kept::trash_dir).collect();
+    dirs.dedup();
+    dirs.into_iter().try_for_each(sync_dir)
+}
+
+/// A copy of `e` (kind and text) for each file it fails.
+fn copy(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
 }
 
 /// Step 4: each distinct directory fsynced once; each file's result.
@@ -157,10 +172,7 @@ fn sync_dirs(placed: Vec<(usize, Going)>) -> Vec<(usize, Result<PathBuf>)> {
         }
         let failed = synced.iter().find(|(d, _)| *d == dir).and_then(|(_, e)| e.as_ref());
         let result = match failed {
-            Some(e) => Err(Error::server(
-                &format!("{}: directory sync after the rename", g.path),
-                io::Error::new(e.kind(), e.to_string()),
-            )),
+            Some(e) => Err(Error::server(&format!("{}: directory sync after the rename", g.path), copy(e))),
             None => Ok(g.target),
         };
         let _ = fs::remove_file(&g.v.up.meta_path);
