@@ -67,10 +67,11 @@ impl Group {
 
     /// Sends `reply` now, or queues it behind the waiting uploads.
     pub(crate) fn send(&mut self, wire: &mut Framed<TcpStream>, reply: Reply) -> io::Result<()> {
-        match self.is_open() {
-            true => Ok(self.out.push(Out::Ready(reply))),
-            false => wire.send(&reply),
+        if !self.is_open() {
+            return wire.send(&reply);
         }
+        self.out.push(Out::Ready(reply));
+        Ok(())
     }
 
     /// Adds a verified upload; its result is sent at the commit.
