@@ -1,6 +1,6 @@
 //! Framing of one connection: request lines read with a length limit and
-//! a deadline, replies sent whole, a gentle close after a refusal, and
-//! files sent with the kernel's zero-copy path.
+//! a deadline, replies sent whole, a gentle close after a refusal, files
+//! sent with the kernel's zero-copy path, and whether more input waits.
 //!
 //! Generic over [`Socket`] (any `Read + Write`), so framing can be tested
 //! without a network; a `TcpStream` adds real timeouts and shutdown.
@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::proto::{MAX_LINE, Reply};
@@ -23,6 +24,11 @@ pub(crate) trait Socket: Read + Write {
 
     /// Tells the peer nothing more will be written.
     fn shutdown_write(&self) {}
+
+    /// Whether bytes (or the end) can be read at once, without blocking.
+    fn has_input(&self) -> bool {
+        false
+    }
 
     /// Sends `len` bytes of `file` from its position; returns how many
     /// went out before an error or EOF. `io::copy` takes the kernel's
@@ -51,6 +57,24 @@ impl Socket for TcpStream {
     fn shutdown_write(&self) {
         let _ = self.shutdown(Shutdown::Write);
     }
+
+    /// One `recv(MSG_PEEK | MSG_DONTWAIT)`: the socket stays blocking.
+    fn has_input(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte buffer that outlives the call; the descriptor
+        // stays open for it.
+        let n = unsafe { recv(self.as_raw_fd(), &mut byte, 1, MSG_PEEK | MSG_DONTWAIT) };
+        n > 0
+    }
+}
+
+/// `recv(2)` flags: look without taking; never block.
+const MSG_PEEK: i32 = 2;
+const MSG_DONTWAIT: i32 = 0x40;
+
+unsafe extern "C" {
+    /// glibc's `recv(2)`; returns the bytes read, 0 at the end, -1 on error.
+    fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
 }
 
 /// A line read from the client, or why there is none.
@@ -124,7 +148,18 @@ impl<S: Socket> Framed<S> {
     }
 
     pub(crate) fn send(&mut self, reply: &Reply) -> io::Result<()> {
-        self.reader.get_mut().write_all(reply.to_wire().as_bytes())
+        self.send_bytes(reply.to_wire().as_bytes())
+    }
+
+    /// Sends replies already put on the wire's form, in one write.
+    pub(crate) fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.reader.get_mut().write_all(bytes)
+    }
+
+    /// Whether a request (or part of one) can be read without waiting:
+    /// buffered here, or in the socket.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.reader.buffer().is_empty() || self.reader.get_ref().has_input()
     }
 
     /// Sends a final reply, then closes without resetting the connection

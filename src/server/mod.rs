@@ -15,6 +15,7 @@ pub(crate) mod conn;
 pub(crate) mod download;
 pub(crate) mod error;
 pub(crate) mod files;
+pub(crate) mod group;
 pub(crate) mod handler;
 pub mod log;
 pub(crate) mod quota;

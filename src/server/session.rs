@@ -15,6 +15,7 @@ use std::time::Instant;
 use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
 use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::group::Group;
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
 use crate::server::shared::{Conn, Shared};
 use crate::server::{account, claim, download, files, log, sharing, upload};
@@ -35,6 +36,9 @@ pub struct Session<'a> {
     failures: u32,
     connected: Instant,
     last_request: Instant,
+    /// Uploads verified and waiting for their commit, with the replies
+    /// held behind them.
+    group: Group,
 }
 
 /// Serves one connection to its end.
@@ -44,10 +48,20 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let now = Instant::now();
     let wire = Framed::new(stream, slot);
-    let mut session =
-        Session { shared, peer, wire, state: State::LoggedOut, failures: 0, connected: now, last_request: now };
+    let mut session = Session {
+        shared,
+        peer,
+        wire,
+        state: State::LoggedOut,
+        failures: 0,
+        connected: now,
+        last_request: now,
+        group: Group::default(),
+    };
     log::event(Some(peer), "-", "connect", "", "220", 0);
     let _ = session.serve();
+    // Uploads received in full are committed even if nobody hears of it.
+    let _ = session.commit_group();
     session.wire.give_back_slot();
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
@@ -56,6 +70,9 @@ impl Session<'_> {
     fn serve(&mut self) -> io::Result<()> {
         self.wire.send(&Reply::new(Code::Ready, "netdisk ready"))?;
         loop {
+            if self.group.is_open() && !self.wire.has_input() {
+                self.commit_group()?;
+            }
             let outcome = match self.wire.read_line(self.deadline()) {
                 Input::Line(line) => {
                     let outcome = self.handle(&line);
@@ -74,8 +91,11 @@ impl Session<'_> {
 
     /// Does what a handler asked; `false` when the session ends.
     fn carry_out(&mut self, outcome: Outcome) -> io::Result<bool> {
+        if !matches!(outcome, Outcome::Reply(_) | Outcome::Go) {
+            self.commit_group()?;
+        }
         match outcome {
-            Outcome::Reply(reply) => self.wire.send(&reply).map(|_| true),
+            Outcome::Reply(reply) => self.group.send(&mut self.wire, reply).map(|_| true),
             Outcome::Refuse(reply) => self.wire.refuse_and_close(&reply).map(|_| false),
             Outcome::Bye(reply) => {
                 self.wire.give_back_slot();
@@ -84,6 +104,13 @@ impl Session<'_> {
             Outcome::Close => Ok(false),
             Outcome::Go => Ok(true),
         }
+    }
+
+    /// Commits the uploads waiting, and sends the replies held.
+    fn commit_group(&mut self) -> io::Result<()> {
+        let State::LoggedIn(login) = &self.state else { return Ok(()) };
+        let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
+        self.group.commit(&mut cx, login)
     }
 
     fn user(&self) -> &str {
@@ -123,6 +150,10 @@ impl Session<'_> {
     /// Commands open before login are served here; the others go to their
     /// handler with the login, once the account is known to still exist.
     fn dispatch(&mut self, cmd: Command) -> Outcome {
+        // Any other command sees the uploads before it committed.
+        if !matches!(cmd, Command::Upload { .. }) && self.commit_group().is_err() {
+            return Outcome::Close;
+        }
         if let State::LoggedIn(login) = &self.state
             && login.gone(self.shared)
         {
@@ -145,7 +176,7 @@ impl Session<'_> {
             || matches!(cmd, Command::Quota);
         let verb = cmd.verb();
         let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
-        let handled = route(&mut cx, login, cmd);
+        let handled = route(&mut cx, login, &mut self.group, cmd);
         handled.unwrap_or_else(|e| {
             if quiet && let Some(what) = e.unexpected() {
                 cx.log(&login.user, verb, what, e.outcome(), 0);
@@ -197,7 +228,7 @@ impl Session<'_> {
 }
 
 /// The handler of each command that needs a login.
-fn route(cx: &mut Cx, login: &mut Login, cmd: Command) -> Handled {
+fn route(cx: &mut Cx, login: &mut Login, group: &mut Group, cmd: Command) -> Handled {
     let dot = |p: Option<String>| p.unwrap_or_else(|| ".".into());
     match cmd {
         Command::Pwd => files::pwd(login),
@@ -205,7 +236,7 @@ fn route(cx: &mut Cx, login: &mut Login, cmd: Command) -> Handled {
         Command::Makedir { path } => files::makedir(cx, login, &path),
         Command::Cd { path } => files::cd(login, &path),
         Command::Upload { path, size, md5, from } => {
-            upload::upload(cx, login, upload::Asked { text: &path, size, md5, from })
+            upload::upload(cx, login, group, upload::Asked { text: &path, size, md5, from })
         }
         Command::Download { path, offset } => download::download(cx, login, &path, offset),
         Command::Stat { path } => files::stat(cx, login, &path),

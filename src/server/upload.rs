@@ -1,6 +1,7 @@
 //! The `upload` command, end to end: prepare (or take over a stalled
 //! upload), offer, receive the payload (and the digest line after it, for
-//! MD5 `-`), commit, answer.
+//! MD5 `-`), verify, then hand the file to the session's commit group
+//! (`server::group`), which commits it and answers.
 //!
 //! The staging, verification and commit themselves are in
 //! `storage::staging`; this module owns the conversation around them.
@@ -8,14 +9,14 @@
 use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
-use crate::proto::body::{Offer, Stored};
+use crate::proto::body::Offer;
 use crate::proto::{Code, Reply};
-use crate::server::claim;
 use crate::server::conn::{Input, later};
 use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::group::Group;
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::takeover::Hold;
-use crate::storage::staging::{Limits, Request, Stop, Upload, part_path};
+use crate::storage::staging::{Limits, Request, Stop, Upload, Verified, part_path};
 use crate::storage::tree::UserPath;
 
 /// An upload whose staged file has not grown for this long (or half the
@@ -38,7 +39,12 @@ struct Ending {
     outcome: Outcome,
 }
 
-pub(crate) fn upload(cx: &mut Cx, login: &Login, asked: Asked) -> Handled {
+/// `upload`: the file joins `group` once verified; its `226` goes out when
+/// the group is committed (see `server::group`).
+pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked) -> Handled {
+    if group.is_open() && waits(cx, login, group, asked) && group.commit(cx, login).is_err() {
+        return Ok(Outcome::Close);
+    }
     let (up, path) = match prepare_or_take_over(cx, login, asked) {
         Ok(ok) => ok,
         Err(e) => {
@@ -50,13 +56,35 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, asked: Asked) -> Handled {
     let hold = shared.holders.hold(up.part_path(), cx.wire.stream());
     let (offset, prefix) = up.offer();
     let rehashed = up.rehashed();
-    if cx.wire.send(&Reply::new(Code::Payload, Offer { offset, prefix }.to_string())).is_err() {
+    let offer = Reply::new(Code::Payload, Offer { offset, prefix }.to_string());
+    if group.send(cx.wire, offer).is_err() {
         return Ok(Outcome::Close);
     }
-    let end = take_payload(cx, login, up, &path, asked, hold.as_ref());
-    let note = if rehashed > 0 { format!("{} rehashed={rehashed}", end.note) } else { end.note };
-    cx.log(&login.user, "upload", &path.to_string(), note, end.bytes);
-    Ok(end.outcome)
+    // A client that waits for the `150` before sending gets it now.
+    if group.is_open() && !cx.wire.has_input() && group.commit(cx, login).is_err() {
+        return Ok(Outcome::Close);
+    }
+    match take_payload(cx, login, up, asked, hold.as_ref()) {
+        Ok((verified, bytes)) => {
+            group.add(verified, path, bytes, rehashed);
+            if group.full() && group.commit(cx, login).is_err() {
+                return Ok(Outcome::Close);
+            }
+            Ok(Outcome::Go)
+        }
+        Err(end) => {
+            let note = if rehashed > 0 { format!("{} rehashed={rehashed}", end.note) } else { end.note };
+            cx.log(&login.user, "upload", &path.to_string(), note, end.bytes);
+            Ok(end.outcome)
+        }
+    }
+}
+
+/// Whether the upload asked for is of a path already waiting in `group`
+/// (its staged file is locked there: the group is committed first).
+fn waits(cx: &Cx, login: &Login, group: &Group, asked: Asked) -> bool {
+    let Ok((_, path)) = login.resolve(asked.text) else { return false };
+    group.holds(&part_path(&login.staging(cx.shared), &path.to_string()))
 }
 
 /// Prepares the upload; if another session of this process holds it but
@@ -92,18 +120,17 @@ fn prepare(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload, UserPath)> {
     Ok((up, path))
 }
 
-/// Receives the payload (and the digest line, if it follows) and commits
-/// the file, unless the upload was taken over meanwhile. The staged file
-/// is released before the session answers, so a lingering close never
-/// holds it.
+/// Receives the payload (and the digest line, if it follows) and verifies
+/// it, unless the upload was taken over meanwhile; returns the verified
+/// upload and the bytes received. The staged file is released before the
+/// session answers, so a lingering close never holds it.
 fn take_payload(
     cx: &mut Cx,
     login: &Login,
     mut up: Upload,
-    path: &UserPath,
     asked: Asked,
     hold: Option<&Hold>,
-) -> Ending {
+) -> std::result::Result<(Verified, u64), Ending> {
     let offset = up.held();
     let _ = cx.wire.stream().set_read_timeout(Some(cx.shared.config.stall_timeout));
     let received = up.receive(cx.wire.reader());
@@ -111,35 +138,27 @@ fn take_payload(
     let end = |note: &str, outcome| Ending { note: note.to_string(), bytes, outcome };
     match received {
         Ok(()) => {}
-        Err(Stop::Client(_)) => return end("interrupted", Outcome::Close),
-        Err(Stop::Server(e)) => return end(&e.outcome(), Outcome::Refuse(e.reply())),
+        Err(Stop::Client(_)) => return Err(end("interrupted", Outcome::Close)),
+        Err(Stop::Server(e)) => return Err(end(&e.outcome(), Outcome::Refuse(e.reply()))),
     }
     let claimed = match asked.md5.is_none().then(|| read_digest_line(cx)) {
         None => None,
         Some(Ok(d)) => Some(d),
         Some(Err(outcome)) => {
             up.keep();
-            return end("no digest", outcome);
+            return Err(end("no digest", outcome));
         }
     };
     if login.gone(cx.shared) {
-        return end("account deleted", Outcome::Refuse(Reply::new(Code::Closing, "account deleted")));
+        return Err(end("account deleted", Outcome::Refuse(Reply::new(Code::Closing, "account deleted"))));
     }
     if hold.is_some_and(|h| !h.stop_receiving()) {
         up.keep();
-        return end("taken over", Outcome::Close);
+        return Err(end("taken over", Outcome::Close));
     }
-    let (shared, tree) = (cx.shared, &login.tree);
-    match up.finish(tree, path, claimed, &shared.sums, &login.trash(shared)) {
-        Ok(done) => {
-            claim::remember(cx, login, path, asked.size, done.md5);
-            if let Some(e) = done.unsynced {
-                cx.log(&login.user, "fsync", &path.to_string(), format!("failed after commit: {e}"), 0);
-            }
-            let stored = Stored { size: asked.size, md5: done.md5 };
-            end("226", Reply::new(Code::TransferDone, stored.to_string()).into())
-        }
-        Err(e) => end(&e.outcome(), e.reply().into()),
+    match up.verify(claimed) {
+        Ok(verified) => Ok((verified, bytes)),
+        Err(e) => Err(end(&e.outcome(), e.reply().into())),
     }
 }
 

@@ -10,7 +10,8 @@
 //! (`flock`) for as long as one session uploads it: a second session gets
 //! `450`, and a lock left by a dead session is released by the kernel.
 //! Only a staged file whose MD5 matches is renamed over its target, after
-//! an fsync, followed by an fsync of the directory. With a quota, an upload
+//! an fsync, followed by an fsync of the directory; uploads pipelined on
+//! one connection share these fsyncs (see `commit`). With a quota, an upload
 //! books its announced size when accepted and the booking is checked again
 //! at commit (see [`crate::server::quota::Reservations`]).
 //!
@@ -30,10 +31,12 @@ use crate::hashing::Hashing;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::quota::{Account, Ledger, Reservation};
 use crate::storage::digests::Sums;
-use crate::storage::durable::{replace_record, sync_dir};
-use crate::storage::trash::Trash;
+use crate::storage::durable::replace_record;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::usage::{CountFn, Counted, UsageFile};
+
+mod commit;
+pub(crate) use commit::{Place, Verified, commit_group};
 
 /// The saved hasher state is refreshed after this many received bytes, so a
 /// crash leaves little to re-hash.
@@ -162,14 +165,6 @@ pub struct Upload {
 struct Booked {
     reservation: Reservation,
     quota: Quota,
-}
-
-/// A committed upload.
-pub struct Committed {
-    pub md5: Digest,
-    /// The fsync of the target's directory after the rename failed: the file
-    /// is in place, but may not survive a power cut.
-    pub unsynced: Option<io::Error>,
 }
 
 impl Upload {
@@ -457,101 +452,6 @@ impl Upload {
     /// Bytes received so far in this file, counting earlier attempts.
     pub fn held(&self) -> u64 {
         self.held
-    }
-
-    /// Verifies the whole file against the announced digest (or `claimed`,
-    /// sent after the payload) and commits it over its target. A mismatch
-    /// discards the staged bytes, and so does a quota that no longer allows
-    /// the file (staged bytes beyond the quota would break it); the target
-    /// is untouched either way. A file it replaces goes to `trash` unless it
-    /// holds the same content.
-    pub(crate) fn finish(
-        mut self,
-        tree: &Tree,
-        path: &UserPath,
-        claimed: Option<Digest>,
-        sums: &Sums,
-        trash: &Trash,
-    ) -> Result<Committed> {
-        let got = self.hasher.peek();
-        let want = self.expected.or(claimed);
-        let agree = want == Some(got) && claimed.is_none_or(|c| c == got);
-        if !agree {
-            self.discard();
-            let want = claimed.or(want).map_or("-".to_string(), |d| d.to_string());
-            return Err(Error::new(ErrorKind::Mismatch, format!("MD5 mismatch: received {got}, expected {want}")));
-        }
-        match self.commit(tree, path, got, sums, trash) {
-            Ok(unsynced) => Ok(Committed { md5: got, unsynced }),
-            Err(e @ Error { kind: ErrorKind::Quota, .. }) => {
-                self.discard();
-                Err(e)
-            }
-            Err(e) => {
-                let _ = self.save();
-                Err(e)
-            }
-        }
-    }
-
-    /// Puts the verified file in place. Once the rename is done the file is
-    /// committed whatever follows: a failed directory fsync is returned for
-    /// the log, not as a failure.
-    fn commit(
-        &mut self,
-        tree: &Tree,
-        path: &UserPath,
-        digest: Digest,
-        sums: &Sums,
-        trash: &Trash,
-    ) -> Result<Option<io::Error>> {
-        let what = path.to_string();
-        self.part.sync_all().map_err(|e| Error::io(&what, e))?;
-        let target = tree.file_target(path)?;
-        // Recorded before the file is visible: a record that an earlier
-        // file with this inode left behind is never read for this one.
-        let meta = self.part.metadata().map_err(|e| Error::io(&what, e))?;
-        sums.put(&meta, digest).map_err(|e| Error::server(&format!("{what}: digest record"), e))?;
-        // Linked into the trash before the rename: kept either way.
-        let old = self.place(&target, || trash.keep_replaced(tree, path, Some(digest), sums))?;
-        let unsynced = sync_dir(target.parent().unwrap_or(Path::new("/"))).err();
-        if let Some((old, false)) = old {
-            sums.forget(&old);
-        }
-        let _ = fs::remove_file(&self.meta_path);
-        let _ = fs::remove_file(&self.marks_path);
-        Ok(unsynced)
-    }
-
-    /// Renames the staged file over `target` and returns what was there,
-    /// and whether `keep` kept it (in the trash) just before the rename.
-    /// With a quota, the user's ledger is locked from the last check to the
-    /// booking's return, so no other decision sees the file twice or not at
-    /// all; the check is done again because the user's files may have
-    /// grown (by a server process that does not share this ledger). A
-    /// replaced file is still counted there, as it may go to the trash.
-    fn place(&self, target: &Path, keep: impl FnOnce() -> Result<bool>) -> Result<Option<(Metadata, bool)>> {
-        let Some(booked) = &self.booked else { return self.rename_over(target, keep) };
-        let mut ledger = booked.reservation.account().lock();
-        let besides = self.staged_besides(&ledger).saturating_add(ledger.booked_except(Some(&booked.reservation)));
-        let mut counted = booked.quota.check(&mut ledger, self.meta.size, besides, &self.meta.path)?;
-        let placed = self.rename_over(target, keep)?;
-        ledger.release(&booked.reservation);
-        let replaced = placed.as_ref().filter(|(m, kept)| m.is_file() && !kept).map_or(0, |(m, _)| m.len());
-        if counted.changed(self.meta.size, replaced).is_err() {
-            // Counted again at the next decision rather than trusted low.
-            ledger.counted_at = None;
-        }
-        Ok(placed)
-    }
-
-    /// Keeps what `target` holds (`keep`), then renames the staged file
-    /// over it; returns what was there and whether it was kept.
-    fn rename_over(&self, target: &Path, keep: impl FnOnce() -> Result<bool>) -> Result<Option<(Metadata, bool)>> {
-        let old = fs::symlink_metadata(target).ok();
-        let kept = keep()?;
-        fs::rename(&self.part_path, target).map_err(|e| Error::io(&self.meta.path, e))?;
-        Ok(old.map(|m| (m, kept)))
     }
 
     fn discard(&mut self) {

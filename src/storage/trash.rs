@@ -29,7 +29,7 @@ use crate::digest::Digest;
 use crate::proto::body::TrashLine;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
-use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::durable::{remove_tree, start_writeback, sync_dir, sync_parent};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -82,6 +82,41 @@ impl Info {
     }
 }
 
+/// A new entry (`info`, and `item` once linked) whose syncs are still to
+/// come.
+pub(crate) struct Kept {
+    slot: PathBuf,
+    info: File,
+    trash: PathBuf,
+}
+
+impl Kept {
+    /// Starts writing `info` back (see [`start_writeback`]).
+    pub(crate) fn start_writeback(&self) {
+        start_writeback(&self.info);
+    }
+
+    /// Syncs the entry: `info`, the entry's directory, the trash
+    /// directory. The first sync commits the journal transaction holding
+    /// the entry's creation and link; the others find it committed.
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.sync_entry()?;
+        sync_dir(&self.trash)
+    }
+
+    /// Syncs `info` and the entry's directory, not the trash directory
+    /// (a group of entries syncs that once, see [`Kept::trash_dir`]).
+    pub(crate) fn sync_entry(&self) -> io::Result<()> {
+        self.info.sync_all()?;
+        sync_dir(&self.slot)
+    }
+
+    /// The trash directory that holds the entry.
+    pub(crate) fn trash_dir(&self) -> &Path {
+        &self.trash
+    }
+}
+
 /// One user's trash directory and the retention that applies to it.
 #[derive(Clone, Debug)]
 pub(crate) struct Trash {
@@ -125,30 +160,54 @@ impl Trash {
     }
 
     /// Keeps the file at `path` that is about to be replaced by content
-    /// with MD5 `new`: hard-links it into a new entry. Call it right before
-    /// the rename that replaces it. Nothing is kept when there is no file
-    /// there, when its recorded MD5 equals `new`, or with no trash. Returns
-    /// whether the old file was kept (its digest record must then stay).
+    /// with MD5 `new`: hard-links it into a new entry, synced. Call it right
+    /// before the rename that replaces it. Nothing is kept when there is no
+    /// file there, when its recorded MD5 equals `new`, or with no trash.
+    /// Returns whether the old file was kept (its digest record must then
+    /// stay).
     pub(crate) fn keep_replaced(&self, tree: &Tree, path: &UserPath, new: Option<Digest>, sums: &Sums) -> Result<bool> {
         let what = path.to_string();
-        let real = tree.checked(path)?;
-        let meta = match fs::symlink_metadata(&real) {
+        let kept = self.stage_replaced(&tree.checked(path)?, &what, new, sums)?;
+        if let Some(kept) = &kept {
+            kept.sync().map_err(|e| Error::io(&what, e))?;
+        }
+        Ok(kept.is_some())
+    }
+
+    /// Like [`Trash::keep_replaced`] for the file at `real` (user path
+    /// `what`, already checked), but nothing is synced yet: the caller
+    /// calls [`Kept::sync`] before its rename, so that the syncs of several
+    /// entries (and of the new files) share one journal commit.
+    pub(crate) fn stage_replaced(
+        &self,
+        real: &Path,
+        what: &str,
+        new: Option<Digest>,
+        sums: &Sums,
+    ) -> Result<Option<Kept>> {
+        let meta = match fs::symlink_metadata(real) {
             Ok(m) if m.is_file() => m,
-            _ => return Ok(false),
+            _ => return Ok(None),
         };
         if self.days == 0 || (new.is_some() && sums.get(&meta) == new) {
-            return Ok(false);
+            return Ok(None);
         }
-        let info = Info { path: what.clone(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
-        let io = |e| Error::io(&what, e);
-        let slot = self.new_entry(&info).map_err(io)?;
-        fs::hard_link(&real, slot.join("item")).map_err(io)?;
-        sync_dir(&slot).map_err(io)?;
-        Ok(true)
+        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
+        let io = |e| Error::io(what, e);
+        let kept = self.make_entry(&info).map_err(io)?;
+        fs::hard_link(real, kept.slot.join("item")).map_err(io)?;
+        Ok(Some(kept))
     }
 
     /// Makes `ID/` with its `info`, synced, and returns it.
     fn new_entry(&self, info: &Info) -> io::Result<PathBuf> {
+        let kept = self.make_entry(info)?;
+        kept.sync()?;
+        Ok(kept.slot)
+    }
+
+    /// Makes `ID/` with its `info`, not synced.
+    fn make_entry(&self, info: &Info) -> io::Result<Kept> {
         fs::create_dir_all(&self.dir)?;
         let slot = loop {
             let slot = self.entry(&new_id(info.deleted)?);
@@ -160,10 +219,7 @@ impl Trash {
         };
         let mut file = File::create(slot.join("info"))?;
         file.write_all(info.to_text().as_bytes())?;
-        file.sync_all()?;
-        sync_dir(&slot)?;
-        sync_dir(&self.dir)?;
-        Ok(slot)
+        Ok(Kept { slot, info: file, trash: self.dir.clone() })
     }
 
     /// A fresh hidden name in the trash directory for something being
@@ -288,7 +344,9 @@ impl Trash {
             let path = self.entry(&name);
             let settled = age(&path).is_some_and(|a| a >= settle);
             let info = valid_id(&name).then(|| self.info(&name)).flatten();
-            let complete = fs::symlink_metadata(path.join("item")).is_ok();
+            // An item without a readable `info` is an entry cut short before
+            // its sync (the file it links is still at its path): incomplete.
+            let complete = info.is_some() && fs::symlink_metadata(path.join("item")).is_ok();
             let expired =
                 info.as_ref().is_some_and(|i| now.saturating_sub(i.deleted) >= self.days as u128 * NS_PER_DAY);
             if complete && expired && self.purge(&name, sums).is_ok() {

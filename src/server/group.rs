@@ -1,0 +1,151 @@
+//! A run of uploads pipelined on one connection, committed together: the
+//! verified uploads waiting for their commit, the replies held behind
+//! them, and when the group is committed (the commit itself is
+//! `storage::staging::commit`: a few journal commits for the whole group).
+//!
+//! While uploads wait, every reply of the session is queued in order (the
+//! `150` of the next upload, a mismatch, a refusal) and each waiting
+//! upload's `226` (or its failure) takes its place at the commit. The
+//! session commits the group before it would wait for input (nothing
+//! buffered), before any command other than `upload`, before an upload of
+//! a path already waiting, before it closes, and when the group reaches
+//! [`MAX_FILES`] or [`MAX_BYTES`]. A `226` is never sent before its file
+//! is committed; the client, which sent the whole run before reading,
+//! sees the same replies in the same order as without grouping.
+
+use std::io;
+use std::net::TcpStream;
+use std::path::Path;
+
+use crate::proto::body::Stored;
+use crate::proto::{Code, Reply};
+use crate::server::conn::Framed;
+use crate::server::handler::{Cx, Login};
+use crate::storage::content::Store;
+use crate::storage::staging::{Place, Verified, commit_group};
+use crate::storage::tree::UserPath;
+
+/// Files a group holds at most: one group of the client's pipelined
+/// uploads (`client::batch`), each holding an open staged file.
+const MAX_FILES: usize = 256;
+/// Bytes a group holds at most: their fsyncs wait for them all.
+const MAX_BYTES: u64 = 16 << 20;
+
+/// An upload verified and waiting for its commit.
+struct Waiting {
+    v: Verified,
+    path: UserPath,
+    /// Bytes received by this request, and staged bytes hashed again.
+    bytes: u64,
+    rehashed: u64,
+}
+
+/// A reply queued in order: ready, or the result of a waiting upload.
+enum Out {
+    Ready(Reply),
+    Result(usize),
+}
+
+/// The uploads waiting and the replies held behind them.
+#[derive(Default)]
+pub(crate) struct Group {
+    waiting: Vec<Waiting>,
+    out: Vec<Out>,
+    bytes: u64,
+}
+
+impl Group {
+    /// Whether uploads wait (and replies are held).
+    pub(crate) fn is_open(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Whether the upload staged at `part` waits here.
+    pub(crate) fn holds(&self, part: &Path) -> bool {
+        self.waiting.iter().any(|w| w.v.part_path() == part)
+    }
+
+    /// Sends `reply` now, or queues it behind the waiting uploads.
+    pub(crate) fn send(&mut self, wire: &mut Framed<TcpStream>, reply: Reply) -> io::Result<()> {
+        if !self.is_open() {
+            return wire.send(&reply);
+        }
+        self.out.push(Out::Ready(reply));
+        Ok(())
+    }
+
+    /// Adds a verified upload; its result is sent at the commit.
+    pub(crate) fn add(&mut self, v: Verified, path: UserPath, bytes: u64, rehashed: u64) {
+        self.bytes += v.size();
+        self.out.push(Out::Result(self.waiting.len()));
+        self.waiting.push(Waiting { v, path, bytes, rehashed });
+    }
+
+    /// Whether the group reached its bounds.
+    pub(crate) fn full(&self) -> bool {
+        self.waiting.len() >= MAX_FILES || self.bytes >= MAX_BYTES
+    }
+
+    /// Commits the waiting uploads, logs each of them and the group, then
+    /// sends every held reply in order.
+    pub(crate) fn commit(&mut self, cx: &mut Cx, login: &Login) -> io::Result<()> {
+        if !self.is_open() {
+            return Ok(());
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        self.bytes = 0;
+        let mut replies: Vec<Option<Reply>> = results(cx, login, waiting).into_iter().map(Some).collect();
+        let mut wire = Vec::new();
+        for out in std::mem::take(&mut self.out) {
+            let reply = match out {
+                Out::Ready(reply) => reply,
+                Out::Result(i) => match replies.get_mut(i).and_then(Option::take) {
+                    Some(reply) => reply,
+                    None => continue,
+                },
+            };
+            wire.extend_from_slice(reply.to_wire().as_bytes());
+        }
+        cx.wire.send_bytes(&wire)
+    }
+}
+
+/// Commits `waiting` (unless the account went meanwhile) and returns each
+/// upload's reply, logged.
+fn results(cx: &mut Cx, login: &Login, waiting: Vec<Waiting>) -> Vec<Reply> {
+    let gone = login.gone(cx.shared);
+    let facts: Vec<_> = waiting.iter().map(|w| (w.path.clone(), w.v.size(), w.v.md5(), w.bytes, w.rehashed)).collect();
+    let trash = login.trash(cx.shared);
+    let place = Place { tree: &login.tree, sums: &cx.shared.sums, trash: &trash };
+    let committed = match gone {
+        true => Vec::new(),
+        false => commit_group(waiting.into_iter().map(|w| (w.v, w.path)).collect(), &place),
+    };
+    let store = Store::new(&cx.shared.data, cx.shared.config.dedup);
+    let (mut files, mut failed) = (0, 0);
+    let mut dirs: Vec<&Path> = Vec::new();
+    let mut replies = Vec::new();
+    for (i, (path, size, md5, bytes, rehashed)) in facts.iter().enumerate() {
+        let (reply, outcome) = match committed.get(i) {
+            Some(Ok(real)) => {
+                if *size > 0 && store.add(&login.user, real, *size, *md5, &cx.shared.sums).is_err() {
+                    cx.log(&login.user, "store", &path.to_string(), "not added", 0);
+                }
+                files += 1;
+                if let Some(dir) = real.parent().filter(|d| !dirs.contains(d)) {
+                    dirs.push(dir);
+                }
+                (Reply::new(Code::TransferDone, Stored { size: *size, md5: *md5 }.to_string()), "226".to_string())
+            }
+            Some(Err(e)) => (e.reply(), e.outcome()),
+            None => (Reply::new(Code::Closing, "account deleted"), "account deleted".to_string()),
+        };
+        failed += usize::from(reply.code != Code::TransferDone);
+        let note = if *rehashed > 0 { format!("{outcome} rehashed={rehashed}") } else { outcome };
+        cx.log(&login.user, "upload", &path.to_string(), note, *bytes);
+        replies.push(reply);
+    }
+    let failed = if failed > 0 { format!(" failed={failed}") } else { String::new() };
+    cx.log(&login.user, "commit", "", format!("226 files={files} dirs={}{failed}", dirs.len()), 0);
+    replies
+}
