@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::process::Command;
 
-use common::{Raw, bytes, files_under, fixture, md5_hex, quote};
+use common::{Raw, Server, bytes, files_under, fixture, md5_hex, netdisk, quote, test_dir};
 
 /// The wire form of pipelined uploads (header with MD5 and FROM 0, then
 /// the payload), as the client library sends a group.
@@ -183,5 +184,29 @@ fn kill_9_at_varied_moments_loses_nothing_acknowledged_and_shows_nothing_half_do
         }
         let mut c = server.user("dee");
         assert!(c.cmd("trash").starts_with("212 "), "the server serves after the kill");
+    }
+}
+
+#[test]
+fn a_low_soft_limit_on_open_files_is_raised_so_a_full_group_commits() {
+    let dir = test_dir!();
+    let data = dir.data();
+    fs::create_dir_all(&data).unwrap();
+    let hard = Command::new("sh").args(["-c", "ulimit -Hn"]).output().unwrap();
+    let hard: u64 = String::from_utf8_lossy(&hard.stdout).trim().parse().unwrap_or(u64::MAX);
+    if hard < 1024 {
+        eprintln!("skipped: the hard limit on open files is {hard}, too low to raise past 256 staged files");
+        return;
+    }
+    let script = format!("ulimit -Sn 64 && exec {} --listen 127.0.0.1:0 --data {}", netdisk(), data.display());
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script]);
+    let server = Server::launch(sh, &data).expect("server under ulimit -Sn 64");
+    server.wait_log("open files limit", 1);
+    let mut c = server.user("ann");
+    let files: Vec<_> = (0..200).map(|i| (format!("f{i}"), bytes(100 + i, i as u64))).collect();
+    c.send(&pipelined(&files));
+    for (reply, (path, data)) in upload_replies(&mut c, files.len()).iter().zip(&files) {
+        assert_eq!(reply, &format!("226 {} {}", data.len(), md5_hex(data)), "{path}\n{}", server.log_text());
     }
 }

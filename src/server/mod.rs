@@ -18,6 +18,7 @@ pub(crate) mod files;
 pub(crate) mod group;
 pub(crate) mod handler;
 pub mod log;
+mod open_files;
 pub(crate) mod quota;
 pub(crate) mod session;
 pub(crate) mod shared;
@@ -70,6 +71,10 @@ impl Server {
 
     /// Serves until the process ends.
     pub fn run(self) {
+        match open_files::raise() {
+            Ok(n) => log::server("start", format!("open files limit {n}")),
+            Err(e) => log::server("start", format!("open files limit not raised: {e}")),
+        }
         self.start_sweeper();
         self.accept_loop(session::run);
     }
