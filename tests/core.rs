@@ -238,7 +238,7 @@ fn logs_one_line_per_event_without_passwords() {
     let log = s.log_text();
     assert!(!log.contains("hunter2") && !log.contains("wrong-one"), "{log}");
     assert!(log.lines().any(|l| l.contains("user=ivy action=login outcome=530")), "{log}");
-    assert!(log.lines().any(|l| l.contains("user=ivy action=makedir path=\"x\" outcome=257")), "{log}");
+    assert!(log.lines().any(|l| l.contains("user=ivy action=makedir path=\"/x\" outcome=257")), "{log}");
     assert!(log.lines().all(|l| l.contains(" peer=") && l.contains(" outcome=")), "{log}");
     assert_eq!(files_under(&s.data.join("home")), Vec::<String>::new());
 }

@@ -242,7 +242,7 @@ fn stalled_transfers_free_their_session() {
     assert!(c.upload("big", &data).starts_with("226"));
     // A client that asks for a download and never reads it.
     c.ok("download big", "150 ");
-    s.wait_log("action=download path=\"big\" outcome=interrupted", 1);
+    s.wait_log("action=download path=\"/big\" outcome=interrupted", 1);
     s.wait_log("action=disconnect", 1);
     let mut d = Raw::connect(&s.addr);
     assert_eq!(d.greeting, "220 netdisk ready", "the stalled session was closed");
