@@ -294,3 +294,63 @@ fn a_crashed_copys_scratch_is_removed_at_start_up() {
     assert!(!scratch.exists(), "the leftover is gone");
     assert!(fresh.exists(), "a scratch made just now may belong to a copy in progress");
 }
+
+/// Entries in the `c` directory of the one copy scratch under `staging`
+/// (the directories a tree copy has started), if a scratch is there.
+fn scratch_progress(staging: &Path) -> Option<usize> {
+    let scratch = fs::read_dir(staging).ok()?.flatten().find(|i| i.file_name().to_string_lossy().starts_with("cp-"))?;
+    Some(fs::read_dir(scratch.path().join("c")).ok()?.count())
+}
+
+/// The directories a copy to `target` has started, wherever it builds.
+fn copy_progress(staging: &Path, target: &Path) -> usize {
+    let at_target = fs::read_dir(target).map_or(0, |d| d.count());
+    scratch_progress(staging).unwrap_or(0).max(at_target)
+}
+
+#[test]
+fn a_server_killed_during_a_cp_leaves_the_target_absent_or_complete() {
+    let mut server = fixture!();
+    server.user("alice");
+    let root = home(&server, "alice");
+    let made = make_files(&root.join("src"), 20, 100);
+    let staging = server.data.join("staging/alice");
+    // SIGKILL once the copy has started 1, 5, 10, 15 and 19 of its 20
+    // directories (polled without pause: the build takes milliseconds),
+    // and once after the reply. A copy built in place, or renamed into
+    // place before it is complete, leaves an incomplete target here.
+    let mut mid_build = 0;
+    for (round, started) in [1, 5, 10, 15, 19, 20].into_iter().enumerate() {
+        let mut c = server.user("alice");
+        let target = root.join(format!("copy{round}"));
+        c.send(format!("cp /src /copy{round}\r\n").as_bytes());
+        if round == 5 {
+            assert_eq!(c.line(), format!("250 copied /src to /copy{round}"));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while copy_progress(&staging, &target) < started {
+            assert!(std::time::Instant::now() < deadline, "round {round}: the copy never progressed");
+        }
+        server.kill();
+        if !target.exists() && scratch_progress(&staging).is_some() {
+            mid_build += 1;
+        }
+        server.restart(&[]);
+    }
+    let mut c = server.user("alice");
+    for round in 0..6 {
+        let copy = root.join(format!("copy{round}"));
+        if !copy.exists() {
+            continue;
+        }
+        assert_eq!(files_under(&copy), files_under(&root.join("src")), "copy{round}: complete");
+        for (rel, data) in &made {
+            assert_eq!(&fs::read(copy.join(rel)).unwrap(), data, "copy{round}/{rel}");
+        }
+    }
+    assert!(root.join("copy5").exists(), "a copy answered 250 is there after the crash");
+    assert!(mid_build > 0, "no kill landed while a copy was being built");
+    for (rel, data) in made.iter().step_by(37) {
+        assert_eq!(&c.download(&format!("/src/{rel}")), data, "the source is intact: {rel}");
+    }
+}
