@@ -103,7 +103,7 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     assert!(out.contains("restored /tree"), "{out}");
     assert!(out.contains("would download copy/sub/b.txt"), "{out}");
     assert!(
-        out.contains("2 transferred, 0 up to date, 0 deleted, 11 bytes in"),
+        out.contains("dry run: 2 to transfer, 0 up to date, 0 to delete, 11 bytes\n"),
         "the summary of what would be done: {out}"
     );
     assert!(!work.join("copy").exists(), "a dry run changes nothing");

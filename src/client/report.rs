@@ -35,6 +35,8 @@ pub struct Report {
     pub failures: Vec<(String, String)>,
     /// The caller stopped the batch.
     pub stopped: bool,
+    /// Nothing was changed: the counts are what would be done.
+    pub dry_run: bool,
     pub started: Instant,
 }
 
@@ -53,6 +55,7 @@ impl Report {
             bytes: 0,
             failures: Vec::new(),
             stopped: false,
+            dry_run: false,
             started: Instant::now(),
         }
     }
@@ -62,8 +65,13 @@ impl Report {
         self.failures.is_empty() && !self.stopped
     }
 
-    /// `N transferred, M up to date, K deleted, B bytes in T s`.
+    /// `N transferred, M up to date, K deleted, B bytes in T s`; after a
+    /// dry run `dry run: N to transfer, M up to date, K to delete, B bytes`.
     pub fn summary(&self) -> String {
+        if self.dry_run {
+            let (n, m, k, b) = (self.transferred, self.up_to_date, self.deleted, self.bytes);
+            return format!("dry run: {n} to transfer, {m} up to date, {k} to delete, {b} bytes");
+        }
         format!(
             "{} transferred, {} up to date, {} deleted, {} bytes in {:.2} s",
             self.transferred,
@@ -94,6 +102,8 @@ impl Report {
 /// current file's name.
 pub struct Printer {
     bar: bool,
+    out: Box<dyn Write>,
+    err: Box<dyn Write>,
     files: (usize, usize),
     bytes: (u64, u64),
     started: Instant,
@@ -101,8 +111,14 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A printer on stdout and stderr.
     pub fn new(bar: bool) -> Printer {
-        Printer { bar, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
+        Printer::with_output(bar, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+    }
+
+    /// A printer writing lines to `out`, and failures and the bar to `err`.
+    pub fn with_output(bar: bool, out: Box<dyn Write>, err: Box<dyn Write>) -> Printer {
+        Printer { bar, out, err, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
     }
 
     /// Shows one event; always lets the batch go on.
@@ -114,14 +130,10 @@ impl Printer {
             }
             Event::Failed { path, why } => {
                 self.clear();
-                eprintln!("failed: {path}: {why}");
+                let _ = writeln!(self.err, "failed: {path}: {why}");
             }
             Event::Done { action, path, bytes } => self.done(action, path, bytes),
-            Event::Progress { path, done, .. } => {
-                if self.bar && self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-                    self.draw(path, done);
-                }
-            }
+            Event::Progress { path, done, .. } => self.redraw(path, done),
         }
         true
     }
@@ -137,15 +149,22 @@ impl Printer {
             format!("{action} {path}")
         };
         if !self.bar {
-            println!("{text}");
+            let _ = writeln!(self.out, "{text}");
             return;
         }
         if !matches!(action, "uploaded" | "downloaded" | "instant") {
             self.clear();
-            println!("{text}");
+            let _ = writeln!(self.out, "{text}");
         }
-        if self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            self.draw(path, 0);
+        self.redraw(path, 0);
+    }
+
+    /// Draws the bar at most ten times a second, and only while files are
+    /// planned (never for `mkdir`, `rm` or a dry run).
+    fn redraw(&mut self, current: &str, partial: u64) {
+        let due = self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if self.bar && self.files.1 > 0 && due {
+            self.draw(current, partial);
         }
     }
 
@@ -159,24 +178,24 @@ impl Printer {
         let pct = (done * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
         let bar = format!("{}{}", "#".repeat(pct / 5), ".".repeat(20 - pct / 5));
         let name: String = current.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-        eprint!(
+        let _ = write!(
+            self.err,
             "\r[{bar}] {}/{} files, {}/{} bytes, {:.0} B/s, ETA {eta}  {name}\x1b[K",
             self.files.0, self.files.1, done, self.bytes.1, rate
         );
-        let _ = std::io::stderr().flush();
+        let _ = self.err.flush();
         self.drawn = Some(Instant::now());
     }
 
     fn clear(&mut self) {
         if self.bar && self.drawn.take().is_some() {
-            eprint!("\r\x1b[K");
+            let _ = write!(self.err, "\r\x1b[K");
         }
     }
 
-    /// Ends the bar's line.
+    /// Erases the bar (the summary that follows has the true totals).
     pub fn finish(&mut self) {
-        if self.bar && self.drawn.is_some() {
-            eprintln!();
-        }
+        self.clear();
+        let _ = self.err.flush();
     }
 }
