@@ -126,6 +126,24 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     assert!(err.contains("NETDISK_NEW_PASSWORD"), "{err}");
 }
 
+#[test]
+fn overlapping_patterns_move_each_file_once() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let work = dir.path().join("work");
+    fs::create_dir_all(work.join("back")).unwrap();
+    for i in 1..=5 {
+        fs::write(work.join(format!("a{i}.log")), format!("log {i}\n")).unwrap();
+    }
+    let text = "register bob pw\nlogin bob pw\nmput *.log \"a[12].log\" ./a1.log\nlcd back\n\
+                mget *.log \"a[12].log\" /a1.log ./a2.log\n";
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches("uploaded a1.log").count(), 1, "{out}");
+    assert_eq!(out.matches("downloaded a2.log").count(), 1, "{out}");
+    assert_eq!(out.matches("5 transferred, 0 up to date, 0 deleted, 30 bytes in").count(), 2, "{out}");
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,
