@@ -398,7 +398,10 @@ impl Screen {
 }
 
 /// Runs one batch with a terminal printer; returns what stays on screen.
-fn on_screen(c: &mut Client, run: impl FnOnce(&mut Client, netdisk::client::OnEvent) -> netdisk::client::Report) -> Screen {
+fn on_screen(
+    c: &mut Client,
+    run: impl FnOnce(&mut Client, netdisk::client::OnEvent) -> netdisk::client::Report,
+) -> Screen {
     let screen = Screen::default();
     let mut printer = screen.printer();
     let report = run(c, &mut |e| printer.show(e));

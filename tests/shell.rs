@@ -144,6 +144,30 @@ fn overlapping_patterns_move_each_file_once() {
     assert_eq!(out.matches("5 transferred, 0 up to date, 0 deleted, 30 bytes in").count(), 2, "{out}");
 }
 
+#[test]
+fn an_instant_upload_says_so_and_a_resumed_download_says_received() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let data = bytes(1_500_000, 5);
+    fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let text = "register bob pw\nlogin bob pw\nupload big.bin /a.bin\nupload big.bin /b.bin\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let second = out.lines().skip_while(|l| !l.starts_with("uploaded big.bin -> /a.bin")).skip(1).collect::<Vec<_>>();
+    assert_eq!(second[0], "instant: the server already has this content", "{out}");
+    assert!(second[1].starts_with("uploaded big.bin -> /b.bin: 1.4 MiB, instant (nothing sent), MD5 "), "{out}");
+    assert!(!err.contains("resuming") && !out.contains("sent 0 B"), "no resume wording: {out}\n{err}");
+
+    // A download that finds the first 500,000 bytes in place.
+    fs::write(dir.path().join("got.bin.part"), &data[..500_000]).unwrap();
+    let info = format!("{} {} /a.bin\n", data.len(), netdisk::Digest::of(&data));
+    fs::write(dir.path().join("got.bin.part.info"), info).unwrap();
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], "login bob pw\ndownload /a.bin got.bin\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("-> got.bin: received 976.6 KiB of 1.4 MiB in "), "{out}");
+    assert_eq!(fs::read(dir.path().join("got.bin")).unwrap(), data);
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,

@@ -328,7 +328,7 @@ impl Shell {
         println!(
             "uploaded {} -> {remote}: {}, MD5 {} verified by the server",
             local.display(),
-            show::summary(&t),
+            show::summary(&t, "sent"),
             t.md5
         );
         Ok(())
@@ -344,7 +344,12 @@ impl Shell {
         bar.start("downloading", remote);
         let got = self.client.download(remote, &target, &mut |p| bar.show(p) && !term::interrupted());
         let t = bar.finish(got)?;
-        println!("downloaded {remote} -> {}: {}, MD5 {} verified", target.display(), show::summary(&t), t.md5);
+        println!(
+            "downloaded {remote} -> {}: {}, MD5 {} verified",
+            target.display(),
+            show::summary(&t, "received"),
+            t.md5
+        );
         Ok(())
     }
 }
