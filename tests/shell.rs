@@ -168,6 +168,20 @@ fn an_instant_upload_says_so_and_a_resumed_download_says_received() {
     assert_eq!(fs::read(dir.path().join("got.bin")).unwrap(), data);
 }
 
+#[test]
+fn a_command_with_one_target_reports_its_failure_once() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("f.txt"), b"f\n").unwrap();
+    let text = "register bob pw\nlogin bob pw\nupload f.txt\nmkdir sub\n-mkdir /f.txt/x\n-rm /sub\n-mv /nope /sub\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for path in ["/f.txt/x", "/sub: is a directory", "/nope -> "] {
+        assert_eq!(err.matches(path).count(), 1, "{path} once: {err}");
+    }
+    assert!(err.contains("error (ignored, the line starts with -): /sub: is a directory; use rm -r"), "{err}");
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,
