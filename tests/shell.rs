@@ -182,6 +182,17 @@ fn a_command_with_one_target_reports_its_failure_once() {
     assert!(err.contains("error (ignored, the line starts with -): /sub: is a directory; use rm -r"), "{err}");
 }
 
+#[test]
+fn a_bad_address_is_a_usage_error() {
+    let dir = common::TempDir::new("bad-address");
+    for addr in ["localhost:99999", "localhost:0", "localhost:x"] {
+        let (code, out, err) = client(&[addr], dir.path(), dir.path(), &[], "");
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(err.contains(&format!("bad address {addr}: the port must be a number from 1 to 65535")), "{err}");
+        assert!(!err.contains("make run-server") && !err.contains("cannot reach"), "no hint: {err}");
+    }
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,
