@@ -193,6 +193,19 @@ fn a_bad_address_is_a_usage_error() {
     }
 }
 
+#[test]
+fn help_fits_80_columns_and_pwd_wants_a_login() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let (code, out, err) = client(&["-c", "help", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(out.contains("  mirror [-R] [--delete] [--dry-run] SOURCE TARGET\n"), "{out}");
+    let (code, out, err) = client(&["-c", "pwd", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.is_empty() && err.contains("error: not logged in; log in first (login USER)"), "{out}\n{err}");
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,

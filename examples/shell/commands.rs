@@ -196,6 +196,7 @@ impl Shell {
             ("passwd", [] | [_, _]) => return self.passwd(&args),
             ("ls", [] | [_]) => return self.ls(args.first().copied()),
             ("cd", [p]) => c.cd(p).map(|_| ()),
+            ("pwd", []) if c.user().is_none() => return Err("not logged in; log in first (login USER)".into()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
                 Ok(())
@@ -382,8 +383,9 @@ fn lpwd() -> Result<(), String> {
 
 fn help(topic: Option<&str>) -> Result<(), String> {
     let Some(topic) = topic else {
-        COMMANDS.iter().for_each(|c| println!("  {:<26} {}", usage(c), c.what));
-        println!("Quote names with spaces (\"my file\", 'my file' or my\\ file); ~ is your home directory.");
+        COMMANDS.iter().for_each(|c| println!("{}", help_line(c)));
+        println!("Quote names with spaces (\"my file\", 'my file' or my\\ file);");
+        println!("~ is your home directory.");
         println!("`help COMMAND` shows one command with an example.");
         return Ok(());
     };
@@ -393,6 +395,34 @@ fn help(topic: Option<&str>) -> Result<(), String> {
         println!("also: {}", spec.alias);
     }
     Ok(())
+}
+
+/// Columns of `help`'s list: its lines never wrap on an 80-column terminal.
+const HELP_WIDTH: usize = 80;
+const USAGE_WIDTH: usize = 26;
+
+/// One command in `help`'s list: usage, then what it does, wrapped at
+/// word boundaries; a usage too long for its column gets a line of its own.
+fn help_line(spec: &Spec) -> String {
+    let indent = " ".repeat(USAGE_WIDTH + 3);
+    let usage = usage(spec);
+    let mut out = format!("  {usage:<USAGE_WIDTH$}");
+    if usage.len() > USAGE_WIDTH {
+        out.push('\n');
+        out.push_str(&indent[1..]);
+    }
+    let mut column = USAGE_WIDTH + 2;
+    for word in spec.what.split(' ') {
+        if column + 1 + word.len() > HELP_WIDTH {
+            out.push('\n');
+            out.push_str(&indent[1..]);
+            column = USAGE_WIDTH + 2;
+        }
+        out.push(' ');
+        out.push_str(word);
+        column += 1 + word.len();
+    }
+    out
 }
 
 pub(crate) fn wrong_use(name: &str) -> String {
