@@ -206,6 +206,19 @@ fn help_fits_80_columns_and_pwd_wants_a_login() {
     assert!(out.is_empty() && err.contains("error: not logged in; log in first (login USER)"), "{out}\n{err}");
 }
 
+#[test]
+fn local_problems_are_named_before_anything_starts() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("sub"), b"a file\n").unwrap();
+    let text = "register bob pw\nlogin bob pw\nmkdir sub\n-upload nope.txt\n-download /sub\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("): no such local file: nope.txt\n"), "{err}");
+    assert!(err.contains("): sub: a local file is in the way of folder /sub; move it or give another target"), "{err}");
+    assert_eq!(fs::read(dir.path().join("sub")).unwrap(), b"a file\n");
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,

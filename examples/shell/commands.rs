@@ -314,6 +314,14 @@ impl Shell {
 
     fn upload(&mut self, local: &Path, remote: Option<&str>) -> Result<(), String> {
         let name = local_name(local)?;
+        match std::fs::metadata(local) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(format!("{}: not a regular file or folder", local.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("no such local file: {}", local.display()));
+            }
+            Err(e) => return Err(format!("{}: {e}", local.display())),
+        }
         let mut bar = Bar::new(self.bar);
         bar.start("uploading", &local.display().to_string());
         let remote = remote.unwrap_or(&name);

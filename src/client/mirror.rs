@@ -5,6 +5,7 @@
 //! the trash). A dry run reports every action and changes nothing.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::path::Path;
 
 use super::batch::Item;
@@ -138,6 +139,10 @@ impl Client {
             RemoteRoot::File => return Err(refused(format!("{remote}: is a file"))),
             RemoteRoot::Missing => return Err(refused(format!("{remote}: no such directory"))),
         };
+        if local.exists() && !local.is_dir() {
+            let why = format!("a local file is in the way of folder {remote}; move it or give another target");
+            return Err(ClientError::Local(local.to_path_buf(), std::io::Error::new(ErrorKind::AlreadyExists, why)));
+        }
         let target = if local.exists() {
             walk_local(local).map_err(|e| ClientError::Local(local.to_path_buf(), e))?.entries
         } else {
