@@ -219,6 +219,23 @@ fn local_problems_are_named_before_anything_starts() {
     assert_eq!(fs::read(dir.path().join("sub")).unwrap(), b"a file\n");
 }
 
+#[test]
+fn a_folder_upload_skips_links_to_directories_and_follows_links_to_files() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(tree.join("real")).unwrap();
+    fs::write(tree.join("real/a.txt"), b"alpha\n").unwrap();
+    std::os::unix::fs::symlink(tree.join("real"), tree.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink(tree.join("real/a.txt"), tree.join("filelink")).unwrap();
+    let (code, out, err) =
+        client(&[&s.addr], dir.path(), dir.path(), &[], "register bob pw\nlogin bob pw\nupload tree\n");
+    assert_eq!(code, 0, "a skipped link is not a failure: {out}\n{err}");
+    assert!(out.contains("skipped: tree/dirlink: symbolic link to a directory\n"), "{out}");
+    assert!(out.contains("2 transferred, 0 up to date, 0 deleted, 1 skipped, 12 bytes in"), "{out}");
+    assert_eq!(names(&s, "/tree"), ["filelink", "real"]);
+}
+
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
 struct Tmux {
     socket: PathBuf,

@@ -33,7 +33,7 @@ impl Tracker {
                 self.last_done = Some(path.to_string());
             }
             Event::Progress { path, done, total } => self.current = Some((path.to_string(), done, total)),
-            Event::Planned { .. } => {}
+            Event::Planned { .. } | Event::Skipped { .. } => {}
         }
     }
 

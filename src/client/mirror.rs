@@ -49,8 +49,12 @@ impl Client {
     pub fn upload_tree(&mut self, local: &Path, remote: &str, opts: Options, on: OnEvent) -> Result<Report> {
         let mut report = Report { dry_run: opts.dry_run, ..Report::new() };
         let tree = walk_local(local).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
-        let LocalTree { entries: source, bad } = tree;
+        let LocalTree { entries: source, bad, skipped } = tree;
         bad.iter().for_each(|(p, why)| _ = report.fail(&local.join(p).display().to_string(), why, on));
+        for (p, why) in &skipped {
+            report.skipped += 1;
+            report.tell(on, &Event::Skipped { path: &local.join(p).display().to_string(), why });
+        }
         let target = match self.remote_root(remote)? {
             RemoteRoot::File => return Err(refused(format!("{remote}: is a file"))),
             RemoteRoot::Missing => None,

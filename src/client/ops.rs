@@ -375,6 +375,7 @@ fn merge(total: &mut Report, sub: Result<Report>, what: &str, on: OnEvent) {
             total.transferred += r.transferred;
             total.up_to_date += r.up_to_date;
             total.deleted += r.deleted;
+            total.skipped += r.skipped;
             total.bytes += r.bytes;
             total.failures.extend(r.failures);
             total.stopped |= r.stopped;

@@ -16,6 +16,8 @@ pub enum Event<'a> {
     Done { action: &'a str, path: &'a str, bytes: u64 },
     /// A file or path that failed, and why.
     Failed { path: &'a str, why: &'a str },
+    /// A path left out on purpose (a symbolic link to a directory), and why.
+    Skipped { path: &'a str, why: &'a str },
     /// Bytes of a large file in place so far (sent between its chunks);
     /// returning `false` stops the batch in the middle of that file.
     Progress { path: &'a str, done: u64, total: u64 },
@@ -30,6 +32,8 @@ pub struct Report {
     pub transferred: usize,
     pub up_to_date: usize,
     pub deleted: usize,
+    /// Paths left out on purpose (not failures).
+    pub skipped: usize,
     pub bytes: u64,
     /// Each failure: the path and why.
     pub failures: Vec<(String, String)>,
@@ -52,6 +56,7 @@ impl Report {
             transferred: 0,
             up_to_date: 0,
             deleted: 0,
+            skipped: 0,
             bytes: 0,
             failures: Vec::new(),
             stopped: false,
@@ -66,20 +71,16 @@ impl Report {
     }
 
     /// `N transferred, M up to date, K deleted, B bytes in T s`; after a
-    /// dry run `dry run: N to transfer, M up to date, K to delete, B bytes`.
+    /// dry run `dry run: N to transfer, M up to date, K to delete, B bytes`;
+    /// `S skipped` after the deletions when anything was skipped.
     pub fn summary(&self) -> String {
+        let (n, m, k, b) = (self.transferred, self.up_to_date, self.deleted, self.bytes);
+        let skipped = if self.skipped > 0 { format!(", {} skipped", self.skipped) } else { String::new() };
         if self.dry_run {
-            let (n, m, k, b) = (self.transferred, self.up_to_date, self.deleted, self.bytes);
-            return format!("dry run: {n} to transfer, {m} up to date, {k} to delete, {b} bytes");
+            return format!("dry run: {n} to transfer, {m} up to date, {k} to delete{skipped}, {b} bytes");
         }
-        format!(
-            "{} transferred, {} up to date, {} deleted, {} bytes in {:.2} s",
-            self.transferred,
-            self.up_to_date,
-            self.deleted,
-            self.bytes,
-            self.started.elapsed().as_secs_f64()
-        )
+        let secs = self.started.elapsed().as_secs_f64();
+        format!("{n} transferred, {m} up to date, {k} deleted{skipped}, {b} bytes in {secs:.2} s")
     }
 
     /// Records a failure and tells the caller.
@@ -131,6 +132,10 @@ impl Printer {
             Event::Failed { path, why } => {
                 self.clear();
                 let _ = writeln!(self.err, "failed: {path}: {why}");
+            }
+            Event::Skipped { path, why } => {
+                self.clear();
+                let _ = writeln!(self.out, "skipped: {path}: {why}");
             }
             Event::Done { action, path, bytes } => self.done(action, path, bytes),
             Event::Progress { path, done, .. } => self.redraw(path, done),
