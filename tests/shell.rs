@@ -338,6 +338,8 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     t.line("register alice");
     t.wait("Password: ", 1);
     t.line("pw-secret-1");
+    t.wait("Password again: ", 1);
+    t.line("pw-secret-1");
     t.wait("registered alice", 1);
     t.line("login alice");
     t.wait("Password: ", 2);
@@ -383,6 +385,27 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     let history = fs::read_to_string(dir.path().join(".netdisk_history")).unwrap();
     assert!(history.contains("login alice ***\n") && !history.contains("secret"), "{history}");
     assert!(history.contains("peek ***\n") && !history.contains("abcdefghijkmnp27"), "share codes too: {history}");
+}
+
+#[test]
+fn a_terminal_asks_a_new_password_twice_and_checks_a_local_file_first() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let Some(t) = Tmux::start(dir.path()) else { return };
+    t.client(&s.addr, "twice");
+    t.wait("type help for commands", 1);
+    t.line("register bob");
+    t.wait("Password: ", 1);
+    t.line("pw-one");
+    t.wait("Password again: ", 1);
+    t.line("pw-typo");
+    t.wait("error: the passwords differ; no account made", 1);
+    assert!(!s.logs_in("bob", "pw-one") && !s.logs_in("bob", "pw-typo"), "no account made");
+    t.line("upload nope.txt");
+    t.wait("error: no such local file: nope.txt", 1);
+    assert!(!t.screen().contains("uploading nope.txt"), "{}", t.screen());
+    t.line("quit");
+    t.assert_restored("twice");
 }
 
 #[test]

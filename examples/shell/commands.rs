@@ -40,7 +40,10 @@ const fn spec(name: &'static str, args: &'static str, what: &'static str, exampl
 use Arg::{Local, Other, Remote};
 
 pub const COMMANDS: &[Spec] = &[
-    Spec { kinds: &[Other], ..spec("register", "USER [PASS]", "create an account (asks for PASS)", "register alice") },
+    Spec {
+        kinds: &[Other],
+        ..spec("register", "USER [PASS]", "create an account (asks for PASS twice)", "register alice")
+    },
     Spec { kinds: &[Other], ..spec("login", "USER [PASS]", "log in (asks for PASS)", "login alice") },
     Spec { kinds: &[Other], ..spec("passwd", "[OLD NEW]", "change your password (asks for both)", "passwd") },
     Spec { kinds: &[Remote], ..spec("ls", "[PATH]", "list a remote directory (times in UTC)", "ls /backups") },
@@ -186,7 +189,7 @@ impl Shell {
         let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
         match (name, args.as_slice()) {
             ("register", [u, rest @ ..]) if rest.len() < 2 => {
-                let pass = self.password(rest.first().copied())?;
+                let pass = self.new_account_password(rest.first().copied())?;
                 said(self.client.register(u, &pass))
             }
             ("login", [u, rest @ ..]) if rest.len() < 2 => {
@@ -243,6 +246,20 @@ impl Shell {
         std::env::var("NETDISK_PASSWORD").map_err(|_| {
             "no password: stdin is not a terminal, so give it on the line or set NETDISK_PASSWORD".to_string()
         })
+    }
+
+    /// The password of a new account: asked twice on a terminal (a typo
+    /// would lock the account), else as [`Shell::password`].
+    fn new_account_password(&mut self, given: Option<&str>) -> Result<String, String> {
+        if !self.keyboard || given.is_some_and(|p| p != "***") {
+            return self.password(given);
+        }
+        let ask = |prompt| term::read_secret(prompt).ok_or_else(|| "no password given; no account made".to_string());
+        let pass = ask("Password: ")?;
+        if ask("Password again: ")? != pass {
+            return Err("the passwords differ; no account made".into());
+        }
+        Ok(pass)
     }
 
     /// `passwd OLD NEW`, or `passwd` alone: asked for (without echo, the
