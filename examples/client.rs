@@ -31,7 +31,7 @@ mod words;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use netdisk::client::{Client, DigestCache};
+use netdisk::client::{Client, ClientError, DigestCache};
 
 use script::Flow;
 use term::Input;
@@ -73,6 +73,10 @@ fn options(args: &[String]) -> Result<Options, ExitCode> {
             a => addr = Some(with_port(a)),
         }
     }
+    if let Some(Err(why)) = addr.as_deref().map(check_addr) {
+        eprintln!("netdisk-client: {why}; give HOST or HOST:PORT (see --help)");
+        return Err(ExitCode::from(2));
+    }
     o.addr = addr.unwrap_or(o.addr);
     Ok(o)
 }
@@ -92,6 +96,19 @@ fn with_port(addr: &str) -> String {
     }
 }
 
+/// A usage error for an address no server can have: an empty host, or a
+/// port that is not a number from 1 to 65535.
+fn check_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+    if host.is_empty() || host == "[]" {
+        return Err(format!("bad address {addr}: no host"));
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!("bad address {addr}: the port must be a number from 1 to 65535")),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = match options(&args) {
@@ -104,7 +121,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("cannot reach a netdisk server at {}: {e}", opts.addr);
-            eprintln!("is it running? start one with `make run-server`");
+            if matches!(&e, ClientError::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused) {
+                eprintln!("is it running? start one with `make run-server`");
+            }
             return ExitCode::from(2);
         }
     };
@@ -230,5 +249,13 @@ mod tests {
         assert_eq!(with_port("[::1]"), "[::1]:9021");
         assert_eq!(with_port("[::1]:7000"), "[::1]:7000");
         assert_eq!(with_port("::1"), "[::1]:9021");
+    }
+
+    #[test]
+    fn addresses_no_server_can_have_are_usage_errors() {
+        assert!(check_addr("localhost:9021").is_ok() && check_addr("[::1]:7000").is_ok());
+        for bad in ["localhost:99999", "localhost:0", "localhost:x", ":9021", "[]:9021", "host:"] {
+            assert!(check_addr(bad).is_err(), "{bad}");
+        }
     }
 }

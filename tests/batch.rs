@@ -176,6 +176,7 @@ fn mirror_both_ways_with_delete_and_dry_run() {
         })
         .unwrap();
     assert_eq!((r.transferred, r.deleted), (2, 2), "{said:?}");
+    assert_eq!(r.summary(), "dry run: 2 to transfer, 14 up to date, 2 to delete, 12 bytes");
     assert!(said.contains(&"would delete /m/empty dir".to_string()), "{said:?}");
     assert!(said.contains(&"would upload /m/new.txt".to_string()), "{said:?}");
     assert_eq!(remote_listing(&mut c, "/m"), before, "a dry run changes nothing");
@@ -353,4 +354,95 @@ fn a_refused_upload_in_a_pipelined_group_reconnects_and_sends_the_rest() {
     assert_eq!(r.failures.len(), 1);
     assert!(r.failures[0].0.ends_with("m05"), "{:?}", r.failures);
     assert_eq!(c.ls(None).unwrap().len(), 10);
+}
+
+/// A terminal's screen, shared by the printer's two streams.
+#[derive(Clone, Default)]
+struct Screen(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Screen {
+    fn printer(&self) -> netdisk::client::Printer {
+        netdisk::client::Printer::with_output(true, Box::new(self.clone()), Box::new(self.clone()))
+    }
+
+    /// The lines left on screen: `\r` goes back to the start of the line
+    /// (every redraw rewrites or erases all of it), `ESC[K` erases.
+    fn lines(&self) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.borrow()).replace("\x1b[K", "");
+        let mut lines = vec![String::new()];
+        for c in text.chars() {
+            match c {
+                '\n' => lines.push(String::new()),
+                '\r' => lines.last_mut().unwrap().clear(),
+                c => lines.last_mut().unwrap().push(c),
+            }
+        }
+        lines.retain(|l| !l.is_empty());
+        lines
+    }
+
+    /// Bars left on screen.
+    fn bars(&self) -> Vec<String> {
+        self.lines().into_iter().filter(|l| l.starts_with('[') && l.contains(" files, ")).collect()
+    }
+}
+
+/// Runs one batch with a terminal printer; returns what stays on screen.
+fn on_screen(
+    c: &mut Client,
+    run: impl FnOnce(&mut Client, netdisk::client::OnEvent) -> netdisk::client::Report,
+) -> Screen {
+    let screen = Screen::default();
+    let mut printer = screen.printer();
+    let report = run(c, &mut |e| printer.show(e));
+    printer.finish();
+    assert!(report.ok(), "{:?}", report.failures);
+    screen
+}
+
+#[test]
+fn progress_bars_never_stay_on_screen_with_wrong_totals() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let mut c = login(&s.addr, dir);
+    let proj = dir.path().join("proj");
+    fs::create_dir_all(proj.join("sub/deep")).unwrap();
+    for (i, name) in ["a.txt", "b.txt", "sub/c.txt", "sub/deep/d.txt", "sub/deep/e.txt"].iter().enumerate() {
+        fs::write(proj.join(name), format!("file {i}\n")).unwrap();
+    }
+    for i in 1..=5 {
+        fs::write(dir.path().join(format!("a{i}.log")), format!("log {i}\n")).unwrap();
+    }
+    let wrong = |screen: &Screen, files: usize| {
+        let bars = screen.bars();
+        assert!(bars.iter().all(|b| b.contains(&format!(" {files}/{files} files"))), "{:?}", screen.lines());
+    };
+    let up = on_screen(&mut c, |c, on| c.upload_any(&proj, None, on).unwrap());
+    wrong(&up, 5);
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let down = on_screen(&mut c, |c, on| c.download_any("proj", Some(&out), on).unwrap());
+    wrong(&down, 5);
+    let made = on_screen(&mut c, |c, on| c.mkdir(&["logs".into()], false, on).unwrap());
+    assert_eq!(made.lines(), ["made logs"], "no bar without files to move");
+    let removed = on_screen(&mut c, |c, on| c.rm(&["/proj/sub".into()], true, on).unwrap());
+    assert_eq!(removed.lines(), ["deleted /proj/sub"]);
+    let logs = format!("{}/a*.log", dir.path().display());
+    let put = on_screen(&mut c, |c, on| c.mput(&[logs], on).unwrap());
+    wrong(&put, 5);
+    let dry = on_screen(&mut c, |c, on| {
+        let opts = Options { delete: true, dry_run: true };
+        c.mirror(&proj.display().to_string(), "/proj", true, opts, on).unwrap()
+    });
+    assert!(dry.bars().is_empty(), "a dry run moves nothing: {:?}", dry.lines());
 }

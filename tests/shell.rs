@@ -103,7 +103,7 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     assert!(out.contains("restored /tree"), "{out}");
     assert!(out.contains("would download copy/sub/b.txt"), "{out}");
     assert!(
-        out.contains("2 transferred, 0 up to date, 0 deleted, 11 bytes in"),
+        out.contains("dry run: 2 to transfer, 0 up to date, 0 to delete, 11 bytes\n"),
         "the summary of what would be done: {out}"
     );
     assert!(!work.join("copy").exists(), "a dry run changes nothing");
@@ -124,6 +124,116 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     let (code, _, err) = client(&[&s.addr], &work, dir.path(), &[("NETDISK_PASSWORD", "pw2")], "login bob\npasswd\n");
     assert_eq!(code, 1);
     assert!(err.contains("NETDISK_NEW_PASSWORD"), "{err}");
+}
+
+#[test]
+fn overlapping_patterns_move_each_file_once() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let work = dir.path().join("work");
+    fs::create_dir_all(work.join("back")).unwrap();
+    for i in 1..=5 {
+        fs::write(work.join(format!("a{i}.log")), format!("log {i}\n")).unwrap();
+    }
+    let text = "register bob pw\nlogin bob pw\nmput *.log \"a[12].log\" ./a1.log\nlcd back\n\
+                mget *.log \"a[12].log\" /a1.log ./a2.log\n";
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.matches("uploaded a1.log").count(), 1, "{out}");
+    assert_eq!(out.matches("downloaded a2.log").count(), 1, "{out}");
+    assert_eq!(out.matches("5 transferred, 0 up to date, 0 deleted, 30 bytes in").count(), 2, "{out}");
+}
+
+#[test]
+fn an_instant_upload_says_so_and_a_resumed_download_says_received() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let data = bytes(1_500_000, 5);
+    fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let text = "register bob pw\nlogin bob pw\nupload big.bin /a.bin\nupload big.bin /b.bin\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let second = out.lines().skip_while(|l| !l.starts_with("uploaded big.bin -> /a.bin")).skip(1).collect::<Vec<_>>();
+    assert_eq!(second[0], "instant: the server already has this content", "{out}");
+    assert!(second[1].starts_with("uploaded big.bin -> /b.bin: 1.4 MiB, instant (nothing sent), MD5 "), "{out}");
+    assert!(!err.contains("resuming") && !out.contains("sent 0 B"), "no resume wording: {out}\n{err}");
+
+    // A download that finds the first 500,000 bytes in place.
+    fs::write(dir.path().join("got.bin.part"), &data[..500_000]).unwrap();
+    let info = format!("{} {} /a.bin\n", data.len(), netdisk::Digest::of(&data));
+    fs::write(dir.path().join("got.bin.part.info"), info).unwrap();
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], "login bob pw\ndownload /a.bin got.bin\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("-> got.bin: received 976.6 KiB of 1.4 MiB in "), "{out}");
+    assert_eq!(fs::read(dir.path().join("got.bin")).unwrap(), data);
+}
+
+#[test]
+fn a_command_with_one_target_reports_its_failure_once() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("f.txt"), b"f\n").unwrap();
+    let text = "register bob pw\nlogin bob pw\nupload f.txt\nmkdir sub\n-mkdir /f.txt/x\n-rm /sub\n-mv /nope /sub\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for path in ["/f.txt/x", "/sub: is a directory", "/nope -> "] {
+        assert_eq!(err.matches(path).count(), 1, "{path} once: {err}");
+    }
+    assert!(err.contains("error (ignored, the line starts with -): /sub: is a directory; use rm -r"), "{err}");
+}
+
+#[test]
+fn a_bad_address_is_a_usage_error() {
+    let dir = common::TempDir::new("bad-address");
+    for addr in ["localhost:99999", "localhost:0", "localhost:x"] {
+        let (code, out, err) = client(&[addr], dir.path(), dir.path(), &[], "");
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(err.contains(&format!("bad address {addr}: the port must be a number from 1 to 65535")), "{err}");
+        assert!(!err.contains("make run-server") && !err.contains("cannot reach"), "no hint: {err}");
+    }
+}
+
+#[test]
+fn help_fits_80_columns_and_pwd_wants_a_login() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let (code, out, err) = client(&["-c", "help", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(out.contains("  mirror [-R] [--delete] [--dry-run] SOURCE TARGET\n"), "{out}");
+    let (code, out, err) = client(&["-c", "pwd", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.is_empty() && err.contains("error: not logged in; log in first (login USER)"), "{out}\n{err}");
+}
+
+#[test]
+fn local_problems_are_named_before_anything_starts() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("sub"), b"a file\n").unwrap();
+    let text = "register bob pw\nlogin bob pw\nmkdir sub\n-upload nope.txt\n-download /sub\n";
+    let (code, out, err) = client(&[&s.addr], dir.path(), dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("): no such local file: nope.txt\n"), "{err}");
+    assert!(err.contains("): sub: a local file is in the way of folder /sub; move it or give another target"), "{err}");
+    assert_eq!(fs::read(dir.path().join("sub")).unwrap(), b"a file\n");
+}
+
+#[test]
+fn a_folder_upload_skips_links_to_directories_and_follows_links_to_files() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(tree.join("real")).unwrap();
+    fs::write(tree.join("real/a.txt"), b"alpha\n").unwrap();
+    std::os::unix::fs::symlink(tree.join("real"), tree.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink(tree.join("real/a.txt"), tree.join("filelink")).unwrap();
+    let (code, out, err) =
+        client(&[&s.addr], dir.path(), dir.path(), &[], "register bob pw\nlogin bob pw\nupload tree\n");
+    assert_eq!(code, 0, "a skipped link is not a failure: {out}\n{err}");
+    assert!(out.contains("skipped: tree/dirlink: symbolic link to a directory\n"), "{out}");
+    assert!(out.contains("2 transferred, 0 up to date, 0 deleted, 1 skipped, 12 bytes in"), "{out}");
+    assert_eq!(names(&s, "/tree"), ["filelink", "real"]);
 }
 
 /// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
@@ -228,6 +338,8 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     t.line("register alice");
     t.wait("Password: ", 1);
     t.line("pw-secret-1");
+    t.wait("Password again: ", 1);
+    t.line("pw-secret-1");
     t.wait("registered alice", 1);
     t.line("login alice");
     t.wait("Password: ", 2);
@@ -273,6 +385,27 @@ fn a_terminal_session_with_history_completion_ctrl_c_and_a_hidden_password() {
     let history = fs::read_to_string(dir.path().join(".netdisk_history")).unwrap();
     assert!(history.contains("login alice ***\n") && !history.contains("secret"), "{history}");
     assert!(history.contains("peek ***\n") && !history.contains("abcdefghijkmnp27"), "share codes too: {history}");
+}
+
+#[test]
+fn a_terminal_asks_a_new_password_twice_and_checks_a_local_file_first() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let Some(t) = Tmux::start(dir.path()) else { return };
+    t.client(&s.addr, "twice");
+    t.wait("type help for commands", 1);
+    t.line("register bob");
+    t.wait("Password: ", 1);
+    t.line("pw-one");
+    t.wait("Password again: ", 1);
+    t.line("pw-typo");
+    t.wait("error: the passwords differ; no account made", 1);
+    assert!(!s.logs_in("bob", "pw-one") && !s.logs_in("bob", "pw-typo"), "no account made");
+    t.line("upload nope.txt");
+    t.wait("error: no such local file: nope.txt", 1);
+    assert!(!t.screen().contains("uploading nope.txt"), "{}", t.screen());
+    t.line("quit");
+    t.assert_restored("twice");
 }
 
 #[test]

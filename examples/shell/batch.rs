@@ -33,7 +33,7 @@ impl Tracker {
                 self.last_done = Some(path.to_string());
             }
             Event::Progress { path, done, total } => self.current = Some((path.to_string(), done, total)),
-            Event::Planned { .. } => {}
+            Event::Planned { .. } | Event::Skipped { .. } => {}
         }
     }
 
@@ -72,24 +72,33 @@ impl Shell {
             }
             ("mget", "", [_, ..]) => self.transfer(|c, on| c.mget(&args, on)),
             ("mirror", _, _) => self.mirror(words),
-            ("rm", "" | "-r", [_, ..]) => self.batch(|c, on| c.rm(rest, flag == "-r", on)),
-            ("mkdir", "" | "-p", [_, ..]) => self.batch(|c, on| c.mkdir(rest, flag == "-p", on)),
-            ("mv", "", [from @ .., to]) if !from.is_empty() => self.batch(|c, on| c.mv(from, to, on)),
+            ("rm", "" | "-r", [_, ..]) => self.batch(rest.len() == 1, |c, on| c.rm(rest, flag == "-r", on)),
+            ("mkdir", "" | "-p", [_, ..]) => self.batch(rest.len() == 1, |c, on| c.mkdir(rest, flag == "-p", on)),
+            ("mv", "", [from @ .., to]) if !from.is_empty() => self.batch(from.len() == 1, |c, on| c.mv(from, to, on)),
             ("rm" | "mkdir" | "mv" | "mput" | "mget", _, _) => Err(wrong_use(name)),
             _ => return None,
         })
     }
 
     /// Runs a batch with the progress printer, Ctrl-C wired to stop it.
-    fn batch(&mut self, run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>) -> Result<(), String> {
+    /// With `one` target, failures are not printed as they come: the
+    /// command's error names them, once.
+    fn batch(
+        &mut self,
+        one: bool,
+        run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>,
+    ) -> Result<(), String> {
         let mut printer = Printer::new(self.bar);
         let mut tracker = Tracker::default();
         let report = run(&mut self.client, &mut |e| {
             tracker.see(e);
-            printer.show(e) && !term::interrupted()
+            (one && matches!(e, Event::Failed { .. }) || printer.show(e)) && !term::interrupted()
         });
         printer.finish();
         let report = report.map_err(|e| e.to_string())?;
+        if one {
+            report.failures.iter().skip(1).for_each(|(path, why)| eprintln!("failed: {path}: {why}"));
+        }
         outcome(&report, &tracker)
     }
 
@@ -122,7 +131,7 @@ impl Shell {
         run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>,
     ) -> Result<(), String> {
         let mut summary = String::new();
-        let result = self.batch(|c, on| {
+        let result = self.batch(false, |c, on| {
             let r = run(c, on)?;
             summary = r.summary();
             Ok(r)

@@ -40,7 +40,10 @@ const fn spec(name: &'static str, args: &'static str, what: &'static str, exampl
 use Arg::{Local, Other, Remote};
 
 pub const COMMANDS: &[Spec] = &[
-    Spec { kinds: &[Other], ..spec("register", "USER [PASS]", "create an account (asks for PASS)", "register alice") },
+    Spec {
+        kinds: &[Other],
+        ..spec("register", "USER [PASS]", "create an account (asks for PASS twice)", "register alice")
+    },
     Spec { kinds: &[Other], ..spec("login", "USER [PASS]", "log in (asks for PASS)", "login alice") },
     Spec { kinds: &[Other], ..spec("passwd", "[OLD NEW]", "change your password (asks for both)", "passwd") },
     Spec { kinds: &[Remote], ..spec("ls", "[PATH]", "list a remote directory (times in UTC)", "ls /backups") },
@@ -186,7 +189,7 @@ impl Shell {
         let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
         match (name, args.as_slice()) {
             ("register", [u, rest @ ..]) if rest.len() < 2 => {
-                let pass = self.password(rest.first().copied())?;
+                let pass = self.new_account_password(rest.first().copied())?;
                 said(self.client.register(u, &pass))
             }
             ("login", [u, rest @ ..]) if rest.len() < 2 => {
@@ -196,6 +199,7 @@ impl Shell {
             ("passwd", [] | [_, _]) => return self.passwd(&args),
             ("ls", [] | [_]) => return self.ls(args.first().copied()),
             ("cd", [p]) => c.cd(p).map(|_| ()),
+            ("pwd", []) if c.user().is_none() => return Err("not logged in; log in first (login USER)".into()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
                 Ok(())
@@ -242,6 +246,20 @@ impl Shell {
         std::env::var("NETDISK_PASSWORD").map_err(|_| {
             "no password: stdin is not a terminal, so give it on the line or set NETDISK_PASSWORD".to_string()
         })
+    }
+
+    /// The password of a new account: asked twice on a terminal (a typo
+    /// would lock the account), else as [`Shell::password`].
+    fn new_account_password(&mut self, given: Option<&str>) -> Result<String, String> {
+        if !self.keyboard || given.is_some_and(|p| p != "***") {
+            return self.password(given);
+        }
+        let ask = |prompt| term::read_secret(prompt).ok_or_else(|| "no password given; no account made".to_string());
+        let pass = ask("Password: ")?;
+        if ask("Password again: ")? != pass {
+            return Err("the passwords differ; no account made".into());
+        }
+        Ok(pass)
     }
 
     /// `passwd OLD NEW`, or `passwd` alone: asked for (without echo, the
@@ -313,6 +331,14 @@ impl Shell {
 
     fn upload(&mut self, local: &Path, remote: Option<&str>) -> Result<(), String> {
         let name = local_name(local)?;
+        match std::fs::metadata(local) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(format!("{}: not a regular file or folder", local.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("no such local file: {}", local.display()));
+            }
+            Err(e) => return Err(format!("{}: {e}", local.display())),
+        }
         let mut bar = Bar::new(self.bar);
         bar.start("uploading", &local.display().to_string());
         let remote = remote.unwrap_or(&name);
@@ -328,7 +354,7 @@ impl Shell {
         println!(
             "uploaded {} -> {remote}: {}, MD5 {} verified by the server",
             local.display(),
-            show::summary(&t),
+            show::summary(&t, "sent"),
             t.md5
         );
         Ok(())
@@ -344,7 +370,12 @@ impl Shell {
         bar.start("downloading", remote);
         let got = self.client.download(remote, &target, &mut |p| bar.show(p) && !term::interrupted());
         let t = bar.finish(got)?;
-        println!("downloaded {remote} -> {}: {}, MD5 {} verified", target.display(), show::summary(&t), t.md5);
+        println!(
+            "downloaded {remote} -> {}: {}, MD5 {} verified",
+            target.display(),
+            show::summary(&t, "received"),
+            t.md5
+        );
         Ok(())
     }
 }
@@ -377,8 +408,9 @@ fn lpwd() -> Result<(), String> {
 
 fn help(topic: Option<&str>) -> Result<(), String> {
     let Some(topic) = topic else {
-        COMMANDS.iter().for_each(|c| println!("  {:<26} {}", usage(c), c.what));
-        println!("Quote names with spaces (\"my file\", 'my file' or my\\ file); ~ is your home directory.");
+        COMMANDS.iter().for_each(|c| println!("{}", help_line(c)));
+        println!("Quote names with spaces (\"my file\", 'my file' or my\\ file);");
+        println!("~ is your home directory.");
         println!("`help COMMAND` shows one command with an example.");
         return Ok(());
     };
@@ -388,6 +420,34 @@ fn help(topic: Option<&str>) -> Result<(), String> {
         println!("also: {}", spec.alias);
     }
     Ok(())
+}
+
+/// Columns of `help`'s list: its lines never wrap on an 80-column terminal.
+const HELP_WIDTH: usize = 80;
+const USAGE_WIDTH: usize = 26;
+
+/// One command in `help`'s list: usage, then what it does, wrapped at
+/// word boundaries; a usage too long for its column gets a line of its own.
+fn help_line(spec: &Spec) -> String {
+    let indent = " ".repeat(USAGE_WIDTH + 3);
+    let usage = usage(spec);
+    let mut out = format!("  {usage:<USAGE_WIDTH$}");
+    if usage.len() > USAGE_WIDTH {
+        out.push('\n');
+        out.push_str(&indent[1..]);
+    }
+    let mut column = USAGE_WIDTH + 2;
+    for word in spec.what.split(' ') {
+        if column + 1 + word.len() > HELP_WIDTH {
+            out.push('\n');
+            out.push_str(&indent[1..]);
+            column = USAGE_WIDTH + 2;
+        }
+        out.push(' ');
+        out.push_str(word);
+        column += 1 + word.len();
+    }
+    out
 }
 
 pub(crate) fn wrong_use(name: &str) -> String {

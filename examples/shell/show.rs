@@ -44,7 +44,7 @@ impl Bar {
 
     /// Ends the bar's line; an interruption says where it stopped.
     pub fn finish(&mut self, result: Result<Transferred, ClientError>) -> Result<Transferred, String> {
-        if let Some(t) = result.as_ref().ok().filter(|t| !self.announced && t.resumed_at > 0) {
+        if let Some(t) = result.as_ref().ok().filter(|t| !self.announced && t.resumed_at > 0 && !t.instant) {
             eprintln!("resuming at {} bytes ({}%)", t.resumed_at, percent(t.resumed_at, t.size));
         }
         if self.on && self.last.is_some() {
@@ -86,14 +86,17 @@ fn rate(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64().max(1e-6)
 }
 
-/// `6.0 MiB in 0.02 s, 300.0 MiB/s`; after a resume, only what was sent
-/// counts: `sent 2.0 MiB of 6.0 MiB in ..., (rate of the 2.0 MiB)`.
-pub fn summary(t: &Transferred) -> String {
+/// `6.0 MiB in 0.02 s, 300.0 MiB/s`; after a resume, only what `moved`
+/// (`sent` or `received`) counts: `sent 2.0 MiB of 6.0 MiB in ..., (rate
+/// of the 2.0 MiB)`; an instant upload: `6.0 MiB, instant (nothing sent)`.
+pub fn summary(t: &Transferred, moved: &str) -> String {
     let speed = human(rate(t.moved, t.elapsed) as u64);
     let secs = t.elapsed.as_secs_f64();
-    if t.resumed_at > 0 {
-        let (sent, size, at) = (human(t.moved), human(t.size), human(t.resumed_at));
-        format!("sent {sent} of {size} in {secs:.2} s, {speed}/s (resumed at {at})")
+    if t.instant {
+        format!("{}, instant (nothing sent)", human(t.size))
+    } else if t.resumed_at > 0 {
+        let (done, size, at) = (human(t.moved), human(t.size), human(t.resumed_at));
+        format!("{moved} {done} of {size} in {secs:.2} s, {speed}/s (resumed at {at})")
     } else {
         format!("{} in {secs:.2} s, {speed}/s", human(t.size))
     }
@@ -162,6 +165,8 @@ mod tests {
             elapsed: Duration::from_secs(1),
             instant: false,
         };
-        assert_eq!(summary(&t), "sent 2.0 MiB of 6.0 MiB in 1.00 s, 2.0 MiB/s (resumed at 4.0 MiB)");
+        assert_eq!(summary(&t, "sent"), "sent 2.0 MiB of 6.0 MiB in 1.00 s, 2.0 MiB/s (resumed at 4.0 MiB)");
+        let t = Transferred { resumed_at: t.size, moved: 0, instant: true, ..t };
+        assert_eq!(summary(&t, "sent"), "6.0 MiB, instant (nothing sent)");
     }
 }

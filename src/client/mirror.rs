@@ -5,6 +5,7 @@
 //! the trash). A dry run reports every action and changes nothing.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::path::Path;
 
 use super::batch::Item;
@@ -46,10 +47,14 @@ impl Client {
     /// Makes the remote directory `remote` like the local directory
     /// `local` (created if missing, merged into otherwise).
     pub fn upload_tree(&mut self, local: &Path, remote: &str, opts: Options, on: OnEvent) -> Result<Report> {
-        let mut report = Report::new();
+        let mut report = Report { dry_run: opts.dry_run, ..Report::new() };
         let tree = walk_local(local).map_err(|e| ClientError::Local(local.to_path_buf(), e))?;
-        let LocalTree { entries: source, bad } = tree;
+        let LocalTree { entries: source, bad, skipped } = tree;
         bad.iter().for_each(|(p, why)| _ = report.fail(&local.join(p).display().to_string(), why, on));
+        for (p, why) in &skipped {
+            report.skipped += 1;
+            report.tell(on, &Event::Skipped { path: &local.join(p).display().to_string(), why });
+        }
         let target = match self.remote_root(remote)? {
             RemoteRoot::File => return Err(refused(format!("{remote}: is a file"))),
             RemoteRoot::Missing => None,
@@ -107,8 +112,6 @@ impl Client {
 
     /// Sends or fetches `items`, or in a dry run only says so.
     fn run(&mut self, items: Vec<Item>, up: bool, opts: Options, report: &mut Report, on: OnEvent) {
-        let bytes = items.iter().map(|i| i.size).sum();
-        report.tell(on, &Event::Planned { files: items.len(), bytes });
         if opts.dry_run {
             for item in &items {
                 let (action, path) = if up {
@@ -120,7 +123,11 @@ impl Client {
                 report.bytes += item.size;
                 report.tell(on, &Event::Done { action, path: &path, bytes: item.size });
             }
-        } else if up {
+            return;
+        }
+        let bytes = items.iter().map(|i| i.size).sum();
+        report.tell(on, &Event::Planned { files: items.len(), bytes });
+        if up {
             self.send_files(items, report, on);
         } else {
             self.fetch_files(items, report, on);
@@ -130,12 +137,16 @@ impl Client {
     /// Makes the local directory `local` like the remote directory
     /// `remote` (created if missing, merged into otherwise).
     pub fn download_tree(&mut self, remote: &str, local: &Path, opts: Options, on: OnEvent) -> Result<Report> {
-        let mut report = Report::new();
+        let mut report = Report { dry_run: opts.dry_run, ..Report::new() };
         let source = match self.remote_root(remote)? {
             RemoteRoot::Dir(tree) => tree,
             RemoteRoot::File => return Err(refused(format!("{remote}: is a file"))),
             RemoteRoot::Missing => return Err(refused(format!("{remote}: no such directory"))),
         };
+        if local.exists() && !local.is_dir() {
+            let why = format!("a local file is in the way of folder {remote}; move it or give another target");
+            return Err(ClientError::Local(local.to_path_buf(), std::io::Error::new(ErrorKind::AlreadyExists, why)));
+        }
         let target = if local.exists() {
             walk_local(local).map_err(|e| ClientError::Local(local.to_path_buf(), e))?.entries
         } else {

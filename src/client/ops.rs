@@ -2,6 +2,7 @@
 //! TO`, `mput`/`mget` globs, and `upload`/`download` of a file or folder
 //! with their target rules. Requests for many paths go out pipelined.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -275,12 +276,15 @@ impl Client {
     pub fn mput(&mut self, patterns: &[String], on: OnEvent) -> Result<Report> {
         let mut total = Report::new();
         let mut files = Vec::new();
+        let mut seen = HashSet::new();
         for pattern in patterns {
             let matched = local_matches(pattern);
             if matched.is_empty() {
                 total.fail(pattern, "no local name matches", on);
             }
-            for path in matched {
+            // Overlapping patterns name a path once, where first matched.
+            let fresh = matched.into_iter().filter(|p| seen.insert(std::path::absolute(p).unwrap_or(p.clone())));
+            for path in fresh {
                 if path.is_dir() {
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                     let sub = self.upload_tree(&path, &name, Options::default(), on);
@@ -305,6 +309,7 @@ impl Client {
     pub fn mget(&mut self, patterns: &[String], on: OnEvent) -> Result<Report> {
         let mut total = Report::new();
         let mut files = Vec::new();
+        let mut seen = HashSet::new();
         for pattern in patterns {
             let (dir, name) = split_remote(pattern);
             let listed = match self.ls(dir) {
@@ -320,6 +325,10 @@ impl Client {
             }
             for hit in hits {
                 let remote = dir.map_or(hit.name.clone(), |d| join(d, &hit.name));
+                // Overlapping patterns name a path once, where first matched.
+                if !seen.insert(absolute_remote(self.cwd(), &remote)) {
+                    continue;
+                }
                 if hit.kind == Kind::Dir {
                     let sub = self.download_tree(&remote, Path::new(&hit.name), Options::default(), on);
                     merge(&mut total, sub, pattern, on);
@@ -344,6 +353,21 @@ impl Client {
     }
 }
 
+/// `path` from the root, `.` and `..` taken away: the same text for
+/// every way of naming one remote path.
+fn absolute_remote(cwd: &str, path: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let from_cwd = if path.starts_with('/') { "" } else { cwd };
+    for name in from_cwd.split('/').chain(path.split('/')) {
+        match name {
+            "" | "." => {}
+            ".." => _ = names.pop(),
+            name => names.push(name),
+        }
+    }
+    format!("/{}", names.join("/"))
+}
+
 /// Adds a sub-batch's outcome to `total`.
 fn merge(total: &mut Report, sub: Result<Report>, what: &str, on: OnEvent) {
     match sub {
@@ -351,6 +375,7 @@ fn merge(total: &mut Report, sub: Result<Report>, what: &str, on: OnEvent) {
             total.transferred += r.transferred;
             total.up_to_date += r.up_to_date;
             total.deleted += r.deleted;
+            total.skipped += r.skipped;
             total.bytes += r.bytes;
             total.failures.extend(r.failures);
             total.stopped |= r.stopped;

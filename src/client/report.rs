@@ -16,6 +16,8 @@ pub enum Event<'a> {
     Done { action: &'a str, path: &'a str, bytes: u64 },
     /// A file or path that failed, and why.
     Failed { path: &'a str, why: &'a str },
+    /// A path left out on purpose (a symbolic link to a directory), and why.
+    Skipped { path: &'a str, why: &'a str },
     /// Bytes of a large file in place so far (sent between its chunks);
     /// returning `false` stops the batch in the middle of that file.
     Progress { path: &'a str, done: u64, total: u64 },
@@ -30,11 +32,15 @@ pub struct Report {
     pub transferred: usize,
     pub up_to_date: usize,
     pub deleted: usize,
+    /// Paths left out on purpose (not failures).
+    pub skipped: usize,
     pub bytes: u64,
     /// Each failure: the path and why.
     pub failures: Vec<(String, String)>,
     /// The caller stopped the batch.
     pub stopped: bool,
+    /// Nothing was changed: the counts are what would be done.
+    pub dry_run: bool,
     pub started: Instant,
 }
 
@@ -50,9 +56,11 @@ impl Report {
             transferred: 0,
             up_to_date: 0,
             deleted: 0,
+            skipped: 0,
             bytes: 0,
             failures: Vec::new(),
             stopped: false,
+            dry_run: false,
             started: Instant::now(),
         }
     }
@@ -62,16 +70,17 @@ impl Report {
         self.failures.is_empty() && !self.stopped
     }
 
-    /// `N transferred, M up to date, K deleted, B bytes in T s`.
+    /// `N transferred, M up to date, K deleted, B bytes in T s`; after a
+    /// dry run `dry run: N to transfer, M up to date, K to delete, B bytes`;
+    /// `S skipped` after the deletions when anything was skipped.
     pub fn summary(&self) -> String {
-        format!(
-            "{} transferred, {} up to date, {} deleted, {} bytes in {:.2} s",
-            self.transferred,
-            self.up_to_date,
-            self.deleted,
-            self.bytes,
-            self.started.elapsed().as_secs_f64()
-        )
+        let (n, m, k, b) = (self.transferred, self.up_to_date, self.deleted, self.bytes);
+        let skipped = if self.skipped > 0 { format!(", {} skipped", self.skipped) } else { String::new() };
+        if self.dry_run {
+            return format!("dry run: {n} to transfer, {m} up to date, {k} to delete{skipped}, {b} bytes");
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        format!("{n} transferred, {m} up to date, {k} deleted{skipped}, {b} bytes in {secs:.2} s")
     }
 
     /// Records a failure and tells the caller.
@@ -94,6 +103,8 @@ impl Report {
 /// current file's name.
 pub struct Printer {
     bar: bool,
+    out: Box<dyn Write>,
+    err: Box<dyn Write>,
     files: (usize, usize),
     bytes: (u64, u64),
     started: Instant,
@@ -101,8 +112,14 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A printer on stdout and stderr.
     pub fn new(bar: bool) -> Printer {
-        Printer { bar, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
+        Printer::with_output(bar, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+    }
+
+    /// A printer writing lines to `out`, and failures and the bar to `err`.
+    pub fn with_output(bar: bool, out: Box<dyn Write>, err: Box<dyn Write>) -> Printer {
+        Printer { bar, out, err, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
     }
 
     /// Shows one event; always lets the batch go on.
@@ -114,14 +131,14 @@ impl Printer {
             }
             Event::Failed { path, why } => {
                 self.clear();
-                eprintln!("failed: {path}: {why}");
+                let _ = writeln!(self.err, "failed: {path}: {why}");
+            }
+            Event::Skipped { path, why } => {
+                self.clear();
+                let _ = writeln!(self.out, "skipped: {path}: {why}");
             }
             Event::Done { action, path, bytes } => self.done(action, path, bytes),
-            Event::Progress { path, done, .. } => {
-                if self.bar && self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-                    self.draw(path, done);
-                }
-            }
+            Event::Progress { path, done, .. } => self.redraw(path, done),
         }
         true
     }
@@ -137,15 +154,22 @@ impl Printer {
             format!("{action} {path}")
         };
         if !self.bar {
-            println!("{text}");
+            let _ = writeln!(self.out, "{text}");
             return;
         }
         if !matches!(action, "uploaded" | "downloaded" | "instant") {
             self.clear();
-            println!("{text}");
+            let _ = writeln!(self.out, "{text}");
         }
-        if self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            self.draw(path, 0);
+        self.redraw(path, 0);
+    }
+
+    /// Draws the bar at most ten times a second, and only while files are
+    /// planned (never for `mkdir`, `rm` or a dry run).
+    fn redraw(&mut self, current: &str, partial: u64) {
+        let due = self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if self.bar && self.files.1 > 0 && due {
+            self.draw(current, partial);
         }
     }
 
@@ -159,24 +183,24 @@ impl Printer {
         let pct = (done * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
         let bar = format!("{}{}", "#".repeat(pct / 5), ".".repeat(20 - pct / 5));
         let name: String = current.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-        eprint!(
+        let _ = write!(
+            self.err,
             "\r[{bar}] {}/{} files, {}/{} bytes, {:.0} B/s, ETA {eta}  {name}\x1b[K",
             self.files.0, self.files.1, done, self.bytes.1, rate
         );
-        let _ = std::io::stderr().flush();
+        let _ = self.err.flush();
         self.drawn = Some(Instant::now());
     }
 
     fn clear(&mut self) {
         if self.bar && self.drawn.take().is_some() {
-            eprint!("\r\x1b[K");
+            let _ = write!(self.err, "\r\x1b[K");
         }
     }
 
-    /// Ends the bar's line.
+    /// Erases the bar (the summary that follows has the true totals).
     pub fn finish(&mut self) {
-        if self.bar && self.drawn.is_some() {
-            eprintln!();
-        }
+        self.clear();
+        let _ = self.err.flush();
     }
 }

@@ -41,10 +41,12 @@ pub(crate) enum RemoteRoot {
     Dir(Tree),
 }
 
-/// A local tree, and the names in it that cannot be sent (with why).
+/// A local tree, the names in it that cannot be sent (with why), and
+/// those left out on purpose (with why).
 pub(crate) struct LocalTree {
     pub entries: Tree,
     pub bad: Vec<(String, String)>,
+    pub skipped: Vec<(String, String)>,
 }
 
 /// `rel/name`, or `name` at the top.
@@ -72,9 +74,10 @@ pub fn carry(name: &OsStr) -> std::result::Result<String, String> {
 }
 
 /// Walks `root` (a directory) without recursion. Symbolic links to files
-/// are followed; links to directories are not (they could loop).
+/// are followed; links to directories are skipped (they could loop), as
+/// rsync skips what it does not copy: not a failure.
 pub(crate) fn walk_local(root: &Path) -> io::Result<LocalTree> {
-    let mut tree = LocalTree { entries: Tree::new(), bad: Vec::new() };
+    let mut tree = LocalTree { entries: Tree::new(), bad: Vec::new(), skipped: Vec::new() };
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
@@ -101,6 +104,7 @@ pub(crate) fn walk_local(root: &Path) -> io::Result<LocalTree> {
                     tree.entries.insert(child.clone(), Entry { kind: Kind::Dir, size: 0, md5: None });
                     stack.push(child);
                 }
+                Ok(m) if m.is_dir() => tree.skipped.push((child, "symbolic link to a directory".into())),
                 Ok(m) if m.is_file() => {
                     tree.entries.insert(child, Entry { kind: Kind::File, size: m.len(), md5: None });
                 }
