@@ -1,6 +1,7 @@
 //! Keeping a large download's page-cache footprint small: every window
 //! written is handed to the kernel for writeback at once, and the window
-//! two before it, written back by then, is dropped from the cache.
+//! two before it, written back by then, is dropped from the cache. The
+//! server drops its uploads behind its flushes with [`drop_cached`].
 //!
 //! Without this, a download of N bytes takes N bytes of fresh memory for
 //! its page cache. Fresh memory is the slow kind: on a virtual machine whose
@@ -46,16 +47,19 @@ impl Behind {
             return;
         }
         if let [Some(old), Some(next)] = self.lagging {
-            advise(file, old, next - old);
+            drop_cached(file, old, next - old);
         }
-        advise(file, self.window, written - self.window);
+        drop_cached(file, self.window, written - self.window);
         self.lagging = [self.lagging[1], Some(self.window)];
         self.window = written;
     }
 }
 
-/// `posix_fadvise(DONTNEED)` over `len` bytes from `offset`, errors ignored.
-fn advise(file: &File, offset: u64, len: u64) {
+/// `posix_fadvise(DONTNEED)` over `len` bytes from `offset`, errors
+/// ignored: starts writeback of dirty pages there and drops the clean ones.
+/// The server's upload path (`storage::staging`) uses it too, after its
+/// `fdatasync` windows.
+pub(crate) fn drop_cached(file: &File, offset: u64, len: u64) {
     let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
         return;
     };

@@ -27,7 +27,7 @@
 //! ```
 
 mod batch;
-mod behind;
+pub(crate) mod behind;
 mod cache;
 mod conn;
 pub mod glob;
