@@ -73,6 +73,7 @@ pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
 pub mod proto;
+pub(crate) mod sendfile;
 pub mod server;
 pub mod storage;
 

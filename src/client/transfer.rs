@@ -8,9 +8,8 @@
 //! target is only replaced once the whole file's MD5 matches.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::{FileHash, Hashing, fill};
 use crate::proto::body::{Challenge, DownloadHead, Kind, Offer, Stored};
 use crate::proto::{Code, Command, Reply};
+use crate::sendfile::send_file;
 
 /// How often, and how far apart, an upload refused with `450` is retried.
 const BUSY_RETRIES: usize = 10;
@@ -174,8 +174,10 @@ impl Client {
         while done < size {
             let step = SEND_STEP.min(size - done);
             let conn = self.conn()?;
-            let sent = send_step(file, &conn.writer, step);
-            let n = self.check(sent)?;
+            let (n, err) = send_file(file, &conn.writer, step);
+            if let Some(e) = err {
+                self.check::<()>(Err(e))?;
+            }
             if n < step {
                 self.drop_conn();
                 return Err(local_err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending")));
@@ -320,42 +322,6 @@ fn prove(file: &mut File, challenge: &Challenge) -> io::Result<Digest> {
     }
     Ok(hasher.peek())
 }
-
-unsafe extern "C" {
-    /// `sendfile(2)`: up to `count` bytes from `in_fd` (from its position,
-    /// when `offset` is null) to `out_fd`; bytes sent, or -1.
-    fn sendfile(out_fd: i32, in_fd: i32, offset: *mut i64, count: usize) -> isize;
-}
-
-/// Sends up to `len` bytes of `file` from its position to `socket` with
-/// the kernel's `sendfile`, which copies once where a read and a write
-/// copy twice (std's `io::copy` does not use it from a file to a socket).
-/// Falls back to `io::copy` where the file cannot be sent that way.
-/// Returns the bytes sent: fewer at the end of the file.
-fn send_step(file: &mut File, socket: &TcpStream, len: u64) -> io::Result<u64> {
-    let mut sent = 0;
-    while sent < len {
-        let want = usize::try_from(len - sent).unwrap_or(usize::MAX);
-        // SAFETY: two open descriptors and a null offset.
-        let n = unsafe { sendfile(socket.as_raw_fd(), file.as_raw_fd(), std::ptr::null_mut(), want) };
-        match n {
-            0 => break,
-            1.. => sent += n as u64,
-            _ => match io::Error::last_os_error() {
-                e if e.kind() == io::ErrorKind::Interrupted => {}
-                e if sent == 0 && matches!(e.raw_os_error(), Some(EINVAL | ENOSYS)) => {
-                    return io::copy(&mut file.take(len), &mut &*socket);
-                }
-                e => return Err(e),
-            },
-        }
-    }
-    Ok(sent)
-}
-
-/// Errors of `sendfile` that mean "not for this file" (x86, ARM, RISC-V).
-const EINVAL: i32 = 22;
-const ENOSYS: i32 = 38;
 
 /// Fills `buf` from the connection: the bytes already buffered first,
 /// then straight from the socket. Reading a payload through the buffer

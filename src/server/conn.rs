@@ -25,8 +25,7 @@ pub(crate) trait Socket: Read + Write {
     fn shutdown_write(&self) {}
 
     /// Sends `len` bytes of `file` from its position; returns how many
-    /// went out before an error or EOF. `io::copy` takes the kernel's
-    /// zero-copy path when `Self` is a socket.
+    /// went out before an error or EOF. A `TcpStream` uses `sendfile`.
     fn send_file(&mut self, file: &mut File, len: u64) -> u64
     where
         Self: Sized,
@@ -50,6 +49,10 @@ impl Socket for TcpStream {
 
     fn shutdown_write(&self) {
         let _ = self.shutdown(Shutdown::Write);
+    }
+
+    fn send_file(&mut self, file: &mut File, len: u64) -> u64 {
+        crate::sendfile::send_file(file, self, len).0
     }
 }
 
