@@ -1,5 +1,6 @@
 //! Sending a file's bytes to a socket with the kernel's `sendfile(2)`,
-//! for both sides: the server's downloads and the client's uploads.
+//! for both sides: the server's downloads (dropping a large file from the
+//! page cache behind them) and the client's uploads.
 //!
 //! std's `io::copy` from a file to a socket reads and writes (it keeps
 //! `sendfile` for sources whose later changes cannot show, like pipes), so
@@ -8,9 +9,11 @@
 //! verified by its MD5. Never allocates; never panics.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+
+use crate::behind::Behind;
 
 /// Errors of `sendfile` that mean "not for this file": then the bytes are
 /// copied instead (the same numbers on every architecture netdisk builds
@@ -43,6 +46,34 @@ pub(crate) fn send_file(file: &mut File, socket: &TcpStream, len: u64) -> (u64, 
                 }
                 e => return (sent, Some(e)),
             },
+        }
+    }
+    (sent, None)
+}
+
+/// Files from this size on are dropped from the page cache behind the
+/// send (see `crate::behind`): a file this large is seldom read again
+/// soon, and reading it from the disk into recycled pages is faster than
+/// into fresh ones.
+const DROP_FROM: u64 = 64 << 20;
+/// Bytes per `sendfile` call of a large file, between drops.
+const STEP: u64 = 8 << 20;
+
+/// [`send_file`], dropping what was sent of a large file from the page
+/// cache as it goes.
+pub(crate) fn send_file_behind(file: &mut File, socket: &TcpStream, len: u64) -> (u64, Option<io::Error>) {
+    let at = if len < DROP_FROM { None } else { file.stream_position().ok() };
+    let Some(mut at) = at else { return send_file(file, socket, len) };
+    let mut behind = Behind::new(at);
+    let mut sent = 0;
+    while sent < len {
+        let step = STEP.min(len - sent);
+        let (n, err) = send_file(file, socket, step);
+        sent += n;
+        at += n;
+        behind.wrote(file, at);
+        if err.is_some() || n < step {
+            return (sent, err);
         }
     }
     (sent, None)

@@ -27,7 +27,6 @@
 //! ```
 
 mod batch;
-pub(crate) mod behind;
 mod cache;
 mod conn;
 pub mod glob;

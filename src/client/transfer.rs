@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::behind::Behind;
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
+use crate::behind::Behind;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::{FileHash, Hashing, fill};
 use crate::proto::body::{Challenge, DownloadHead, Kind, Offer, Stored};

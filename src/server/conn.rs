@@ -25,7 +25,8 @@ pub(crate) trait Socket: Read + Write {
     fn shutdown_write(&self) {}
 
     /// Sends `len` bytes of `file` from its position; returns how many
-    /// went out before an error or EOF. A `TcpStream` uses `sendfile`.
+    /// went out before an error or EOF. A `TcpStream` uses `sendfile`
+    /// (see `crate::sendfile`).
     fn send_file(&mut self, file: &mut File, len: u64) -> u64
     where
         Self: Sized,
@@ -52,7 +53,7 @@ impl Socket for TcpStream {
     }
 
     fn send_file(&mut self, file: &mut File, len: u64) -> u64 {
-        crate::sendfile::send_file(file, self, len).0
+        crate::sendfile::send_file_behind(file, self, len).0
     }
 }
 

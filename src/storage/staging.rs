@@ -25,7 +25,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
-use crate::client::behind::drop_cached;
+use crate::behind::drop_cached;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
 use crate::server::error::{Error, ErrorKind, Result};
@@ -579,7 +579,7 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>
 /// then drops from the page cache what that fsync made clean, so a large
 /// upload recycles a few windows of page cache instead of taking its whole
 /// size in fresh memory (slow on a VM that returns free memory to its
-/// host; see `client::behind`). Dropping clean pages is advice: the bytes
+/// host; see `crate::behind`). Dropping clean pages is advice: the bytes
 /// are on disk, and a later read (a resume's re-hash) reads them back.
 struct Flusher {
     nudge: Option<SyncSender<u64>>,
