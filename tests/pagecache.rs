@@ -75,3 +75,24 @@ fn a_resume_reads_back_staged_bytes_dropped_from_the_cache() {
     assert_eq!(c.line(), format!("226 {} {md5}", data.len()));
     assert_eq!(md5_hex(&std::fs::read(stored(&s, "big")).unwrap()), md5);
 }
+
+#[test]
+fn a_large_download_from_an_offset_is_whole_and_leaves_little_cached() {
+    let s = fixture!();
+    let data = bytes(100 * MIB, 13);
+    let mut c = s.user("pia");
+    assert_eq!(c.upload("big", &data), format!("226 {} {}", data.len(), md5_hex(&data)));
+    let file = stored(&s, "big");
+    // Read whole here first: all of it in the page cache.
+    assert_eq!(std::fs::read(&file).unwrap().len(), data.len());
+    let from = 10 * MIB + 123;
+    let head = c.ok(&format!("download big {from}"), "150 ");
+    assert_eq!(head, format!("150 {} {} {from}", data.len(), md5_hex(&data)));
+    let got = c.bytes(data.len() - from);
+    assert_eq!(c.line(), "226 transfer complete", "{}", c.transcript);
+    assert!(got == data[from..], "the payload differs from the file");
+    // Sent and dropped in 8 MiB windows (the last ones, and any still in
+    // the socket two windows later, stay).
+    let held = cached(&file);
+    assert!(held <= 64 * MIB, "{} MiB of 100 still cached", held / MIB);
+}
