@@ -67,12 +67,14 @@
 compile_error!("netdisk builds for Linux on x86, ARM, RISC-V, POWER, s390x or LoongArch only");
 
 // The client library is being reshaped on its own branch, which documents it.
+pub(crate) mod behind;
 #[allow(missing_docs)]
 pub mod client;
 pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
 pub mod proto;
+pub(crate) mod sendfile;
 pub mod server;
 pub mod storage;
 

@@ -55,8 +55,9 @@ type Chunk = (Instant, Vec<u8>, usize);
 fn pump(from: TcpStream, to: TcpStream, one_way: Duration) {
     let (tx, rx) = sync_channel(IN_FLIGHT);
     let (back_tx, back_rx) = channel();
-    thread::spawn(move || read_side(from, tx, back_rx));
-    thread::spawn(move || write_side(to, rx, back_tx, one_way));
+    let named = |name: &str| thread::Builder::new().name(name.into());
+    let _ = named("proxy-read").spawn(move || read_side(from, tx, back_rx));
+    let _ = named("proxy-write").spawn(move || write_side(to, rx, back_tx, one_way));
 }
 
 fn read_side(mut from: TcpStream, tx: SyncSender<Chunk>, back: Receiver<Vec<u8>>) {

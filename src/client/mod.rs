@@ -27,7 +27,6 @@
 //! ```
 
 mod batch;
-mod behind;
 mod cache;
 mod conn;
 pub mod glob;

@@ -8,16 +8,18 @@
 //! target is only replaced once the whole file's MD5 matches.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::behind::Behind;
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
+use crate::behind::Behind;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::{FileHash, Hashing, fill};
 use crate::proto::body::{Challenge, DownloadHead, Kind, Offer, Stored};
 use crate::proto::{Code, Command, Reply};
+use crate::sendfile::send_file;
 
 /// How often, and how far apart, an upload refused with `450` is retried.
 const BUSY_RETRIES: usize = 10;
@@ -172,8 +174,10 @@ impl Client {
         while done < size {
             let step = SEND_STEP.min(size - done);
             let conn = self.conn()?;
-            let sent = io::copy(&mut (&mut *file).take(step), &mut conn.writer);
-            let n = self.check(sent)?;
+            let (n, err) = send_file(file, &conn.writer, step);
+            if let Some(e) = err {
+                self.check::<()>(Err(e))?;
+            }
             if n < step {
                 self.drop_conn();
                 return Err(local_err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending")));
@@ -279,7 +283,7 @@ impl Client {
             let mut buf = hashing.buffer();
             let want = buf.len().min((size - done) as usize);
             let conn = self.conn()?;
-            let (n, err) = fill(&mut conn.reader, &mut buf[..want]);
+            let (n, err) = fill_direct(&mut conn.reader, &mut buf[..want]);
             if n > 0 {
                 file.write_all(&buf[..n]).map_err(|e| ClientError::Local(part.to_path_buf(), e))?;
                 hashing.push(buf, n);
@@ -317,6 +321,18 @@ fn prove(file: &mut File, challenge: &Challenge) -> io::Result<Digest> {
         hash_range(file, offset, len, &mut hasher)?;
     }
     Ok(hasher.peek())
+}
+
+/// Fills `buf` from the connection: the bytes already buffered first,
+/// then straight from the socket. Reading a payload through the buffer
+/// would copy most of it twice (a read shorter than the buffer goes
+/// through it).
+fn fill_direct(reader: &mut BufReader<TcpStream>, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let buffered = reader.buffer().len().min(buf.len());
+    buf[..buffered].copy_from_slice(&reader.buffer()[..buffered]);
+    reader.consume(buffered);
+    let (n, err) = fill(reader.get_mut(), &mut buf[buffered..]);
+    (buffered + n, err)
 }
 
 /// A partial download: the file, where it is, how much it holds, and the

@@ -31,8 +31,8 @@ pub(crate) trait Socket: Read + Write {
     }
 
     /// Sends `len` bytes of `file` from its position; returns how many
-    /// went out before an error or EOF. `io::copy` takes the kernel's
-    /// zero-copy path when `Self` is a socket.
+    /// went out before an error or EOF. A `TcpStream` uses `sendfile`
+    /// (see `crate::sendfile`).
     fn send_file(&mut self, file: &mut File, len: u64) -> u64
     where
         Self: Sized,
@@ -65,6 +65,10 @@ impl Socket for TcpStream {
         // stays open for it.
         let n = unsafe { recv(self.as_raw_fd(), &mut byte, 1, MSG_PEEK | MSG_DONTWAIT) };
         n > 0
+    }
+
+    fn send_file(&mut self, file: &mut File, len: u64) -> u64 {
+        crate::sendfile::send_file_behind(file, self, len).0
     }
 }
 

@@ -26,6 +26,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
+use crate::behind::drop_cached;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
 use crate::server::error::{Error, ErrorKind, Result};
@@ -365,7 +366,7 @@ impl Upload {
         }
         let mut hashing = Hashing::new(std::mem::take(&mut self.hasher), self.held, self.remaining());
         let flusher = match hashing {
-            Hashing::Threaded(_) => Flusher::start(&self.part),
+            Hashing::Threaded(_) => Flusher::start(&self.part, self.held),
             Hashing::Inline { .. } => None,
         };
         let pumped = self.pump(input, &mut hashing, flusher.as_ref());
@@ -394,7 +395,7 @@ impl Upload {
                 unflushed += n as u64;
             }
             if unflushed >= FLUSH_EVERY {
-                flusher.inspect(|f| f.nudge());
+                flusher.inspect(|f| f.nudge(self.held));
                 unflushed = 0;
             }
             // The hashing thread lags behind the writes: record its latest
@@ -474,32 +475,43 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>
 }
 
 /// Writes a file's dirty pages back in the background (`fdatasync` on a
-/// second handle), when nudged, so the final fsync has little left to do.
+/// second handle), when nudged, so the final fsync has little left to do;
+/// then drops from the page cache what that fsync made clean, so a large
+/// upload recycles a few windows of page cache instead of taking its whole
+/// size in fresh memory (slow on a VM that returns free memory to its
+/// host; see `crate::behind`). Dropping clean pages is advice: the bytes
+/// are on disk, and a later read (a resume's re-hash) reads them back.
 struct Flusher {
-    nudge: Option<SyncSender<()>>,
+    nudge: Option<SyncSender<u64>>,
     worker: Option<JoinHandle<()>>,
 }
 
 impl Flusher {
-    fn start(file: &File) -> Option<Flusher> {
+    /// Flushes `file` from `start` on (earlier bytes are not dropped).
+    fn start(file: &File, start: u64) -> Option<Flusher> {
         let file = file.try_clone().ok()?;
-        let (tx, rx) = sync_channel::<()>(1);
+        let (tx, rx) = sync_channel::<u64>(1);
         let worker = thread::Builder::new()
             .name("flush".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                while rx.recv().is_ok() {
-                    let _ = file.sync_data();
+                let mut dropped = start;
+                while let Ok(upto) = rx.recv() {
+                    if file.sync_data().is_ok() && upto > dropped {
+                        drop_cached(&file, dropped, upto - dropped);
+                        dropped = upto;
+                    }
                 }
             })
             .ok()?;
         Some(Flusher { nudge: Some(tx), worker: Some(worker) })
     }
 
-    /// Asks for a flush; a flush already pending covers this one.
-    fn nudge(&self) {
+    /// Asks for a flush of everything written before `upto`; a flush
+    /// already pending covers most of it, and the next nudge the rest.
+    fn nudge(&self, upto: u64) {
         if let Some(tx) = &self.nudge {
-            let _ = tx.try_send(());
+            let _ = tx.try_send(upto);
         }
     }
 }
