@@ -43,6 +43,22 @@ pub fn md5sum(path: &Path, size: u64) -> (f64, String) {
     (mb_per_s(size, took), text.split(' ').next().unwrap_or("").to_string())
 }
 
+/// Drops `path` from the page cache (`dd iflag=nocache count=0`), so the
+/// next read comes from the disk, as a server's download of a file it
+/// does not hold in memory does.
+pub fn uncache(path: &Path) {
+    let _ = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status();
+}
+
+/// `md5sum FILE` read from the disk (dropped from the cache first).
+pub fn md5sum_cold(path: &Path, size: u64) -> f64 {
+    uncache(path);
+    md5sum(path, size).0
+}
+
 /// The md-5 crate on the same file, one thread.
 pub fn crate_md5(path: &Path, size: u64) -> f64 {
     let started = Instant::now();
