@@ -84,6 +84,21 @@ const SYNC_FILE_RANGE_WRITE: u32 = 2;
 unsafe extern "C" {
     /// glibc's `sync_file_range(2)`; returns -1 on error.
     fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
+    /// glibc's `syncfs(2)`; returns -1 on error.
+    fn syncfs(fd: i32) -> i32;
+}
+
+/// Flushes everything written to the file system that holds `file` to
+/// stable storage: every file's data and metadata, every directory's
+/// entries, as if each were fsynced, in one journal commit and one cache
+/// flush. Since Linux 5.8 a write-back error of any file on it since the
+/// last call is reported here.
+pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
+    // SAFETY: a plain descriptor that stays open for the call.
+    match unsafe { syncfs(file.as_raw_fd()) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
 /// Starts writing `file`'s dirty pages back, without waiting (advice: on

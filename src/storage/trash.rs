@@ -29,7 +29,7 @@ use crate::digest::Digest;
 use crate::proto::body::TrashLine;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
-use crate::storage::durable::{remove_tree, start_writeback, sync_dir, sync_parent};
+use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -91,11 +91,6 @@ pub(crate) struct Kept {
 }
 
 impl Kept {
-    /// Starts writing `info` back (see [`start_writeback`]).
-    pub(crate) fn start_writeback(&self) {
-        start_writeback(&self.info);
-    }
-
     /// Syncs the entry: `info`, the entry's directory, the trash
     /// directory. The first sync commits the journal transaction holding
     /// the entry's creation and link; the others find it committed.

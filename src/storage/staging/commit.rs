@@ -1,25 +1,29 @@
 //! The commit of verified uploads, one or a group at a time (a group is a
 //! run of uploads pipelined on one connection, see `server::group`).
 //!
-//! A group is committed in four steps, so that a handful of journal
-//! commits cover all its files instead of two to four per file:
+//! A group is committed in four steps, so that two syncs cover all its
+//! files instead of two to four per file:
 //!
 //! 1. each file: its target checked in the jail, its digest recorded, and
 //!    the file it replaces linked into a new trash entry (nothing synced);
-//! 2. writeback started for every staged file and trash record, then each
-//!    of them fsynced: the first fsync commits the journal transaction that
-//!    holds them all, the others find their inodes committed already;
+//! 2. for a group of several files, one `syncfs` of the file system (the
+//!    staged files' writeback was started at their verification): every
+//!    staged file, trash record and directory entry made so far is on
+//!    stable storage, in one journal commit and one flush of the disk's
+//!    cache, where per-file fsyncs would flush it once per file. A lone
+//!    file fsyncs its staged file and its trash entry instead;
 //! 3. each file renamed over its target (quota checked again);
-//! 4. each distinct target directory fsynced once.
+//! 4. each distinct target directory fsynced once, or, when the group was
+//!    renamed into several directories, one `syncfs` again.
 //!
 //! So a file's data and the trash entry of what it replaces are on stable
 //! storage before its rename, and its name before its result is `Ok`: a
-//! failed directory fsync fails every file renamed into that directory.
+//! failed sync fails every file it covered.
 //! A file that fails a step is left out of the later ones; its staged
 //! bytes are kept for a resume (discarded when over the quota).
 
 use super::*;
-use crate::storage::durable::{start_writeback, sync_dir};
+use crate::storage::durable::{start_writeback, sync_dir, sync_fs};
 use crate::storage::trash::{Kept, Trash};
 
 /// An upload whose bytes match their MD5, waiting for its commit.
@@ -98,18 +102,20 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
             Err(e) => results[i] = Some(v.fail(e)),
         }
     }
-    // The staged files' writeback started at their verification.
-    going.iter().flat_map(|(_, g)| &g.kept).for_each(Kept::start_writeback);
-    let trash_synced = sync_trash_dirs(&going);
+    // A group of several files is synced by one `syncfs` before the
+    // renames and one after (one journal commit and one cache flush each):
+    // per-file fsyncs would each flush the disk's cache.
+    let whole = going.len() > 1;
+    let synced = if whole { sync_whole(&going) } else { sync_trash_dirs(&going) };
     let mut placed = Vec::new();
     for (i, g) in going {
-        let synced = trash_synced.as_ref().map_err(|e| Error::io(&g.path.to_string(), copy(e)));
-        match synced.and_then(|_| sync_and_place(&g, at.sums)) {
+        let synced = synced.as_ref().map_err(|e| Error::io(&g.path.to_string(), copy(e)));
+        match synced.and_then(|_| sync_and_place(&g, at.sums, !whole)) {
             Ok(()) => placed.push((i, g)),
             Err(e) => results[i] = Some(g.v.fail(e)),
         }
     }
-    for (i, result) in sync_dirs(placed) {
+    for (i, result) in sync_dirs(placed, whole) {
         results[i] = Some(result);
     }
     results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))).collect()
@@ -128,14 +134,22 @@ fn prepare(v: &Verified, path: &UserPath, at: &Place) -> Result<(PathBuf, Option
     Ok((target, old, kept))
 }
 
-/// Steps 2 and 3 for one file: its data and trash entry synced, then the
-/// rename.
-fn sync_and_place(g: &Going, sums: &Sums) -> Result<()> {
+/// Step 2 for a group of several files: their data, their trash entries
+/// and everything they were made in, synced by one `syncfs`.
+fn sync_whole(going: &[(usize, Going)]) -> io::Result<()> {
+    going.first().map_or(Ok(()), |(_, g)| sync_fs(&g.v.up.part))
+}
+
+/// Steps 2 (unless `synced` already) and 3 for one file: its data and
+/// trash entry synced, then the rename.
+fn sync_and_place(g: &Going, sums: &Sums, sync: bool) -> Result<()> {
     let what = g.path.to_string();
     let io = |e| Error::io(&what, e);
-    g.v.up.part.sync_all().map_err(io)?;
-    if let Some(kept) = &g.kept {
-        kept.sync_entry().map_err(io)?;
+    if sync {
+        g.v.up.part.sync_all().map_err(io)?;
+        if let Some(kept) = &g.kept {
+            kept.sync_entry().map_err(io)?;
+        }
     }
     let old = g.old.clone().map(|m| (m, g.kept.is_some()));
     g.v.up.place(&g.target, old.clone())?;
@@ -160,17 +174,24 @@ fn copy(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())
 }
 
-/// Step 4: each distinct directory fsynced once; each file's result.
-fn sync_dirs(placed: Vec<(usize, Going)>) -> Vec<(usize, Result<PathBuf>)> {
-    let mut synced: Vec<(PathBuf, Option<io::Error>)> = Vec::new();
+/// Step 4: each distinct directory fsynced once (a group renamed into
+/// several directories: one `syncfs` instead); each file's result.
+fn sync_dirs(placed: Vec<(usize, Going)>, whole: bool) -> Vec<(usize, Result<PathBuf>)> {
+    let dir_of = |g: &Going| g.target.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut dirs: Vec<PathBuf> = placed.iter().map(|(_, g)| dir_of(g)).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    let failed: Vec<(PathBuf, Option<io::Error>)> = match placed.first() {
+        Some((_, g)) if whole && dirs.len() > 1 => {
+            let failed = sync_fs(&g.v.up.part).err();
+            dirs.into_iter().map(|d| (d, failed.as_ref().map(copy))).collect()
+        }
+        _ => dirs.into_iter().map(|d| (d.clone(), sync_dir(&d).err())).collect(),
+    };
     let mut results = Vec::new();
     for (i, g) in placed {
-        let dir = g.target.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !synced.iter().any(|(d, _)| *d == dir) {
-            let failed = sync_dir(&dir).err();
-            synced.push((dir.clone(), failed));
-        }
-        let failed = synced.iter().find(|(d, _)| *d == dir).and_then(|(_, e)| e.as_ref());
+        let dir = dir_of(&g);
+        let failed = failed.iter().find(|(d, _)| *d == dir).and_then(|(_, e)| e.as_ref());
         let result = match failed {
             Some(e) => Err(Error::server(&format!("{}: directory sync after the rename", g.path), copy(e))),
             None => Ok(g.target),
