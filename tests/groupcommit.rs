@@ -210,3 +210,51 @@ fn a_low_soft_limit_on_open_files_is_raised_so_a_full_group_commits() {
         assert_eq!(reply, &format!("226 {} {}", data.len(), md5_hex(data)), "{path}\n{}", server.log_text());
     }
 }
+
+#[test]
+fn a_large_payload_is_not_received_before_the_226s_ahead_of_it_are_sent() {
+    let server = fixture!(&["--stall-timeout", "5"]);
+    let mut c = server.user("ann");
+    let small = bytes(10, 1);
+    let big = bytes(2 << 20, 2);
+    let mut wire = pipelined(&[("a".to_string(), small.clone())]);
+    wire.extend_from_slice(format!("upload b {} {} 0\r\n", big.len(), md5_hex(&big)).as_bytes());
+    wire.extend_from_slice(&big[..1 << 20]);
+    c.send(&wire);
+    // `a`'s 226 comes while `b`'s payload is still on its way.
+    assert!(c.line().starts_with("150 0 "), "{}", c.transcript);
+    assert_eq!(c.line(), format!("226 10 {}", md5_hex(&small)), "{}", c.transcript);
+    assert!(c.line().starts_with("150 0 "), "{}", c.transcript);
+    c.send(&big[1 << 20..]);
+    assert_eq!(c.line(), format!("226 {} {}", big.len(), md5_hex(&big)), "{}", c.transcript);
+}
+
+/// Bytes of memory the process `pid` holds (`VmRSS`).
+fn resident(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_make_the_server_hold_replies_without_bound() {
+    let server = fixture!();
+    let mut c = server.user("ann");
+    c.send(&pipelined(&[("a".to_string(), bytes(10, 1))]));
+    // Then bad lines, each answered `500`, without ever reading a reply:
+    // the server must stop reading once its replies are not taken, so
+    // the writes block (seen as a write timeout) long before 256 MiB.
+    let line = format!("{}\r\n", "x".repeat(398));
+    let chunk = line.repeat(160);
+    c.stream.set_write_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+    let mut sent = 0usize;
+    while sent < 256 << 20 {
+        match c.stream.write(chunk.as_bytes()) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    let rss = resident(server.child.id());
+    assert!(sent < 256 << 20, "the server took all {sent} bytes without sending a reply; it holds {rss} bytes");
+    assert!(rss < 128 << 20, "server memory {rss}");
+}

@@ -30,6 +30,13 @@ use crate::storage::tree::UserPath;
 const MAX_FILES: usize = 256;
 /// Bytes a group holds at most: their fsyncs wait for them all.
 const MAX_BYTES: u64 = 16 << 20;
+/// Replies held at most (the `150`s and `226`s of a full group, and some
+/// refusals): a client that keeps sending without reading cannot make the
+/// session queue more.
+const MAX_HELD: usize = 2 * MAX_FILES + 64;
+/// A payload at least this large is received after the group is
+/// committed: the `226`s before it are not held for its whole transfer.
+pub(crate) const LARGE_PAYLOAD: u64 = 1 << 20;
 
 /// An upload verified and waiting for its commit.
 struct Waiting {
@@ -81,9 +88,9 @@ impl Group {
         self.waiting.push(Waiting { v, path, bytes, rehashed });
     }
 
-    /// Whether the group reached its bounds.
+    /// Whether the group reached its bounds (files, bytes or replies held).
     pub(crate) fn full(&self) -> bool {
-        self.waiting.len() >= MAX_FILES || self.bytes >= MAX_BYTES
+        self.waiting.len() >= MAX_FILES || self.bytes >= MAX_BYTES || self.out.len() >= MAX_HELD
     }
 
     /// Commits the waiting uploads, logs each of them and the group, then
@@ -138,7 +145,8 @@ fn results(cx: &mut Cx, login: &Login, waiting: Vec<Waiting>) -> Vec<Reply> {
                 (Reply::new(Code::TransferDone, Stored { size: *size, md5: *md5 }.to_string()), "226".to_string())
             }
             Some(Err(e)) => (e.reply(), e.outcome()),
-            None => (Reply::new(Code::Closing, "account deleted"), "account deleted".to_string()),
+            // Not `421`: the session closes at its next request, not here.
+            None => (Reply::new(Code::NotLoggedIn, "account deleted"), "account deleted".to_string()),
         };
         failed += usize::from(reply.code != Code::TransferDone);
         let note = if *rehashed > 0 { format!("{outcome} rehashed={rehashed}") } else { outcome };

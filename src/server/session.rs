@@ -95,7 +95,13 @@ impl Session<'_> {
             self.commit_group()?;
         }
         match outcome {
-            Outcome::Reply(reply) => self.group.send(&mut self.wire, reply).map(|_| true),
+            Outcome::Reply(reply) => {
+                self.group.send(&mut self.wire, reply)?;
+                if self.group.full() {
+                    self.commit_group()?;
+                }
+                Ok(true)
+            }
             Outcome::Refuse(reply) => self.wire.refuse_and_close(&reply).map(|_| false),
             Outcome::Bye(reply) => {
                 self.wire.give_back_slot();

@@ -13,7 +13,7 @@ use crate::proto::body::Offer;
 use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
 use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::group::Group;
+use crate::server::group::{Group, LARGE_PAYLOAD};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::takeover::Hold;
 use crate::storage::staging::{Limits, Request, Stop, Upload, Verified, part_path};
@@ -48,7 +48,7 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked
     let (up, path) = match prepare_or_take_over(cx, login, asked) {
         Ok(ok) => ok,
         Err(e) => {
-            cx.log(&login.user, "upload", asked.text, e.outcome(), 0);
+            cx.log(&login.user, "upload", &login.shown(asked.text), e.outcome(), 0);
             return Ok(Outcome::Refuse(e.reply()));
         }
     };
@@ -60,8 +60,11 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked
     if group.send(cx.wire, offer).is_err() {
         return Ok(Outcome::Close);
     }
-    // A client that waits for the `150` before sending gets it now.
-    if group.is_open() && !cx.wire.has_input() && group.commit(cx, login).is_err() {
+    // A client that waits for the `150` before sending gets it now; the
+    // `226`s held are not kept waiting for a large payload, nor for the
+    // digest line after one.
+    let large = asked.size.saturating_sub(offset) >= LARGE_PAYLOAD || asked.md5.is_none();
+    if group.is_open() && (large || !cx.wire.has_input()) && group.commit(cx, login).is_err() {
         return Ok(Outcome::Close);
     }
     match take_payload(cx, login, up, asked, hold.as_ref()) {

@@ -110,6 +110,15 @@ impl Kept {
     pub(crate) fn trash_dir(&self) -> &Path {
         &self.trash
     }
+
+    /// Takes the entry back, for a file that was not replaced after all:
+    /// the item first, so that what a crash leaves is an entry without an
+    /// item (invisible, swept).
+    pub(crate) fn discard(self) {
+        let _ = fs::remove_file(self.slot.join("item"));
+        let _ = fs::remove_file(self.slot.join("info"));
+        let _ = fs::remove_dir(&self.slot);
+    }
 }
 
 /// One user's trash directory and the retention that applies to it.

@@ -88,7 +88,10 @@ struct Going {
     path: UserPath,
     target: PathBuf,
     old: Option<Metadata>,
+    /// The new trash entry of `old`, until it is synced.
     kept: Option<Kept>,
+    /// Whether `old` is in the trash (then its digest record stays).
+    old_kept: bool,
 }
 
 /// Commits `items` (each with its user path) in the four steps above;
@@ -98,7 +101,10 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     let mut going = Vec::new();
     for (i, (v, path)) in items.into_iter().enumerate() {
         match prepare(&v, &path, at) {
-            Ok((target, old, kept)) => going.push((i, Going { v, path, target, old, kept })),
+            Ok((target, old, kept)) => {
+                let old_kept = kept.is_some();
+                going.push((i, Going { v, path, target, old, kept, old_kept }))
+            }
             Err(e) => results[i] = Some(v.fail(e)),
         }
     }
@@ -108,11 +114,17 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     let whole = going.len() > 1;
     let synced = if whole { sync_whole(&going) } else { sync_trash_dirs(&going) };
     let mut placed = Vec::new();
-    for (i, g) in going {
+    for (i, mut g) in going {
         let synced = synced.as_ref().map_err(|e| Error::io(&g.path.to_string(), copy(e)));
-        match synced.and_then(|_| sync_and_place(&g, at.sums, !whole)) {
+        match synced.and_then(|_| sync_and_place(&mut g, at, !whole)) {
             Ok(()) => placed.push((i, g)),
-            Err(e) => results[i] = Some(g.v.fail(e)),
+            Err(e) => {
+                // Not replaced: its trash entry would be a spare copy.
+                if let Some(kept) = g.kept.take() {
+                    kept.discard();
+                }
+                results[i] = Some(g.v.fail(e));
+            }
         }
     }
     for (i, result) in sync_dirs(placed, whole) {
@@ -142,7 +154,7 @@ fn sync_whole(going: &[(usize, Going)]) -> io::Result<()> {
 
 /// Steps 2 (unless `synced` already) and 3 for one file: its data and
 /// trash entry synced, then the rename.
-fn sync_and_place(g: &Going, sums: &Sums, sync: bool) -> Result<()> {
+fn sync_and_place(g: &mut Going, at: &Place, sync: bool) -> Result<()> {
     let what = g.path.to_string();
     let io = |e| Error::io(&what, e);
     if sync {
@@ -151,11 +163,30 @@ fn sync_and_place(g: &Going, sums: &Sums, sync: bool) -> Result<()> {
             kept.sync_entry().map_err(io)?;
         }
     }
-    let old = g.old.clone().map(|m| (m, g.kept.is_some()));
+    keep_what_is_there_now(g, at)?;
+    let old = g.old.clone().map(|m| (m, g.old_kept));
     g.v.up.place(&g.target, old.clone())?;
     if let Some((old, false)) = old {
-        sums.forget(&old);
+        at.sums.forget(&old);
     }
+    Ok(())
+}
+
+/// If another request (`mv`, `cp`, another session's upload) put a new
+/// file at the target since step 1, the trash entry made then keeps the
+/// wrong file: it is taken back, and the file there now is kept (synced)
+/// before the rename replaces it.
+fn keep_what_is_there_now(g: &mut Going, at: &Place) -> Result<()> {
+    let now = fs::symlink_metadata(&g.target).ok();
+    let id = |m: &Option<Metadata>| m.as_ref().map(|m| (m.dev(), m.ino()));
+    if id(&now) == id(&g.old) {
+        return Ok(());
+    }
+    if let Some(kept) = g.kept.take() {
+        kept.discard();
+    }
+    g.old_kept = at.trash.keep_replaced(at.tree, &g.path, Some(g.v.md5), at.sums)?;
+    g.old = now;
     Ok(())
 }
 
