@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test client check fmt clippy bench bench-peers build install
+.PHONY: run-server test test-web client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -27,6 +27,16 @@ run-server:
 test:
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	$(MAKE) test-web
+
+# The HTTP face with real clients: tus (python3-tuspy), the JSON API
+# (curl) and the web app in headless Chromium (Selenium). Missing tools
+# are installed when root, else named and their tests skipped.
+# WEB_TESTS: modules or tests to run (e.g. test_tus test_app.AppTest).
+test-web:
+	$(CARGO) build --bin netdisk
+	tests/web/setup.sh
+	/usr/bin/python3 tests/web/run.py $(WEB_TESTS)
 
 client:
 	$(NATIVE) $(CARGO) run --release --example client -- $(ADDR)

@@ -17,6 +17,8 @@
 //! headers every response carries. Nothing here panics on what a client
 //! sends; a panic in one connection ends that connection only.
 
+mod api;
+mod app;
 mod auth;
 mod date;
 mod engine;
@@ -25,6 +27,7 @@ mod html;
 mod serve;
 mod share;
 mod target;
+mod tus;
 mod wire;
 mod zip;
 
@@ -371,7 +374,13 @@ fn route(cx: &mut Cx) -> Reply {
     match segments.names.first().map(String::as_str) {
         Some("files") => files::route(cx, &segments.names[1..]),
         Some("s") if segments.names.len() >= 2 => share::route(cx, &segments),
+        Some("tus") => tus::route(cx, &segments.names[1..]),
+        Some("api") => api::route(cx, &segments.names[1..]),
+        Some("app") if segments.names.len() == 2 => {
+            app::asset(cx, &segments.names[1]).unwrap_or_else(|| cx.failure(404, "nothing here"))
+        }
         None if cx.req.method == "OPTIONS" => options(),
+        None => app::index(cx),
         _ => cx.failure(404, "nothing here"),
     }
 }
