@@ -513,9 +513,17 @@ fn terminate(cx: &mut Cx, login: &Login, id: &str) -> Reply {
         Ok(p) => p,
         Err(e) => return cx.engine_failure(&e),
     };
-    let up = match prepare(cx, login, &record, &path, Some(0)) {
-        Ok(up) => up,
-        Err(reply) => return reply,
+    // A client that cancels aborts its PATCH and sends this at once: the
+    // aborted request may hold the upload for a moment longer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let up = loop {
+        match prepare(cx, login, &record, &path, Some(0)) {
+            Ok(up) => break up,
+            Err(r) if r.head.status == 423 && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(reply) => return reply,
+        }
     };
     // Removed under the staged file's lock, as the sweep does.
     discard_staged(up.part_path());

@@ -143,5 +143,7 @@ class ServerTest(unittest.TestCase):
 
     def _close(self):
         outcome = getattr(self, "_outcome", None)
-        failed = bool(outcome and not outcome.success)
+        result = getattr(outcome, "result", None)
+        failed = bool(outcome and not outcome.success) or bool(
+            result and any(t is self for t, _ in result.failures + result.errors))
         self.s.close(failed)

@@ -212,7 +212,7 @@
     const link = dir
       ? el('a', { href: filesHash(path), id, text: e.name })
       : el('a', { href: '/files' + encPath(path), id, text: e.name });
-    const sub = el('span', { class: 'sub', text: (dir ? 'Folder' : size(e.size)) + ' · ' + when(e.mtime) });
+    const sub = el('span', { class: 'sub', text: (dir ? 'Folder' : size(e.size)) + ' · ' + when(e.mtime).slice(0, 10) });
     const ops = el('div', { class: 'ops' });
     const describe = { 'aria-describedby': id, title: '' };
     const op = (label, ic, fn, cls) => {
@@ -483,7 +483,7 @@
       const item = queue.shift();
       if (item.state !== 'waiting') continue;
       running++;
-      upload(item).catch((e) => finish(item, 'failed', e.message)).finally(() => { running--; pump(); });
+      upload(item).catch((e) => { if (item.state !== 'cancelled') finish(item, 'failed', e.message); }).finally(() => { running--; pump(); });
     }
   }
 
@@ -609,7 +609,13 @@
     finish(item, 'cancelled', 'cancelled');
     if (item.url && was !== 'done') {
       localStorage.removeItem(memKey(item.folder, item.file));
-      fetch(item.url, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' }, credentials: 'same-origin' }).catch(() => {});
+      // The aborted PATCH may hold the upload a moment longer (423).
+      for (let wait = 250; wait < 8000; wait *= 2) {
+        let res = null;
+        try { res = await fetch(item.url, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' }, credentials: 'same-origin' }); } catch (e) { /* retried */ }
+        if (res && res.status !== 423) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 
