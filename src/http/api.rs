@@ -39,6 +39,10 @@ pub(crate) fn route(cx: &mut Cx, names: &[String]) -> Reply {
         ("trash", true) => trash(cx, &login),
         ("shares", true) => shares(cx, &login),
         ("uploads", true) => uploads(cx, &login),
+        ("zip", true) => match crate::http::files::user_path(&names[1..]) {
+            Ok(path) => crate::http::share::own_zip(cx, &login.tree, &path),
+            Err(e) => failed(cx, &e),
+        },
         (_, true) if method == "HEAD" => not_allowed(cx, "GET, HEAD"),
         (_, false) if method != "POST" => not_allowed(cx, "POST"),
         (_, false) if engine::read_only(cx.shared) => {

@@ -1,9 +1,11 @@
 """The web app's JSON API (/api/, docs/HTTP.md) through curl: listing,
 folders, rename and move, delete and restore, trash, shares, quota,
 password; cross-site refusals."""
+import io
 import json
 import os
 import subprocess
+import zipfile
 
 from harness import ServerTest
 
@@ -63,6 +65,21 @@ class ApiTest(ServerTest):
         raw = subprocess.run(["curl", "-s", "-u", f"{self.name}:{self.pw}", self.s.base + "/api/list/docs/"],
                              capture_output=True, check=True).stdout
         self.assertNotIn(b"<img", raw, "markup characters are escaped even inside JSON")
+
+    def test_a_folder_downloads_as_a_zip(self):
+        self.ok("mkdir", {"path": "/trip"})
+        self.ok("mkdir", {"path": "/trip/day 1"})
+        self.put("trip/day%201/a.jpg", b"a" * 1000)
+        self.put("trip/notes.txt", b"notes")
+        out = subprocess.run(["curl", "-sSf", "-D", "-", "-u", f"{self.name}:{self.pw}", self.s.base + "/api/zip/trip/"],
+                             capture_output=True, check=True).stdout
+        head, body = out.split(b"\r\n\r\n", 1)
+        self.assertIn(b'filename="trip.zip"', head)
+        z = zipfile.ZipFile(io.BytesIO(body))
+        self.assertIsNone(z.testzip())
+        self.assertEqual(z.read("trip/day 1/a.jpg"), b"a" * 1000)
+        self.assertEqual(z.read("trip/notes.txt"), b"notes")
+        self.assertEqual(self.curl("zip/nope/")[0], 404)
 
     def test_delete_goes_to_the_trash_and_comes_back(self):
         self.put("x.txt", b"12345")

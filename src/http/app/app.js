@@ -220,7 +220,7 @@
       ops.append(b);
     };
     if (dir) {
-      const zip = el('a', { class: 'op', href: '/files' + encPath(path) + '/?zip', 'aria-describedby': id, title: `Download “${e.name}” as a ZIP` },
+      const zip = el('a', { class: 'op', href: '/api/zip' + encPath(path) + '/', 'aria-describedby': id, title: `Download “${e.name}” as a ZIP` },
         icon('zip'), el('span', { class: 'label', text: 'Download ZIP' }));
       ops.append(zip);
     }
