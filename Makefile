@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test test-tools test-web client check fmt clippy bench bench-peers build install
+.PHONY: run-server test test-tools test-web screenshots client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -47,6 +47,12 @@ test-web:
 	$(CARGO) build --bin netdisk
 	tests/web/setup.sh
 	/usr/bin/python3 tests/web/run.py $(WEB_TESTS)
+
+# docs/screenshots/ from a demo account (headless Chromium).
+screenshots:
+	$(CARGO) build --bin netdisk
+	tests/web/setup.sh
+	/usr/bin/python3 tests/web/screenshots.py
 
 client:
 	$(NATIVE) $(CARGO) run --release --example client -- $(ADDR)
