@@ -25,6 +25,7 @@ mod engine;
 mod files;
 mod html;
 mod serve;
+mod session;
 mod share;
 mod target;
 mod tus;
@@ -379,6 +380,7 @@ fn route(cx: &mut Cx) -> Reply {
     match segments.names.first().map(String::as_str) {
         Some("files") => files::route(cx, &segments.names[1..]),
         Some("s") if segments.names.len() >= 2 => share::route(cx, &segments),
+        Some(what @ ("login" | "logout" | "register")) if segments.names.len() == 1 => session::route(cx, what),
         Some("tus") => tus::route(cx, &segments.names[1..]),
         Some("api") => api::route(cx, &segments.names[1..]),
         Some("app") if segments.names.len() == 2 => {

@@ -4,6 +4,7 @@ import shutil
 import tempfile
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -37,7 +38,9 @@ class Browser:
         self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": basic(user, password)}})
 
     def wait(self, timeout=20):
-        return WebDriverWait(self.driver, timeout)
+        # The page re-renders lists: an element found may go stale while
+        # looked at; the condition is then simply tried again.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException])
 
     def by_name(self, name, tag="*", within=None):
         """The visible element whose accessible name is `name` (its text
@@ -49,6 +52,16 @@ class Browser:
 
     def wait_name(self, name, tag="*", within=None, timeout=20):
         return self.wait(timeout).until(lambda d: self.by_name(name, tag, within), f"a control named {name!r}")
+
+    def click(self, name, tag="*", within=None, timeout=20):
+        """Clicks the control named `name`, found again if the page
+        re-renders it meanwhile."""
+        def go(_):
+            found = self.by_name(name, tag, within)
+            if found:
+                found.click()
+            return bool(found)
+        self.wait(timeout).until(go, f"a control named {name!r} to click")
 
     def wait_text(self, text, timeout=20):
         self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")

@@ -130,3 +130,76 @@ class ApiTest(ServerTest):
         status, _ = self.curl("list/../", extra=("--path-as-is",))
         self.assertEqual(status, 400)
         self.assertEqual(self.curl("me", user=("alice", "nope"))[0], 401)
+
+
+class SessionTest(ServerTest):
+    """Browser sessions (HTTP.md "Who is asking") through curl."""
+
+    server_args = ("--trust-proxy", "127.0.0.1")
+
+    def setUp(self):
+        super().setUp()
+        self.name, self.pw = self.s.user("alice")
+
+    def login(self, password=None, extra=()):
+        """(status, headers) of POST /login."""
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-D", "-", *extra,
+                              "--data-urlencode", f"user={self.name}", "--data-urlencode", f"password={password or self.pw}",
+                              "--data-urlencode", "next=/#/trash", self.s.base + "/login"],
+                             capture_output=True, text=True, check=True).stdout
+        lines = out.splitlines()
+        return int(lines[0].split()[1]), {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:] if ": " in l)}
+
+    def me(self, cookie, extra=()):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", f"Cookie: {cookie}", *extra,
+                              self.s.base + "/api/me"], capture_output=True, text=True, check=True).stdout
+        return int(out)
+
+    def test_login_sets_a_strict_http_only_cookie_kept_hashed(self):
+        status, h = self.login()
+        self.assertEqual((status, h["location"]), (303, "/#/trash"))
+        cookie = h["set-cookie"]
+        self.assertRegex(cookie, r"^netdisk=[0-9a-f]{32}; HttpOnly; SameSite=Strict; Path=/$")
+        token = cookie.split(";")[0]
+        self.assertEqual(self.me(token), 200)
+        stored = os.listdir(os.path.join(self.s.data, "sessions"))
+        self.assertEqual(len(stored), 1)
+        self.assertNotIn(token.split("=")[1], stored[0], "the token is kept hashed")
+        with open(os.path.join(self.s.data, "sessions", stored[0])) as f:
+            self.assertNotIn(token.split("=")[1], f.read())
+        self.s.restart()
+        self.assertEqual(self.me(token), 200, "sessions survive a restart (another process reads them)")
+        self.assertEqual(self.me(token, ("-H", "Origin: http://evil.example", "-X", "POST")), 403)
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", f"Cookie: {token}",
+                              "-H", f"Origin: {self.s.base}", "-X", "POST", self.s.base + "/logout"],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out, "303")
+        self.assertEqual(self.me(token), 401)
+
+    def test_a_secure_request_gets_a_host_cookie(self):
+        status, h = self.login(extra=("-H", "X-Forwarded-Proto: https"))
+        self.assertEqual(status, 303)
+        self.assertRegex(h["set-cookie"], r"^__Host-netdisk=[0-9a-f]{32}; HttpOnly; SameSite=Strict; Path=/; Secure$")
+        token = h["set-cookie"].split(";")[0]
+        self.assertEqual(self.me(token, ("-H", "X-Forwarded-Proto: https")), 200)
+        self.assertEqual(self.me(token.replace("__Host-", "")), 401, "the plain name is another cookie")
+
+    def test_wrong_password_and_passwd_end_sessions(self):
+        status, h = self.login(password="wrong")
+        self.assertEqual(status, 401)
+        self.assertNotIn("set-cookie", h)
+        token = self.login()[1]["set-cookie"].split(";")[0]
+        other = self.login()[1]["set-cookie"].split(";")[0]
+        self.assertEqual(self.me(other), 200)
+        reply = self.s.text(f"login alice {self.pw}", f"passwd {self.pw} another-pw-2")
+        self.assertTrue(reply[1].startswith("200"), reply)
+        self.assertEqual((self.me(token), self.me(other)), (401, 401), "a passwd in the text protocol ends them")
+
+    def test_login_page_names_its_fields(self):
+        page = subprocess.run(["curl", "-s", self.s.base + "/login?next=%2F%23%2Fshares"], capture_output=True, text=True).stdout
+        for needle in ['<label for="user">User</label>', '<label for="password">Password</label>', ">Log in</button>",
+                       'href="/register">Register</a>', 'value="/#/shares"']:
+            self.assertIn(needle, page)
+        self.assertNotIn("not encrypted", page, "no warning on loopback")
+        page = subprocess.run(["curl", "-s", self.s.base + "/login?next=%2F%2Fevil.example"], capture_output=True, text=True).stdout
+        self.assertIn('name="next" value="/"', page)

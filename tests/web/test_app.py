@@ -39,32 +39,29 @@ class AppTest(ServerTest):
             self.login(b)
         return b
 
-    def has_login_page(self):
-        return request("GET", self.s.base + "/login")[0] == 200
-
     def login(self, b):
-        """Logs in through the form (the session cookie); where the server
-        has no /login yet, sends Basic credentials instead."""
-        if not self.has_login_page():
-            b.use_basic(self.name, self.pw)
-            b.driver.get(self.s.base + "/")
-        else:
-            b.driver.get(self.s.base + "/")
-            b.wait_name("User", "label")
-            field = lambda label: b.driver.find_element(By.ID, b.by_name(label, "label").get_attribute("for"))
-            field("User").send_keys(self.name)
-            field("Password").send_keys(self.pw)
-            b.wait_name("Log in").click()
+        """Logs in through the form: the page sends the browser there."""
+        b.driver.get(self.s.base + "/")
+        self.fill(b, "User", self.name)
+        self.fill(b, "Password", self.pw)
+        b.click("Log in")
         b.wait_text(" used")
 
     def put(self, path, content):
         status = request("PUT", self.s.base + "/files/" + urllib.parse.quote(path), self.auth, content)[0]
         self.assertIn(status, (201, 204))
 
-    def row(self, b, name):
-        """The row whose name link is `name`."""
-        link = b.wait_name(name, "a")
-        return link.find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]")
+    def press(self, b, row_name, label, tag="a"):
+        """Clicks the button `label` of the row named `row_name` (found
+        again if the list re-renders meanwhile)."""
+        def go(_):
+            named = b.by_name(row_name, tag)
+            row = named and named.find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]")
+            button = row and b.by_name(label, "button", within=row)
+            if button:
+                button.click()
+            return bool(button)
+        b.wait().until(go, f"{label} of the row {row_name!r}")
 
     def choose(self, b, paths, folder=False):
         inp = b.driver.find_element(By.ID, "folder-input" if folder else "file-input")
@@ -88,17 +85,49 @@ class AppTest(ServerTest):
     # ---- tests ----
 
     def test_login_through_the_form(self):
-        if not self.has_login_page():
-            self.skipTest("the HTTP face serves no /login yet (issue 21)")
         b = self.browser(login=False)
         b.driver.get(self.s.base + "/")
         self.assertIn("/login", b.driver.current_url)
         self.login(b)
         b.wait_name("Files", "a")
         self.assertEqual(b.driver.find_element(By.ID, "quota-text").text, "0 B of 1 GiB used")
-        b.wait_name(self.name).click()
-        b.wait_name("Log out").click()
+        b.click(self.name)
+        b.click("Log out")
         b.wait_name("Log in")
+        b.driver.get(self.s.base + "/")
+        b.wait_name("Log in")
+
+    def fill(self, b, label, text, within=None):
+        box = b.driver.find_element(By.ID, b.wait_name(label, "label", within).get_attribute("for"))
+        box.clear()
+        box.send_keys(text)
+
+    def test_register_through_the_form(self):
+        b = self.browser(login=False)
+        b.driver.get(self.s.base + "/login")
+        b.click("Register", "a")
+        self.fill(b, "User", "carol")
+        self.fill(b, "Password", "carols-secret-1")
+        self.fill(b, "Password again", "carols-secret-1")
+        b.click("Register", "button")
+        b.wait_text("0 B of 1 GiB used")
+        self.assertEqual(b.driver.find_element(By.ID, "account-name").text, "carol")
+
+    def test_change_password_ends_the_session(self):
+        b = self.browser()
+        b.click(self.name)
+        b.click("Change password")
+        dialog = b.driver.find_element(By.ID, "dlg-passwd")
+        self.fill(b, "Current password", "not it", dialog)
+        self.fill(b, "New password", "brand-new-pw-3", dialog)
+        self.fill(b, "New password again", "brand-new-pw-3", dialog)
+        b.click("Save", "button", dialog)
+        b.wait(10).until(lambda d: "not right" in d.find_element(By.ID, "passwd-error").text)
+        self.fill(b, "Current password", self.pw, dialog)
+        b.click("Save", "button", dialog)
+        b.wait_text("Password changed.")
+        b.wait(20).until(lambda d: "/login" in d.current_url, "sent to the login page")
+        self.assertTrue(self.s.text(f"login alice brand-new-pw-3")[0].startswith("230"))
         b.driver.get(self.s.base + "/")
         b.wait_name("Log in")
 
@@ -113,7 +142,7 @@ class AppTest(ServerTest):
             self.assertEqual(f.read(), one)
         local_mtime = int(os.stat(os.path.join(self.s.dir, "photo 1.jpg")).st_mtime)
         self.assertEqual(int(os.stat(self.s.file_path("alice", "photo 1.jpg")).st_mtime), local_mtime)
-        href = b.by_name("笔记.txt", "a").get_attribute("href")
+        href = b.wait(10).until(lambda d: b.by_name("笔记.txt", "a").get_attribute("href"))
         self.assertEqual(request("GET", href, self.auth)[2], two)
         b.wait(10).until(lambda d: "300 KiB" in d.find_element(By.ID, "quota-text").text or "293" in d.find_element(By.ID, "quota-text").text)
         self.assertEqual(b.console_errors(), [])
@@ -129,7 +158,7 @@ class AppTest(ServerTest):
         b.wait_text("2 of 2 uploaded")
         with open(self.s.file_path("alice", "album/day 2/b.jpg"), "rb") as f:
             self.assertEqual(f.read(), b"bbb")
-        b.wait_name("album", "a").click()
+        b.click("album", "a")
         b.wait_name("day 2", "a")
         crumbs = b.driver.find_elements(By.CSS_SELECTOR, "#crumbs a")
         self.assertEqual([c.text for c in crumbs], ["All files", "album"])
@@ -170,7 +199,7 @@ class AppTest(ServerTest):
         self.choose(b, [path])
         up = b.wait(20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#upload-list li"))
         b.wait(20).until(lambda d: "/s" in up.text, "a speed shown")
-        b.wait_name("Cancel", "button", within=up).click()
+        b.click("Cancel", "button", within=up)
         b.wait_text("cancelled")
         staging = os.path.join(self.s.data, "staging", "alice")
         wait_until("the staged bytes dropped", lambda: not [f for f in os.listdir(staging) if f.endswith((".part", ".tus"))])
@@ -179,20 +208,17 @@ class AppTest(ServerTest):
     def test_delete_then_restore_from_the_trash(self):
         self.put("report.pdf", b"%PDF-1.4 report")
         b = self.browser()
-        row = self.row(b, "report.pdf")
-        b.wait_name("Delete", "button", within=row).click()
+        self.press(b, "report.pdf", "Delete")
         dialog = b.driver.find_element(By.ID, "dlg-confirm")
         self.assertIn("restore", dialog.text)
-        b.wait_name("Delete", "button", within=dialog).click()
+        b.click("Delete", "button", within=dialog)
         b.wait(10).until(lambda d: b.by_name("report.pdf", "a") is None, "the row gone")
         b.wait_text("moved to the trash")
         self.assertFalse(os.path.exists(self.s.file_path("alice", "report.pdf")))
-        b.wait_name("Trash", "a").click()
-        cell = b.wait_name("/report.pdf", "span")
-        trash_row = cell.find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]")
-        b.wait_name("Restore", "button", within=trash_row).click()
+        b.click("Trash", "a")
+        self.press(b, "/report.pdf", "Restore", "span")
         b.wait_text("Restored to /report.pdf")
-        b.wait_name("Files", "a").click()
+        b.click("Files", "a")
         b.wait_name("report.pdf", "a")
         with open(self.s.file_path("alice", "report.pdf"), "rb") as f:
             self.assertEqual(f.read(), b"%PDF-1.4 report")
@@ -203,29 +229,28 @@ class AppTest(ServerTest):
             request("POST", self.s.base + "/api/delete", dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}),
                     ("path=/" + n).encode())
         b = self.browser()
-        b.wait_name("Trash", "a").click()
-        row = b.wait_name("/a.txt", "span").find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]")
-        b.wait_name("Delete forever", "button", within=row).click()
-        b.wait_name("Delete forever", "button", within=b.driver.find_element(By.ID, "dlg-confirm")).click()
+        b.click("Trash", "a")
+        self.press(b, "/a.txt", "Delete forever", "span")
+        b.click("Delete forever", "button", within=b.driver.find_element(By.ID, "dlg-confirm"))
         b.wait(10).until(lambda d: b.by_name("/a.txt", "span") is None)
-        b.wait_name("Empty trash", "button").click()
-        b.wait_name("Empty trash", "button", within=b.driver.find_element(By.ID, "dlg-confirm")).click()
+        b.click("Empty trash", "button")
+        b.click("Empty trash", "button", within=b.driver.find_element(By.ID, "dlg-confirm"))
         b.wait_text("The trash is empty.")
         self.assertEqual(request("GET", self.s.base + "/api/trash", self.auth)[2], b'{"entries":[]}')
 
     def test_share_and_open_the_link_in_a_fresh_browser(self):
         self.put("plan.txt", b"the plan")
         b = self.browser()
-        b.wait_name("Share", "button", within=self.row(b, "plan.txt")).click()
+        self.press(b, "plan.txt", "Share")
         dialog = b.driver.find_element(By.ID, "dlg-share")
         days = dialog.find_element(By.ID, "share-days")
         self.assertEqual(days.find_element(By.CSS_SELECTOR, "option:checked").text, "in 7 days")
-        b.wait_name("Create link", "button", within=dialog).click()
+        b.click("Create link", "button", within=dialog)
         link = b.wait(10).until(lambda d: d.find_element(By.ID, "share-link").get_attribute("value"))
         self.assertTrue(link.startswith(self.s.base + "/s/"), link)
-        b.wait_name("Copy link", "button", within=dialog).click()
+        b.click("Copy link", "button", within=dialog)
         b.wait_text("Link copied.")
-        b.wait_name("Done", "button", within=dialog).click()
+        b.click("Done", "button", within=dialog)
 
         stranger = self.browser(login=False)
         stranger.driver.get(link)
@@ -233,10 +258,10 @@ class AppTest(ServerTest):
         download = stranger.wait_name("Download", "a").get_attribute("href")
         self.assertEqual(request("GET", download)[2], b"the plan")
 
-        b.wait_name("Shares", "a").click()
-        row = b.wait_name(link, "a").find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]")
-        self.assertIn("/plan.txt", row.text)
-        b.wait_name("Stop sharing", "button", within=row).click()
+        b.click("Shares", "a")
+        b.wait(10).until(lambda d: "/plan.txt" in b.by_name(link, "a").find_element(
+            By.XPATH, "./ancestor::div[contains(@class,'row')]").text)
+        self.press(b, link, "Stop sharing")
         b.wait_text("no longer shared")
         self.assertEqual(request("GET", link)[0], 404)
 
@@ -250,11 +275,11 @@ class AppTest(ServerTest):
             b.wait_name(n, "a")
             b.wait_name(n + ".txt", "a")
         self.assertEqual(b.driver.find_elements(By.CSS_SELECTOR, "#file-list img, #file-list script"), [])
-        b.wait_name(XSS_NAMES[0], "a").click()
+        b.click(XSS_NAMES[0], "a")
         b.wait(10).until(lambda d: XSS_NAMES[0] in d.find_element(By.ID, "crumbs").text)
         b.wait_text("This folder is empty")
-        b.wait_name("All files", "a").click()
-        b.wait_name("Rename", "button", within=self.row(b, XSS_NAMES[1] + ".txt")).click()
+        b.click("All files", "a")
+        self.press(b, XSS_NAMES[1] + ".txt", "Rename")
         self.assertEqual(b.driver.find_element(By.ID, "prompt-title").text, f"Rename “{XSS_NAMES[1]}.txt”")
         b.driver.find_element(By.ID, "prompt-input").send_keys(Keys.ESCAPE)
         self.no_xss(b)
@@ -262,23 +287,23 @@ class AppTest(ServerTest):
     def test_new_folder_rename_and_move(self):
         self.put("draft.txt", b"draft")
         b = self.browser()
-        b.wait_name("New folder", "button").click()
+        b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.send_keys("Archive 2026", Keys.ENTER)
         b.wait_name("Archive 2026", "a")
-        b.wait_name("Rename", "button", within=self.row(b, "draft.txt")).click()
+        self.press(b, "draft.txt", "Rename")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.clear()
         box.send_keys("final.txt", Keys.ENTER)
         b.wait_name("final.txt", "a")
-        b.wait_name("Move", "button", within=self.row(b, "final.txt")).click()
+        self.press(b, "final.txt", "Move")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.clear()
         box.send_keys("/Archive 2026", Keys.ENTER)
         b.wait(10).until(lambda d: b.by_name("final.txt", "a") is None)
-        b.wait_name("Archive 2026", "a").click()
+        b.click("Archive 2026", "a")
         b.wait_name("final.txt", "a")
-        b.wait_name("New folder", "button").click()
+        b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.send_keys("final.txt", Keys.ENTER)
         error = b.wait(10).until(lambda d: d.find_element(By.ID, "prompt-error").text)
