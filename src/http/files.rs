@@ -135,11 +135,7 @@ fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
         Ok(up) => up,
         Err(e) => return cx.engine_failure(&e),
     };
-    if cx.req.expects_continue
-        && spooled.is_none()
-        && size > 0
-        && cx.conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
-    {
+    if spooled.is_none() && size > 0 && continue_if_asked(cx).is_err() {
         return Reply::new(400).with_note("client gone");
     }
     let received = match spooled.as_mut() {
