@@ -699,3 +699,27 @@ fn the_text_client_prints_the_link() {
         ran.out.lines().find(|l| l.starts_with("share link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
     assert!(line.starts_with(&format!("share link: http://{}/s/", s.http)), "{line}");
 }
+
+#[test]
+fn a_code_revoked_mid_zip_cuts_the_archive() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let mut c = s.user("alice");
+    c.ok("mkdir d", "257");
+    c.upload("/d/a", &bytes(16 << 20, 1));
+    c.upload("/d/b", &bytes(16 << 20, 2));
+    let (code, _) = share(&s, "alice", "d");
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut first = vec![0u8; 4096];
+    sock.read_exact(&mut first).unwrap();
+    // The first member is on its way (sockets hold far less than 16 MiB):
+    // revoked now, the second member never starts.
+    c.ok(&format!("unshare {code}"), "250");
+    let mut rest = Vec::new();
+    let _ = sock.read_to_end(&mut rest);
+    first.extend_from_slice(&rest);
+    assert!(first.len() < 20 << 20, "cut after the first member: {} bytes", first.len());
+    assert!(!first.ends_with(b"0\r\n\r\n"), "no last chunk: the client sees a cut body");
+    s.wait_log("revoked", 1);
+}
