@@ -24,6 +24,7 @@ mod date;
 mod engine;
 mod files;
 mod html;
+mod idle;
 mod serve;
 mod session;
 mod share;
@@ -179,7 +180,15 @@ pub fn serve(listener: TcpListener, shared: Arc<Shared>) {
 fn admit(shared: &Arc<Shared>, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
     let trusted = shared.config.trust_proxy.iter().any(|c| c.contains(peer.ip()));
-    let Some(slot) = shared.enter_as(auth::key_of(peer.ip()), !trusted) else {
+    let key = auth::key_of(peer.ip());
+    let enter = || shared.enter_as(key, !trusted);
+    // Over a limit: an idle keep-alive connection is closed first.
+    let slot = enter().or_else(|| {
+        let closed = idle::close_one(key, shared.all_taken())?;
+        engine::event(closed, "-", "http", "", "idle connection closed for a new one", 0);
+        enter()
+    });
+    let Some(slot) = slot else {
         engine::event(peer, "-", "http connect", "", "503 too many connections", 0);
         return busy(stream);
     };
@@ -210,11 +219,19 @@ fn busy(stream: TcpStream) {
 fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, slot: Slot) {
     let _ = stream.set_nodelay(true);
     let config = &shared.config;
-    let mut conn = Conn::new(stream, config.stall_timeout);
+    let stream = Arc::new(stream);
+    let slot = idle::Held::new(slot);
+    let mut conn = Conn::new(Arc::clone(&stream), config.stall_timeout);
     let mut idle_from = Instant::now();
     let mut wait = config.login_timeout;
+    let mut first = true;
     loop {
-        match conn.read_head(idle_from + wait, config.login_timeout) {
+        // Between requests the connection may be closed to make room.
+        let listed = (!first).then(|| idle::list(peer, auth::key_of(peer.ip()), &stream, &slot));
+        let head = conn.read_head(idle_from + wait, config.login_timeout);
+        drop(listed);
+        first = false;
+        match head {
             Ok(req) => {
                 if !exchange(shared, &mut conn, peer, &req) {
                     break;
@@ -265,7 +282,8 @@ fn exchange(shared: &Shared, conn: &mut Conn, peer: SocketAddr, req: &Request) -
     finish_head(&mut reply, close, req.minor);
     let sent = send(conn, req, reply.head, reply.body);
     let status = sent.status;
-    let outcome = if reply.note.is_empty() { status.to_string() } else { format!("{status} {}", reply.note) };
+    let note = [reply.note.as_str(), sent.cut.as_str()].join(" ");
+    let outcome = format!("{status} {}", note.trim()).trim().to_string();
     let what = format!("{} {}", req.method, shown_path(&req.target));
     engine::event(client.peer, &user, "http", &what, &outcome, sent.bytes);
     if close && !body_done {
@@ -280,6 +298,8 @@ struct Sent {
     bytes: u64,
     /// The payload went out whole (else the framing is lost).
     whole: bool,
+    /// Why a streamed payload stopped early, for the log.
+    cut: String,
 }
 
 /// The headers every response carries: date, the security fields,
@@ -315,12 +335,12 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
     let status = head.status;
     let mut wire = head.to_wire();
     let bodiless = req.is_head();
-    let fail = Sent { status, bytes: 0, whole: false };
+    let fail = Sent { status, bytes: 0, whole: false, cut: String::new() };
     match body {
         Payload::Bytes(bytes) if !bodiless => {
             wire.extend_from_slice(&bytes);
             match conn.write_all(&wire) {
-                Ok(()) => Sent { status, bytes: bytes.len() as u64, whole: true },
+                Ok(()) => Sent { status, bytes: bytes.len() as u64, whole: true, cut: String::new() },
                 Err(_) => fail,
             }
         }
@@ -330,7 +350,7 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             }
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let (sent, _) = crate::sendfile::send_file(&mut file, &conn.stream, len);
-            Sent { status, bytes: sent, whole: sent == len }
+            Sent { status, bytes: sent, whole: sent == len, cut: String::new() }
         }
         Payload::Zip(job) if !bodiless => {
             if conn.write_all(&wire).is_err() {
@@ -339,11 +359,11 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let chunked = req.minor == 1;
             match job.run(&conn.stream, chunked) {
-                Ok(bytes) => Sent { status, bytes, whole: true },
-                Err(_) => fail,
+                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
+                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
         }
-        _ => Sent { status, bytes: 0, whole: conn.write_all(&wire).is_ok() },
+        _ => Sent { status, bytes: 0, whole: conn.write_all(&wire).is_ok(), cut: String::new() },
     }
 }
 
