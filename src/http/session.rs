@@ -10,7 +10,7 @@
 //! record: a
 //! `passwd` on any face, `netdisk user passwd` or a deleted account
 //! changes or removes that record, and every session made before dies
-//! with it. The file's MTIME is its last use; after `SESSION_DAYS`
+//! with it. The file's MTIME is its last use; after `--web-session-days`
 //! without use it is gone. `POST /logout` removes it.
 //!
 //! Must never: log or keep a token or a password, or send a browser
@@ -30,8 +30,6 @@ use crate::http::{Cx, Reply, html, not_allowed};
 use crate::proto::Password;
 use crate::storage::users::check_user;
 
-/// Days of no use after which a session ends (`--web-session-days`).
-const SESSION_DAYS: u64 = 7;
 /// A session's last use is written at most this often.
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 const COOKIE: &str = "netdisk";
@@ -43,8 +41,9 @@ fn dir(shared: &Shared) -> PathBuf {
     shared.data.root().join("sessions")
 }
 
-fn lifetime() -> Duration {
-    Duration::from_secs(SESSION_DAYS * 86_400)
+/// How long a session lasts without use (`--web-session-days`).
+fn lifetime(shared: &Shared) -> Duration {
+    Duration::from_secs(shared.config.web_session_days.saturating_mul(86_400))
 }
 
 /// The tag of `user`'s password record: changes with every `passwd`, gone
@@ -65,7 +64,7 @@ pub(crate) fn user_of(shared: &Shared, client: &Client, req: &Request) -> Option
     if secure && !client.secure {
         return None;
     }
-    let live = age < lifetime() && tag(shared, user).is_some_and(|t| t.to_string() == stored);
+    let live = age < lifetime(shared) && tag(shared, user).is_some_and(|t| t.to_string() == stored);
     if !live {
         let _ = fs::remove_file(&file);
         return None;
