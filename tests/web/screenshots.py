@@ -38,10 +38,15 @@ def main():
         for size, tag in [(DESKTOP, "desktop"), (PHONE, "phone")]:
             b = Browser(size)
             try:
-                b.use_basic(user, pw)
                 b.driver.get(s.base + "/")
+                b.wait_name("Log in")
+                for label, text in [("User", user), ("Password", pw)]:
+                    b.driver.find_element(By.ID, b.wait_name(label, "label").get_attribute("for")).send_keys(text)
+                b.driver.save_screenshot(os.path.join(OUT, f"login-{tag}.png"))
+                b.click("Log in")
                 b.wait_name("notes.txt", "a")
                 b.driver.save_screenshot(os.path.join(OUT, f"files-{tag}.png"))
+                b.driver.execute_cdp_cmd("Network.enable", {})
                 b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
                     "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 6 * 1024 * 1024})
                 inp = b.driver.find_element(By.ID, "file-input")
