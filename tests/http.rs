@@ -436,7 +436,7 @@ fn connections_over_the_limit_get_503_with_retry_after() {
     });
     drop((first, second));
     wait_until(20, "a slot again", || {
-        exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
+        exchange(&s.http, b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
     });
 }
 
