@@ -28,7 +28,6 @@ use crate::storage::tree::UserPath;
 pub(crate) struct Booking {
     reservation: Reservation,
     quota: Quota,
-    size: u64,
 }
 
 /// Books `size` bytes against the user's quota (none without a quota),
@@ -42,7 +41,7 @@ pub(crate) fn book(cx: &Cx, login: &Login, size: u64, what: &UserPath) -> Result
     quota.check(&mut ledger, size, besides, &what.to_string())?;
     let tag = login.staging(cx.shared).join(format!("book-{}", random_hex().map_err(io_local)?));
     let reservation = ledger.book(&account, &tag, size);
-    Ok(Some(Booking { reservation, quota, size }))
+    Ok(Some(Booking { reservation, quota }))
 }
 
 /// Staged uploads of the user that nobody booked.
@@ -50,23 +49,24 @@ fn staged_unbooked(cx: &Cx, login: &Login, ledger: &Ledger) -> u64 {
     staged_bytes_where(&login.staging(cx.shared), |p| !ledger.covers(p))
 }
 
-/// Runs `place` (which makes the booked bytes part of the tree) with the
-/// ledger locked, after checking again that the booking still fits; the
-/// booking is given back, and the bytes added to the user's figure, under
-/// the same lock.
+/// Runs `place` (which makes `size` bytes part of the tree: what is
+/// placed, measured, which may differ from what was booked) with the
+/// ledger locked, after checking that they fit; the booking is given
+/// back, and the bytes added to the user's figure, under the same lock.
 pub(crate) fn within_booking<T>(
     cx: &Cx,
     login: &Login,
     booking: Option<&Booking>,
+    size: u64,
     place: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     let Some(booking) = booking else { return place() };
     let mut ledger = booking.reservation.account().lock();
     let besides = staged_unbooked(cx, login, &ledger).saturating_add(ledger.booked_except(Some(&booking.reservation)));
-    let mut counted = booking.quota.check(&mut ledger, booking.size, besides, "the copy")?;
+    let mut counted = booking.quota.check(&mut ledger, size, besides, "the copy")?;
     let placed = place()?;
     ledger.release(&booking.reservation);
-    if counted.changed(booking.size, 0).is_err() {
+    if counted.changed(size, 0).is_err() {
         ledger.counted_at = None;
     }
     Ok(placed)

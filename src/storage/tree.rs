@@ -264,7 +264,7 @@ impl Tree {
 
     /// The real path of `p`. Private on purpose: callers go through the
     /// checked operations below.
-    fn real(&self, p: &UserPath) -> PathBuf {
+    pub(crate) fn real(&self, p: &UserPath) -> PathBuf {
         let mut out = self.home.clone();
         out.extend(p.components());
         out
