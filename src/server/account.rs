@@ -1,6 +1,7 @@
 //! Handlers of the account commands of a logged-in user: `passwd` and
 //! `quota`.
 
+use crate::server::error::Replied;
 use crate::proto::body::Quota;
 use crate::proto::{Code, Password, Reply};
 use crate::server::handler::{Cx, Handled, Login, Outcome};

@@ -13,6 +13,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::server::error::Replied;
 use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
 use crate::proto::body::{Challenge, MAX_RANGES, Stored};
 use crate::proto::{Code, Reply};

@@ -17,6 +17,7 @@ use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
+use crate::server::error::Replied;
 use crate::proto::body::Stored;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+use crate::server::error::Replied;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
 use crate::server::error::Result;

@@ -12,6 +12,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
+use crate::server::error::Replied;
 use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
 use crate::server::error::{Error, ErrorKind, Result};

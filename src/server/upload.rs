@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::server::error::Replied;
 use crate::digest::Digest;
 use crate::proto::body::Offer;
 use crate::proto::{Code, Reply};

@@ -16,7 +16,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::server::error::{Error, Result};
+use crate::storage::error::{Error, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::remove_tree;
 use crate::storage::staging::staged_bytes;

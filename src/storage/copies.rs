@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::replace::{copy_from, too_many_links};

@@ -11,6 +11,7 @@ pub(crate) mod content;
 pub(crate) mod copies;
 pub(crate) mod digests;
 pub(crate) mod durable;
+pub mod error;
 pub(crate) mod find;
 pub(crate) mod replace;
 pub(crate) mod shares;

@@ -27,7 +27,7 @@ use std::io::{self, Seek};
 use std::path::Path;
 
 use crate::digest::Digest;
-use crate::server::error::{Error, Result};
+use crate::storage::error::{Error, Result};
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
 use crate::storage::trash::{Kept, Trash};

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use crate::behind::drop_cached;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::server::quota::{Account, Ledger, Reservation};
 use crate::storage::digests::Sums;
 use crate::storage::durable::replace_record;

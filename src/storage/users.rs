@@ -31,7 +31,7 @@ use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
 use crate::proto::Password;
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::server::log;
 use crate::storage::DataDir;
 use crate::storage::durable::{replace_file, sync_dir};
