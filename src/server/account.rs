@@ -1,9 +1,9 @@
 //! Handlers of the account commands of a logged-in user: `passwd` and
 //! `quota`.
 
-use crate::server::error::Replied;
 use crate::proto::body::Quota;
 use crate::proto::{Code, Password, Reply};
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::storage::users::check_password;
 

@@ -13,16 +13,17 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::server::error::Replied;
 use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
 use crate::proto::body::{Challenge, MAX_RANGES, Stored};
 use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
+use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::quota::{Booking, book, within_booking};
+use crate::server::quota::book;
 use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::copies::same_inode;
+use crate::storage::quota::{Booking, within};
 use crate::storage::replace::{Replace, copy_from, too_many_links};
 use crate::storage::tree::UserPath;
 
@@ -155,9 +156,8 @@ fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let trash = login.trash(cx.shared);
     let at = (&login.tree, &trash, &cx.shared.sums);
-    let settled = within_booking(cx, login, ready.booking.as_ref(), ready.size, || {
-        replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5))
-    })?;
+    let settled =
+        within(ready.booking.as_ref(), ready.size, || replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5)))?;
     if settled.freed() {
         login.usage_changed(cx.shared);
     }

@@ -2,9 +2,9 @@
 //! zero-copy path, then `226`; a short send ends the connection, since
 //! the framing is lost.
 
-use crate::server::error::Replied;
 use crate::proto::body::DownloadHead;
 use crate::proto::{Code, Reply};
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::storage::staging::Download;
 

@@ -6,8 +6,8 @@
 //! The client hears the error's short text; the cause goes to the log only
 //! ([`Replied::outcome`]).
 
-pub use crate::storage::error::{Error, ErrorKind, Result};
 use crate::proto::{Code, Reply};
+pub use crate::storage::error::{Error, ErrorKind, Result};
 
 /// The reply of an engine error in the text protocol.
 pub trait Replied {

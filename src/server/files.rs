@@ -176,7 +176,7 @@ fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> 
     let booking = quota::book(cx, login, plan.bytes, b)?;
     let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
     let built = tree.build_copy(a, &plan, &staging, sums)?;
-    let settled = quota::within_booking(cx, login, booking.as_ref(), built.bytes, || {
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
         replace.put((tree, &trash, sums), &built.path, b, built.md5)
     })?;
     if settled.freed() {

@@ -17,11 +17,11 @@ use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
-use crate::server::error::Replied;
 use crate::proto::body::Stored;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
 use crate::server::error::Error;
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Login};
 use crate::storage::content::Store;
 use crate::storage::replace::Replace;

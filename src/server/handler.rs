@@ -9,13 +9,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use crate::server::error::Replied;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
+use crate::server::error::Replied;
 use crate::server::error::Result;
 use crate::server::log;
 use crate::server::shared::Shared;
-use crate::storage::staging::{Quota, staged_bytes};
+use crate::storage::quota::{Quota, staged_bytes};
 use crate::storage::trash::Trash;
 use crate::storage::tree::{Tree, UserPath};
 use crate::storage::usage::UsageFile;

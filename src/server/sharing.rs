@@ -14,10 +14,11 @@ use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::quota::{Booking, book, within_booking};
+use crate::server::quota::book;
 use crate::storage::copies::{Built, Plan, measure};
 use crate::storage::durable::sync_parent;
 use crate::storage::find::find;
+use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::trash::rename_noreplace;
@@ -128,7 +129,7 @@ fn build_and_place(
     let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
     let _replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within_booking(cx, login, booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
+    within(booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
     sync_parent(&real).map_err(io)?;
     Ok(())
 }

@@ -21,9 +21,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::replace::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 

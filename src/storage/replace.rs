@@ -27,9 +27,9 @@ use std::io::{self, Seek};
 use std::path::Path;
 
 use crate::digest::Digest;
-use crate::storage::error::{Error, Result};
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::error::{Error, Result};
 use crate::storage::trash::{Kept, Trash};
 use crate::storage::tree::{Tree, UserPath};
 

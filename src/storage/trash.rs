@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::proto::body::TrashLine;
-use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::replace::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};

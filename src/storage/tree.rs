@@ -26,8 +26,8 @@ use std::time::SystemTime;
 use crate::clock;
 use crate::digest::Digest;
 use crate::proto::body::{ListLine, StatLine};
-use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::durable::{sync_dir, sync_parent};
+use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
