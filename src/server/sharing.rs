@@ -10,11 +10,13 @@
 
 use std::path::Path;
 
+use crate::proto::body::FindLine;
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
+use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
 use crate::storage::durable::sync_parent;
 use crate::storage::find::find;
@@ -44,7 +46,7 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
 
 pub(crate) fn shares(cx: &Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, list.iter().map(|s| s.line().to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, list.iter().map(|s| view::share_line(s).to_string()).collect()).into())
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -71,7 +73,7 @@ pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
     let owner = Tree::new(cx.shared.home(&share.owner));
     let result = share.user_path().and_then(|path| {
         let lines = find(&owner, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
+        Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()))
     });
     cx.note(&login.user, "peek", &format!("{}:{}", share.owner, share.path), &result);
     Ok(result?.into())

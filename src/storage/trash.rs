@@ -25,7 +25,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
@@ -74,12 +73,25 @@ impl Info {
         Some(Info { path: path?, kind: kind?, size: size?, deleted: deleted? })
     }
 
-    /// The line of the `trash` listing.
-    fn line(&self, id: &str) -> TrashLine {
+    /// The item of the `trash` listing.
+    fn item(&self, id: &str) -> TrashItem {
         let kind = self.kind;
         let deleted = (self.deleted / 1_000_000_000) as u64;
-        TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
+        TrashItem { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
     }
+}
+
+/// One entry of a user's trash, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TrashItem {
+    pub(crate) id: String,
+    pub(crate) kind: Kind,
+    /// Bytes of its files.
+    pub(crate) size: u64,
+    /// When it was removed, in seconds since 1970.
+    pub(crate) deleted: u64,
+    /// Where it was, in its user's tree.
+    pub(crate) path: String,
 }
 
 /// A new entry (`info`, and `item` once linked) whose syncs are still to
@@ -228,7 +240,7 @@ impl Trash {
 
     /// The complete entries, newest first (by exact removal time), at most
     /// `max` of them (`550 too many entries` beyond).
-    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashLine>> {
+    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashItem>> {
         let mut found = Vec::new();
         for (id, info) in self.entries() {
             if found.len() >= max {
@@ -237,7 +249,7 @@ impl Trash {
             found.push((info.deleted, id, info));
         }
         found.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-        Ok(found.into_iter().map(|(_, id, info)| info.line(&id)).collect())
+        Ok(found.into_iter().map(|(_, id, info)| info.item(&id)).collect())
     }
 
     /// Complete entries (with both `info` and `item`), in directory order.
