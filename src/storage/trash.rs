@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
-use crate::storage::replace::{copy_from, too_many_links};
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -185,7 +185,7 @@ impl Trash {
     /// Keeps the file at `real` (user path `what`), about to be replaced,
     /// in a new entry: a hard link, or a byte copy when its inode is at the
     /// link limit. Nothing is synced yet (see [`Kept::sync`]); `None` with
-    /// no trash. Only [`crate::storage::replace`] calls it, holding the
+    /// no trash. Only `storage::replace` calls it, holding the
     /// user's replace lock.
     pub(crate) fn stage_kept(&self, real: &Path, what: &str, sums: &Sums) -> Result<Option<Kept>> {
         if self.days == 0 {
