@@ -18,12 +18,10 @@ use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
 use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
-use crate::storage::durable::sync_parent;
 use crate::storage::find::find;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
-use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 
 fn records(cx: &Cx) -> Shares {
@@ -129,9 +127,7 @@ fn build_and_place(
     let what = target.to_string();
     let io = |e| Error::io(&what, e);
     let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
-    let _replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within(booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
-    sync_parent(&real).map_err(io)?;
-    Ok(())
+    within(booking, built.bytes, || replace.put_new(&built.path, &real).map_err(io))
 }

@@ -29,9 +29,10 @@ use std::path::Path;
 use crate::digest::Digest;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::durable::sync_parent;
 use crate::storage::error::{Error, Result};
 use crate::storage::links::same_inode;
-use crate::storage::trash::{Kept, Trash};
+use crate::storage::trash::{Kept, Trash, rename_noreplace};
 use crate::storage::tree::{Tree, UserPath};
 
 /// A user's replace lock, held for one request's look at its target and
@@ -73,6 +74,14 @@ impl Replace {
         Ok(Displaced { old, kept })
     }
 
+    /// Renames `staged` to `target` (a real path of the user's tree) only
+    /// if nothing is there, then syncs the directory: the placement that
+    /// never replaces (`save`, `restore`). `AlreadyExists` if something is.
+    pub(crate) fn put_new(&self, staged: &Path, target: &Path) -> io::Result<()> {
+        rename_noreplace(staged, target)?;
+        sync_parent(target)
+    }
+
     /// Renames `staged` over `path` of `tree` after keeping what is there
     /// (synced), then syncs the directory: the whole replacement for one
     /// file (`claim`, `cp` of a file, `mv` over a file). `new` is the
@@ -93,7 +102,7 @@ impl Replace {
             displaced.discard();
             return Err(io(e));
         }
-        crate::storage::durable::sync_parent(&target).map_err(io)?;
+        sync_parent(&target).map_err(io)?;
         Ok(displaced.settle(at.2))
     }
 }

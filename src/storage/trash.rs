@@ -29,6 +29,7 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::replace::Replace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -153,7 +154,9 @@ impl Trash {
 
     /// `rm`: moves a file or a whole directory of `tree` into the trash by
     /// one rename (or deletes it, with no trash), and syncs both sides.
-    pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
+    /// `_held` proves the user's replace lock is held: nothing moves into
+    /// a directory while it goes.
+    pub(crate) fn remove(&self, _held: &Replace, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
             return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
@@ -272,7 +275,8 @@ impl Trash {
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
-    pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
+    /// Placed through [`Replace::put_new`], under the user's replace lock.
+    pub(crate) fn restore(&self, held: &Replace, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
         let target = match to {
@@ -287,7 +291,7 @@ impl Trash {
         tree.fits_placed(&slot.join("item"), &target)?;
         make_parents(tree, &target)?;
         let real = tree.checked(&target)?;
-        match rename_noreplace(&slot.join("item"), &real) {
+        match held.put_new(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
                 return Err(missing());
@@ -295,7 +299,7 @@ impl Trash {
             Err(e) => return Err(Error::io(&what, e)),
         }
         let io = |e| Error::io(&what, e);
-        sync_parent(&real).and_then(|_| sync_dir(&slot)).map_err(io)?;
+        sync_dir(&slot).map_err(io)?;
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);
         let _ = sync_dir(&self.dir);
