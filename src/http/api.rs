@@ -13,6 +13,7 @@
 
 use crate::http::engine::{self, Error, ErrorKind, Login};
 use crate::http::{Cx, Reply, not_allowed, tus};
+use crate::storage::replace::Replace;
 use crate::storage::shares::Shares;
 use crate::storage::tree::{Kind, ListLimit, UserPath};
 use crate::storage::users::check_password;
@@ -187,6 +188,9 @@ fn mkdir(cx: &Cx, login: &Login, form: &Form) -> Done {
 fn move_to(cx: &Cx, login: &Login, form: &Form) -> Done {
     let (from, to) = (path_of(form, "from")?, path_of(form, "to")?);
     login.tree.entry(&from)?;
+    // Under the replace lock, so no commit puts a file at `to` between
+    // the check and the rename.
+    let _replace = Replace::lock(&cx.shared.data, &login.user)?;
     if from != to && login.tree.entry(&to).is_ok() {
         return Err(Error::new(ErrorKind::Exists, format!("{to}: exists already")));
     }
@@ -200,7 +204,8 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
     if path.is_root() {
         return Err(Error::new(ErrorKind::Refused, "/: the top folder cannot be deleted"));
     }
-    login.trash(cx.shared).remove(&login.tree, &path, &cx.shared.sums)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    login.trash(cx.shared).remove(&replace, &login.tree, &path, &cx.shared.sums)?;
     if cx.shared.config.trash_days == 0 {
         login.usage_changed(cx.shared);
     }
@@ -209,7 +214,8 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
 }
 
 fn restore(cx: &Cx, login: &Login, form: &Form) -> Done {
-    let back = login.trash(cx.shared).restore(&login.tree, field(form, "id")?, None)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let back = login.trash(cx.shared).restore(&replace, &login.tree, field(form, "id")?, None)?;
     engine::event(cx.client.peer, &login.user, "restore", &back.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&back.to_string())))
 }

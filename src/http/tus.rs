@@ -29,7 +29,9 @@ use crate::http::auth::base64;
 use crate::http::date;
 use crate::http::engine::{self, Error, ErrorKind, Login};
 use crate::http::{Cx, Reply, not_allowed};
-use crate::storage::staging::{Place, Request, Stop, Upload, commit_group, part_path};
+use crate::storage::content::Store;
+use crate::storage::replace::Replace;
+use crate::storage::staging::{Place, Request, Stop, Upload, Verified, commit_group, part_path};
 use crate::storage::tree::{UserPath, check_name};
 
 /// The protocol version spoken.
@@ -474,12 +476,9 @@ fn finish(cx: &Cx, login: &Login, up: Upload, file: &Path, r: &Record, path: &Us
         set_staged_mtime(verified.part_path(), mtime);
     }
     let (size, md5) = (verified.size(), verified.md5());
-    let trash = login.trash(cx.shared);
-    let place = Place { tree: &login.tree, sums: &cx.shared.sums, trash: &trash };
-    match commit_group(vec![(verified, path.clone())], &place).pop() {
-        Some(Ok(real)) => {
+    match commit(cx, login, verified, path) {
+        Some(Ok(_)) => {
             let _ = fs::remove_file(file);
-            engine::committed(cx.shared, &login.user, &real, size, md5);
             let mut reply = offset_reply(204, size);
             reply.head.set("ETag", format!("\"{md5}\""));
             reply.note = format!("{size} bytes committed");
@@ -532,8 +531,22 @@ fn terminate(cx: &mut Cx, login: &Login, id: &str) -> Reply {
     Reply::new(204)
 }
 
-// The engine calls of this module beyond `Upload` and the commit: the
+// The engine calls of this module beyond `Upload`: the commit, the
 // upload record, the MTIME of a staged file, a staged upload dropped.
+
+/// Commits one verified upload exactly as the text face commits a group
+/// of one: under the user's replace lock, the replaced file to the trash,
+/// the content into the store.
+fn commit(cx: &Cx, login: &Login, verified: Verified, path: &UserPath) -> Option<engine::Result<PathBuf>> {
+    let replace = match Replace::lock(&cx.shared.data, &login.user) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    let (trash, store) = (login.trash(cx.shared), Store::new(&cx.shared.data, cx.shared.config.dedup));
+    let (user, tree, sums) = (login.user.as_str(), &login.tree, &cx.shared.sums);
+    let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
+    commit_group(vec![(verified, path.clone())], &place).pop()
+}
 
 /// Writes an upload record atomically and durably (it must survive a
 /// restart as the staged bytes do).

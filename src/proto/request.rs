@@ -14,33 +14,7 @@ use crate::proto::{Code, Reply};
 /// Longest request line, counting its `\n` (and `\r`, if any).
 pub const MAX_LINE: usize = 4096;
 
-/// A password; it never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// A password from its text.
-    pub fn new(text: impl Into<String>) -> Password {
-        Password(text.into())
-    }
-
-    /// The secret, for hashing and for sending.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Password;
 
 /// A parsed request. Each variant is the command of the same name in
 /// [`COMMANDS`], whose usage names its fields.
@@ -259,7 +233,7 @@ pub const COMMANDS: &[Spec] = &[
         Ok(Command::Purge { target })
     }),
     spec("claim", "PATH SIZE MD5", "store a file the server already holds, with proof", parse_claim),
-    spec("share", "PATH [DAYS]", "make a code that lets others copy PATH", |a| {
+    spec("share", "PATH [DAYS]", "make a code (and, with HTTP on, a link anyone can open) for PATH", |a| {
         Ok(Command::Share { path: a[0].clone(), days: a.get(1).map(|d| days(d)).transpose()? })
     }),
     spec("shares", "", "list your shares", |_| Ok(Command::Shares)),
