@@ -44,6 +44,8 @@ const CHECKSUM_MISMATCH: u16 = 460;
 /// A stalled holder of the same upload (a connection that died without a
 /// word) is shut after this long without a byte, as in the text face.
 const TAKEOVER_AFTER: Duration = Duration::from_secs(10);
+/// How long a request waits for a staged file locked for a moment.
+const BRIEF_BUSY: Duration = Duration::from_secs(1);
 
 /// Serves `/tus/` + `names`.
 pub(crate) fn route(cx: &mut Cx, names: &[String]) -> Reply {
@@ -301,8 +303,18 @@ pub(crate) fn unfinished(cx: &Cx, login: &Login) -> Vec<(String, String, u64, u6
 fn prepare(cx: &Cx, login: &Login, r: &Record, path: &UserPath, from: Option<u64>) -> Result<Upload, Reply> {
     let request = Request { path, size: r.size, md5: r.md5, from };
     let once = || Upload::prepare(&login.tree, &login.staging(cx.shared), &request, engine::limits(cx.shared, login));
-    let first = once();
-    let Err(Error { kind: ErrorKind::Busy, .. }) = &first else { return first.map_err(|e| cx.engine_failure(&e)) };
+    let busy = |r: &engine::Result<Upload>| matches!(r, Err(Error { kind: ErrorKind::Busy, .. }));
+    // A lock held for a moment (the sweep looking at the staged file, a
+    // request of this upload finishing) is waited out briefly.
+    let brief = std::time::Instant::now() + BRIEF_BUSY;
+    let mut first = once();
+    while busy(&first) && std::time::Instant::now() < brief {
+        std::thread::sleep(Duration::from_millis(25));
+        first = once();
+    }
+    if !busy(&first) {
+        return first.map_err(|e| cx.engine_failure(&e));
+    }
     let part = part_path(&login.staging(cx.shared), &r.path);
     let quiet = (cx.shared.config.stall_timeout / 2).min(TAKEOVER_AFTER);
     if !cx.shared.holders.release_stalled(&part, quiet) {
@@ -312,8 +324,7 @@ fn prepare(cx: &Cx, login: &Login, r: &Record, path: &UserPath, from: Option<u64
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let again = once();
-        let busy = matches!(again, Err(Error { kind: ErrorKind::Busy, .. }));
-        if !busy || std::time::Instant::now() >= deadline {
+        if !busy(&again) || std::time::Instant::now() >= deadline {
             return again.map_err(|e| cx.engine_failure(&e));
         }
     }
