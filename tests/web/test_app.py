@@ -190,6 +190,31 @@ class AppTest(ServerTest):
         with open(self.s.file_path("alice", "video.mp4"), "rb") as f:
             self.assertEqual(hashlib.md5(f.read()).hexdigest(), hashlib.md5(content).hexdigest())
 
+    def test_a_closed_tab_resumes_in_a_fresh_browser(self):
+        """No note in this browser's storage: the page asks the server."""
+        first = self.browser()
+        content = data_bytes(6 * 1024 * 1024, 11)
+        path = self.local("film.mkv", content)
+        first.driver.execute_cdp_cmd("Network.enable", {})
+        first.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024})
+        self.choose(first, [path])
+        staging = os.path.join(self.s.data, "staging", "alice")
+
+        def staged():
+            parts = [f for f in os.listdir(staging) if f.endswith(".part")] if os.path.isdir(staging) else []
+            return parts and os.path.getsize(os.path.join(staging, parts[0])) >= 1024 * 1024
+
+        wait_until("1 MiB staged", staged, timeout=60)
+        first.close()
+        self.browsers.remove(first)
+        second = self.browser()
+        self.choose(second, [path])
+        done = second.wait(60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload-list li.done"), "a finished upload")
+        self.assertGreaterEqual(int(done[0].get_attribute("data-resumed-at")), 1024 * 1024, "it resumed, not restarted")
+        with open(self.s.file_path("alice", "film.mkv"), "rb") as f:
+            self.assertEqual(f.read(), content)
+
     def test_cancel_an_upload(self):
         b = self.browser()
         path = self.local("big.bin", data_bytes(8 * 1024 * 1024, 3))
