@@ -7,7 +7,6 @@
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -77,28 +76,13 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// `SYNC_FILE_RANGE_WRITE`: start writeback of the dirty pages, without
-/// waiting for it.
-const SYNC_FILE_RANGE_WRITE: u32 = 2;
-
-unsafe extern "C" {
-    /// glibc's `sync_file_range(2)`; returns -1 on error.
-    fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
-    /// glibc's `syncfs(2)`; returns -1 on error.
-    fn syncfs(fd: i32) -> i32;
-}
-
 /// Flushes everything written to the file system that holds `file` to
 /// stable storage: every file's data and metadata, every directory's
 /// entries, as if each were fsynced, in one journal commit and one cache
 /// flush. Since Linux 5.8 a write-back error of any file on it since the
 /// last call is reported here.
 pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
-    // SAFETY: a plain descriptor that stays open for the call.
-    match unsafe { syncfs(file.as_raw_fd()) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    crate::sys::sync_fs(file)
 }
 
 /// Starts writing `file`'s dirty pages back, without waiting (advice: on
@@ -106,8 +90,7 @@ pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
 /// their fsyncs, their block allocations join one journal transaction, so
 /// the first fsync commits them all and the others only wait for data.
 pub(crate) fn start_writeback(file: &File) {
-    // SAFETY: plain integers; the descriptor stays open for the call.
-    let _ = unsafe { sync_file_range(file.as_raw_fd(), 0, 0, SYNC_FILE_RANGE_WRITE) };
+    let _ = crate::sys::start_writeback(file);
 }
 
 /// Flushes the directory that holds `path`.

@@ -35,6 +35,7 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::replace_record;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::usage::{CountFn, Counted, UsageFile};
+use crate::sys;
 
 mod commit;
 pub(crate) use commit::{Place, Verified, commit_group};
@@ -51,9 +52,6 @@ const MARK_EVERY: u64 = 64 << 20;
 /// Received bytes are pushed towards the disk this often during a large
 /// upload, so the fsync before `226` only has the last stretch to write.
 const FLUSH_EVERY: u64 = 32 << 20;
-/// `O_NONBLOCK`: opening a FIFO must not hang a session (this value on
-/// x86, ARM and RISC-V Linux).
-const O_NONBLOCK: i32 = 0o4000;
 
 /// What an upload request asks for, already parsed and resolved.
 pub struct Request<'a> {
@@ -584,7 +582,7 @@ impl Download {
         }
         let real = tree.checked(path)?;
         let io = |e| Error::io(&what, e);
-        let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&real).map_err(io)?;
+        let mut file = OpenOptions::new().read(true).custom_flags(sys::O_NONBLOCK).open(&real).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
             return Err(Error::new(ErrorKind::NotFound, format!("{what}: changed while opening")));
