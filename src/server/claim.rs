@@ -22,7 +22,8 @@ use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::copies::same_inode;
-use crate::storage::durable::sync_parent;
+use crate::storage::durable::{fsync, sync_parent};
+use crate::storage::trash::Kept;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
@@ -102,7 +103,7 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
         if md5.to_string() != EMPTY_MD5 || store(cx).mode() == Dedup::Off {
             return Err(not_held());
         }
-        let file = fs::File::create(&staged.0).and_then(|f| f.sync_all().map(|_| f)).map_err(io_local)?;
+        let file = fs::File::create(&staged.0).and_then(|f| fsync(&f).map(|_| f)).map_err(io_local)?;
         let meta = file.metadata().map_err(io_local)?;
         let _ = cx.shared.sums.put(&meta, md5);
         return Ok(Ready { path, size, md5, staged, booking, held: None });
@@ -147,8 +148,12 @@ fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
     let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
     let kept = within_booking(cx, login, ready.booking.as_ref(), || {
         let kept = login.trash(cx.shared).keep_replaced(tree, &ready.path, Some(ready.md5), sums)?;
-        fs::rename(&ready.staged.0, &target).map_err(io)?;
-        Ok(kept)
+        if let Err(e) = fs::rename(&ready.staged.0, &target) {
+            // Not replaced: its trash entry would be a spare copy.
+            kept.into_iter().for_each(Kept::discard);
+            return Err(io(e));
+        }
+        Ok(kept.is_some())
     })?;
     sync_parent(&target).map_err(io)?;
     let new = fs::symlink_metadata(&target).map_err(io)?;

@@ -14,6 +14,7 @@ use crate::server::handler::{Cx, Handled, Login};
 use crate::server::quota;
 use crate::storage::find::find as find_lines;
 use crate::storage::staging::Download;
+use crate::storage::trash::Kept;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
 
 /// `257 "PATH"`.
@@ -116,7 +117,7 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         let (_, b) = login.resolve(to)?;
         let replaced = replaced_by_move(tree, &a, &b);
         let kept = std::cell::Cell::new(false);
-        tree.rename_with(&a, &b, || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k)))?;
+        tree.rename_with(&a, &b, || keep_replaced(cx, login, &a, &b).inspect(|k| kept.set(k.is_some())))?;
         // A file kept in the trash keeps its record.
         if let Some(gone) = replaced.filter(|_| !kept.get()) {
             cx.shared.sums.forget(&gone);
@@ -130,9 +131,9 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
 
 /// Before `mv` or `cp` replaces a file at `to`: keeps it in the trash
 /// unless `from` holds the same content; true if it was kept.
-fn keep_replaced(cx: &Cx, login: &Login, from: &UserPath, to: &UserPath) -> Result<bool> {
+fn keep_replaced(cx: &Cx, login: &Login, from: &UserPath, to: &UserPath) -> Result<Option<Kept>> {
     if from == to {
-        return Ok(false);
+        return Ok(None);
     }
     let (tree, sums) = (&login.tree, &cx.shared.sums);
     let md5 = tree.checked(from).ok().and_then(|p| std::fs::symlink_metadata(p).ok()).and_then(|m| sums.get(&m));
@@ -158,7 +159,7 @@ pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         tree.check_copy_length(&b, &plan, &staging)?;
         let booking = quota::book(cx, login, plan.bytes, &b)?;
         let kept = std::cell::Cell::new(true);
-        let keep = || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k));
+        let keep = || keep_replaced(cx, login, &a, &b).inspect(|k| kept.set(k.is_some()));
         let copy = || tree.copy((&a, &b), &plan, &staging, &cx.shared.sums, keep);
         quota::within_booking(cx, login, booking.as_ref(), copy)?;
         if !kept.get() {

@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
-use crate::storage::durable::{remove_tree, sync_dir};
+use crate::storage::durable::{fsync, remove_tree, sync_dir};
+use crate::storage::trash::Kept;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// Names of scratch directories under `staging/USER/`.
@@ -119,7 +120,7 @@ impl Tree {
         plan: &Plan,
         staging: &Path,
         sums: &Sums,
-        keep_replaced: impl FnOnce() -> Result<()>,
+        keep_replaced: impl FnOnce() -> Result<Option<Kept>>,
     ) -> Result<()> {
         let what = to.to_string();
         let io = |e| Error::io(&what, e);
@@ -130,12 +131,17 @@ impl Tree {
             Kind::File => share_file(&source, &built, sums).map_err(io)?,
             Kind::Dir => copy_tree(&source, &built, sums).map_err(io)?,
         }
+        let mut kept = None;
         if plan.kind == Kind::File && target.is_file() && !target.is_symlink() {
-            keep_replaced()?;
+            kept = keep_replaced()?;
         }
         // Taken after the trash may have linked it: its record then stays.
         let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
-        fs::rename(&built, &target).map_err(io)?;
+        if let Err(e) = fs::rename(&built, &target) {
+            // Not replaced: its trash entry would be a spare copy.
+            kept.into_iter().for_each(Kept::discard);
+            return Err(io(e));
+        }
         // One flush for the whole copy: on a journaling file system (ext4,
         // XFS) it commits every directory made and link added before it.
         sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
@@ -229,7 +235,7 @@ pub(crate) fn copy_bytes(source: &Path, target: &Path, sums: &Sums) -> io::Resul
     fs::copy(source, target)?;
     let copy = File::options().write(true).open(target)?;
     copy.set_modified(meta.modified()?)?;
-    copy.sync_all()?;
+    fsync(&copy)?;
     if let (Some(digest), Ok(new)) = (sums.get(&meta), copy.metadata()) {
         let _ = sums.put(&new, digest);
     }

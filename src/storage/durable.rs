@@ -10,6 +10,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::storage::health;
+
 /// Deletes `top` (a directory or a file) and everything under it, with a
 /// stack of its own instead of recursion. `forget` is called for each
 /// regular file whose last link went (to drop what is recorded about it).
@@ -73,7 +75,17 @@ fn unlink(path: &Path, meta: &Metadata, forget: &mut impl FnMut(&Metadata)) -> i
 
 /// Flushes a directory's entries to stable storage.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fsync(&File::open(dir)?)
+}
+
+/// `fsync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fsync(file: &File) -> io::Result<()> {
+    file.sync_all().map_err(|e| health::sync_failed("fsync", e))
+}
+
+/// `fdatasync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fdatasync(file: &File) -> io::Result<()> {
+    file.sync_data().map_err(|e| health::sync_failed("fdatasync", e))
 }
 
 /// Flushes everything written to the file system that holds `file` to
@@ -82,7 +94,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 /// flush. Since Linux 5.8 a write-back error of any file on it since the
 /// last call is reported here.
 pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
-    crate::sys::sync_fs(file)
+    crate::sys::sync_fs(file).map_err(|e| health::sync_failed("syncfs", e))
 }
 
 /// Starts writing `file`'s dirty pages back, without waiting (advice: on
@@ -106,7 +118,7 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        fsync(&file)?;
         fs::rename(&tmp, path)?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();

@@ -28,6 +28,7 @@ use crate::digest::Digest;
 use crate::proto::body::{ListLine, StatLine};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::durable::{sync_dir, sync_parent};
+use crate::storage::trash::Kept;
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -428,16 +429,17 @@ impl Tree {
 
     /// Moves `from` to `to`, replacing a file at `to` atomically.
     pub fn rename(&self, from: &UserPath, to: &UserPath) -> Result<()> {
-        self.rename_with(from, to, || Ok(()))
+        self.rename_with(from, to, || Ok(None))
     }
 
     /// [`Tree::rename`], calling `before` once every check has passed,
-    /// right before the rename (to keep a file that is about to be replaced).
+    /// right before the rename (to keep a file that is about to be replaced
+    /// in the trash: that entry is taken back if the rename fails).
     pub(crate) fn rename_with(
         &self,
         from: &UserPath,
         to: &UserPath,
-        before: impl FnOnce() -> Result<()>,
+        before: impl FnOnce() -> Result<Option<Kept>>,
     ) -> Result<()> {
         if from.is_root() {
             return Err(Error::new(ErrorKind::Refused, "/: cannot move the top directory"));
@@ -461,8 +463,11 @@ impl Tree {
         }
         let target_dir = self.dir(&to.parent())?;
         let (a, b) = (self.real(from), self.real(to));
-        before()?;
-        fs::rename(&a, &b).map_err(|e| Error::io(&to.to_string(), e))?;
+        let kept = before()?;
+        if let Err(e) = fs::rename(&a, &b) {
+            kept.into_iter().for_each(Kept::discard);
+            return Err(Error::io(&to.to_string(), e));
+        }
         let synced = sync_dir(&target_dir).and_then(|_| sync_parent(&a));
         synced.map_err(|e| Error::io(&to.to_string(), e))
     }

@@ -20,10 +20,13 @@
 //! storage before its rename, and its name before its result is `Ok`: a
 //! failed sync fails every file it covered.
 //! A file that fails a step is left out of the later ones; its staged
-//! bytes are kept for a resume (discarded when over the quota).
+//! bytes are kept for a resume, except when they may not be on the disk
+//! or must not stay there: a failed sync (the storage is then failing,
+//! see `health`), the quota, or the server's disk full (`452`).
 
 use super::*;
-use crate::storage::durable::{start_writeback, sync_dir, sync_fs};
+use crate::storage::durable::{fsync, start_writeback, sync_dir, sync_fs};
+use crate::storage::health;
 use crate::storage::trash::{Kept, Trash};
 
 /// An upload whose bytes match their MD5, waiting for its commit.
@@ -64,9 +67,11 @@ impl Verified {
     }
 
     /// Gives up on this commit: the staged bytes stay for a resume, unless
-    /// the quota no longer allows them.
+    /// the quota no longer allows them, the server's disk is full, or the
+    /// storage is failing (a sync failed: the page cache may hold bytes
+    /// the disk does not, so they are never resumed).
     fn fail(mut self, e: Error) -> Result<PathBuf> {
-        if e.kind() == ErrorKind::Quota {
+        if matches!(e.kind(), ErrorKind::Quota | ErrorKind::DiskFull) || health::failing().is_some() {
             self.up.discard();
         } else {
             let _ = self.up.save();
@@ -100,7 +105,11 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     let mut results: Vec<Option<Result<PathBuf>>> = items.iter().map(|_| None).collect();
     let mut going = Vec::new();
     for (i, (v, path)) in items.into_iter().enumerate() {
-        match prepare(&v, &path, at) {
+        let prepared = match health::failing() {
+            Some(_) => Err(Error::new(ErrorKind::Server, health::READ_ONLY)),
+            None => prepare(&v, &path, at),
+        };
+        match prepared {
             Ok((target, old, kept)) => {
                 let old_kept = kept.is_some();
                 going.push((i, Going { v, path, target, old, kept, old_kept }))
@@ -158,7 +167,7 @@ fn sync_and_place(g: &mut Going, at: &Place, sync: bool) -> Result<()> {
     let what = g.path.to_string();
     let io = |e| Error::io(&what, e);
     if sync {
-        g.v.up.part.sync_all().map_err(io)?;
+        fsync(&g.v.up.part).map_err(io)?;
         if let Some(kept) = &g.kept {
             kept.sync_entry().map_err(io)?;
         }
@@ -185,7 +194,8 @@ fn keep_what_is_there_now(g: &mut Going, at: &Place) -> Result<()> {
     if let Some(kept) = g.kept.take() {
         kept.discard();
     }
-    g.old_kept = at.trash.keep_replaced(at.tree, &g.path, Some(g.v.md5), at.sums)?;
+    g.kept = at.trash.keep_replaced(at.tree, &g.path, Some(g.v.md5), at.sums)?;
+    g.old_kept = g.kept.is_some();
     g.old = now;
     Ok(())
 }
