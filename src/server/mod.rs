@@ -145,8 +145,11 @@ impl Server {
                 if removed > 0 {
                     usage::forget_all(&shared.data.usages());
                 }
-                first = false;
                 sweep_content(&shared);
+                if first {
+                    log::server("sweep", "start-up sweep done");
+                }
+                first = false;
                 session::tell_if_failing();
                 let finished = finish_deletions(&shared.data, &shared.sums);
                 if finished > 0 {

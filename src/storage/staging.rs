@@ -32,7 +32,7 @@ use crate::hashing::Hashing;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::quota::{Account, Ledger, Reservation};
 use crate::storage::digests::Sums;
-use crate::storage::durable::{fdatasync, replace_record};
+use crate::storage::durable::replace_record;
 use crate::storage::health;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::usage::{CountFn, Counted, UsageFile};
@@ -519,7 +519,7 @@ impl Flusher {
             .spawn(move || {
                 let mut dropped = start;
                 while let Ok(upto) = rx.recv() {
-                    fdatasync(&file)?;
+                    file.sync_data().map_err(|e| health::sync_failed("write-back", e))?;
                     if upto > dropped {
                         drop_cached(&file, dropped, upto - dropped);
                         dropped = upto;
