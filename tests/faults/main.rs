@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, bytes, md5_hex, test_dir};
+use common::{Raw, Server, bytes, md5_hex, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
 const READ_ONLY: &str = "451 storage failing: read-only until restart";
@@ -60,9 +60,11 @@ fn only_trash_id(c: &mut Raw) -> String {
 
 /// Item 1: an upload of 32 MiB or more is flushed in the background
 /// (`fdatasync` on a second descriptor); its failure, here a real one on
-/// a loop device whose backing store is full, fails the upload (before:
-/// `226` for bytes that were not on the disk), and the server turns
-/// read-only.
+/// a loop device whose backing store is full, fails the upload, and the
+/// server turns read-only. Room comes back before the rest is sent, so
+/// the final fsync succeeds: it never hears of the first failure (the
+/// kernel reports a write-back error once), and before this the reply was
+/// `226` for 32 MiB that were not on the disk.
 #[test]
 fn a_failed_background_write_back_fails_the_upload() {
     if !can_fault() {
@@ -71,16 +73,23 @@ fn a_failed_background_write_back_fails_the_upload() {
     let dir = test_dir!();
     let tmp = Mount::tmpfs(&dir.path().join("tmpfs"), 160);
     let disk = Mount::ext4(&tmp.at.join("img"), 128, None, &dir.data());
-    let s = Server::start(&disk.at, &[]);
+    // Only watched: every failure here is the device's.
+    let s = Traced::run(&disk.at, "trace=fdatasync", &part_of(&disk.at, "ann", "/big"), &[]);
     s.user("ann");
     sh("sync", &["-f", disk.at.to_str().unwrap()]);
     // Free blocks of the ext4 become holes of its image, then the tmpfs is
     // filled: new data written back to the image finds no room.
     sh("fstrim", &[disk.at.to_str().unwrap()]);
-    fill(&tmp.at);
+    let filler = fill(&tmp.at);
     let data = bytes(40 << 20, 1);
+    let first = 33 << 20;
     let mut c = s.user("ann");
-    let reply = upload_reply(&mut c, "big", &data);
+    c.ok(&format!("upload big {} {}", data.len(), md5_hex(&data)), "150 0 ");
+    c.send(&data[..first]);
+    wait_until(60, "the background flush to fail", || s.trace_text().contains("= -1"));
+    fs::remove_file(filler).unwrap();
+    c.send(&data[first..]);
+    let reply = c.line();
     assert!(reply.starts_with("451"), "a failed write-back must fail the upload: {reply}\n{}", c.transcript);
     let mut d = s.user("ann");
     assert_eq!(d.cmd("makedir later"), READ_ONLY, "{}", d.transcript);
@@ -178,10 +187,11 @@ fn a_read_error_at_start_up_never_rewrites_the_users_file() {
     }
     let before = fs::read(data.join("users")).unwrap();
     assert!(before.len() > 10_000, "{}", before.len());
-    let s = Traced::start(&data, "read:error=EIO:when=2", &data.join("users"), &[]);
-    assert_eq!(s.injected(), 1, "{}", s.trace_text());
+    let s = Traced::start(&data, "read:error=EIO:when=2+", &data.join("users"), &[]);
+    assert!(s.injected() >= 1, "{}", s.trace_text());
     drop(s);
-    assert_eq!(fs::read(data.join("users")).unwrap(), before, "the users file was rewritten");
+    let after = fs::read(data.join("users")).unwrap();
+    assert!(after == before, "the users file was rewritten: {} bytes, then {}", before.len(), after.len());
     let s = Server::start(&data, &[]);
     for (user, pass) in [("user000", "pw-new"), ("user060", "pw-user060"), ("user121", "pw-user121")] {
         assert!(s.logs_in(user, pass), "{user}");
@@ -201,9 +211,10 @@ fn a_failed_open_at_start_up_never_empties_the_users_file() {
     with_user(&data, "ann");
     with_user(&data, "bob");
     fs::OpenOptions::new().append(true).open(data.join("users")).unwrap().write_all(b"carl:md5$torn").unwrap();
-    // The first open cuts the torn line; the second, to read, fails.
-    let s = Traced::start(&data, "openat:error=EMFILE:when=2", &data.join("users"), &[]);
-    assert_eq!(s.injected(), 1, "{}", s.trace_text());
+    // The first open cuts the torn line; the next two, to read it for the
+    // compaction, fail.
+    let s = Traced::start(&data, "openat:error=EMFILE:when=2..3", &data.join("users"), &[]);
+    assert!(s.injected() >= 1, "{}", s.trace_text());
     drop(s);
     let s = Server::start(&data, &[]);
     assert!(s.logs_in("ann", "pw-ann") && s.logs_in("bob", "pw-bob"));
