@@ -40,6 +40,10 @@
 //!   MD5s, accounts, the trash, copies, the content store, share records
 //! - [`client`]: a blocking client library
 //! - [`digest`], [`hashing`], [`clock`]: leaves shared by both sides
+//! - [`sys`]: every C function, constant and struct used, the only
+//!   `unsafe` calls into C (Linux x86_64 and aarch64 only)
+//! - [`storage::health`]: whether the storage may still be written (after
+//!   a failed sync it is read-only until restart)
 //!
 //! `docs/ARCHITECTURE.md` follows one upload through these files.
 

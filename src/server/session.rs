@@ -63,6 +63,7 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
     let _ = session.serve();
     // Uploads received in full are committed even if nobody hears of it.
     let _ = session.commit_group();
+    tell_if_failing();
     session.wire.give_back_slot();
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
