@@ -382,6 +382,41 @@ fn edquot_is_452_and_keeps_nothing_staged() {
     c.ok(&format!("upload f 100000 {}", md5_hex(&body)), "150 0 ");
 }
 
+/// Item 6: out of inodes for real (an ext4 made with few): the commit
+/// cannot make the trash entry of the file it replaces, `452`, and
+/// nothing stays staged
+/// (before: the staged bytes were kept, holding the disk's space until
+/// `--partial-ttl`); the server stays writable.
+#[test]
+fn out_of_inodes_at_the_commit_is_452_and_keeps_nothing_staged() {
+    if !can_fault() {
+        return;
+    }
+    let dir = test_dir!();
+    let disk = Mount::ext4(&dir.path().join("img"), 16, Some(64), &dir.data());
+    let s = Server::start(&disk.at, &[]);
+    let mut c = s.user("ann");
+    // Makes the user's directories (staging, sums, usage), and a file
+    // whose replacement needs a trash entry (two inodes).
+    assert!(c.upload("f", b"first").starts_with("226"));
+    // Every inode taken, then one given back: for the staged file.
+    let spare = disk.at.join("spare");
+    fs::create_dir(&spare).unwrap();
+    let mut n = 0;
+    while fs::File::create(spare.join(n.to_string())).is_ok() {
+        n += 1;
+    }
+    fs::remove_file(spare.join("0")).unwrap();
+    let body = bytes(100_000, 7);
+    let reply = upload_reply(&mut c, "f", &body);
+    assert!(reply.starts_with("452"), "{reply}\n{}", c.transcript);
+    assert_eq!(staged(&disk.at), Vec::<String>::new());
+    fs::remove_dir_all(&spare).unwrap();
+    let mut c = s.user("ann");
+    c.ok("makedir d", "257");
+    c.ok(&format!("upload f 100000 {}", md5_hex(&body)), "150 0 ");
+}
+
 /// Item 6: a failed rename in `mv` over a file leaves no trash entry
 /// behind (before: a spurious entry, counted in the quota). `cp` and
 /// `claim` take theirs back the same way; their rename's source is a
