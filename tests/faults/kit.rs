@@ -128,15 +128,25 @@ pub struct Traced {
 
 impl Traced {
     pub fn start(data: &Path, inject: &str, path: &Path, args: &[&str]) -> Traced {
-        Traced::run(data, &format!("inject={inject}"), path, args)
+        Traced::run(data, &format!("inject={inject}"), Some(path), args)
+    }
+
+    /// [`Traced::start`] on any path (`when=1`: the first matching call
+    /// of each session's thread, whatever it names).
+    pub fn start_anywhere(data: &Path, inject: &str, args: &[&str]) -> Traced {
+        Traced::run(data, &format!("inject={inject}"), None, args)
     }
 
     /// A server under `strace -e EXPR -P PATH` (`trace=fdatasync`: only
     /// watch those calls, e.g. to wait for one to fail for real).
-    pub fn run(data: &Path, expr: &str, path: &Path, args: &[&str]) -> Traced {
+    pub fn run(data: &Path, expr: &str, path: Option<&Path>, args: &[&str]) -> Traced {
         let trace = data.parent().unwrap().join("strace.log");
         let mut cmd = Command::new("strace");
-        cmd.args(["-f", "-qq", "-o", text(&trace), "-e", expr, "-P", text(path), "--"]);
+        cmd.args(["-f", "-qq", "-o", text(&trace), "-e", expr]);
+        if let Some(path) = path {
+            cmd.args(["-P", text(path)]);
+        }
+        cmd.arg("--");
         cmd.arg(netdisk()).args(["--listen", "127.0.0.1:0", "--data", text(data)]).args(args);
         let server = Server::launch(cmd, data).expect("the server did not start under strace");
         let pid = fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id()))
