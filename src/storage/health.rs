@@ -57,11 +57,6 @@ pub(crate) fn sync_failed(what: &'static str, cause: io::Error) -> io::Error {
     io::Error::other(failed)
 }
 
-/// Whether `e` is (or wraps) a failed sync.
-pub fn is_sync_failure(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<SyncFailed>())
-}
-
 /// The cause, if the storage is read-only.
 pub fn failing() -> Option<&'static str> {
     CAUSE.get().map(String::as_str)

@@ -418,10 +418,8 @@ fn out_of_inodes_at_the_commit_is_452_and_keeps_nothing_staged() {
     c.ok(&format!("upload f 100000 {}", md5_hex(&body)), "150 0 ");
 }
 
-/// Item 6: a failed rename in `mv` or `cp` over a file leaves no trash
-/// entry behind (before: a spurious entry, counted in the quota). `claim`
-/// takes its entry back the same way (untested here: its proof exchange
-/// renames nothing, but needs the content store).
+/// Item 6: a failed rename in `mv`, `cp` or `claim` over a file leaves
+/// no trash entry behind (before: a spurious entry, counted in the quota).
 #[test]
 fn a_failed_rename_over_a_file_leaves_no_trash_entry() {
     if !can_fault() {
@@ -434,6 +432,7 @@ fn a_failed_rename_over_a_file_leaves_no_trash_entry() {
         let mut c = s.user("ann");
         assert!(c.upload("a", b"the new one").starts_with("226"));
         assert!(c.upload("b", b"the old one").starts_with("226"));
+        assert!(c.upload("c", b"another old one").starts_with("226"));
     }
     // strace 6 matches a rename by its first path only: the source.
     let renames = "rename,renameat,renameat2:error=EIO:when=1";
@@ -454,6 +453,28 @@ fn a_failed_rename_over_a_file_leaves_no_trash_entry() {
     assert_eq!(c.download("b"), b"the old one");
     c.ok("cp a b", "250");
     c.ok("trash", "212 1");
+    // `claim` renames its staged link (a random name) over c.
+    let mut c = s.user("ann");
+    let content = b"the new one";
+    let head = c.ok(&format!("claim c {} {}", content.len(), md5_hex(content)), "350 ");
+    let reply = c.cmd(&proof(&head, content));
+    assert!(reply.starts_with("451"), "{reply}\n{}", c.transcript);
+    let head = c.ok("trash", "212 1");
+    assert!(c.lines_after(&head)[0].ends_with(" /b"), "only cp's entry:\n{}", c.transcript);
+    assert_eq!(c.download("c"), b"another old one");
+}
+
+/// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
+fn proof(challenge: &str, data: &[u8]) -> String {
+    let mut words = challenge.split(' ').skip(1);
+    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
+    let mut input = nonce.as_bytes().to_vec();
+    for range in ranges.split(',') {
+        let (offset, len) = range.split_once(':').unwrap();
+        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
+        input.extend_from_slice(&data[offset..offset + len]);
+    }
+    md5_hex(&input)
 }
 
 /// Item 6: a trash entry that cannot be read is `451` for `trash` and
