@@ -538,9 +538,7 @@ impl Flusher {
             let _ = tx.try_send(upto);
         }
     }
-}
 
-impl Flusher {
     /// Stops the worker; the write-back error it met, if any.
     fn finish(mut self) -> io::Result<()> {
         self.stop()
