@@ -22,10 +22,11 @@ use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
 use crate::storage::content::{Dedup, Held, Store, random_hex};
-use crate::storage::copies::same_inode;
 use crate::storage::durable::fsync;
+use crate::storage::links::same_inode;
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::quota::{Booking, within};
-use crate::storage::replace::{Replace, copy_from, too_many_links};
+use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.

@@ -17,14 +17,13 @@
 
 use std::fs::{self, File, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
-use crate::storage::replace::{copy_from, too_many_links};
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// Names of scratch directories under `staging/USER/`.
@@ -260,36 +259,4 @@ pub(crate) fn remove_leftover(dir: &Path, meta: &Metadata) -> bool {
     }
     let Ok(handle) = File::open(dir) else { return false };
     handle.try_lock().is_ok() && remove_tree(dir, |_| {}).is_ok()
-}
-
-/// Whether two metadata describe the same inode.
-pub(crate) fn same_inode(a: &Metadata, b: &Metadata) -> bool {
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_copy_keeps_content_mtime_and_digest() {
-        let dir = std::env::temp_dir().join(format!("netdisk-copybytes-{}", std::process::id()));
-        let _ = remove_tree(&dir, |_| {});
-        fs::create_dir_all(&dir).unwrap();
-        let sums = Sums::new(dir.join("sums"));
-        let (a, b) = (dir.join("a"), dir.join("b"));
-        fs::write(&a, b"hello").unwrap();
-        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::options().write(true).open(&a).unwrap().set_modified(when).unwrap();
-        let meta = fs::metadata(&a).unwrap();
-        sums.put(&meta, crate::Digest::of(b"hello")).unwrap();
-        copy_from(&File::open(&a).unwrap(), &b, &sums).unwrap();
-        let copy = fs::metadata(&b).unwrap();
-        assert_eq!(fs::read(&b).unwrap(), b"hello");
-        assert_eq!(copy.modified().unwrap(), when);
-        assert!(!same_inode(&meta, &copy));
-        assert_eq!(sums.get(&copy), Some(crate::Digest::of(b"hello")));
-        remove_tree(&dir, |_| {}).unwrap();
-        assert!(!dir.exists());
-    }
 }

@@ -19,7 +19,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::proto::body::ShareLine;
 use crate::storage::DataDir;
 use crate::storage::durable::{fsync, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
@@ -79,11 +78,6 @@ impl Share {
 
     fn expired(&self) -> bool {
         self.expires.is_some_and(|e| now_secs() >= e)
-    }
-
-    /// The line of `shares`.
-    pub(crate) fn line(&self) -> ShareLine {
-        ShareLine { code: self.code.clone(), expires: self.expires, kind: self.kind, path: self.path.clone() }
     }
 
     /// The shared path, in its owner's tree.

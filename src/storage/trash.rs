@@ -23,11 +23,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::proto::body::TrashLine;
 use crate::storage::digests::Sums;
 use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
-use crate::storage::replace::{copy_from, too_many_links};
+use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::replace::Replace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -72,12 +72,25 @@ impl Info {
         Some(Info { path: path?, kind: kind?, size: size?, deleted: deleted? })
     }
 
-    /// The line of the `trash` listing.
-    fn line(&self, id: &str) -> TrashLine {
+    /// The item of the `trash` listing.
+    fn item(&self, id: &str) -> TrashItem {
         let kind = self.kind;
         let deleted = (self.deleted / 1_000_000_000) as u64;
-        TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
+        TrashItem { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
     }
+}
+
+/// One entry of a user's trash, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TrashItem {
+    pub(crate) id: String,
+    pub(crate) kind: Kind,
+    /// Bytes of its files.
+    pub(crate) size: u64,
+    /// When it was removed, in seconds since 1970.
+    pub(crate) deleted: u64,
+    /// Where it was, in its user's tree.
+    pub(crate) path: String,
 }
 
 /// A new entry (`info`, and `item` once linked) whose syncs are still to
@@ -139,7 +152,9 @@ impl Trash {
 
     /// `rm`: moves a file or a whole directory of `tree` into the trash by
     /// one rename (or deletes it, with no trash), and syncs both sides.
-    pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
+    /// `_held` proves the user's replace lock is held: nothing moves into
+    /// a directory while it goes.
+    pub(crate) fn remove(&self, _held: &Replace, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
             return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
@@ -171,7 +186,7 @@ impl Trash {
     /// Keeps the file at `real` (user path `what`), about to be replaced,
     /// in a new entry: a hard link, or a byte copy when its inode is at the
     /// link limit. Nothing is synced yet (see [`Kept::sync`]); `None` with
-    /// no trash. Only [`crate::storage::replace`] calls it, holding the
+    /// no trash. Only `storage::replace` calls it, holding the
     /// user's replace lock.
     pub(crate) fn stage_kept(&self, real: &Path, what: &str, sums: &Sums) -> Result<Option<Kept>> {
         if self.days == 0 {
@@ -226,7 +241,7 @@ impl Trash {
 
     /// The complete entries, newest first (by exact removal time), at most
     /// `max` of them (`550 too many entries` beyond).
-    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashLine>> {
+    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashItem>> {
         let mut found = Vec::new();
         for entry in self.entries() {
             let (id, info) = entry.map_err(|e| Error::server("trash entry", e))?;
@@ -236,7 +251,7 @@ impl Trash {
             found.push((info.deleted, id, info));
         }
         found.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-        Ok(found.into_iter().map(|(_, id, info)| info.line(&id)).collect())
+        Ok(found.into_iter().map(|(_, id, info)| info.item(&id)).collect())
     }
 
     /// Complete entries (with both `info` and `item`), in directory order;
@@ -282,7 +297,8 @@ impl Trash {
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
-    pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
+    /// Placed through [`Replace::put_new`], under the user's replace lock.
+    pub(crate) fn restore(&self, held: &Replace, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = self.info_of(id)?;
         let target = match to {
@@ -297,7 +313,7 @@ impl Trash {
         tree.fits_placed(&slot.join("item"), &target)?;
         make_parents(tree, &target)?;
         let real = tree.checked(&target)?;
-        match rename_noreplace(&slot.join("item"), &real) {
+        match held.put_new(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
                 return Err(missing());
@@ -305,7 +321,7 @@ impl Trash {
             Err(e) => return Err(Error::io(&what, e)),
         }
         let io = |e| Error::io(&what, e);
-        sync_parent(&real).and_then(|_| sync_dir(&slot)).map_err(io)?;
+        sync_dir(&slot).map_err(io)?;
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);
         let _ = sync_dir(&self.dir);

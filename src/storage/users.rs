@@ -30,8 +30,8 @@ use std::sync::{Mutex, MutexGuard};
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
-use crate::proto::Password;
-use crate::server::log;
+use crate::log;
+use crate::secret::Password;
 use crate::storage::DataDir;
 use crate::storage::durable::{fdatasync, replace_file, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
