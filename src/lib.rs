@@ -23,23 +23,28 @@
 //!                                  │ handlers: files, account, upload, download,
 //!                                  │           claim, sharing
 //!                                  v
-//!   proto (the wire: code, request, reply, body)    storage (everything on disk)
-//!     ^                                               DataDir, tree (the jail),
-//!     │                                               staging, digests, trash,
-//!   client (blocking library, used by the example     users, accounts, copies,
-//!   shell and the tests)                              find, durable, content,
-//!                                                     shares
+//!   proto (the wire: code, request, reply, body)    storage (the engine: everything
+//!     ^                                               on disk; imports no face and
+//!     │                                               no wire format): DataDir, tree
+//!   client (blocking library, used by the example     (the jail), staging, replace
+//!   shell and the tests)                              (the commit primitive), quota,
+//!                                                     digests, trash, users, copies,
+//!                                                     find, content, shares, error
 //! ```
 //!
 //! - [`proto`]: the only place protocol text is written or parsed, shared
 //!   by the server and the client
-//! - [`server`]: accept loop and limits; shared state; framing; the session
-//!   and its handlers; configuration, errors, logs, `netdisk user`
-//! - [`storage`]: the data directory's layout ([`storage::DataDir`]), the
-//!   per-user jail ([`storage::tree::UserPath`]), staged uploads, recorded
-//!   MD5s, accounts, the trash, copies, the content store, share records
+//! - [`server`]: the text face: accept loop and limits; shared state;
+//!   framing; the session and its handlers; configuration, the mapping of
+//!   engine errors and values to replies, `netdisk user`
+//! - [`storage`]: the engine: the data directory's layout
+//!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
+//!   staged uploads, the one commit-and-replace primitive, quota bookings,
+//!   recorded MD5s, accounts, the trash, copies, the content store, share
+//!   records, its own [`storage::error::Error`]
 //! - [`client`]: a blocking client library
-//! - [`digest`], [`hashing`], [`clock`]: leaves shared by both sides
+//! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
+//!   by all
 //! - [`sys`]: every C function, constant and struct used, the only
 //!   `unsafe` calls into C (Linux x86_64 and aarch64 only)
 //! - [`storage::health`]: whether the storage may still be written (after
