@@ -205,7 +205,8 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
         return Err(Error::new(ErrorKind::Refused, "/: the top folder cannot be deleted"));
     }
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
-    login.trash(cx.shared).remove(&replace, &login.tree, &path, &cx.shared.sums)?;
+    login.trash(cx.shared).remove(&login.tree, &path, &cx.shared.sums)?;
+    drop(replace);
     if cx.shared.config.trash_days == 0 {
         login.usage_changed(cx.shared);
     }
@@ -215,7 +216,8 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
 
 fn restore(cx: &Cx, login: &Login, form: &Form) -> Done {
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
-    let back = login.trash(cx.shared).restore(&replace, &login.tree, field(form, "id")?, None)?;
+    let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
+    let back = login.trash(cx.shared).restore(put_new, &login.tree, field(form, "id")?, None)?;
     engine::event(cx.client.peer, &login.user, "restore", &back.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&back.to_string())))
 }

@@ -52,7 +52,11 @@ pub(crate) fn route(cx: &mut Cx, segments: &Segments) -> Reply {
         return not_allowed(cx, "GET, HEAD");
     }
     let code = segments.names[1].to_ascii_lowercase();
-    let Some(share) = Shares::new(&cx.shared.data).lookup(&code) else {
+    let found = match Shares::new(&cx.shared.data).lookup(&code) {
+        Ok(found) => found,
+        Err(e) => return cx.failure(503, "the share records cannot be read now").with_note(e.to_string()),
+    };
+    let Some(share) = found else {
         std::thread::sleep(engine::share_guess_failed(cx.shared, cx.client.key()));
         return cx.failure(404, "no such share: the link is wrong, expired or revoked").with_note("unknown code");
     };
@@ -263,7 +267,8 @@ impl ZipJob {
         let ZipJob { data, code, tree, dir, top, max_list, spool } = self;
         let mut zip = Writer::new(Chunked::new(out, chunked), spool);
         let live = || match code.as_ref().map(|c| Shares::new(&data).lookup(c)) {
-            Some(None) => Err(io::Error::other("the share was revoked")),
+            Some(Ok(None)) => Err(io::Error::other("the share was revoked")),
+            Some(Err(e)) => Err(e),
             _ => Ok(()),
         };
         // Folders still to do, each with its name in the archive: a stack,
