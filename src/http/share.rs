@@ -52,9 +52,13 @@ pub(crate) fn route(cx: &mut Cx, segments: &Segments) -> Reply {
         return not_allowed(cx, "GET, HEAD");
     }
     let code = segments.names[1].to_ascii_lowercase();
-    let Some(share) = Shares::new(&cx.shared.data).lookup(&code) else {
-        std::thread::sleep(engine::share_guess_failed(cx.shared, cx.client.key()));
-        return cx.failure(404, "no such share: the link is wrong, expired or revoked").with_note("unknown code");
+    let share = match Shares::new(&cx.shared.data).lookup(&code) {
+        Ok(Some(share)) => share,
+        Ok(None) => {
+            std::thread::sleep(engine::share_guess_failed(cx.shared, cx.client.key()));
+            return cx.failure(404, "no such share: the link is wrong, expired or revoked").with_note("unknown code");
+        }
+        Err(e) => return cx.failure(500, "cannot read the share's record").with_note(e.to_string()),
     };
     let owner = Tree::new(cx.shared.home(&share.owner));
     let base = match share.user_path() {
@@ -235,7 +239,7 @@ impl ZipJob {
     pub(crate) fn run(self, out: &TcpStream, chunked: bool) -> io::Result<u64> {
         let ZipJob { data, code, tree, dir, top, max_list, spool } = self;
         let mut zip = Writer::new(Chunked::new(out, chunked), spool);
-        let live = || match Shares::new(&data).lookup(&code) {
+        let live = || match Shares::new(&data).lookup(&code)? {
             Some(_) => Ok(()),
             None => Err(io::Error::other("the share was revoked")),
         };
