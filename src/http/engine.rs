@@ -65,7 +65,8 @@ pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &
 /// user's replace lock.
 pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
     let replace = Replace::lock(&shared.data, &login.user)?;
-    login.trash(shared).remove(&replace, &login.tree, path, &shared.sums)?;
+    login.trash(shared).remove(&login.tree, path, &shared.sums)?;
+    drop(replace);
     if shared.config.trash_days == 0 {
         login.usage_changed(shared);
     }
