@@ -37,14 +37,15 @@
 //! - [`server`]: the text face: accept loop and limits; shared state;
 //!   framing; the session and its handlers; configuration, the mapping of
 //!   engine errors and values to replies, `netdisk user`
+//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/`, share links,
+//!   browser sessions, the web app and its API, tus uploads
+//!   for browsers, `curl` and `wget`, on the same engine and state as the
+//!   text face (`--http ADDR`)
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,
 //!   recorded MD5s, accounts, the trash, copies, the content store, share
 //!   records, its own [`storage::error::Error`]
-//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/`, share links,
-//!   browser sessions, the web app and its API, tus uploads, on the same
-//!   engine as the text face (`--http ADDR`)
 //! - [`client`]: a blocking client library
 //! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all

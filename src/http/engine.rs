@@ -64,8 +64,9 @@ pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &
 /// `rm` of `path`: to the trash (or gone, with no trash), under the
 /// user's replace lock.
 pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
-    let _replace = Replace::lock(&shared.data, &login.user)?;
+    let replace = Replace::lock(&shared.data, &login.user)?;
     login.trash(shared).remove(&login.tree, path, &shared.sums)?;
+    drop(replace);
     if shared.config.trash_days == 0 {
         login.usage_changed(shared);
     }
@@ -94,10 +95,10 @@ pub(crate) fn share_guess_failed(shared: &Shared, client: IpAddr) -> Duration {
 }
 
 /// Whether the engine refuses writes until a restart (a failed sync
-/// makes it read-only, PROTOCOL.md 2.1): writes then get `503`. The
-/// engine has no such flag yet; this is the hook to wire it to.
+/// makes it read-only, PROTOCOL.md 2.1, `storage::health`): writes then
+/// get `503`.
 pub(crate) fn read_only(_shared: &Shared) -> bool {
-    false
+    crate::storage::health::failing().is_some()
 }
 
 /// The status an engine failure gets: the one table of HTTP.md
