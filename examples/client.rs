@@ -25,6 +25,8 @@ mod sharing;
 mod show;
 #[path = "shell/term.rs"]
 mod term;
+#[path = "shell/width.rs"]
+mod width;
 #[path = "shell/words.rs"]
 mod words;
 
