@@ -160,7 +160,8 @@ mod tests {
         assert_eq!(shorten("文档文档文档", 7), "文…文档");
         assert_eq!(head("文档x", 3), "文");
         assert_eq!(tail("x文档", 3), "档");
-        assert_eq!(tail("ae\u{301}", 1), "", "no lone combining mark");
+        assert_eq!(tail("ae\u{301}", 1), "e\u{301}");
+        assert_eq!(tail("e\u{301}", 0), "", "no lone combining mark");
         assert_eq!(pad("文", 4), "文  ");
         assert_eq!(pad_left("文", 4), "  文");
     }
