@@ -245,6 +245,11 @@ struct Tmux {
 impl Tmux {
     /// `None` (after saying why) when tmux is not installed.
     fn start(dir: &Path) -> Option<Tmux> {
+        Tmux::sized(dir, 200, 50)
+    }
+
+    /// As [`Tmux::start`], with a window `cols` wide and `rows` high.
+    fn sized(dir: &Path, cols: usize, rows: usize) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
             return None;
@@ -253,14 +258,20 @@ impl Tmux {
         let home = format!("HOME={}", dir.display());
         let shell = ["env", "-i", "PATH=/usr/bin:/bin", &home, "TERM=xterm", "PS1=$ ", "bash", "--norc", "--noprofile"];
         tmux.run(
-            &[&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "-c"], &[dir.to_str().unwrap()][..], &shell]
-                .concat(),
+            &[
+                &["new-session", "-d", "-s", "t", "-x", &cols.to_string(), "-y", &rows.to_string(), "-c"],
+                &[dir.to_str().unwrap()][..],
+                &shell,
+            ]
+            .concat(),
         );
         Some(tmux)
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().unwrap();
+        // A UTF-8 locale, so that tmux counts wide characters as wide.
+        let out =
+            Command::new("tmux").env("LC_ALL", "C.UTF-8").arg("-S").arg(&self.socket).args(args).output().unwrap();
         assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -291,8 +302,33 @@ impl Tmux {
             screen = self.screen();
             screen.matches(text).count() >= count
         };
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(20, text, &mut seen))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(60, text, &mut seen))).is_err() {
             panic!("timed out waiting for {count} x {text:?}; screen:\n{screen}");
+        }
+    }
+
+    /// The visible screen, row by row, trailing blanks cut (no joining of
+    /// wrapped rows: what the eye sees).
+    fn rows(&self) -> Vec<String> {
+        self.run(&["capture-pane", "-p", "-t", "t"]).lines().map(|l| l.trim_end().to_string()).collect()
+    }
+
+    /// The cursor: (column, row) of the visible screen.
+    fn cursor(&self) -> (usize, usize) {
+        let at = self.run(&["display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}"]);
+        let (x, y) = at.trim().split_once(' ').unwrap();
+        (x.parse().unwrap(), y.parse().unwrap())
+    }
+
+    /// Waits until the screen's rows satisfy `cond`.
+    fn wait_rows(&self, what: &str, cond: impl Fn(&[String]) -> bool) {
+        let mut rows = Vec::new();
+        let mut seen = || {
+            rows = self.rows();
+            cond(&rows)
+        };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(60, what, &mut seen))).is_err() {
+            panic!("timed out waiting for {what}; screen:\n{}", rows.join("\n"));
         }
     }
 
@@ -442,4 +478,65 @@ fn the_terminal_is_restored_on_every_way_out() {
     t.line("quit");
     t.assert_restored("z");
     assert_eq!(t.stty("before-z"), t.stty("stopped-z"), "stty -g while stopped");
+}
+
+/// Display width as a terminal counts it, for the tests' own checks:
+/// CJK ideographs and fullwidth forms 2, the rest of these tests' text 1.
+fn columns_of(text: &str) -> usize {
+    text.chars().map(|c| if matches!(c as u32, 0x3000..=0x9fff | 0xff00..=0xff60) { 2 } else { 1 }).sum()
+}
+
+#[test]
+fn cjk_names_edit_in_place_in_the_prompt_and_wrapped_lines_at_80_columns() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let mut c = s.client("bob");
+    c.makedir("文档").unwrap();
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    t.client(&s.addr, "cjk");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    t.line("cd 文档");
+    let prompt = format!("bob@{}:/文档> ", s.addr);
+    t.wait(&prompt, 1);
+
+    // Ctrl-A then X: the line reads as typed, the cursor right after X.
+    t.type_text("ls 文档文档");
+    t.keys(&["C-a"]);
+    t.type_text("X");
+    let want = format!("{prompt}Xls 文档文档");
+    t.wait_rows("the edited line", |rows| rows.iter().any(|r| *r == want));
+    let (x, y) = t.cursor();
+    assert_eq!(x, columns_of(&prompt) + 1, "cursor after X; screen:\n{}", t.rows().join("\n"));
+    assert_eq!(t.rows()[y], want);
+    // Right over a wide character moves two columns; typing inserts there.
+    t.keys(&["Right", "Right", "Right", "Right"]);
+    t.type_text("Y");
+    let want = format!("{prompt}Xls 文Y档文档");
+    t.wait_rows("an insertion after a wide character", |rows| rows.iter().any(|r| *r == want));
+    assert_eq!(t.cursor().0, columns_of(&prompt) + 7);
+    t.keys(&["C-e", "C-u"]);
+
+    // A line longer than the terminal wraps; editing its start keeps
+    // both rows right, with nothing left over.
+    let long = "文".repeat(40);
+    t.type_text(&format!("ls {long}"));
+    t.keys(&["C-a"]);
+    t.type_text("Z");
+    let all = format!("{prompt}Zls {long}");
+    let first = all.chars().scan(0, |w, c| {
+        *w += columns_of(&c.to_string());
+        (*w <= 80).then_some(c)
+    });
+    let first: String = first.collect();
+    let second: String = all.chars().skip(first.chars().count()).collect();
+    t.wait_rows("the wrapped line", |rows| {
+        rows.iter().position(|r| *r == first).is_some_and(|i| rows.get(i + 1) == Some(&second))
+    });
+    let rows = t.rows();
+    assert_eq!(rows.iter().filter(|r| r.contains('文')).count(), 3, "the cd line and two rows:\n{}", rows.join("\n"));
+    t.keys(&["C-e", "C-u"]);
+    t.line("quit");
+    t.assert_restored("cjk");
 }
