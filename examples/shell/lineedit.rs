@@ -389,7 +389,8 @@ mod tests {
 
     #[test]
     fn layout_by_display_width() {
-        let table: &[(&str, usize, (usize, usize), (usize, usize))] = &[
+        type Case = (&'static str, usize, (usize, usize), (usize, usize));
+        let table: &[Case] = &[
             ("abc", 80, (0, 3), (0, 3)),
             ("ls 文档文档", 80, (0, 11), (0, 11)),
             ("abcd", 4, (0, 4), (1, 0)),

@@ -32,7 +32,7 @@ impl Shell {
         if list.is_empty() {
             println!("no shares");
         }
-        list.iter().for_each(|s| println!("{}", share_line(s)));
+        list.iter().for_each(|s| println!("{}", share_line(s, self.human)));
         Ok(())
     }
 
@@ -50,7 +50,7 @@ impl Shell {
         if lines.is_empty() {
             println!("the shared folder is empty");
         }
-        show::found(&lines);
+        show::found(&lines, self.human);
         Ok(())
     }
 
@@ -92,9 +92,9 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// `CODE  TYPE  until EXPIRES  PATH`.
-fn share_line(s: &ShareLine) -> String {
+fn share_line(s: &ShareLine, human: bool) -> String {
     let kind = if s.kind == Kind::Dir { "d" } else { "f" };
-    let until = s.expires.map_or("until revoked".into(), |t| format!("until {}", show::utc(t)));
+    let until = s.expires.map_or("until revoked".into(), |t| format!("until {}", show::time(t, human)));
     format!("{}  {kind}  {until:<29}  {}", s.code, s.path)
 }
 
@@ -106,7 +106,7 @@ mod tests {
     fn share_lines_and_days() {
         let s = ShareLine { code: "abcdefghijkmnp27".into(), expires: None, kind: Kind::Dir, path: "/docs".into() };
         assert_eq!(
-            share_line(&s).split_whitespace().collect::<Vec<_>>(),
+            share_line(&s, false).split_whitespace().collect::<Vec<_>>(),
             ["abcdefghijkmnp27", "d", "until", "revoked", "/docs"]
         );
         assert_eq!(parse_days("7"), Ok(7));

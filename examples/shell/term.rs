@@ -61,6 +61,22 @@ struct Winsize {
     ypixel: u16,
 }
 
+/// glibc's `struct tm`.
+#[repr(C)]
+struct Tm {
+    sec: c_int,
+    min: c_int,
+    hour: c_int,
+    mday: c_int,
+    mon: c_int,
+    year: c_int,
+    wday: c_int,
+    yday: c_int,
+    isdst: c_int,
+    gmtoff: c_long,
+    zone: *const std::ffi::c_char,
+}
+
 #[repr(C)]
 struct Timespec {
     sec: c_long,
@@ -72,6 +88,8 @@ unsafe extern "C" {
     fn tcsetattr(fd: c_int, when: c_int, t: *const Termios) -> c_int;
     fn isatty(fd: c_int) -> c_int;
     fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+    fn tzset();
+    fn localtime_r(t: *const i64, tm: *mut Tm) -> *mut Tm;
     fn signal(sig: c_int, handler: usize) -> usize;
     fn raise(sig: c_int) -> c_int;
     fn poll(fds: *mut PollFd, n: c_ulong, timeout_ms: c_int) -> c_int;
@@ -262,6 +280,47 @@ extern "C" fn on_continue(_: c_int) {
         set(RAW.get());
         RESUMED.store(true, Ordering::SeqCst);
     }
+}
+
+/// A time as the local clock shows it (`TZ`, else `/etc/localtime`):
+/// year, month (1-12), day, hour, minute, second, and the offset from UTC
+/// in seconds; `None` if the C library cannot say.
+pub struct Local {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub offset: i64,
+}
+
+/// `secs` since 1970 in the local time zone.
+// `c_long` is `i64` only on 64-bit targets.
+#[allow(clippy::useless_conversion)]
+pub fn local_time(secs: u64) -> Option<Local> {
+    static TZ: std::sync::Once = std::sync::Once::new();
+    // SAFETY: tzset reads TZ and the zone files; once, before any use.
+    TZ.call_once(|| unsafe { tzset() });
+    let t = i64::try_from(secs).ok()?;
+    let mut tm = std::mem::MaybeUninit::<Tm>::zeroed();
+    // SAFETY: localtime_r fills `tm` (checked by its return value).
+    let tm = unsafe {
+        if localtime_r(&t, tm.as_mut_ptr()).is_null() {
+            return None;
+        }
+        tm.assume_init()
+    };
+    let n = |v: c_int| u32::try_from(v).ok();
+    Some(Local {
+        year: i64::from(tm.year) + 1900,
+        month: n(tm.mon)? + 1,
+        day: n(tm.mday)?,
+        hour: n(tm.hour)?,
+        minute: n(tm.min)?,
+        second: n(tm.sec)?,
+        offset: i64::from(tm.gmtoff),
+    })
 }
 
 /// What the prompt got.
