@@ -729,3 +729,45 @@ fn patterns_in_ls_rm_stat_find_a_new_account_logged_in_and_folder_targets_said()
     assert_eq!(fs::read(work.join("into/docs/in.txt")).unwrap(), b"docs/in.txt", "a trailing / means into");
     assert_eq!(names(&s, "/"), ["a.md", "b.md", "docs"]);
 }
+
+/// A server that answers only what `login`, `share` and `shares` need,
+/// as a 2.1 server with its HTTP face on does; `quit` ends it.
+fn fake_share_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut out = conn.try_clone().unwrap();
+            let _ = out.write_all(b"220 netdisk ready\r\n");
+            for line in BufReader::new(conn).lines().map_while(Result::ok) {
+                let reply = match line.split_whitespace().next().unwrap_or("") {
+                    "login" => "230 logged in as bob\r\n".to_string(),
+                    "share" => "200 abcdefghijkmnp27 http://disk.example:9080/s/abcdefghijkmnp27\r\n".into(),
+                    "shares" => "212 1\r\nabcdefghijkmnp27 - d /docs\r\n".into(),
+                    "quit" => "221 bye\r\n".into(),
+                    _ => "500 not here\r\n".into(),
+                };
+                if out.write_all(reply.as_bytes()).is_err() || line == "quit" {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn share_prints_the_link_and_shares_lists_it() {
+    let dir = common::TempDir::new("share-link");
+    let addr = fake_share_server();
+    let (code, out, err) = client(&[&addr], dir.path(), dir.path(), &[], "login bob pw\nshare /docs\nshares\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("share code: abcdefghijkmnp27\nlink: http://disk.example:9080/s/abcdefghijkmnp27\n"), "{out}");
+    let listed = out.lines().find(|l| l.starts_with("abcdefghijkmnp27  d")).unwrap_or_else(|| panic!("{out}"));
+    assert!(listed.ends_with("  /docs  http://disk.example:9080/s/abcdefghijkmnp27"), "{out}");
+    // Another session knows the link too.
+    let (code, out, _) = client(&[&addr], dir.path(), dir.path(), &[], "login bob pw\nshares\n");
+    assert_eq!(code, 0);
+    assert!(out.contains("  /docs  http://disk.example:9080/s/abcdefghijkmnp27\n"), "{out}");
+}

@@ -127,7 +127,13 @@ pub const COMMANDS: &[Spec] = &[
     spec("quota", "", "space used and allowed", "quota"),
     Spec {
         kinds: &[Remote, Other],
-        ..spec("share", "PATH [DAYS]", "make a code that lets others copy PATH (for DAYS days)", "share photos 7")
+        ..spec(
+            "share",
+            "PATH [DAYS]",
+            "a code that lets others copy PATH (for DAYS days); with the server's web face on, also a \
+             link anyone can open without an account",
+            "share photos 7",
+        )
     },
     spec("shares", "", "list your shares: code, type, expiry, path, link", "shares"),
     Spec { kinds: &[Other], ..spec("unshare", "CODE", "revoke one of your shares", "unshare ob3kfy7dcxq2mz4a") },
