@@ -176,6 +176,7 @@ impl Shell {
     /// Runs one command line.
     fn execute(&mut self, line: &str) -> Flow {
         term::clear_interrupt();
+        let _keyboard = term::watch();
         let words = match words::split(line) {
             Ok(w) if w.is_empty() => return Flow::Done,
             Ok(w) => w,

@@ -771,3 +771,42 @@ fn share_prints_the_link_and_shares_lists_it() {
     assert_eq!(code, 0);
     assert!(out.contains("  /docs  http://disk.example:9080/s/abcdefghijkmnp27\n"), "{out}");
 }
+
+#[test]
+fn ctrl_c_during_a_transfer_reaches_the_client_only_not_make() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("big.bin"), bytes(8 << 20, 9)).unwrap();
+    s.client("bob");
+    let gate = Gate::new(&s.addr, 2 << 20);
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    let recipe = format!("client:\n\t{} {}\n", example_client().display(), gate.addr);
+    fs::write(dir.path().join("mk"), recipe).unwrap();
+    t.line("make -s -f mk client; echo make-exit-$?");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    t.line("upload big.bin");
+    t.wait("uploading big.bin", 1);
+    t.keys(&["C-c"]);
+    gate.allow(u64::MAX);
+    t.wait("repeat the command to resume", 1);
+    t.line("quit");
+    t.wait("make-exit-", 1);
+    let screen = t.screen();
+    assert!(screen.contains("make-exit-0") && !screen.contains("Interrupt"), "{screen}");
+}
+
+#[test]
+fn a_command_line_script_on_a_terminal_takes_the_password_from_the_environment() {
+    let s = fixture!();
+    let dir = &s.dir;
+    s.client("bob");
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    let exe = example_client();
+    t.line(&format!("NETDISK_PASSWORD=pw-bob {} -c 'login bob; pwd' {}; echo done-$?", exe.display(), s.addr));
+    t.wait("done-", 1);
+    let screen = t.screen();
+    assert!(screen.contains("logged in as bob\n/\ndone-0"), "{screen}");
+    assert!(!screen.contains("Password:"), "{screen}");
+}

@@ -546,13 +546,30 @@ fn help(topic: Option<&str>) -> Result<(), String> {
         }
         Some(topic) => {
             let spec = find(topic).ok_or_else(|| format!("no command {topic:?}; type help"))?;
-            println!("usage: {}\n  {}\nexample: {}", usage(spec), spec.what, spec.example);
+            println!("usage: {}\n{}\nexample: {}", usage(spec), wrapped(spec.what, 2), spec.example);
             if !spec.alias.is_empty() {
                 println!("also: {}", spec.alias);
             }
             Ok(())
         }
     }
+}
+
+/// `text` in lines of at most [`HELP_WIDTH`] columns, each indented.
+fn wrapped(text: &str, indent: usize) -> String {
+    let mut lines = vec![" ".repeat(indent)];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        if line.len() > indent && line.len() + 1 + word.len() > HELP_WIDTH {
+            lines.push(format!("{}{word}", " ".repeat(indent)));
+        } else {
+            if line.len() > indent {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
 }
 
 /// Columns of `help`'s list: its lines never wrap on an 80-column terminal.

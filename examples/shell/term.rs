@@ -9,14 +9,19 @@
 //! layout and the constants are Linux's; elsewhere line editing is off and
 //! the client reads plain lines.
 //!
-//! The terminal is raw only while the prompt waits for a line (or a
-//! password). Raw mode turns signals off (`ISIG`), so Ctrl-C, Ctrl-Z and
-//! Ctrl-D arrive as keys there. While a command runs the terminal is as
-//! the user had it: Ctrl-C raises `SIGINT`, whose handler sets a flag that
-//! transfers poll ([`interrupted`]); a second Ctrl-C within a second ends
-//! the client. `SIGTSTP` restores the terminal before stopping and
-//! `SIGCONT` re-enters raw mode and asks for a redraw. A panic hook
-//! restores it too.
+//! The terminal is raw while the prompt waits for a line (or a password)
+//! and while a command runs ([`watch`]). Raw mode turns signals off
+//! (`ISIG`), so Ctrl-C, Ctrl-Z and Ctrl-D arrive as keys: at the prompt
+//! the editor takes them; during a command a watcher thread reads the
+//! keyboard, and Ctrl-C sets the flag that transfers poll
+//! ([`interrupted`]), a second Ctrl-C within a second ends the client,
+//! Ctrl-Z stops the job, and other keys wait for the next prompt. So a
+//! Ctrl-C reaches this client only, never the program that started it
+//! (`make client` would otherwise report an interrupt at exit), and no
+//! `^C` is echoed over a progress bar. Without a terminal (scripts), the
+//! terminal driver's `SIGINT` sets the same flag. `SIGTSTP` restores the
+//! terminal before stopping and `SIGCONT` re-enters raw mode and asks for
+//! a redraw. A panic hook restores it too.
 //!
 //! The terminal's width comes from `TIOCGWINSZ`, read again after each
 //! `SIGWINCH` ([`columns`]); the line is drawn over as many rows as it
@@ -96,6 +101,9 @@ unsafe extern "C" {
     fn read(fd: c_int, buf: *mut u8, n: usize) -> isize;
     fn write(fd: c_int, buf: *const u8, n: usize) -> isize;
     fn clock_gettime(clock: c_int, ts: *mut Timespec) -> c_int;
+    fn pipe(fds: *mut c_int) -> c_int;
+    fn close(fd: c_int) -> c_int;
+    fn kill(pid: c_int, sig: c_int) -> c_int;
     fn _exit(code: c_int) -> !;
 }
 
@@ -250,6 +258,11 @@ pub fn note_interrupt() -> bool {
 }
 
 extern "C" fn on_interrupt(_: c_int) {
+    interrupt();
+}
+
+/// A Ctrl-C: sets the flag; the second within a second leaves at once.
+fn interrupt() {
     if note_interrupt() {
         restore();
         let bye = b"\ninterrupted twice: leaving\n";
@@ -345,9 +358,14 @@ pub fn read_line(
     hidden: bool,
     complete: &mut dyn FnMut(&str) -> Option<Completion>,
 ) -> io::Result<Input> {
+    // A command asking for a password: the watcher lets the keyboard go.
+    let watching = stop_watching();
     enter_raw();
     let got = edit(prompt, editor, hidden, complete);
     restore();
+    if watching {
+        start_watching();
+    }
     got
 }
 
@@ -499,10 +517,99 @@ pub fn in_columns(items: &[String], cols: usize) -> String {
     text
 }
 
+/// Ctrl-Z: stops the whole job, as the terminal driver would (the
+/// program that started this client too, so that its shell takes over).
 fn suspend() {
     // The SIGTSTP handler restores the terminal; SIGCONT re-enters raw mode.
-    // SAFETY: raising a signal we handle.
-    unsafe { raise(SIGTSTP) };
+    // SAFETY: signalling our own process group with a signal we handle.
+    unsafe { kill(0, SIGTSTP) };
+}
+
+/// The keyboard watcher of a running command (see the module docs).
+static WATCHER: Mutex<Option<Watcher>> = Mutex::new(None);
+
+struct Watcher {
+    /// Written to end the thread.
+    wake: c_int,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// While the returned guard lives (a command runs), the keyboard is read
+/// by a watcher thread in raw mode; nothing without a terminal.
+pub fn watch() -> Watch {
+    if SAVED.get().is_some() {
+        start_watching();
+    }
+    Watch
+}
+
+pub struct Watch;
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        stop_watching();
+        if SAVED.get().is_some() {
+            restore();
+        }
+    }
+}
+
+fn start_watching() {
+    let mut watcher = WATCHER.lock().unwrap_or_else(|e| e.into_inner());
+    if watcher.is_some() {
+        return;
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills two descriptors on success (checked).
+    if unsafe { pipe(fds.as_mut_ptr()) } != 0 {
+        return;
+    }
+    enter_raw();
+    let thread = std::thread::spawn(move || watch_keys(fds[0]));
+    *watcher = Some(Watcher { wake: fds[1], thread });
+}
+
+fn stop_watching() -> bool {
+    let Some(w) = WATCHER.lock().unwrap_or_else(|e| e.into_inner()).take() else { return false };
+    // SAFETY: one byte to our own pipe, then its end closed.
+    unsafe {
+        write(w.wake, b"x".as_ptr(), 1);
+        close(w.wake);
+    }
+    let _ = w.thread.join();
+    true
+}
+
+/// Reads keys until `wake` is readable: Ctrl-C interrupts, Ctrl-Z stops
+/// the job, the rest is kept for the next prompt.
+fn watch_keys(wake: c_int) {
+    loop {
+        let mut fds =
+            [PollFd { fd: STDIN, events: POLLIN, revents: 0 }, PollFd { fd: wake, events: POLLIN, revents: 0 }];
+        // SAFETY: two valid pollfds.
+        let ready = unsafe { poll(fds.as_mut_ptr(), 2, -1) };
+        if ready < 0 {
+            continue;
+        }
+        if fds[1].revents != 0 || fds[0].revents & !POLLIN != 0 {
+            break;
+        }
+        let mut buf = [0u8; 64];
+        // SAFETY: reads into a buffer of that size.
+        let n = unsafe { read(STDIN, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        for &b in &buf[..n as usize] {
+            match b {
+                0x03 => interrupt(),
+                0x1a => suspend(),
+                b => KEYS.lock().unwrap_or_else(|e| e.into_inner()).push(&[b]),
+            }
+        }
+    }
+    // SAFETY: the read end, ours alone.
+    unsafe { close(wake) };
 }
 
 /// The next bytes typed; `None` at end of input. Redraws after a resume.
