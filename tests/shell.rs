@@ -497,6 +497,11 @@ fn cjk_names_edit_in_place_in_the_prompt_and_wrapped_lines_at_80_columns() {
     let dir = &s.dir;
     let mut c = s.client("bob");
     c.makedir("文档").unwrap();
+    fs::write(dir.path().join("one.txt"), b"1").unwrap();
+    let photos: Vec<String> = (0..12).map(|i| format!("夏天的照片第{i:02}号.jpg")).collect();
+    for name in &photos {
+        c.upload(&dir.path().join("one.txt"), &format!("/文档/{name}"), &mut |_| true).unwrap();
+    }
     let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
     t.client(&s.addr, "cjk");
     t.wait("type help for commands", 1);
@@ -542,6 +547,20 @@ fn cjk_names_edit_in_place_in_the_prompt_and_wrapped_lines_at_80_columns() {
     let rows = t.rows();
     assert_eq!(rows.iter().filter(|r| r.contains('文')).count(), 3, "the cd line and two rows:\n{}", rows.join("\n"));
     t.keys(&["C-e", "C-u"]);
+
+    // Tab lists the names in columns by display width: none is cut.
+    t.type_text("stat ");
+    t.keys(&["Tab"]);
+    t.wait("> stat 夏天的照片第", 1);
+    t.keys(&["Tab"]);
+    t.wait(&photos[11], 1);
+    let rows = t.rows();
+    for name in &photos {
+        assert_eq!(rows.iter().filter(|r| r.contains(name.as_str())).count(), 1, "{name} whole:\n{}", rows.join("\n"));
+    }
+    let listed = rows.iter().filter(|r| r.contains("夏天")).count();
+    assert!(listed <= 6 && rows.iter().all(|r| columns_of(r) <= 80), "in columns:\n{}", rows.join("\n"));
+    t.keys(&["C-u"]);
     t.line("quit");
     t.assert_restored("cjk");
 }

@@ -663,3 +663,31 @@ pub fn read_secret(prompt: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_in_columns_by_display_width() {
+        let items: Vec<String> =
+            ["文档一.txt", "a.txt", "照片/", "music/", "長い名前のファイル.md"].map(String::from).to_vec();
+        let text = in_columns(&items, 80);
+        // The widest takes 21 columns: three columns of 23, down then across.
+        let want = format!(
+            "{}{}{}\n{}{}\n",
+            width::pad("文档一.txt", 23),
+            width::pad("照片/", 23),
+            "長い名前のファイル.md",
+            width::pad("a.txt", 23),
+            "music/"
+        );
+        assert_eq!(text, want);
+        for cols in [10, 30, 50] {
+            for row in in_columns(&items, cols).lines() {
+                assert!(width::width(row) <= cols.max(21), "{cols}: {row:?}");
+            }
+        }
+        assert_eq!(in_columns(&items, 30).lines().count(), 5, "one a row when two do not fit");
+    }
+}
