@@ -795,13 +795,13 @@ fn share_prints_the_link_and_shares_lists_it() {
 fn ctrl_c_during_a_transfer_reaches_the_client_only_not_make() {
     let s = fixture!();
     let dir = &s.dir;
-    fs::write(dir.path().join("big.bin"), bytes(8 << 20, 9)).unwrap();
+    fs::write(dir.path().join("big.bin"), bytes(32 << 20, 9)).unwrap();
     s.client("bob");
     let gate = Gate::new(&s.addr, 2 << 20);
     let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
     let recipe = format!("client:\n\t{} {}\n", example_client().display(), gate.addr);
     fs::write(dir.path().join("mk"), recipe).unwrap();
-    t.line("make -s -f mk client; echo make-exit-$?");
+    t.line("make -s -f mk client; echo make-ex\"\"it-$?");
     t.wait("type help for commands", 1);
     t.line("login bob pw-bob");
     t.wait("logged in as bob", 1);
@@ -823,7 +823,7 @@ fn a_command_line_script_on_a_terminal_takes_the_password_from_the_environment()
     s.client("bob");
     let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
     let exe = example_client();
-    t.line(&format!("NETDISK_PASSWORD=pw-bob {} -c 'login bob; pwd' {}; echo done-$?", exe.display(), s.addr));
+    t.line(&format!("NETDISK_PASSWORD=pw-bob {} -c 'login bob; pwd' {}; echo do\"\"ne-$?", exe.display(), s.addr));
     t.wait("done-", 1);
     let screen = t.screen();
     assert!(screen.contains("logged in as bob\n/\ndone-0"), "{screen}");
