@@ -420,20 +420,20 @@ impl Shell {
         Ok(())
     }
 
-    /// `used 1.5 MiB of 10.0 MiB`, and the count of files and folders
+    /// `used 1.5 MiB, 10.0 MiB allowed`, and the count of files and folders
     /// against its limit when the server says it.
     fn quota(&mut self) -> Result<(), String> {
         let reply = self.client.expect(&Command::Quota).map_err(|e| e.to_string())?;
         let words = reply.words();
         let number = |i: usize| words.get(i).and_then(|w| w.parse::<u64>().ok());
         let used = show::size(number(0).unwrap_or(0), self.human);
-        let limit = number(1).map_or("no limit".into(), |l| show::size(l, self.human));
+        let limit = number(1).map_or("no limit".into(), |l| format!("{} allowed", show::size(l, self.human)));
         let entries = match (number(2), number(3)) {
             (Some(n), Some(max)) => format!("; {n} of {max} files and folders"),
             (Some(n), None) => format!("; {n} files and folders"),
             _ => String::new(),
         };
-        println!("used {used} of {limit}{entries}");
+        println!("used {used}, {limit}{entries}");
         Ok(())
     }
 
