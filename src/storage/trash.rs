@@ -10,7 +10,7 @@
 //! - `rm` writes and syncs `info` first, then renames the item into `item`.
 //!   An entry without `item` is incomplete: ignored, and cleaned later.
 //! - `restore` renames `item` out (never over an existing path, with
-//!   `renameat2(RENAME_NOREPLACE)`), then removes the entry.
+//!   [`rename_noreplace`]), then removes the entry.
 //! - `purge` renames the entry to a hidden `.purge-ID` (gone at once), then
 //!   deletes it; leftovers are deleted by the sweeper.
 //!
@@ -18,10 +18,8 @@
 //! It never touches anything outside the user's trash directory except the
 //! one item it moves in or out of the user's tree.
 
-use std::ffi::CString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +27,7 @@ use crate::digest::Digest;
 use crate::proto::body::TrashLine;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
+pub(crate) use crate::storage::durable::rename_noreplace;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
@@ -436,24 +435,6 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
         }
     }
     Ok(())
-}
-
-unsafe extern "C" {
-    /// glibc's `renameat2(2)` wrapper.
-    fn renameat2(olddirfd: i32, oldpath: *const i8, newdirfd: i32, newpath: *const i8, flags: u32) -> i32;
-}
-
-const AT_FDCWD: i32 = -100;
-const RENAME_NOREPLACE: u32 = 1;
-
-/// Renames `from` to `to` unless something exists at `to` (atomically:
-/// a path created meanwhile is never overwritten).
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let (a, b) = (c(from)?, c(to)?);
-    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
-    let rc = unsafe { renameat2(AT_FDCWD, a.as_ptr().cast(), AT_FDCWD, b.as_ptr().cast(), RENAME_NOREPLACE) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// Bytes of the regular files at or under `top`, walked with a stack of

@@ -34,7 +34,7 @@ use crate::proto::Password;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::log;
 use crate::storage::DataDir;
-use crate::storage::durable::{replace_file, sync_dir};
+use crate::storage::durable::{open_or_create, replace_file, sync_dir};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
 pub const ROUNDS: u32 = 60_000;
@@ -155,7 +155,8 @@ impl Users {
         let local = |e: io::Error| Error::server("users file", e);
         let _lock = self.lock_writers().map_err(local)?;
         let created = !self.path.exists();
-        let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
+        let options = OpenOptions::new().create(true).append(true).read(true).clone();
+        let mut file = open_or_create(&options, &self.path).map_err(local)?;
         cut_torn_tail(&file).map_err(local)?;
         let (record, dead) = {
             let cache = self.current();
@@ -249,7 +250,7 @@ impl Users {
     }
 
     fn lock_writers(&self) -> io::Result<File> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock_path)?;
+        let lock = open_or_create(OpenOptions::new().create(true).truncate(false).write(true), &self.lock_path)?;
         lock.lock()?;
         Ok(lock)
     }

@@ -23,7 +23,7 @@
 //! bytes are kept for a resume (discarded when over the quota).
 
 use super::*;
-use crate::storage::durable::{start_writeback, sync_dir, sync_fs};
+use crate::storage::durable::{start_writeback, sync_dir, sync_fs, syncfs_flushes};
 use crate::storage::trash::{Kept, Trash};
 
 /// An upload whose bytes match their MD5, waiting for its commit.
@@ -111,7 +111,9 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     // A group of several files is synced by one `syncfs` before the
     // renames and one after (one journal commit and one cache flush each):
     // per-file fsyncs would each flush the disk's cache.
-    let whole = going.len() > 1;
+    // Where `syncfs` does not flush everything (FUSE, NFS, ...), each
+    // file is synced on its own instead.
+    let whole = going.len() > 1 && going.first().is_some_and(|(_, g)| syncfs_flushes(&g.v.up.part));
     let synced = if whole { sync_whole(&going) } else { sync_trash_dirs(&going) };
     let mut placed = Vec::new();
     for (i, mut g) in going {
