@@ -5,8 +5,9 @@
 //! one file system, whose inode numbers every client sees the same, while
 //! its device number differs from one mount (one server) to the next (so
 //! a key with the device made every server record and hash every file
-//! again). Records of version 2 (`DEV-INODE`) are no longer read. A record is used only while the file still has that
-//! stamp, so a file changed behind the server's back is hashed again.
+//! again). Records of version 2 (`DEV-INODE`) are no longer read. A record
+//! is used only while the file still has that stamp, so a file changed
+//! behind the server's back is hashed again.
 //!
 //! The stamp is what survives `mv` and hard links but not a new file that
 //! reuses the inode: size, mtime and birth time, each to the nanosecond

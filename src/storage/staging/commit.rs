@@ -8,7 +8,9 @@
 //!    the staged inode (the one verified), the staged inode linked into
 //!    the content store under a temporary name, and the file it replaces
 //!    kept in a new trash entry (nothing synced);
-//! 2. for a group of several files, one `syncfs` of the file system (the
+//! 2. for a group of several files, on a file system whose `syncfs`
+//!    flushes every file (`durable::syncfs_flushes`; not FUSE, NFS, CephFS:
+//!    there each file is synced as a lone one is), one `syncfs` (the
 //!    staged files' writeback was started at their verification): every
 //!    staged file, trash record and directory entry made so far is on
 //!    stable storage, in one journal commit and one flush of the disk's
