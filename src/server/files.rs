@@ -5,11 +5,12 @@
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
 
-use crate::proto::body::QuotedPath;
+use crate::proto::body::{FindLine, QuotedPath, TrashLine};
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
 use crate::server::quota;
+use crate::server::view;
 use crate::storage::find::find as find_lines;
 use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
@@ -30,7 +31,7 @@ pub(crate) fn ls(cx: &Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let mut limit = ListLimit::new(cx.shared.config.max_list);
     let mut named = Vec::new();
-    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.list_line().to_string())))?;
+    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), view::list_line(&e).to_string())))?;
     named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
     Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()).into())
 }
@@ -59,13 +60,14 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
         Kind::Dir => None,
         Kind::File => Some(Download::open(tree, &cx.shared.sums, &path, 0)?.md5),
     };
-    Ok(Reply::new(Code::Status, entry.stat_line(md5).to_string()).into())
+    Ok(Reply::new(Code::Status, view::stat_line(&entry, md5).to_string()).into())
 }
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
-        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
         login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
+        drop(replace);
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
         }
@@ -77,13 +79,14 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
     let lines = login.trash(cx.shared).list(cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| TrashLine::from(l).to_string()).collect()).into())
 }
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
-        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
-        let back = login.trash(cx.shared).restore(tree, id, to.map(|_| path))?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
+        let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
+        let back = login.trash(cx.shared).restore(put_new, tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
     cx.note(&login.user, "restore", id, &result);
@@ -188,5 +191,5 @@ fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> 
 pub(crate) fn find(cx: &Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let lines = find_lines(tree, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()).into())
 }

@@ -10,18 +10,18 @@
 
 use std::path::Path;
 
+use crate::proto::body::FindLine;
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
+use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
-use crate::storage::durable::sync_parent;
 use crate::storage::find::find;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
-use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 
 fn records(cx: &Cx) -> Shares {
@@ -44,7 +44,7 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
 
 pub(crate) fn shares(cx: &Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, list.iter().map(|s| s.line().to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, list.iter().map(|s| view::share_line(s).to_string()).collect()).into())
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -57,10 +57,19 @@ pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
 
 /// The live share of `code`, or what a wrong guess gets.
 fn shared_by(cx: &mut Cx, login: &Login, action: &str, code: &str) -> std::result::Result<Share, Outcome> {
-    records(cx).lookup(code).ok_or_else(|| {
-        let reply = Reply::new(Code::Unavailable, "unknown or expired code");
-        cx.wrong_guess(&login.user, action, "", reply)
-    })
+    match records(cx).lookup(code) {
+        Ok(Some(share)) => Ok(share),
+        Ok(None) => {
+            let reply = Reply::new(Code::Unavailable, "unknown or expired code");
+            Err(cx.wrong_guess(&login.user, action, "", reply))
+        }
+        // The server's own record unreadable: not the client's guess.
+        Err(e) => {
+            let e = Error::server("share record", e);
+            cx.log(&login.user, action, "", e.outcome(), 0);
+            Err(e.reply().into())
+        }
+    }
 }
 
 pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
@@ -71,7 +80,7 @@ pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
     let owner = Tree::new(cx.shared.home(&share.owner));
     let result = share.user_path().and_then(|path| {
         let lines = find(&owner, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
+        Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()))
     });
     cx.note(&login.user, "peek", &format!("{}:{}", share.owner, share.path), &result);
     Ok(result?.into())
@@ -127,9 +136,7 @@ fn build_and_place(
     let what = target.to_string();
     let io = |e| Error::io(&what, e);
     let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
-    let _replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within(booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
-    sync_parent(&real).map_err(io)?;
-    Ok(())
+    within(booking, built.bytes, || replace.put_new(&built.path, &real).map_err(io))
 }

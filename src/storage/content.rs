@@ -28,8 +28,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::Digest;
 use crate::storage::DataDir;
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
+use crate::storage::links::same_inode;
 
 /// Which content counts as held for `claim` (`--dedup`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,7 +218,8 @@ impl Store {
                 continue;
             }
             for marker in fs::read_dir(user.path()).into_iter().flatten().flatten() {
-                if !self.dir.join(marker.file_name()).exists() {
+                let entry = fs::symlink_metadata(self.dir.join(marker.file_name()));
+                if matches!(entry, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                     let _ = fs::remove_file(marker.path());
                 }
             }

@@ -5,13 +5,12 @@
 //! Nothing here recurses by tree depth or follows a symbolic link: walks
 //! keep their own stack on the heap, and links are removed, never entered.
 
-use std::ffi::CString;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::storage::health;
 
 /// Deletes `top` (a directory or a file) and everything under it, with a
 /// stack of its own instead of recursion. `forget` is called for each
@@ -76,51 +75,18 @@ fn unlink(path: &Path, meta: &Metadata, forget: &mut impl FnMut(&Metadata)) -> i
 
 /// Flushes a directory's entries to stable storage.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fsync(&File::open(dir)?)
 }
 
-/// `SYNC_FILE_RANGE_WRITE`: start writeback of the dirty pages, without
-/// waiting for it.
-const SYNC_FILE_RANGE_WRITE: u32 = 2;
-
-// ---- FFI of this module (to move to src/sys.rs as it is) ----
-
-unsafe extern "C" {
-    /// glibc's `sync_file_range(2)`; returns -1 on error.
-    fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
-    /// glibc's `syncfs(2)`; returns -1 on error.
-    fn syncfs(fd: i32) -> i32;
-    /// glibc's `renameat2(2)` wrapper; returns -1 on error.
-    fn renameat2(olddirfd: i32, oldpath: *const i8, newdirfd: i32, newpath: *const i8, flags: u32) -> i32;
-    /// glibc's `fstatfs(2)`: fills a `struct statfs` (at most 120 bytes on
-    /// every Linux target; the caller passes more); returns -1 on error.
-    fn fstatfs(fd: i32, buf: *mut u64) -> i32;
+/// `fsync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fsync(file: &File) -> io::Result<()> {
+    file.sync_all().map_err(|e| health::sync_failed("fsync", e))
 }
 
-const AT_FDCWD: i32 = -100;
-const RENAME_NOREPLACE: u32 = 1;
-const EINVAL: i32 = 22;
-const ENOSYS: i32 = 38;
-
-/// `f_type` of `struct statfs`, its first field: a `long` (`__fsword_t`)
-/// on every Linux target but s390x, where it is an `unsigned int`.
+/// `f_type` of the file system holding `file` (its `statfs` magic).
 fn fs_type(file: &File) -> io::Result<u64> {
-    let mut buf = [0u64; 32];
-    // SAFETY: `buf` (256 bytes) is larger than `struct statfs` on every
-    // Linux target and outlives the call; the descriptor stays open.
-    if unsafe { fstatfs(file.as_raw_fd(), buf.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if cfg!(target_arch = "s390x") || cfg!(target_pointer_width = "32") {
-        // The first four bytes in memory, whatever the byte order.
-        let b = buf[0].to_ne_bytes();
-        Ok(u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
-    } else {
-        Ok(buf[0] & 0xffff_ffff)
-    }
+    crate::sys::fs_magic(file)
 }
-
-// ---- end of FFI ----
 
 /// File systems whose `syncfs(2)` is known to flush every file written on
 /// them (their `statfs` magic numbers): ext2/3/4, XFS, Btrfs, F2FS,
@@ -170,17 +136,9 @@ pub(crate) fn create_file(path: &Path) -> io::Result<File> {
 /// and CephFS too), the same guarantee from calls every POSIX file system
 /// has: see [`move_file_noreplace`] and [`move_dir_noreplace`].
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let (a, b) = (c(from)?, c(to)?);
-    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
-    let rc = unsafe { renameat2(AT_FDCWD, a.as_ptr().cast(), AT_FDCWD, b.as_ptr().cast(), RENAME_NOREPLACE) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(EINVAL | ENOSYS) => {}
-        _ => return Err(e),
+    match crate::sys::rename_with(from, to, crate::sys::RENAME_NOREPLACE) {
+        Err(e) if matches!(e.raw_os_error(), Some(crate::sys::EINVAL | crate::sys::ENOSYS)) => {}
+        done => return done,
     }
     if fs::symlink_metadata(from)?.is_dir() { move_dir_noreplace(from, to) } else { move_file_noreplace(from, to) }
 }
@@ -228,17 +186,18 @@ pub(crate) fn move_dir_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+/// `fdatasync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fdatasync(file: &File) -> io::Result<()> {
+    file.sync_data().map_err(|e| health::sync_failed("fdatasync", e))
+}
+
 /// Flushes everything written to the file system that holds `file` to
 /// stable storage: every file's data and metadata, every directory's
 /// entries, as if each were fsynced, in one journal commit and one cache
 /// flush. Since Linux 5.8 a write-back error of any file on it since the
 /// last call is reported here.
 pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
-    // SAFETY: a plain descriptor that stays open for the call.
-    match unsafe { syncfs(file.as_raw_fd()) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    crate::sys::sync_fs(file).map_err(|e| health::sync_failed("syncfs", e))
 }
 
 /// Starts writing `file`'s dirty pages back, without waiting (advice: on
@@ -246,8 +205,7 @@ pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
 /// their fsyncs, their block allocations join one journal transaction, so
 /// the first fsync commits them all and the others only wait for data.
 pub(crate) fn start_writeback(file: &File) {
-    // SAFETY: plain integers; the descriptor stays open for the call.
-    let _ = unsafe { sync_file_range(file.as_raw_fd(), 0, 0, SYNC_FILE_RANGE_WRITE) };
+    let _ = crate::sys::start_writeback(file);
 }
 
 /// Flushes the directory that holds `path`.
@@ -263,7 +221,7 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        fsync(&file)?;
         fs::rename(&tmp, path)?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();

@@ -15,15 +15,11 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::proto::body::FindLine;
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
 use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::same_inode;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
-
-/// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
-/// value on x86, ARM and RISC-V Linux).
-const O_NONBLOCK: i32 = 0o4000;
+use crate::sys;
 
 /// An entry found but not listed yet: its path relative to the top.
 struct Waiting {
@@ -32,7 +28,7 @@ struct Waiting {
 }
 
 /// The `find` lines of `p`, at most `max` of them.
-pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result<Vec<FindLine>> {
+pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result<Vec<Found>> {
     let entry = tree.entry(p)?;
     let top = tree.checked(p)?;
     let what = p.to_string();
@@ -92,15 +88,26 @@ fn children(dir: &Path, rel: &str, room: usize) -> Result<Vec<Waiting>> {
     Ok(out)
 }
 
-/// The line of one entry, with its MD5 if it is a file.
-fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<FindLine> {
+/// One entry found: its kind, size, mtime (seconds since 1970), MD5 (a
+/// file's) and path relative to where the walk started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) kind: Kind,
+    pub(crate) size: u64,
+    pub(crate) mtime: u64,
+    pub(crate) md5: Option<Digest>,
+    pub(crate) path: String,
+}
+
+/// One entry found, with its MD5 if it is a file.
+fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<Found> {
     let mtime = clock::secs(entry.meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let (kind, size, md5) = if entry.meta.is_dir() {
         (Kind::Dir, 0, None)
     } else {
         (Kind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
     };
-    Ok(FindLine { kind, size, mtime, md5, path: entry.rel })
+    Ok(Found { kind, size, mtime, md5, path: entry.rel })
 }
 
 /// A file's recorded MD5, or computed now (and recorded) if it has none.
@@ -108,7 +115,7 @@ fn digest_of(real: &Path, meta: &Metadata, sums: &Sums) -> io::Result<Digest> {
     if let Some(digest) = sums.get(meta) {
         return Ok(digest);
     }
-    let file: File = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(real)?;
+    let file: File = OpenOptions::new().read(true).custom_flags(sys::O_NONBLOCK).open(real)?;
     let opened = file.metadata()?;
     if !opened.is_file() || !same_inode(&opened, meta) {
         return Err(io::Error::new(io::ErrorKind::NotFound, "changed while listing"));
