@@ -695,9 +695,8 @@ fn the_text_client_prints_the_link() {
     let mut cmd = common::client_command();
     cmd.arg(&s.addr).current_dir(s.dir()).env("HOME", s.dir()).env("XDG_CACHE_HOME", s.dir().join(".cache"));
     let ran = run(&mut cmd, "login alice pw-alice\nshare docs\n");
-    let line =
-        ran.out.lines().find(|l| l.starts_with("share link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
-    assert!(line.starts_with(&format!("share link: http://{}/s/", s.http)), "{line}");
+    let line = ran.out.lines().find(|l| l.starts_with("link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
+    assert!(line.starts_with(&format!("link: http://{}/s/", s.http)), "{line}");
 }
 
 #[test]

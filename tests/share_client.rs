@@ -109,7 +109,7 @@ fn a_code_kept_out_of_history_is_never_sent() {
     assert!(ran.code == 1 && ran.err.contains("DAYS must be"), "{ran:?}");
     let log = s.log_text();
     assert!(!log.contains("action=peek") && !log.contains("action=save") && !log.contains("action=unshare"), "{log}");
-    let out = script(&s, &bob, "help share\nhelp peek\nhelp save\nhelp\n");
+    let out = script(&s, &bob, "help share\nhelp peek\nhelp save\nhelp all\n");
     assert!(out.contains("usage: share PATH [DAYS]") && out.contains("example: share photos 7"), "{out}");
     assert!(out.contains("usage: save CODE [PATH]") && out.contains("usage: peek CODE"), "{out}");
     assert!(out.contains("  shares ") && out.contains("  unshare CODE "), "{out}");

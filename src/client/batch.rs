@@ -106,13 +106,20 @@ impl Client {
     fn send_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
         let path = item.shown_up();
         let progress = |p: &super::Progress| Event::Progress { path, done: p.done, total: p.total };
-        match self.upload(&item.local, &item.remote, &mut |p| report.tell(on, &progress(p))) {
+        let mut moved = 0;
+        let sent = self.upload(&item.local, &item.remote, &mut |p| {
+            moved = p.done - p.resumed_at;
+            report.tell(on, &progress(p))
+        });
+        match sent {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;
                 let action = if t.instant { "instant" } else { "uploaded" };
                 report.tell(on, &Event::Done { action, path: item.shown_up(), bytes: t.size });
             }
+            // Stopped by the caller: not a failure; the bytes sent count.
+            Err(ClientError::Interrupted(_)) if report.stopped => report.bytes += moved,
             Err(e) => {
                 report.fail(item.shown_up(), &e.to_string(), on);
             }
@@ -189,12 +196,19 @@ impl Client {
     fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
         let shown = item.local.display().to_string();
         let progress = |p: &super::Progress| Event::Progress { path: &shown, done: p.done, total: p.total };
-        match self.download(&item.remote, &item.local, &mut |p| report.tell(on, &progress(p))) {
+        let mut moved = 0;
+        let got = self.download(&item.remote, &item.local, &mut |p| {
+            moved = p.done - p.resumed_at;
+            report.tell(on, &progress(p))
+        });
+        match got {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;
                 report.tell(on, &Event::Done { action: "downloaded", path: &shown, bytes: t.size });
             }
+            // Stopped by the caller: not a failure; the bytes received count.
+            Err(ClientError::Interrupted(_)) if report.stopped => report.bytes += moved,
             Err(e) => _ = report.fail(&shown, &e.to_string(), on),
         }
     }

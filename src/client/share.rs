@@ -34,8 +34,8 @@ impl Client {
         self.share_link(path, days).map(|(code, _)| code)
     }
 
-    /// `share PATH [DAYS]` with its link: the code, and the URL anyone
-    /// can open in a browser when the server serves HTTP (`200 CODE URL`).
+    /// [`Client::share`], with the share's link when the server has an
+    /// HTTP face (protocol 2.1: `200 CODE URL`).
     pub fn share_link(&mut self, path: &str, days: Option<u32>) -> Result<(String, Option<String>)> {
         let reply = self.expect(&Command::Share { path: path.into(), days })?;
         let words = reply.words();

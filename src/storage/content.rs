@@ -19,6 +19,7 @@
 //! This module never hands out content: it only finds it for the claim
 //! handler, which asks for a proof of possession first.
 
+use crate::storage::durable::create_file;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -153,7 +154,7 @@ impl Store {
         if self.mode == Dedup::User {
             let marker = self.marker(user, size, md5);
             fs::create_dir_all(marker.parent().unwrap_or(&self.dir))?;
-            File::create(marker)?;
+            create_file(&marker)?;
         }
         Ok(())
     }
