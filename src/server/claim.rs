@@ -11,7 +11,7 @@
 use std::fs;
 use std::io;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
 use crate::proto::body::{Challenge, MAX_RANGES, Stored};
@@ -23,6 +23,7 @@ use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::copies::same_inode;
 use crate::storage::durable::sync_parent;
+use crate::storage::mtime::fresh_times;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
@@ -79,6 +80,12 @@ pub(crate) fn claim(cx: &mut Cx, login: &Login, text: &str, size: u64, md5: Dige
         }
     }
     let path = ready.path.to_string();
+    // The claimed file is the claimer's own, created now (see `storage::mtime`).
+    if let Err(e) = fresh_times(&ready.staged.0, &cx.shared.sums, SystemTime::now()) {
+        let e = Error::server("claim", e);
+        cx.log(&login.user, "claim", &path, e.outcome(), 0);
+        return Ok(e.reply().into());
+    }
     let result = commit(cx, login, ready).map(|_| Reply::new(Code::TransferDone, Stored { size, md5 }.to_string()));
     cx.note(&login.user, "claim", &path, &result);
     Ok(result?.into())

@@ -1,6 +1,6 @@
 //! Handlers of the commands that read or change the user's tree and trash:
-//! `pwd`, `cd`, `ls`, `stat`, `find`, `makedir(s)`, `rm`, `rmdir`, `mv`,
-//! `cp`, `trash`, `restore`, `purge`.
+//! `pwd`, `cd`, `ls`, `stat`, `touch`, `find`, `makedir(s)`, `rm`, `rmdir`,
+//! `mv`, `cp`, `trash`, `restore`, `purge`.
 //!
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
@@ -13,6 +13,7 @@ use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
 use crate::server::quota;
 use crate::storage::find::find as find_lines;
+use crate::storage::mtime::set_mtime;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
 
@@ -61,6 +62,16 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
         Kind::File => Some(Download::open(tree, &cx.shared.sums, &path, 0)?.md5),
     };
     Ok(Reply::new(Code::Status, entry.stat_line(md5).to_string()).into())
+}
+
+/// `touch PATH TIME`: the file's own mtime (see `storage::mtime`).
+pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemTime) -> Handled {
+    let result = login.resolve(text).and_then(|(tree, path)| {
+        set_mtime(tree, &cx.shared.sums, &path, &login.staging(cx.shared), time)?;
+        Ok(path_reply(Code::ActionDone, &path))
+    });
+    cx.note(&login.user, "touch", &login.shown(text), &result);
+    Ok(result?.into())
 }
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {

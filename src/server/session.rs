@@ -246,6 +246,7 @@ fn route(cx: &mut Cx, login: &mut Login, group: &mut Group, cmd: Command) -> Han
         }
         Command::Download { path, offset } => download::download(cx, login, &path, offset),
         Command::Stat { path } => files::stat(cx, login, &path),
+        Command::Touch { path, time } => files::touch(cx, login, &path, time),
         Command::Rm { path } => files::rm(cx, login, &path),
         Command::Rmdir { path } => files::rmdir(cx, login, &path),
         Command::Mv { from, to } => files::mv(cx, login, &from, &to),

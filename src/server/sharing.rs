@@ -9,6 +9,7 @@
 //! never replaces anything.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
@@ -18,6 +19,7 @@ use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::copies::{Plan, Scratch, copy_tree, measure, share_file};
 use crate::storage::durable::sync_parent;
 use crate::storage::find::find;
+use crate::storage::mtime::fresh_times;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
@@ -129,6 +131,7 @@ fn build_and_place(
         Kind::File => share_file(source, &built, sums).map_err(io)?,
         Kind::Dir => copy_tree(source, &built, sums).map_err(io)?,
     }
+    fresh_times(&built, sums, SystemTime::now()).map_err(io)?;
     let real = login.tree.checked(target)?;
     within_booking(cx, login, booking, || rename_noreplace(&built, &real).map_err(io))?;
     sync_parent(&real).map_err(io)?;

@@ -12,6 +12,7 @@ pub(crate) mod copies;
 pub(crate) mod digests;
 pub(crate) mod durable;
 pub(crate) mod find;
+pub(crate) mod mtime;
 pub(crate) mod shares;
 pub(crate) mod staging;
 pub(crate) mod trash;
