@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 pub mod admin;
+pub(crate) mod backoff;
 pub(crate) mod claim;
 pub mod config;
 pub(crate) mod conn;

@@ -210,12 +210,14 @@ impl Session<'_> {
     }
 
     fn login(&mut self, user: &str, pass: &Password) -> Outcome {
+        let turn = self.shared.backoff.turn(self.peer.ip());
         let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
         if !ok {
             let shown = if check_user(user).is_ok() { user } else { "?" };
             let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
-            return cx.failed_login(shown, "login", "login incorrect");
+            return cx.wrong_guess(turn, shown, "login", "", Reply::new(Code::NotLoggedIn, "login incorrect"));
         }
+        drop(turn);
         let home = self.shared.home(user);
         let made = std::fs::create_dir_all(&home).and_then(|_| std::fs::symlink_metadata(&home));
         let home_id = match made {

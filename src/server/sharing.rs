@@ -57,10 +57,14 @@ pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
 
 /// The live share of `code`, or what a wrong guess gets.
 fn shared_by(cx: &mut Cx, login: &Login, action: &str, code: &str) -> std::result::Result<Share, Outcome> {
-    records(cx).lookup(code).ok_or_else(|| {
-        let reply = Reply::new(Code::Unavailable, "unknown or expired code");
-        cx.wrong_guess(&login.user, action, "", reply)
-    })
+    let turn = cx.turn();
+    match records(cx).lookup(code) {
+        Some(share) => Ok(share),
+        None => {
+            let reply = Reply::new(Code::Unavailable, "unknown or expired code");
+            Err(cx.wrong_guess(turn, &login.user, action, "", reply))
+        }
+    }
 }
 
 pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
