@@ -196,6 +196,30 @@ fn dedup_user_finds_only_the_claimers_content_and_off_finds_nothing() {
     assert_eq!(alice.cmd(&format!("claim e 0 {}", md5_hex(b""))), "550 not held");
 }
 
+/// Issue 19 #11: with `--dedup user`, only content the claimer holds now
+/// (tree or trash) counts, so a claim tells nothing of other users.
+#[test]
+fn dedup_user_counts_only_what_the_claimer_holds_now() {
+    let server = fixture!(&["--dedup", "user"]);
+    let data = bytes(40_000, 16);
+    let ask = format!("claim x.bin {} {}", data.len(), md5_hex(&data));
+    let mut alice = server.user("alice");
+    let mut bob = server.user("bob");
+    alice.upload("a.bin", &data);
+    bob.upload("b.bin", &data);
+    alice.ok("rm a.bin", "250");
+    assert!(claim(&mut alice, "x.bin", &data, &data).starts_with("226 "), "held in her trash: {}", alice.transcript);
+    alice.ok("rm x.bin", "250");
+    alice.ok("purge all", "250");
+    assert_eq!(alice.cmd(&ask), "550 not held", "bob still holds it, alice does not");
+    bob.ok("rm b.bin", "250");
+    bob.ok("purge all", "250");
+    assert_eq!(alice.cmd(&ask), "550 not held");
+    assert_eq!(bob.cmd(&ask), "550 not held");
+    bob.upload("again.bin", &data);
+    assert!(claim(&mut bob, "x.bin", &data, &data).starts_with("226 "));
+}
+
 #[test]
 fn a_proof_from_another_file_of_the_same_size_fails() {
     let server = fixture!();
