@@ -11,8 +11,8 @@ use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
+use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
-use crate::storage::find::find as find_lines;
 use crate::storage::mtime::set_mtime;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
@@ -26,15 +26,15 @@ pub(crate) fn pwd(login: &Login) -> Handled {
     Ok(path_reply(Code::Path, &login.cwd).into())
 }
 
-/// Keeps only each entry's line while reading (not its metadata), and at
-/// most `--max-list` of them.
-pub(crate) fn ls(cx: &Cx, login: &Login, text: &str) -> Handled {
+/// Keeps only each entry's line while reading (not its metadata), at most
+/// `--max-list` of them, and writes them through the listing buffer.
+pub(crate) fn ls(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let mut limit = ListLimit::new(cx.shared.config.max_list);
-    let mut named = Vec::new();
-    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.list_line().to_string())))?;
-    named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
-    Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()).into())
+    let mut lines = Vec::new();
+    tree.scan(&path, &mut limit, |e| lines.push(e.list_line()))?;
+    lines.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    send_lines(cx, lines.iter())
 }
 
 pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
@@ -86,9 +86,9 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     Ok(result?.into())
 }
 
-pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
+pub(crate) fn trash_list(cx: &mut Cx, login: &Login) -> Handled {
     let lines = login.trash(cx.shared).list(cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
+    send_lines(cx, lines.iter())
 }
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
@@ -181,10 +181,9 @@ pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     Ok(result?.into())
 }
 
-pub(crate) fn find(cx: &Cx, login: &Login, text: &str) -> Handled {
+pub(crate) fn find(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
-    let lines = find_lines(tree, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
+    send_find(cx, tree, &path)
 }
 
 /// The file that moving `from` to `to` would replace (not `from` itself,

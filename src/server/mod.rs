@@ -18,6 +18,7 @@ pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod group;
 pub(crate) mod handler;
+pub(crate) mod listing;
 pub mod log;
 mod open_files;
 pub(crate) mod quota;

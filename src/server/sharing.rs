@@ -15,10 +15,10 @@ use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::listing::{send_find, send_lines};
 use crate::server::quota::{Booking, book, within_booking};
 use crate::storage::copies::{Plan, Scratch, copy_tree, measure, share_file};
 use crate::storage::durable::sync_parent;
-use crate::storage::find::find;
 use crate::storage::mtime::fresh_times;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::trash::rename_noreplace;
@@ -42,9 +42,9 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
     Ok(result?.into())
 }
 
-pub(crate) fn shares(cx: &Cx, login: &Login) -> Handled {
+pub(crate) fn shares(cx: &mut Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, list.iter().map(|s| s.line().to_string()).collect()).into())
+    send_lines(cx, list.iter().map(|s| s.line()))
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -73,12 +73,15 @@ pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
         Err(outcome) => return Ok(outcome),
     };
     let owner = Tree::new(cx.shared.home(&share.owner));
-    let result = share.user_path().and_then(|path| {
-        let lines = find(&owner, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
-    });
-    cx.note(&login.user, "peek", &format!("{}:{}", share.owner, share.path), &result);
-    Ok(result?.into())
+    let shown = format!("{}:{}", share.owner, share.path);
+    let result = share.user_path().and_then(|path| send_find(cx, &owner, &path));
+    let outcome = match &result {
+        Ok(Outcome::Go) => "212".to_string(),
+        Ok(_) => "closed".to_string(),
+        Err(e) => e.outcome(),
+    };
+    cx.log(&login.user, "peek", &shown, outcome, 0);
+    result
 }
 
 pub(crate) fn save(cx: &mut Cx, login: &Login, code: &str, to: Option<&str>) -> Handled {
