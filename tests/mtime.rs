@@ -88,3 +88,41 @@ fn claim_and_save_create_files_with_their_own_time() {
     assert_eq!(bob.download("saved/x"), data);
     assert_eq!(mtime(&mut ann, "d/x"), OLD, "ann's time is hers");
 }
+
+/// The client library keeps times both ways: every uploaded file (small
+/// ones pipelined, a large one streamed) gets its local MTIME on the
+/// server, every downloaded file the remote MTIME.
+#[test]
+fn the_client_keeps_modification_times_both_ways() {
+    use netdisk::client::Options;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let s = fixture!();
+    let src = s.dir().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let files = [("a.txt", bytes(10, 1)), ("sub/b.txt", bytes(3000, 2)), ("big.bin", bytes(1 << 20, 3))];
+    for (i, (name, data)) in files.iter().enumerate() {
+        let path = src.join(name);
+        std::fs::write(&path, data).unwrap();
+        let time = UNIX_EPOCH + Duration::new(981_173_106 + i as u64 * 3600, 250_000_000);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(time).unwrap();
+    }
+    let mut c = s.client("ann");
+    let report = c.upload_tree(&src, "up", Options::default(), &mut |_| true).unwrap();
+    assert_eq!(report.transferred, 3, "{report:?}");
+    let mut raw = s.user("ann");
+    for (i, (name, _)) in files.iter().enumerate() {
+        let want = netdisk::clock::utc_secs(981_173_106 + i as u64 * 3600);
+        assert_eq!(mtime(&mut raw, &format!("up/{name}")), want, "{name}");
+    }
+    raw.ok(&format!("touch up/a.txt {OLD}"), "250");
+    let out = s.dir().join("out");
+    c.download_tree("up", &out, Options::default(), &mut |_| true).unwrap();
+    let local = |name: &str| std::fs::metadata(out.join(name)).unwrap().modified().unwrap();
+    assert_eq!(local("a.txt"), netdisk::clock::parse_utc_fine(OLD).unwrap());
+    for (i, (name, data)) in files.iter().enumerate().skip(1) {
+        assert_eq!(&std::fs::read(out.join(name)).unwrap(), data);
+        assert_eq!(local(name), UNIX_EPOCH + Duration::from_secs(981_173_106 + i as u64 * 3600), "{name}");
+    }
+    assert!(local("a.txt") < SystemTime::now());
+}
