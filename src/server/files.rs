@@ -5,8 +5,6 @@
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
 
-use std::os::unix::fs::MetadataExt;
-
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
@@ -14,6 +12,7 @@ use crate::server::handler::{Cx, Handled, Login};
 use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
 use crate::storage::mtime::set_mtime;
+use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
 
@@ -67,6 +66,9 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
 /// `touch PATH TIME`: the file's own mtime (see `storage::mtime`).
 pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemTime) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        // A shared file gets its own inode by a rename over the path: a
+        // replacing request like any other.
+        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
         set_mtime(tree, &cx.shared.sums, &path, &login.staging(cx.shared), time)?;
         Ok(path_reply(Code::ActionDone, &path))
     });
@@ -76,6 +78,7 @@ pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemT
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
         login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
@@ -93,6 +96,7 @@ pub(crate) fn trash_list(cx: &mut Cx, login: &Login) -> Handled {
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
+        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
         let back = login.trash(cx.shared).restore(tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
@@ -125,29 +129,35 @@ pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
-        let replaced = replaced_by_move(tree, &a, &b);
-        let kept = std::cell::Cell::new(false);
-        tree.rename_with(&a, &b, || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k)))?;
-        // A file kept in the trash keeps its record.
-        if let Some(gone) = replaced.filter(|_| !kept.get()) {
-            cx.shared.sums.forget(&gone);
-            login.usage_changed(cx.shared);
-        }
+        move_over(cx, login, (tree, &a, &b))?;
         Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
     });
     cx.note(&login.user, "mv", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
     Ok(result?.into())
 }
 
-/// Before `mv` or `cp` replaces a file at `to`: keeps it in the trash
-/// unless `from` holds the same content; true if it was kept.
-fn keep_replaced(cx: &Cx, login: &Login, from: &UserPath, to: &UserPath) -> Result<bool> {
-    if from == to {
-        return Ok(false);
+/// `mv` through the commit primitive: under the user's replace lock, a
+/// file at `b` is kept in the trash (unless `a` holds the same content),
+/// then `a` is renamed over it.
+fn move_over(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> Result<()> {
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
+    let mut displaced = None;
+    let moved = tree.rename_with(a, b, || {
+        if a == b || tree.entry(a)?.kind != Kind::File {
+            return Ok(());
+        }
+        let md5 = tree.entry(a).ok().and_then(|e| sums.get(&e.meta));
+        let d = replace.displace((tree, &trash, sums), b, md5)?;
+        d.sync().map_err(|e| crate::server::error::Error::io(&b.to_string(), e))?;
+        displaced = Some(d);
+        Ok(())
+    });
+    let settled = displaced.map(|d| d.finish(&tree.real(b), sums)).unwrap_or_default();
+    if settled.freed() {
+        login.usage_changed(cx.shared);
     }
-    let (tree, sums) = (&login.tree, &cx.shared.sums);
-    let md5 = tree.checked(from).ok().and_then(|p| std::fs::symlink_metadata(p).ok()).and_then(|m| sums.get(&m));
-    login.trash(cx.shared).keep_replaced(tree, to, md5, sums)
+    moved
 }
 
 pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
@@ -160,36 +170,36 @@ pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
 }
 
 /// `cp`: checks like `mv`, then the quota for the full size of what is
-/// copied, then the copy itself (hard links: see `storage::copies`).
+/// copied, then the copy (hard links: see `storage::copies`), booked as
+/// built and put in place through the commit primitive.
 pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
-    let staging = login.staging(cx.shared);
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
-        let plan = tree.plan_copy(&a, &b)?;
-        tree.check_copy_length(&b, &plan, &staging)?;
-        let booking = quota::book(cx, login, plan.bytes, &b)?;
-        let kept = std::cell::Cell::new(true);
-        let keep = || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k));
-        let copy = || tree.copy((&a, &b), &plan, &staging, &cx.shared.sums, keep);
-        quota::within_booking(cx, login, booking.as_ref(), copy)?;
-        if !kept.get() {
-            login.usage_changed(cx.shared);
-        }
+        copy(cx, login, (tree, &a, &b))?;
         Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
     });
     cx.note(&login.user, "cp", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
     Ok(result?.into())
 }
 
+fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> Result<()> {
+    let staging = login.staging(cx.shared);
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let plan = tree.plan_copy(a, b)?;
+    tree.check_copy_length(b, &plan, &staging)?;
+    let booking = quota::book(cx, login, plan.bytes, b)?;
+    let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
+    let built = tree.build_copy(a, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+        replace.put((tree, &trash, sums), &built.path, b, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(cx.shared);
+    }
+    Ok(())
+}
+
 pub(crate) fn find(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     send_find(cx, tree, &path)
-}
-
-/// The file that moving `from` to `to` would replace (not `from` itself,
-/// which `to` may name through another link), for forgetting its MD5.
-fn replaced_by_move(tree: &Tree, from: &UserPath, to: &UserPath) -> Option<std::fs::Metadata> {
-    let (source, target) = (tree.entry(from).ok()?, tree.entry(to).ok()?);
-    let same = source.meta.dev() == target.meta.dev() && source.meta.ino() == target.meta.ino();
-    (target.kind == Kind::File && !same).then_some(target.meta)
 }

@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use crate::server::backoff::Backoff;
 use crate::server::config::Config;
-use crate::server::quota::Reservations;
 use crate::server::takeover::Holders;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::quota::Reservations;
 use crate::storage::trash::Trash;
 use crate::storage::users::Users;
 

@@ -13,13 +13,15 @@ use std::time::SystemTime;
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::listing::{send_find, send_lines};
-use crate::server::quota::{Booking, book, within_booking};
-use crate::storage::copies::{Plan, Scratch, copy_tree, measure, share_file};
+use crate::server::quota::book;
+use crate::storage::copies::{Built, Plan, measure};
 use crate::storage::durable::sync_parent;
 use crate::storage::mtime::fresh_times;
+use crate::storage::quota::{Booking, within};
+use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
@@ -121,7 +123,9 @@ fn save_copy(cx: &Cx, login: &Login, share: &Share, to: Option<&str>) -> Result<
 }
 
 /// Builds the copy in a scratch directory, then renames it to the
-/// target unless something is there by then.
+/// target unless something is there by then, under the saver's replace
+/// lock; what is booked is what was built (the owner may change the
+/// source meanwhile).
 fn build_and_place(
     cx: &Cx,
     login: &Login,
@@ -131,16 +135,12 @@ fn build_and_place(
 ) -> Result<()> {
     let what = target.to_string();
     let io = |e| Error::io(&what, e);
-    let sums = &cx.shared.sums;
-    let scratch = Scratch::new(&login.staging(cx.shared)).map_err(io)?;
-    let built = scratch.dir.join("c");
-    match plan.kind {
-        Kind::File => share_file(source, &built, sums).map_err(io)?,
-        Kind::Dir => copy_tree(source, &built, sums).map_err(io)?,
-    }
-    fresh_times(&built, sums, SystemTime::now()).map_err(io)?;
+    let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
+    // The saver's own files, dated now (see `storage::mtime`).
+    fresh_times(&built.path, &cx.shared.sums, SystemTime::now()).map_err(io)?;
+    let _replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within_booking(cx, login, booking, || rename_noreplace(&built, &real).map_err(io))?;
+    within(booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
     sync_parent(&real).map_err(io)?;
     Ok(())
 }

@@ -23,9 +23,9 @@ use std::path::Path;
 use crate::clock;
 use crate::digest::Digest;
 use crate::proto::body::FindLine;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this

@@ -11,8 +11,11 @@ pub(crate) mod content;
 pub(crate) mod copies;
 pub(crate) mod digests;
 pub(crate) mod durable;
+pub mod error;
 pub(crate) mod find;
 pub(crate) mod mtime;
+pub(crate) mod quota;
+pub(crate) mod replace;
 pub(crate) mod shares;
 pub(crate) mod staging;
 pub(crate) mod trash;
@@ -39,6 +42,8 @@ pub(crate) const PURGING: &str = ".purge-";
 /// store/          content stored once for `claim`; store/users/USER/ the
 ///                  content USER committed (--dedup user)
 /// shares/USER/     USER's share records; share-codes/ the code index
+/// usage/USER       the bytes USER holds, as last counted
+/// locks/USER       USER's replace lock (an `flock`, see `replace`)
 /// ```
 #[derive(Clone, Debug)]
 pub struct DataDir {
@@ -131,10 +136,17 @@ impl DataDir {
         self.usages().join(user)
     }
 
+    /// The lock every request that replaces something in a user's tree
+    /// holds (see `replace`).
+    pub(crate) fn replace_lock(&self, user: &str) -> PathBuf {
+        self.root.join("locks").join(user)
+    }
+
     /// The directories that hold one entry per user; a feature that keeps
     /// per-user data adds its top here, so deleting an account reaches it.
-    pub(crate) fn per_user(&self) -> [PathBuf; 6] {
-        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users(), self.usages()]
+    pub(crate) fn per_user(&self) -> [PathBuf; 7] {
+        let locks = self.root.join("locks");
+        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users(), self.usages(), locks]
     }
 
     /// The directories a server makes at start.

@@ -19,11 +19,11 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::content::random_hex;
 use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
 use crate::storage::durable::sync_parent;
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, Tree, UserPath};
 
 /// `O_NONBLOCK | O_NOFOLLOW` (x86, ARM and RISC-V Linux): a FIFO or a

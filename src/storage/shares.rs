@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::proto::body::ShareLine;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::DataDir;
 use crate::storage::durable::sync_dir;
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, UserPath};
 
 /// Characters of a code: RFC 4648 base32, lower case.

@@ -25,11 +25,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::digest::Digest;
 use crate::proto::body::TrashLine;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::replace::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -157,49 +157,42 @@ impl Trash {
             return Ok(());
         }
         let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
-        let info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
+        let mut info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
         let slot = self.new_entry(&info).map_err(io)?;
         fs::rename(&real, slot.join("item")).map_err(io)?;
+        // What went in is what counts: measured in the trash, where
+        // nothing can move into it any more.
+        let moved = bytes_under(&slot.join("item"));
+        if moved != info.size {
+            info.size = moved;
+            rewrite_info(&slot, &info).map_err(io)?;
+        }
         sync_dir(&slot).and_then(|_| sync_parent(&real)).map_err(io)
     }
 
-    /// Keeps the file at `path` that is about to be replaced by content
-    /// with MD5 `new`: hard-links it into a new entry, synced. Call it right
-    /// before the rename that replaces it. Nothing is kept when there is no
-    /// file there, when its recorded MD5 equals `new`, or with no trash.
-    /// Returns whether the old file was kept (its digest record must then
-    /// stay).
-    pub(crate) fn keep_replaced(&self, tree: &Tree, path: &UserPath, new: Option<Digest>, sums: &Sums) -> Result<bool> {
-        let what = path.to_string();
-        let kept = self.stage_replaced(&tree.checked(path)?, &what, new, sums)?;
-        if let Some(kept) = &kept {
-            kept.sync().map_err(|e| Error::io(&what, e))?;
-        }
-        Ok(kept.is_some())
-    }
-
-    /// Like [`Trash::keep_replaced`] for the file at `real` (user path
-    /// `what`, already checked), but nothing is synced yet: the caller
-    /// calls [`Kept::sync`] before its rename, so that the syncs of several
-    /// entries (and of the new files) share one journal commit.
-    pub(crate) fn stage_replaced(
-        &self,
-        real: &Path,
-        what: &str,
-        new: Option<Digest>,
-        sums: &Sums,
-    ) -> Result<Option<Kept>> {
-        let meta = match fs::symlink_metadata(real) {
-            Ok(m) if m.is_file() => m,
-            _ => return Ok(None),
-        };
-        if self.days == 0 || (new.is_some() && sums.get(&meta) == new) {
+    /// Keeps the file at `real` (user path `what`), about to be replaced,
+    /// in a new entry: a hard link, or a byte copy when its inode is at the
+    /// link limit. Nothing is synced yet (see [`Kept::sync`]); `None` with
+    /// no trash. Only [`crate::storage::replace`] calls it, holding the
+    /// user's replace lock.
+    pub(crate) fn stage_kept(&self, real: &Path, what: &str, sums: &Sums) -> Result<Option<Kept>> {
+        if self.days == 0 {
             return Ok(None);
         }
-        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
         let io = |e| Error::io(what, e);
+        let file = File::open(real).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
         let kept = self.make_entry(&info).map_err(io)?;
-        fs::hard_link(real, kept.slot.join("item")).map_err(io)?;
+        let item = kept.slot.join("item");
+        let linked = match fs::hard_link(real, &item) {
+            Err(e) if too_many_links(&e) => copy_from(&file, &item, sums).map(|_| ()),
+            other => other,
+        };
+        if let Err(e) = linked {
+            kept.discard();
+            return Err(io(e));
+        }
         Ok(Some(kept))
     }
 
@@ -362,6 +355,16 @@ impl Trash {
         }
         removed
     }
+}
+
+/// Replaces the `info` of the entry `slot` by `info`, atomically and
+/// synced (the directory is synced by the caller).
+fn rewrite_info(slot: &Path, info: &Info) -> io::Result<()> {
+    let tmp = slot.join("info.new");
+    let mut file = File::create(&tmp)?;
+    file.write_all(info.to_text().as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, slot.join("info"))
 }
 
 /// Sweeps every user's trash; `first` is the pass at start-up, which also

@@ -31,10 +31,10 @@ use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
 use crate::proto::Password;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::log;
 use crate::storage::DataDir;
 use crate::storage::durable::{replace_file, sync_dir};
+use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
 pub const ROUNDS: u32 = 60_000;
