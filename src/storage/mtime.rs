@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use crate::storage::content::random_hex;
 use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
-use crate::storage::durable::sync_parent;
+use crate::storage::durable::{sync_fs, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, Tree, UserPath};
 
@@ -52,7 +52,7 @@ pub(crate) fn set_mtime(tree: &Tree, sums: &Sums, p: &UserPath, scratch: &Path, 
     }
     fs::create_dir_all(scratch).map_err(|e| Error::server("touch", e))?;
     let copy = Copy(scratch.join(format!("touch-{}.tmp", random_hex().map_err(|e| Error::server("touch", e))?)));
-    let mine = private_copy(&file, &copy.0, time).map_err(io)?;
+    let mine = private_copy(&file, &copy.0, time, true).map_err(io)?;
     restamp(sums, &mine, md5)?;
     // Best effort against a file moved onto `p` meanwhile: it is the one
     // the rename would replace, so leave it be.
@@ -70,46 +70,62 @@ pub(crate) fn set_mtime(tree: &Tree, sums: &Sums, p: &UserPath, scratch: &Path, 
 /// server's own staging area, not yet visible) its own inode with mtime
 /// `time`: what `claim` and `save` create gets the time of its creation,
 /// never the time another user's copy has.
+///
+/// A file alone is flushed by itself; the copies in a tree are flushed
+/// together, by one `syncfs` at the end (thousands of small files would
+/// otherwise cost a flush each).
 pub(crate) fn fresh_times(root: &Path, sums: &Sums, time: SystemTime) -> io::Result<()> {
+    let top = fs::symlink_metadata(root)?;
+    if top.is_file() {
+        return own_time(root, &top, sums, (time, true)).map(|_| ());
+    }
     let mut dirs = vec![root.to_path_buf()];
+    let mut copied = false;
     while let Some(at) = dirs.pop() {
         let meta = fs::symlink_metadata(&at)?;
         if meta.is_file() {
-            own_time(&at, &meta, sums, time)?;
+            copied |= own_time(&at, &meta, sums, (time, false))?;
         } else if meta.is_dir() {
             for item in fs::read_dir(&at)? {
                 dirs.push(item?.path());
             }
         }
     }
+    if copied {
+        sync_fs(&File::open(root)?)?;
+    }
     Ok(())
 }
 
 /// Sets the mtime of the staged file `at`, first replacing it with a
-/// private copy if its inode has other links.
-fn own_time(at: &Path, meta: &Metadata, sums: &Sums, time: SystemTime) -> io::Result<()> {
+/// private copy (flushed if `sync`) if its inode has other links; true if
+/// it made one.
+fn own_time(at: &Path, meta: &Metadata, sums: &Sums, (time, sync): (SystemTime, bool)) -> io::Result<bool> {
     let md5 = sums.get(meta);
     let file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK_NOFOLLOW).open(at)?;
-    let mine = if meta.nlink() <= 1 {
+    let shared = meta.nlink() > 1;
+    let mine = if !shared {
         file.set_modified(time)?;
         file
     } else {
         let name = at.file_name().and_then(|n| n.to_str()).unwrap_or("f");
         let copy = Copy(at.with_file_name(format!(".{name}.{}.own", random_hex()?)));
-        let mine = private_copy(&file, &copy.0, time)?;
+        let mine = private_copy(&file, &copy.0, time, sync)?;
         fs::rename(&copy.0, at)?;
         mine
     };
     let _ = restamp(sums, &mine, md5);
-    Ok(())
+    Ok(shared)
 }
 
-/// A copy of `source` at `to` with mtime `time`, on stable storage.
-fn private_copy(source: &File, to: &Path, time: SystemTime) -> io::Result<File> {
+/// A copy of `source` at `to` with mtime `time`, flushed if `sync`.
+fn private_copy(source: &File, to: &Path, time: SystemTime, sync: bool) -> io::Result<File> {
     let mut out = OpenOptions::new().read(true).write(true).create_new(true).open(to)?;
     io::copy(&mut &*source, &mut out)?;
     out.set_modified(time)?;
-    out.sync_all()?;
+    if sync {
+        out.sync_all()?;
+    }
     Ok(out)
 }
 
