@@ -23,48 +23,36 @@
 //!                                  │ handlers: files, account, upload, download,
 //!                                  │           claim, sharing
 //!                                  v
-//!   proto (the wire: code, request, reply, body)    storage (everything on disk)
-//!     ^                                               DataDir, tree (the jail),
-//!     │                                               staging, digests, trash,
-//!   client (blocking library, used by the example     users, accounts, copies,
-//!   shell and the tests)                              find, durable, content,
-//!                                                     shares
+//!   proto (the wire: code, request, reply, body)    storage (the engine: everything
+//!     ^                                               on disk; imports no face and
+//!     │                                               no wire format): DataDir, tree
+//!   client (blocking library, used by the example     (the jail), staging, replace
+//!   shell and the tests)                              (the commit primitive), quota,
+//!                                                     digests, trash, users, copies,
+//!                                                     find, content, shares, error
 //! ```
 //!
 //! - [`proto`]: the only place protocol text is written or parsed, shared
 //!   by the server and the client
-//! - [`server`]: accept loop and limits; shared state; framing; the session
-//!   and its handlers; configuration, errors, logs, `netdisk user`
-//! - [`storage`]: the data directory's layout ([`storage::DataDir`]), the
-//!   per-user jail ([`storage::tree::UserPath`]), staged uploads, recorded
-//!   MD5s, accounts, the trash, copies, the content store, share records
+//! - [`server`]: the text face: accept loop and limits; shared state;
+//!   framing; the session and its handlers; configuration, the mapping of
+//!   engine errors and values to replies, `netdisk user`
+//! - [`storage`]: the engine: the data directory's layout
+//!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
+//!   staged uploads, the one commit-and-replace primitive, quota bookings,
+//!   recorded MD5s, accounts, the trash, copies, the content store, share
+//!   records, its own [`storage::error::Error`]
 //! - [`client`]: a blocking client library
-//! - [`digest`], [`hashing`], [`clock`]: leaves shared by both sides
+//! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
+//!   by all
+//! - [`sys`]: every C function, constant and struct used, the only
+//!   `unsafe` calls into C (Linux x86_64 and aarch64 only)
+//! - [`storage::health`]: whether the storage may still be written (after
+//!   a failed sync it is read-only until restart)
 //!
 //! `docs/ARCHITECTURE.md` follows one upload through these files.
 
-// Linux only: files are opened with Linux's `O_NONBLOCK` value (0o4000,
-// see `transfer.rs`), which other systems and some Linux architectures
-// (MIPS, SPARC, Alpha, PA-RISC) number differently. Refuse to build where
-// it would be wrong rather than open files with the wrong flag.
 #![warn(missing_docs)]
-
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "arm",
-        target_arch = "aarch64",
-        target_arch = "riscv32",
-        target_arch = "riscv64",
-        target_arch = "powerpc",
-        target_arch = "powerpc64",
-        target_arch = "s390x",
-        target_arch = "loongarch64"
-    )
-)))]
-compile_error!("netdisk builds for Linux on x86, ARM, RISC-V, POWER, s390x or LoongArch only");
 
 // The client library is being reshaped on its own branch, which documents it.
 pub(crate) mod behind;
@@ -73,10 +61,13 @@ pub mod client;
 pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
+pub mod log;
 pub mod proto;
+pub mod secret;
 pub(crate) mod sendfile;
 pub mod server;
 pub mod storage;
+pub mod sys;
 
 pub use digest::Digest;
 pub use server::Server;

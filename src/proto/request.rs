@@ -17,33 +17,7 @@ use crate::proto::{Code, Reply};
 /// Longest request line, counting its `\n` (and `\r`, if any).
 pub const MAX_LINE: usize = 4096;
 
-/// A password; it never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// A password from its text.
-    pub fn new(text: impl Into<String>) -> Password {
-        Password(text.into())
-    }
-
-    /// The secret, for hashing and for sending.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Password;
 
 /// Defines every command once: from one entry per command it makes the
 /// [`Command`] variant, its [`Spec`] in [`COMMANDS`] (name, aliases,

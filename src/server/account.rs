@@ -18,9 +18,16 @@ pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password)
         return Ok(e.reply().into());
     }
     let turn = cx.turn();
-    if !users.verify(user, old) {
-        let wrong = Reply::new(Code::NotLoggedIn, "old password incorrect");
-        return Ok(cx.wrong_guess(turn, user, "passwd", "", wrong));
+    match users.check_login(user, old) {
+        Ok(true) => {}
+        Ok(false) => {
+            let wrong = Reply::new(Code::NotLoggedIn, "old password incorrect");
+            return Ok(cx.wrong_guess(turn, user, "passwd", "", wrong));
+        }
+        Err(e) => {
+            cx.log(user, "passwd", "", e.outcome(), 0);
+            return Ok(e.reply().into());
+        }
     }
     drop(turn);
     let result = users.set_password(user, new).map(|_| Reply::new(Code::Done, "password changed"));

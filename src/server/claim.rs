@@ -1,12 +1,12 @@
-//! `claim PATH SIZE MD5` (instant upload), and the commit hook that adds
-//! committed files to the content store (quota bookings: `server::quota`). A wrong proof is counted like a failed
-//! login (`Cx::wrong_guess`).
+//! `claim PATH SIZE MD5` (instant upload). A wrong proof is counted like
+//! a failed login (`Cx::wrong_guess`).
 //!
 //! A claim never shows content: the stored file is linked into the
-//! claimer's staging area before the challenge, and at PATH only after a
-//! right proof, committed exactly like an upload (replaced file to the
-//! trash, rename, directory fsync before the `226`). A nonce or a proof is
-//! never logged.
+//! claimer's staging area before the challenge (copied, when its inode is
+//! at the link limit), and at PATH only after a right proof, through the
+//! engine's commit primitive like an upload (`storage::replace`: replaced
+//! file to the trash, rename, directory fsync before the `226`). A nonce
+//! or a proof is never logged.
 
 use std::fs;
 use std::io;
@@ -23,10 +23,12 @@ use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
 use crate::storage::content::{Dedup, Held, Store, random_hex};
-use crate::storage::copies::same_inode;
+use crate::storage::durable::fsync;
+use crate::storage::links::same_inode;
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::mtime::fresh_times;
 use crate::storage::quota::{Booking, within};
-use crate::storage::replace::{Replace, copy_from, too_many_links};
+use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
@@ -106,7 +108,7 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
         if md5.to_string() != EMPTY_MD5 || store(cx).mode() == Dedup::Off {
             return Err(not_held());
         }
-        let file = fs::File::create(&staged.0).and_then(|f| f.sync_all().map(|_| f)).map_err(io_local)?;
+        let file = fs::File::create(&staged.0).and_then(|f| fsync(&f).map(|_| f)).map_err(io_local)?;
         let meta = file.metadata().map_err(io_local)?;
         let _ = cx.shared.sums.put(&meta, md5);
         return Ok(Ready { path, size, md5, staged, booking, held: None });

@@ -5,12 +5,13 @@
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
 
-use crate::proto::body::QuotedPath;
+use crate::proto::body::{QuotedPath, TrashLine};
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
 use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
+use crate::server::view;
 use crate::storage::mtime::set_mtime;
 use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
@@ -31,7 +32,7 @@ pub(crate) fn ls(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let mut limit = ListLimit::new(cx.shared.config.max_list);
     let mut lines = Vec::new();
-    tree.scan(&path, &mut limit, |e| lines.push(e.list_line()))?;
+    tree.scan(&path, &mut limit, |e| lines.push(view::list_line(&e)))?;
     lines.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     send_lines(cx, lines.iter())
 }
@@ -60,7 +61,7 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
         Kind::Dir => None,
         Kind::File => Some(Download::open(tree, &cx.shared.sums, &path, 0)?.md5),
     };
-    Ok(Reply::new(Code::Status, entry.stat_line(md5).to_string()).into())
+    Ok(Reply::new(Code::Status, view::stat_line(&entry, md5).to_string()).into())
 }
 
 /// `touch PATH TIME`: the file's own mtime (see `storage::mtime`).
@@ -78,8 +79,8 @@ pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemT
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
-        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
-        login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
+        login.trash(cx.shared).remove(&replace, tree, &path, &cx.shared.sums)?;
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
         }
@@ -91,13 +92,13 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn trash_list(cx: &mut Cx, login: &Login) -> Handled {
     let lines = login.trash(cx.shared).list(cx.shared.config.max_list)?;
-    send_lines(cx, lines.iter())
+    send_lines(cx, lines.into_iter().map(TrashLine::from))
 }
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
-        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
-        let back = login.trash(cx.shared).restore(tree, id, to.map(|_| path))?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
+        let back = login.trash(cx.shared).restore(&replace, tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
     cx.note(&login.user, "restore", id, &result);

@@ -12,6 +12,7 @@
 use std::fmt::Display;
 use std::io::Write;
 
+use crate::proto::body::FindLine;
 use crate::proto::{Code, Reply};
 use crate::server::handler::{Cx, Handled, Outcome};
 use crate::storage::find::{count, each_line};
@@ -25,7 +26,7 @@ pub(crate) fn send_find(cx: &mut Cx, tree: &Tree, path: &UserPath) -> Handled {
     if out.write_all(head(n).as_bytes()).is_err() {
         return Ok(Outcome::Close);
     }
-    let sent = each_line(tree, sums, path, n, |line| write!(out, "{line}\r\n"));
+    let sent = each_line(tree, sums, path, n, |found| write!(out, "{}\r\n", FindLine::from(found)));
     let flushed = out.flush();
     match sent {
         Ok(sent) if sent == n && flushed.is_ok() => Ok(Outcome::Go),

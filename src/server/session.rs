@@ -16,10 +16,11 @@ use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::group::Group;
+use crate::server::group::{Group, Moment};
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
 use crate::server::shared::{Conn, Shared};
 use crate::server::{account, claim, download, files, log, sharing, upload};
+use crate::storage::health;
 use crate::storage::tree::{Tree, UserPath};
 use crate::storage::users::check_user;
 
@@ -62,7 +63,8 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
     log::event(Some(peer), "-", "connect", "", "220", 0);
     let _ = session.serve();
     // Uploads received in full are committed even if nobody hears of it.
-    let _ = session.commit_group();
+    let _ = session.commit_group(Moment::Other);
+    tell_if_failing();
     session.wire.give_back_slot();
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
@@ -71,9 +73,7 @@ impl Session<'_> {
     fn serve(&mut self) -> io::Result<()> {
         self.wire.send(&Reply::new(Code::Ready, "netdisk ready"))?;
         loop {
-            if self.group.is_open() && !self.wire.has_input() {
-                self.commit_group()?;
-            }
+            self.commit_group(Moment::Read)?;
             let outcome = match self.wire.read_line(self.deadline()) {
                 Input::Line(line) => {
                     let outcome = self.handle(&line);
@@ -84,7 +84,9 @@ impl Session<'_> {
                 Input::Timeout => self.timeout(),
                 Input::Closed => Outcome::Close,
             };
-            if !self.carry_out(outcome)? {
+            let going_on = self.carry_out(outcome)?;
+            tell_if_failing();
+            if !going_on {
                 return Ok(());
             }
         }
@@ -93,14 +95,12 @@ impl Session<'_> {
     /// Does what a handler asked; `false` when the session ends.
     fn carry_out(&mut self, outcome: Outcome) -> io::Result<bool> {
         if !matches!(outcome, Outcome::Reply(_) | Outcome::Go) {
-            self.commit_group()?;
+            self.commit_group(Moment::Other)?;
         }
         match outcome {
             Outcome::Reply(reply) => {
                 self.group.send(&mut self.wire, reply)?;
-                if self.group.full() {
-                    self.commit_group()?;
-                }
+                self.commit_group(Moment::Queued)?;
                 Ok(true)
             }
             Outcome::Refuse(reply) => self.wire.refuse_and_close(&reply).map(|_| false),
@@ -113,11 +113,12 @@ impl Session<'_> {
         }
     }
 
-    /// Commits the uploads waiting, and sends the replies held.
-    fn commit_group(&mut self) -> io::Result<()> {
+    /// Commits the uploads waiting if the policy says so at `moment`
+    /// (`server::group`), and sends the replies held.
+    fn commit_group(&mut self, moment: Moment) -> io::Result<()> {
         let State::LoggedIn(login) = &self.state else { return Ok(()) };
         let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
-        self.group.commit(&mut cx, login)
+        self.group.commit_at(moment, &mut cx, login)
     }
 
     fn user(&self) -> &str {
@@ -158,7 +159,7 @@ impl Session<'_> {
     /// handler with the login, once the account is known to still exist.
     fn dispatch(&mut self, cmd: Command) -> Outcome {
         // Any other command sees the uploads before it committed.
-        if !matches!(cmd, Command::Upload { .. }) && self.commit_group().is_err() {
+        if !matches!(cmd, Command::Upload { .. }) && self.commit_group(Moment::Other).is_err() {
             return Outcome::Close;
         }
         if let State::LoggedIn(login) = &self.state
@@ -166,6 +167,9 @@ impl Session<'_> {
         {
             log::event(Some(self.peer), &login.user, "session", "", "421 account deleted", 0);
             return Outcome::Refuse(Reply::new(Code::Closing, "account deleted"));
+        }
+        if changes(&cmd) && health::failing().is_some() {
+            return self.read_only(&cmd);
         }
         match cmd {
             Command::Register { user, pass } => return self.register(&user, &pass),
@@ -192,6 +196,15 @@ impl Session<'_> {
         })
     }
 
+    /// The answer to a request that would change something while the
+    /// storage is failing: `451`; an upload's connection closes, as its
+    /// payload may follow.
+    fn read_only(&mut self, cmd: &Command) -> Outcome {
+        log::event(Some(self.peer), self.user(), cmd.verb(), "", "451 read-only", 0);
+        let reply = Reply::new(Code::LocalError, health::READ_ONLY);
+        if matches!(cmd, Command::Upload { .. }) { Outcome::Refuse(reply) } else { reply.into() }
+    }
+
     fn register(&mut self, user: &str, pass: &Password) -> Outcome {
         let (shared, users) = (self.shared, &self.shared.users);
         let result = registration_open(shared)
@@ -212,7 +225,13 @@ impl Session<'_> {
 
     fn login(&mut self, user: &str, pass: &Password) -> Outcome {
         let turn = self.shared.backoff.turn(self.peer.ip());
-        let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
+        let ok = match self.shared.users.check_login(user, pass) {
+            Ok(ok) => check_user(user).is_ok() & ok,
+            Err(e) => {
+                log::event(Some(self.peer), "-", "login", "", e.outcome(), 0);
+                return e.reply().into();
+            }
+        };
         if !ok {
             let shown = if check_user(user).is_ok() { user } else { "?" };
             let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
@@ -233,6 +252,26 @@ impl Session<'_> {
         self.state = State::LoggedIn(Login::new(user, tree, cwd, home_id));
         log::event(Some(self.peer), user, "login", "", 230, 0);
         Reply::new(Code::LoggedIn, format!("logged in as {user}")).into()
+    }
+}
+
+/// Whether `cmd` would change anything stored (refused while the storage
+/// is failing). No wildcard: a new command must be placed here.
+fn changes(cmd: &Command) -> bool {
+    use Command::*;
+    match cmd {
+        Register { .. } | Makedir { .. } | Makedirs { .. } | Upload { .. } | Rm { .. } | Rmdir { .. } => true,
+        Mv { .. } | Cp { .. } | Passwd { .. } | Restore { .. } | Purge { .. } | Claim { .. } => true,
+        Share { .. } | Unshare { .. } | Save { .. } | Touch { .. } => true,
+        Login { .. } | Help | Quit | Pwd | Ls { .. } | Cd { .. } | Download { .. } | Stat { .. } => false,
+        Quota | Find { .. } | Trash | Shares | Peek { .. } => false,
+    }
+}
+
+/// Logs, once, that the storage started failing and why.
+pub(crate) fn tell_if_failing() {
+    if let Some(cause) = health::news() {
+        log::server("storage", format!("451 {} cause={cause:?}", health::READ_ONLY));
     }
 }
 

@@ -17,13 +17,12 @@ use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::listing::{send_find, send_lines};
 use crate::server::quota::book;
+use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
-use crate::storage::durable::sync_parent;
 use crate::storage::mtime::fresh_times;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
-use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 
 fn records(cx: &Cx) -> Shares {
@@ -46,7 +45,7 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
 
 pub(crate) fn shares(cx: &mut Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    send_lines(cx, list.iter().map(|s| s.line()))
+    send_lines(cx, list.iter().map(view::share_line))
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -61,10 +60,16 @@ pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
 fn shared_by(cx: &mut Cx, login: &Login, action: &str, code: &str) -> std::result::Result<Share, Outcome> {
     let turn = cx.turn();
     match records(cx).lookup(code) {
-        Some(share) => Ok(share),
-        None => {
+        Ok(Some(share)) => Ok(share),
+        Ok(None) => {
             let reply = Reply::new(Code::Unavailable, "unknown or expired code");
             Err(cx.wrong_guess(turn, &login.user, action, "", reply))
+        }
+        // The server's own record unreadable: not the client's guess.
+        Err(e) => {
+            let e = Error::server("share record", e);
+            cx.log(&login.user, action, "", e.outcome(), 0);
+            Err(e.reply().into())
         }
     }
 }
@@ -138,9 +143,7 @@ fn build_and_place(
     let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
     // The saver's own files, dated now (see `storage::mtime`).
     fresh_times(&built.path, &cx.shared.sums, SystemTime::now()).map_err(io)?;
-    let _replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within(booking, built.bytes, || rename_noreplace(&built.path, &real).map_err(io))?;
-    sync_parent(&real).map_err(io)?;
-    Ok(())
+    within(booking, built.bytes, || replace.put_new(&built.path, &real).map_err(io))
 }

@@ -29,8 +29,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::Digest;
 use crate::storage::DataDir;
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
+use crate::storage::links::same_inode;
 
 /// Which content counts as held for `claim` (`--dedup`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,14 +17,13 @@
 
 use std::fs::{self, File, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
-use crate::storage::replace::{copy_from, too_many_links};
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// Names of scratch directories under `staging/USER/`.
@@ -138,14 +137,13 @@ impl Built {
     pub(crate) fn new(source: &Path, kind: Kind, staging: &Path, sums: &Sums) -> io::Result<Built> {
         let scratch = Scratch::new(staging)?;
         let path = scratch.dir.join("c");
-        match kind {
-            Kind::File => share_file(source, &path, sums)?,
-            Kind::Dir => copy_tree(source, &path, sums)?,
-        }
-        let meta = fs::symlink_metadata(&path)?;
         let (bytes, md5) = match kind {
-            Kind::File => (meta.len(), sums.get(&meta)),
-            Kind::Dir => (measure(&path)?.0, None),
+            Kind::File => {
+                share_file(source, &path, sums)?;
+                let meta = fs::symlink_metadata(&path)?;
+                (meta.len(), sums.get(&meta))
+            }
+            Kind::Dir => (copy_tree(source, &path, sums)?, None),
         };
         Ok(Built { _scratch: scratch, path, bytes, md5 })
     }
@@ -188,9 +186,12 @@ enum Step {
 }
 
 /// Makes a copy of the directory `source` at `target` (which must not
-/// exist): directories made, files hard-linked. Nothing is flushed here:
-/// see [`Tree::copy`].
-pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
+/// exist): directories made, files hard-linked. Returns the bytes of the
+/// files it holds, each measured on its new link (what was copied, not
+/// what a walk saw before). Nothing is flushed here: the rename that puts
+/// the copy in place is followed by a directory sync.
+pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<u64> {
+    let mut bytes = 0u64;
     let mut stack = vec![Step::Enter(source.to_path_buf(), target.to_path_buf())];
     while let Some(step) = stack.pop() {
         match step {
@@ -205,14 +206,16 @@ pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result
                     if kind.is_dir() {
                         stack.push(Step::Enter(item.path(), to.join(&name)));
                     } else if kind.is_file() {
-                        share_file(&item.path(), &to.join(&name), sums)?;
+                        let linked = to.join(&name);
+                        share_file(&item.path(), &linked, sums)?;
+                        bytes = bytes.saturating_add(fs::symlink_metadata(&linked)?.len());
                     }
                 }
             }
             Step::Seal(dir, mtime) => File::open(&dir)?.set_modified(mtime)?,
         }
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Gives `target` the content of `source`: a hard link, or a byte copy
@@ -260,36 +263,4 @@ pub(crate) fn remove_leftover(dir: &Path, meta: &Metadata) -> bool {
     }
     let Ok(handle) = File::open(dir) else { return false };
     handle.try_lock().is_ok() && remove_tree(dir, |_| {}).is_ok()
-}
-
-/// Whether two metadata describe the same inode.
-pub(crate) fn same_inode(a: &Metadata, b: &Metadata) -> bool {
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_copy_keeps_content_mtime_and_digest() {
-        let dir = std::env::temp_dir().join(format!("netdisk-copybytes-{}", std::process::id()));
-        let _ = remove_tree(&dir, |_| {});
-        fs::create_dir_all(&dir).unwrap();
-        let sums = Sums::new(dir.join("sums"));
-        let (a, b) = (dir.join("a"), dir.join("b"));
-        fs::write(&a, b"hello").unwrap();
-        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::options().write(true).open(&a).unwrap().set_modified(when).unwrap();
-        let meta = fs::metadata(&a).unwrap();
-        sums.put(&meta, crate::Digest::of(b"hello")).unwrap();
-        copy_from(&File::open(&a).unwrap(), &b, &sums).unwrap();
-        let copy = fs::metadata(&b).unwrap();
-        assert_eq!(fs::read(&b).unwrap(), b"hello");
-        assert_eq!(copy.modified().unwrap(), when);
-        assert!(!same_inode(&meta, &copy));
-        assert_eq!(sums.get(&copy), Some(crate::Digest::of(b"hello")));
-        remove_tree(&dir, |_| {}).unwrap();
-        assert!(!dir.exists());
-    }
 }

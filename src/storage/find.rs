@@ -22,15 +22,11 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::proto::body::FindLine;
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
 use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::same_inode;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
-
-/// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
-/// value on x86, ARM and RISC-V Linux).
-const O_NONBLOCK: i32 = 0o4000;
+use crate::sys;
 
 /// The lines `find` of `p` has now, refused past `max`.
 pub(crate) fn count(tree: &Tree, p: &UserPath, max: usize) -> Result<usize> {
@@ -53,7 +49,7 @@ pub(crate) fn each_line(
     sums: &Sums,
     p: &UserPath,
     n: usize,
-    mut out: impl FnMut(FindLine) -> io::Result<()>,
+    mut out: impl FnMut(Found) -> io::Result<()>,
 ) -> Result<usize> {
     let entry = tree.entry(p)?;
     let top = tree.checked(p)?;
@@ -141,12 +137,23 @@ fn names_in(dir: &Path, rel: &str, max: usize) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The line of one entry, with its MD5 if it is a file.
-fn line_of(real: &Path, rel: &str, meta: &Metadata, sums: &Sums) -> io::Result<FindLine> {
+/// One entry found: its kind, size, mtime (seconds since 1970), MD5 (a
+/// file's) and path relative to where the walk started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) kind: Kind,
+    pub(crate) size: u64,
+    pub(crate) mtime: u64,
+    pub(crate) md5: Option<Digest>,
+    pub(crate) path: String,
+}
+
+/// One entry found, with its MD5 if it is a file.
+fn line_of(real: &Path, rel: &str, meta: &Metadata, sums: &Sums) -> io::Result<Found> {
     let mtime = clock::secs(meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let (kind, size, md5) =
         if meta.is_dir() { (Kind::Dir, 0, None) } else { (Kind::File, meta.len(), Some(digest_of(real, meta, sums)?)) };
-    Ok(FindLine { kind, size, mtime, md5, path: rel.to_string() })
+    Ok(Found { kind, size, mtime, md5, path: rel.to_string() })
 }
 
 /// A file's recorded MD5, or computed now (and recorded) if it has none.
@@ -154,7 +161,7 @@ fn digest_of(real: &Path, meta: &Metadata, sums: &Sums) -> io::Result<Digest> {
     if let Some(digest) = sums.get(meta) {
         return Ok(digest);
     }
-    let file: File = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(real)?;
+    let file: File = OpenOptions::new().read(true).custom_flags(sys::O_NONBLOCK).open(real)?;
     let opened = file.metadata()?;
     if !opened.is_file() || !same_inode(&opened, meta) {
         return Err(io::Error::new(io::ErrorKind::NotFound, "changed while listing"));

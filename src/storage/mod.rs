@@ -13,6 +13,8 @@ pub(crate) mod digests;
 pub(crate) mod durable;
 pub mod error;
 pub(crate) mod find;
+pub mod health;
+pub(crate) mod links;
 pub(crate) mod mtime;
 pub(crate) mod quota;
 pub(crate) mod replace;

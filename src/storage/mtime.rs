@@ -20,15 +20,16 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::storage::content::random_hex;
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
 use crate::storage::durable::{sync_fs, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::same_inode;
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::sys;
 
-/// `O_NONBLOCK | O_NOFOLLOW` (x86, ARM and RISC-V Linux): a FIFO or a
-/// link swapped in under us is refused, never followed or waited on.
-const O_NONBLOCK_NOFOLLOW: i32 = 0o4000 | 0o400000;
+/// A FIFO or a link swapped in under us is refused, never followed or
+/// waited on.
+const O_NONBLOCK_NOFOLLOW: i32 = sys::O_NONBLOCK | sys::O_NOFOLLOW;
 
 /// Sets the mtime of the file at `p` to `time`, without changing any
 /// other path's; `scratch` (the user's staging area) holds the private

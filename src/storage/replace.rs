@@ -23,14 +23,16 @@
 //! usage record; never the other way round.
 
 use std::fs::{self, File, Metadata};
-use std::io::{self, Seek};
+use std::io;
 use std::path::Path;
 
 use crate::digest::Digest;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::durable::sync_parent;
 use crate::storage::error::{Error, Result};
-use crate::storage::trash::{Kept, Trash};
+use crate::storage::links::same_inode;
+use crate::storage::trash::{Kept, Trash, rename_noreplace};
 use crate::storage::tree::{Tree, UserPath};
 
 /// A user's replace lock, held for one request's look at its target and
@@ -72,6 +74,14 @@ impl Replace {
         Ok(Displaced { old, kept })
     }
 
+    /// Renames `staged` to `target` (a real path of the user's tree) only
+    /// if nothing is there, then syncs the directory: the placement that
+    /// never replaces (`save`, `restore`). `AlreadyExists` if something is.
+    pub(crate) fn put_new(&self, staged: &Path, target: &Path) -> io::Result<()> {
+        rename_noreplace(staged, target)?;
+        sync_parent(target)
+    }
+
     /// Renames `staged` over `path` of `tree` after keeping what is there
     /// (synced), then syncs the directory: the whole replacement for one
     /// file (`claim`, `cp` of a file, `mv` over a file). `new` is the
@@ -92,7 +102,7 @@ impl Replace {
             displaced.discard();
             return Err(io(e));
         }
-        crate::storage::durable::sync_parent(&target).map_err(io)?;
+        sync_parent(&target).map_err(io)?;
         Ok(displaced.settle(at.2))
     }
 }
@@ -150,7 +160,7 @@ impl Displaced {
     pub(crate) fn finish(self, target: &Path, sums: &Sums) -> Settled {
         let still = fs::symlink_metadata(target).ok();
         let same = match (&self.old, &still) {
-            (Some(a), Some(b)) => crate::storage::copies::same_inode(a, b),
+            (Some(a), Some(b)) => same_inode(a, b),
             (None, None) => true,
             _ => false,
         };
@@ -176,32 +186,4 @@ impl Displaced {
         }
         Settled { replaced: Some(old.len()), kept }
     }
-}
-
-/// Gives `target` (new) the bytes of the open `source`: for a link that
-/// the file system refuses with `EMLINK`. The copy is flushed and gets
-/// `source`'s mtime and recorded digest (read from the handle, so it is
-/// the digest of the bytes copied).
-pub(crate) fn copy_from(source: &File, target: &Path, sums: &Sums) -> io::Result<File> {
-    let meta = source.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "not a regular file"));
-    }
-    let mut copy = File::options().write(true).create_new(true).open(target)?;
-    let mut reader = source;
-    let written = reader.seek(io::SeekFrom::Start(0)).and_then(|_| io::copy(&mut reader, &mut copy));
-    let done = written.and_then(|_| copy.set_modified(meta.modified()?)).and_then(|_| copy.sync_all());
-    if let Err(e) = done {
-        let _ = fs::remove_file(target);
-        return Err(e);
-    }
-    if let (Some(digest), Ok(new)) = (sums.get(&meta), copy.metadata()) {
-        let _ = sums.put(&new, digest);
-    }
-    Ok(copy)
-}
-
-/// Whether `e` is the file system's refusal of one more hard link.
-pub(crate) fn too_many_links(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::TooManyLinks
 }

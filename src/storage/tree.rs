@@ -23,9 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::clock;
-use crate::digest::Digest;
-use crate::proto::body::{ListLine, StatLine};
 use crate::storage::durable::{sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 
@@ -151,8 +148,14 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// What a path holds, as far as the protocol cares.
-pub use crate::proto::body::Kind;
+/// What a path holds: the two kinds the tree serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+}
 
 /// One line of a listing: a directory entry's name, type, size and
 /// time, and its metadata.
@@ -172,17 +175,6 @@ impl Entry {
         let size = if kind == Kind::Dir { 0 } else { meta.len() };
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         Some(Entry { kind, size, mtime, name, meta })
-    }
-
-    /// The `ls` line.
-    pub fn list_line(&self) -> ListLine {
-        ListLine { kind: self.kind, size: self.size, mtime: clock::secs(self.mtime), name: self.name.clone() }
-    }
-
-    /// The `stat` reply, given the file's MD5 (`None` for a directory).
-    pub fn stat_line(&self, md5: Option<Digest>) -> StatLine {
-        let mtime = clock::secs(self.mtime);
-        StatLine { kind: self.kind, size: self.size, mtime, md5, name: self.name.clone() }
     }
 }
 
