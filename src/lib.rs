@@ -37,6 +37,9 @@
 //! - [`server`]: the text face: accept loop and limits; shared state;
 //!   framing; the session and its handlers; configuration, the mapping of
 //!   engine errors and values to replies, `netdisk user`
+//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/` and share links
+//!   for browsers, `curl` and `wget`, on the same engine and state as the
+//!   text face (`--http ADDR`)
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,
@@ -61,6 +64,7 @@ pub mod client;
 pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
+pub mod http;
 pub mod log;
 pub mod proto;
 pub mod secret;
