@@ -73,6 +73,7 @@ pub mod client;
 pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
+pub mod http;
 pub mod proto;
 pub(crate) mod sendfile;
 pub mod server;

@@ -1,0 +1,3 @@
+//! The HTTP face (issue 21 builds it); WebDAV lives in [`dav`].
+
+pub mod dav;
