@@ -19,10 +19,16 @@ impl Shell {
     /// `share PATH [DAYS]`: prints the new code on a line of its own.
     pub(crate) fn share(&mut self, path: &str, days: Option<&str>) -> Result<(), String> {
         let days = days.map(parse_days).transpose()?;
-        let code = self.client.share(path, days).map_err(|e| e.to_string())?;
+        let (code, link) = self.client.share_link(path, days).map_err(|e| e.to_string())?;
         let until = days.map_or("until you unshare it".into(), |d| format!("for {d} day{}", plural(d)));
         println!("share code: {code}");
-        println!("  anyone logged in who has it can peek at and save a copy of {path}, {until}");
+        match link {
+            Some(link) => {
+                println!("share link: {link}");
+                println!("  anyone who has the link or the code can see, download and save a copy of {path}, {until}");
+            }
+            None => println!("  anyone logged in who has it can peek at and save a copy of {path}, {until}"),
+        }
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::server::config::Config;
@@ -37,7 +37,11 @@ pub struct Shared {
     pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Unknown share codes tried over HTTP, per address: a back-off like
+    /// the login one, kept apart from it (HTTP.md "Share links").
+    guesses: Mutex<HashMap<IpAddr, Vec<Instant>>>,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
+    link_base: OnceLock<String>,
 }
 
 /// A token bucket: registrations an address may still make, as of `at`.
@@ -64,7 +68,9 @@ impl Shared {
             config,
             conns: Mutex::default(),
             failures: Mutex::default(),
+            guesses: Mutex::default(),
             registrations: Mutex::default(),
+            link_base: OnceLock::new(),
         }
     }
 
@@ -95,16 +101,14 @@ impl Shared {
     /// answering: 100 ms, doubling with each recent failure from that
     /// address, at most 5 s. Reconnecting does not reset it.
     pub fn login_failed(&self, ip: IpAddr) -> Duration {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
-        }
-        let times = map.entry(ip).or_default();
-        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        times.push(now);
-        let n = times.len().min(7) as u32;
-        Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
+        backoff(&self.failures, ip)
+    }
+
+    /// Records an unknown share code tried from `ip` and returns how long
+    /// to wait before answering, growing like [`Shared::login_failed`] but
+    /// counted apart from it.
+    pub fn share_guess_failed(&self, ip: IpAddr) -> Duration {
+        backoff(&self.guesses, ip)
     }
 
     /// Takes one registration from `ip`'s bucket; `false` when it is empty.
@@ -128,15 +132,50 @@ impl Shared {
 
     /// Counts a new connection in, if the limits allow it.
     pub(crate) fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        self.enter_as(ip, true)
+    }
+
+    /// Counts a new connection in against `--max-clients`, and against the
+    /// per-address limit of `ip` when `per_ip` (not for a trusted proxy,
+    /// whose clients are told apart per request).
+    pub(crate) fn enter_as(self: &Arc<Self>, ip: IpAddr, per_ip: bool) -> Option<Slot> {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = conns.per_ip.get(&ip).copied().unwrap_or(0);
+        let mine = if per_ip { conns.per_ip.get(&ip).copied().unwrap_or(0) } else { 0 };
         if conns.total >= self.config.max_clients || mine >= self.config.max_per_ip {
             return None;
         }
         conns.total += 1;
-        *conns.per_ip.entry(ip).or_default() += 1;
-        Some(Slot { shared: Arc::clone(self), ip })
+        if per_ip {
+            *conns.per_ip.entry(ip).or_default() += 1;
+        }
+        Some(Slot { shared: Arc::clone(self), ip: per_ip.then_some(ip) })
     }
+
+    /// Where the links the text face hands out point (`share`): set once
+    /// when the HTTP face starts; `None` without it.
+    pub fn link_base(&self) -> Option<&str> {
+        self.link_base.get().map(String::as_str)
+    }
+
+    /// Sets [`Shared::link_base`] (the first call wins).
+    pub fn set_link_base(&self, base: String) {
+        let _ = self.link_base.set(base);
+    }
+}
+
+/// Records a failure from `ip` in `failures` and returns the wait: 100
+/// ms, doubling with each recent failure from that address, at most 5 s.
+fn backoff(failures: &Mutex<HashMap<IpAddr, Vec<Instant>>>, ip: IpAddr) -> Duration {
+    let mut map = failures.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if map.len() > 100_000 {
+        map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
+    }
+    let times = map.entry(ip).or_default();
+    times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+    times.push(now);
+    let n = times.len().min(7) as u32;
+    Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
 }
 
 /// A counted connection; leaving the count happens on drop, even when the
@@ -145,17 +184,20 @@ impl Shared {
 /// is never refused for its own old session.
 pub struct Slot {
     shared: Arc<Shared>,
-    ip: IpAddr,
+    /// The address counted in the per-address limit, if any.
+    ip: Option<IpAddr>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut conns = self.shared.conns.lock().unwrap_or_else(|e| e.into_inner());
         conns.total -= 1;
-        if let Some(n) = conns.per_ip.get_mut(&self.ip) {
+        if let Some(ip) = self.ip
+            && let Some(n) = conns.per_ip.get_mut(&ip)
+        {
             *n -= 1;
             if *n == 0 {
-                conns.per_ip.remove(&self.ip);
+                conns.per_ip.remove(&ip);
             }
         }
     }

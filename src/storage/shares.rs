@@ -118,8 +118,10 @@ impl Shares {
         Ok(share)
     }
 
-    /// The live share with this code, if the text is a code at all.
+    /// The live share with this code, if the text is a code at all
+    /// (in any case: codes are case-insensitive).
     pub(crate) fn lookup(&self, code: &str) -> Option<Share> {
+        let code = &code.to_ascii_lowercase();
         if !valid_code(code) {
             return None;
         }
