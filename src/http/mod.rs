@@ -17,9 +17,9 @@
 //! headers every response carries. Nothing here panics on what a client
 //! sends; a panic in one connection ends that connection only.
 
-pub mod dav;
 mod auth;
 mod date;
+pub mod dav;
 mod engine;
 mod files;
 mod html;

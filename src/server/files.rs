@@ -13,8 +13,16 @@ use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
 use crate::server::quota;
 use crate::storage::find::find as find_lines;
+use crate::storage::locks::Locks;
+use crate::storage::props;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
+
+/// Refuses (`450`) a write of `path` that a WebDAV lock holds: the text
+/// protocol submits no lock token (`whole`: what is under it counts too).
+pub(crate) fn unlocked(cx: &Cx, login: &Login, path: &UserPath, whole: bool) -> Result<()> {
+    Locks::refuse_locked(&cx.shared.data, &login.user, path, whole)
+}
 
 /// `257 "PATH"`.
 fn path_reply(code: Code, path: &UserPath) -> Reply {
@@ -38,6 +46,7 @@ pub(crate) fn ls(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, false)?;
         tree.makedir(&path)?;
         Ok(path_reply(Code::Path, &path))
     });
@@ -65,6 +74,7 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, true)?;
         login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
@@ -82,6 +92,9 @@ pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
+        if to.is_some() {
+            unlocked(cx, login, &path, true)?;
+        }
         let back = login.trash(cx.shared).restore(tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
@@ -104,6 +117,7 @@ pub(crate) fn purge(cx: &Cx, login: &Login, target: &Purge) -> Handled {
 
 pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, true)?;
         tree.remove_dir(&path)?;
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });
@@ -114,9 +128,14 @@ pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
+        unlocked(cx, login, &a, true)?;
+        unlocked(cx, login, &b, true)?;
         let replaced = replaced_by_move(tree, &a, &b);
         let kept = std::cell::Cell::new(false);
         tree.rename_with(&a, &b, || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k)))?;
+        if let (Ok(from), Ok(to)) = (tree.checked(&a), tree.checked(&b)) {
+            let _ = props::moved(&from, &to);
+        }
         // A file kept in the trash keeps its record.
         if let Some(gone) = replaced.filter(|_| !kept.get()) {
             cx.shared.sums.forget(&gone);
@@ -141,6 +160,7 @@ fn keep_replaced(cx: &Cx, login: &Login, from: &UserPath, to: &UserPath) -> Resu
 
 pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, false)?;
         tree.makedirs(&path)?;
         Ok(path_reply(Code::Path, &path))
     });
@@ -154,6 +174,7 @@ pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     let staging = login.staging(cx.shared);
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
+        unlocked(cx, login, &b, true)?;
         let plan = tree.plan_copy(&a, &b)?;
         tree.check_copy_length(&b, &plan, &staging)?;
         let booking = quota::book(cx, login, plan.bytes, &b)?;

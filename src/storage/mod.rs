@@ -12,6 +12,8 @@ pub(crate) mod copies;
 pub(crate) mod digests;
 pub(crate) mod durable;
 pub(crate) mod find;
+pub mod locks;
+pub mod props;
 pub(crate) mod shares;
 pub(crate) mod staging;
 pub(crate) mod trash;

@@ -30,6 +30,7 @@ use crate::proto::body::TrashLine;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::props;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -151,6 +152,7 @@ impl Trash {
         let real = tree.checked(path)?;
         if self.days == 0 {
             let hidden = self.hidden_slot().map_err(io)?;
+            props::forget(&real).map_err(io)?;
             fs::rename(&real, &hidden).map_err(io)?;
             sync_parent(&real).map_err(io)?;
             let _ = remove_tree(&hidden, |m| sums.forget(m));
@@ -159,6 +161,7 @@ impl Trash {
         let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
         let info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
         let slot = self.new_entry(&info).map_err(io)?;
+        props::to_trash(&real, &slot).map_err(io)?;
         fs::rename(&real, slot.join("item")).map_err(io)?;
         sync_dir(&slot).and_then(|_| sync_parent(&real)).map_err(io)
     }
@@ -193,7 +196,9 @@ impl Trash {
             Ok(m) if m.is_file() => m,
             _ => return Ok(None),
         };
-        if self.days == 0 || (new.is_some() && sums.get(&meta) == new) {
+        // An empty file loses nothing by not being kept (clients such as
+        // davfs2 and Finder make one before the real content).
+        if self.days == 0 || meta.len() == 0 || (new.is_some() && sums.get(&meta) == new) {
             return Ok(None);
         }
         let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
@@ -290,6 +295,7 @@ impl Trash {
             Err(e) => return Err(Error::io(&what, e)),
         }
         let io = |e| Error::io(&what, e);
+        props::from_trash(&slot, &real).map_err(io)?;
         sync_parent(&real).and_then(|_| sync_dir(&slot)).map_err(io)?;
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);
