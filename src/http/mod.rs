@@ -344,15 +344,20 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
     }
 }
 
-/// A target as the log shows it: a share's code replaced by `…`.
+/// A target as the log shows it: decoded (when it decodes), its query
+/// left out, a share's code replaced by `…`.
 fn shown_path(target: &str) -> String {
-    let path = target.split('?').next().unwrap_or_default();
-    match path.strip_prefix("/s/") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, after)) => format!("/s/…/{after}"),
-            None => "/s/…".to_string(),
-        },
-        None => path.to_string(),
+    let raw = target.split('?').next().unwrap_or_default();
+    let path = match target::segments(raw) {
+        Ok(s) if s.trailing_slash => format!("/{}/", s.names.join("/")),
+        Ok(s) => format!("/{}", s.names.join("/")),
+        Err(_) => raw.to_string(),
+    };
+    let mut parts = path.splitn(4, '/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(""), Some("s"), Some(_), Some(rest)) => format!("/s/…/{rest}"),
+        (Some(""), Some("s"), Some(_), None) => "/s/…".to_string(),
+        _ => path,
     }
 }
 
@@ -452,6 +457,9 @@ mod tests {
     #[test]
     fn share_codes_never_reach_the_log() {
         assert_eq!(shown_path("/s/abcdefghijkmnpq2/a/b.txt?zip"), "/s/…/a/b.txt");
+        assert_eq!(shown_path("/s/abcdefghijkmnpq2/%E5%AD%90/"), "/s/…/子/");
+        assert_eq!(shown_path("/s/abcdefghijkmnpq2/%2e%2e"), "/s/…/%2e%2e");
+        assert_eq!(shown_path("/s/ABCDEFGHIJKMNPQ2"), "/s/…");
         assert_eq!(shown_path("/s/abcdefghijkmnpq2"), "/s/…");
         assert_eq!(shown_path("/files/a"), "/files/a");
     }
