@@ -65,7 +65,7 @@ pub(crate) fn user_path(names: &[String]) -> engine::Result<UserPath> {
     }
 }
 
-fn get(cx: &Cx, login: &Login, path: &UserPath) -> Reply {
+pub(crate) fn get(cx: &Cx, login: &Login, path: &UserPath) -> Reply {
     match login.tree.entry(path) {
         Ok(entry) if entry.kind == Kind::Dir => return cx.failure(404, "a folder: folders are listed by the web app"),
         Ok(_) => {}
@@ -109,7 +109,7 @@ fn announced(cx: &Cx) -> Result<Option<Digest>, Reply> {
     }
 }
 
-fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
+pub(crate) fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
     if engine::read_only(cx.shared) {
         return cx.failure(503, "storage is read-only until the server restarts");
     }
