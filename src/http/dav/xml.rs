@@ -476,16 +476,28 @@ fn unescape(raw: &str) -> Result<String, XmlError> {
     Ok(out)
 }
 
-/// Escapes text for element content and attribute values.
+/// Escapes text for element content (quotes stay as they are: clients
+/// read ETags such as `"MD5"` from element text).
 pub fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
             '\r' => out.push_str("&#13;"),
             c => out.push(c),
+        }
+    }
+}
+
+/// Escapes an attribute value (in double quotes).
+fn escape_attr(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            c => escape(&c.to_string(), out),
         }
     }
 }
@@ -608,7 +620,7 @@ impl Writer {
         } else {
             let p = format!("n{depth}");
             let mut d = format!(" xmlns:{p}=\"");
-            escape(&e.name.ns, &mut d);
+            escape_attr(&e.name.ns, &mut d);
             d.push('"');
             (format!("{p}:{}", e.name.local), d)
         };
@@ -625,11 +637,11 @@ impl Writer {
             } else {
                 let p = format!("a{depth}x{i}");
                 self.out.push_str(&format!("xmlns:{p}=\""));
-                escape(&n.ns, &mut self.out);
+                escape_attr(&n.ns, &mut self.out);
                 self.out.push_str(&format!("\" {p}:{}", n.local));
             }
             self.out.push_str("=\"");
-            escape(v, &mut self.out);
+            escape_attr(v, &mut self.out);
             self.out.push('"');
         }
         tag
