@@ -206,6 +206,9 @@ fn a_lock_binds_the_text_face_and_other_processes() {
     assert!(c.cmd("rm f").starts_with("450"));
     assert!(c.cmd("mv f g").starts_with("450"));
     assert!(c.cmd("cp f g").starts_with("226") || c.cmd("stat g").starts_with("213"), "reading it is fine");
+    // So does HTTP's /files/.
+    assert_eq!(req(&s.http, "ann", "PUT", "/files/f", "", b"two").status, 423);
+    assert_eq!(req(&s.http, "ann", "DELETE", "/files/f", "", b"").status, 423);
     // Another server process over the same data sees the lock.
     let r = req(&other.http, "ann", "PUT", "/dav/f", "", b"two");
     assert_eq!(r.status, 423, "{r:?}");
@@ -272,6 +275,10 @@ fn dead_properties_travel_with_their_resource() {
     assert_eq!(tag_of("/dav/e/back").as_deref(), Some("file"));
     // Listings never show where they are kept.
     assert_eq!(c.ls("e"), vec!["back".to_string(), "g".to_string()]);
+    // A folder whose only content is its own properties is empty to rmdir.
+    c.ok("makedir p", "257");
+    assert_eq!(req(&s.http, "ann", "PROPPATCH", "/dav/p/", "", set("x").as_bytes()).status, 207);
+    c.ok("rmdir p", "250");
 }
 
 #[test]

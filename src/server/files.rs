@@ -118,6 +118,9 @@ pub(crate) fn purge(cx: &Cx, login: &Login, target: &Purge) -> Handled {
 pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         unlocked(cx, login, &path, true)?;
+        if let Ok(real) = tree.dir(&path) {
+            let _ = props::clear_if_empty(&real);
+        }
         tree.remove_dir(&path)?;
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });

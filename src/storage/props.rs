@@ -150,6 +150,17 @@ pub fn from_trash(slot: &Path, real: &Path) -> io::Result<()> {
     fs::rename(kept, record)
 }
 
+/// Before the folder `real` is removed as empty (`rmdir`): its own
+/// records go, when they are all it holds.
+pub fn clear_if_empty(real: &Path) -> io::Result<()> {
+    let hidden = real.join(HIDDEN);
+    let mut others = fs::read_dir(real)?.filter_map(|e| e.ok()).filter(|e| e.file_name() != HIDDEN);
+    if others.next().is_none() && hidden.exists() {
+        return crate::storage::durable::remove_tree(&hidden, |_| {});
+    }
+    Ok(())
+}
+
 /// The file at `real` is deleted for good: so is its record.
 pub fn forget(real: &Path) -> io::Result<()> {
     match fs::symlink_metadata(real) {
