@@ -441,6 +441,35 @@ fn connections_over_the_limit_get_503_with_retry_after() {
 }
 
 #[test]
+fn idle_keep_alive_connections_make_room_first() {
+    let s = http_fixture(common::test_name!(), &["--max-clients", "2"]);
+    let idle = |s: &Fixture| {
+        let mut sock = TcpStream::connect(&s.http).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        sock.write_all(b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut buf = [0u8; 1024];
+        let n = sock.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 404"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+        sock
+    };
+    s.wait_log("action=disconnect", 1);
+    let (a, b) = (idle(&s), idle(&s));
+    // Both slots are taken by idle connections: a new one still gets in
+    // (once they are listed as idle, just after their answer), and the
+    // oldest idle one is closed for it.
+    wait_until(20, "room made", || exchange(&s.http, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 404);
+    s.wait_log("idle connection closed for a new one", 1);
+    let closed = |mut sock: &TcpStream| {
+        sock.set_nonblocking(true).unwrap();
+        matches!(sock.read(&mut [0u8; 16]), Ok(0))
+    };
+    assert!(closed(&a) ^ closed(&b), "one idle connection was closed, the other kept");
+    // A connection that has not sent its first request is never closed for another.
+    let _silent = (TcpStream::connect(&s.http).unwrap(), TcpStream::connect(&s.http).unwrap());
+    wait_until(20, "a refusal", || exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 503);
+}
+
+#[test]
 fn basic_only_on_loopback_or_behind_tls() {
     // Loopback as a trusted proxy: only its word about TLS counts.
     let s = http_fixture(common::test_name!(), &["--trust-proxy", "127.0.0.1"]);

@@ -130,7 +130,7 @@ pub(crate) fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
     let (mut spooled, size) = match cx.req.framing {
         Framing::Length(n) => (None, n),
         Framing::None => (None, 0),
-        Framing::Chunked => match spool(cx, login) {
+        Framing::Chunked => match continue_if_asked(cx).and_then(|_| spool(cx, login)) {
             Ok((file, size)) => (Some(file), size),
             Err(reply) => return reply,
         },
@@ -141,11 +141,7 @@ pub(crate) fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
         Ok(up) => up,
         Err(e) => return cx.engine_failure(&e),
     };
-    if cx.req.expects_continue
-        && spooled.is_none()
-        && size > 0
-        && cx.conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
-    {
+    if spooled.is_none() && size > 0 && continue_if_asked(cx).is_err() {
         return Reply::new(400).with_note("client gone");
     }
     let received = match spooled.as_mut() {
@@ -171,6 +167,17 @@ pub(crate) fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
         Err(e) => return cx.failure(400, &e.to_string()).with_note("md5 mismatch"),
     };
     commit(cx, login, path, verified, existed)
+}
+
+/// `100 Continue` when the client waits for it (the request is then
+/// authorised and, when its length is known, fits the quota).
+fn continue_if_asked(cx: &mut Cx) -> Result<(), Reply> {
+    match cx.req.expects_continue && cx.req.minor == 1 {
+        true => {
+            cx.conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| Reply::new(400).with_note("client gone"))
+        }
+        false => Ok(()),
+    }
 }
 
 /// A folder must hold the target, and no folder may be in its way.

@@ -23,6 +23,7 @@ pub mod dav;
 mod engine;
 mod files;
 mod html;
+mod idle;
 mod serve;
 mod share;
 mod target;
@@ -178,7 +179,15 @@ pub fn serve(listener: TcpListener, shared: Arc<Shared>) {
 fn admit(shared: &Arc<Shared>, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
     let trusted = shared.config.trust_proxy.iter().any(|c| c.contains(peer.ip()));
-    let Some(slot) = shared.enter_as(auth::key_of(peer.ip()), !trusted) else {
+    let key = auth::key_of(peer.ip());
+    let enter = || shared.enter_as(key, !trusted);
+    // Over a limit: an idle keep-alive connection is closed first.
+    let slot = enter().or_else(|| {
+        let closed = idle::close_one(key, shared.all_taken())?;
+        engine::event(closed, "-", "http", "", "idle connection closed for a new one", 0);
+        enter()
+    });
+    let Some(slot) = slot else {
         engine::event(peer, "-", "http connect", "", "503 too many connections", 0);
         return busy(stream);
     };
@@ -209,11 +218,19 @@ fn busy(stream: TcpStream) {
 fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, slot: Slot) {
     let _ = stream.set_nodelay(true);
     let config = &shared.config;
-    let mut conn = Conn::new(stream, config.stall_timeout);
+    let stream = Arc::new(stream);
+    let slot = idle::Held::new(slot);
+    let mut conn = Conn::new(Arc::clone(&stream), config.stall_timeout);
     let mut idle_from = Instant::now();
     let mut wait = config.login_timeout;
+    let mut first = true;
     loop {
-        match conn.read_head(idle_from + wait, config.login_timeout) {
+        // Between requests the connection may be closed to make room.
+        let listed = (!first).then(|| idle::list(peer, auth::key_of(peer.ip()), &stream, &slot));
+        let head = conn.read_head(idle_from + wait, config.login_timeout);
+        drop(listed);
+        first = false;
+        match head {
             Ok(req) => {
                 if !exchange(shared, &mut conn, peer, &req) {
                     break;

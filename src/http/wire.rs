@@ -10,6 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest request line (method, target, version): `414` beyond.
@@ -100,7 +101,8 @@ pub(crate) enum NoHead {
 /// One client connection: the socket and the head buffer, which exists
 /// only while a request is being read (an idle connection holds none).
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    /// Shared with the idle registry (`http::idle`), which may shut it.
+    pub(crate) stream: Arc<TcpStream>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -109,7 +111,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, stall: Duration) -> Conn {
+    pub(crate) fn new(stream: Arc<TcpStream>, stall: Duration) -> Conn {
         Conn { stream, buf: Vec::new(), start: 0, end: 0, stall }
     }
 
@@ -200,7 +202,7 @@ impl Conn {
             let wait = deadline.checked_duration_since(Instant::now()).filter(|w| !w.is_zero());
             let wait = wait.ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))?;
             let _ = self.stream.set_read_timeout(Some(wait));
-            match self.stream.read(&mut self.buf[self.end..]) {
+            match (&*self.stream).read(&mut self.buf[self.end..]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n);
@@ -222,7 +224,7 @@ impl Conn {
         }
         let _ = self.stream.set_read_timeout(Some(self.stall));
         loop {
-            match self.stream.read(out) {
+            match (&*self.stream).read(out) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
@@ -241,7 +243,7 @@ impl Conn {
     /// Writes all of `bytes`, bounded by the stall timeout.
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         let _ = self.stream.set_write_timeout(Some(self.stall));
-        self.stream.write_all(bytes)
+        (&*self.stream).write_all(bytes)
     }
 
     /// After an answer sent before its request's body was read: shuts
@@ -254,7 +256,7 @@ impl Conn {
         let mut left: usize = 64 << 20;
         while let Some(wait) = deadline.checked_duration_since(Instant::now()).filter(|w| !w.is_zero()) {
             let _ = self.stream.set_read_timeout(Some(wait));
-            match self.stream.read(&mut sink) {
+            match (&*self.stream).read(&mut sink) {
                 Ok(0) => break,
                 Ok(n) if n < left => left -= n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -151,6 +151,12 @@ impl Shared {
         Some(Slot { shared: Arc::clone(self), ip: per_ip.then_some(ip) })
     }
 
+    /// Whether `--max-clients` connections are open (else a refusal is
+    /// for the per-address limit).
+    pub(crate) fn all_taken(&self) -> bool {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).total >= self.config.max_clients
+    }
+
     /// Where the links the text face hands out point (`share`): set once
     /// when the HTTP face starts; `None` without it.
     pub fn link_base(&self) -> Option<&str> {
