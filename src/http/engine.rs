@@ -9,17 +9,17 @@
 //! product: it only forwards.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::digest::Digest;
 pub(crate) use crate::server::error::{Error, ErrorKind, Result};
 pub(crate) use crate::server::handler::Login;
 use crate::server::handler::home_id;
 use crate::server::log;
 pub(crate) use crate::server::shared::{Shared, Slot};
 use crate::storage::content::Store;
-use crate::storage::staging::Limits;
+use crate::storage::replace::Replace;
+use crate::storage::staging::{Limits, Place, Verified, commit_group};
 use crate::storage::tree::{Tree, UserPath};
 
 /// The logged-in view of `user` (their tree, trash, staging, quota),
@@ -39,14 +39,61 @@ pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
     Limits { max_file_size: shared.config.max_file_size, quota }
 }
 
-/// After a commit of `size` bytes with `md5` at `real` by `user`: the
-/// content goes into the store for `claim` (best effort, as after a text
-/// upload).
-pub(crate) fn committed(shared: &Shared, user: &str, real: &Path, size: u64, md5: Digest) {
-    let store = Store::new(&shared.data, shared.config.dedup);
-    if size > 0 && store.add(user, real, size, md5, &shared.sums).is_err() {
-        log::server("store", "a committed file was not added");
+/// Commits verified uploads of `login` through the engine's one
+/// commit-and-replace primitive, under the user's replace lock, as a text
+/// upload's group commit does (the replaced files kept in the trash, the
+/// content added to the store for `claim`).
+pub(crate) fn commit(shared: &Shared, login: &Login, items: Vec<(Verified, UserPath)>) -> Vec<Result<PathBuf>> {
+    let replace = match Replace::lock(&shared.data, &login.user) {
+        Ok(replace) => replace,
+        Err(e) => return items.iter().map(|_| Err(Error::new(e.kind(), e.to_string()))).collect(),
+    };
+    let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
+    let (user, tree, sums) = (login.user.as_str(), &login.tree, &shared.sums);
+    let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
+    commit_group(items, &place)
+}
+
+/// Copies `from` to `to` in `login`'s tree as `cp` does: hard links
+/// built aside, booked against the quota, put in place through the
+/// commit-and-replace primitive (a file replaced at `to` kept in the
+/// trash).
+pub(crate) fn copy(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let (tree, staging) = (&login.tree, login.staging(shared));
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let plan = tree.plan_copy(from, to)?;
+    tree.check_copy_length(to, &plan, &staging)?;
+    let booking = match shared.quota_of(&login.user) {
+        Some(limit) => Some(login.quota(shared, limit).book(&staging, plan.bytes, &to.to_string())?),
+        None => None,
+    };
+    let (trash, sums) = (login.trash(shared), &shared.sums);
+    let built = tree.build_copy(from, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+        replace.put((tree, &trash, sums), &built.path, to, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(shared);
     }
+    Ok(())
+}
+
+/// Renames `from` to `to` (where nothing is: a destination is sent to
+/// the trash first) under the user's replace lock.
+pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let _replace = Replace::lock(&shared.data, &login.user)?;
+    login.tree.rename_with(from, to, || Ok(()))
+}
+
+/// Sends `path` of `login`'s tree to the trash (deleted at once with no
+/// trash), under the user's replace lock.
+pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    login.trash(shared).remove(&replace, &login.tree, path, &shared.sums)?;
+    if shared.config.trash_days == 0 {
+        login.usage_changed(shared);
+    }
+    Ok(())
 }
 
 /// One line in the event log.

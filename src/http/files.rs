@@ -18,7 +18,7 @@ use crate::http::target::has_flag;
 use crate::http::wire::Framing;
 use crate::http::{Cx, Reply, dav, not_allowed};
 use crate::storage::content::random_hex;
-use crate::storage::staging::{Download, Place, Request, Stop, Upload, commit_group};
+use crate::storage::staging::{Download, Request, Stop, Upload};
 use crate::storage::tree::{Kind, UserPath};
 
 const ALLOW: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
@@ -90,13 +90,8 @@ fn delete(cx: &Cx, login: &Login, path: &UserPath) -> Reply {
     if path.is_root() {
         return cx.failure(409, "the top folder cannot be removed");
     }
-    match login.trash(cx.shared).remove(&login.tree, path, &cx.shared.sums) {
-        Ok(()) => {
-            if cx.shared.config.trash_days == 0 {
-                login.usage_changed(cx.shared);
-            }
-            Reply::new(204)
-        }
+    match engine::remove(cx.shared, login, path) {
+        Ok(()) => Reply::new(204),
         Err(e) => cx.engine_failure(&e),
     }
 }
@@ -236,12 +231,9 @@ fn commit(
     existed: bool,
 ) -> Reply {
     let (size, md5) = (verified.size(), verified.md5());
-    let trash = login.trash(cx.shared);
-    let place = Place { tree: &login.tree, sums: &cx.shared.sums, trash: &trash };
-    let result = commit_group(vec![(verified, path.clone())], &place).pop();
+    let result = engine::commit(cx.shared, login, vec![(verified, path.clone())]).pop();
     match result {
-        Some(Ok(real)) => {
-            engine::committed(cx.shared, &login.user, &real, size, md5);
+        Some(Ok(_)) => {
             let mut reply = Reply::new(if existed { 204 } else { 201 });
             reply.head.set("ETag", etag(md5));
             reply.note = format!("{size} bytes");

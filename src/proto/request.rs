@@ -14,33 +14,7 @@ use crate::proto::{Code, Reply};
 /// Longest request line, counting its `\n` (and `\r`, if any).
 pub const MAX_LINE: usize = 4096;
 
-/// A password; it never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// A password from its text.
-    pub fn new(text: impl Into<String>) -> Password {
-        Password(text.into())
-    }
-
-    /// The secret, for hashing and for sending.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Password;
 
 /// A parsed request. Each variant is the command of the same name in
 /// [`COMMANDS`], whose usage names its fields.

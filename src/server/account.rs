@@ -3,6 +3,7 @@
 
 use crate::proto::body::Quota;
 use crate::proto::{Code, Password, Reply};
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::storage::users::check_password;
 

@@ -17,12 +17,15 @@ use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
 use crate::proto::body::{Challenge, MAX_RANGES, Stored};
 use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
+use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::quota::{Booking, book, within_booking};
+use crate::server::quota::book;
 use crate::storage::content::{Dedup, Held, Store, random_hex};
-use crate::storage::copies::same_inode;
-use crate::storage::durable::sync_parent;
+use crate::storage::links::same_inode;
+use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::quota::{Booking, within};
+use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
 
 /// Most bytes a challenge asks for, in all.
@@ -111,6 +114,13 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
     match fs::hard_link(&held.path, &staged.0) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_held()),
+        // Other users' links filled the inode: a copy of its bytes, which
+        // becomes the store's entry.
+        Err(e) if too_many_links(&e) => {
+            let copy = copy_from(&held.file, &staged.0, &cx.shared.sums).map_err(io_local)?;
+            store(cx).refresh(&held.meta, &staged.0, &copy, size, md5);
+            return Ok(Ready { path, size, md5, staged, booking, held: Some(held) });
+        }
         Err(e) => return Err(io_local(e)),
     }
     // The entry may have been replaced between the check and the link.
@@ -138,37 +148,24 @@ fn read_proof(cx: &mut Cx) -> std::result::Result<Option<Digest>, Outcome> {
     }
 }
 
-/// Puts the staged content at its path exactly like a committed upload.
+/// Puts the staged content at its path through the commit primitive,
+/// under the user's replace lock, within the booking. The staged inode is
+/// the store's (its digest recorded when it was verified) or a new empty
+/// or copied file whose digest was recorded from its handle: nothing here
+/// looks the path up again.
 fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
-    let (tree, sums) = (&login.tree, &cx.shared.sums);
-    let what = ready.path.to_string();
-    let io = |e| Error::io(&what, e);
-    let target = tree.file_target(&ready.path)?;
-    let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
-    let kept = within_booking(cx, login, ready.booking.as_ref(), || {
-        let kept = login.trash(cx.shared).keep_replaced(tree, &ready.path, Some(ready.md5), sums)?;
-        fs::rename(&ready.staged.0, &target).map_err(io)?;
-        Ok(kept)
-    })?;
-    sync_parent(&target).map_err(io)?;
-    let new = fs::symlink_metadata(&target).map_err(io)?;
-    if let Some(old) = old.filter(|o| !kept && !same_inode(o, &new)) {
-        sums.forget(&old);
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let trash = login.trash(cx.shared);
+    let at = (&login.tree, &trash, &cx.shared.sums);
+    let settled =
+        within(ready.booking.as_ref(), ready.size, || replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5)))?;
+    if settled.freed() {
+        login.usage_changed(cx.shared);
     }
-    if sums.get(&new) != Some(ready.md5) {
-        let _ = sums.put(&new, ready.md5);
+    if ready.size > 0 && store(cx).mark(&login.user, ready.size, ready.md5).is_err() {
+        cx.log(&login.user, "store", &ready.path.to_string(), "not marked", 0);
     }
-    remember(cx, login, &ready.path, ready.size, ready.md5);
     Ok(())
-}
-
-/// After a commit of `path` (upload or claim): the content goes into
-/// the store (best effort: a failure only costs a later claim).
-pub(crate) fn remember(cx: &Cx, login: &Login, path: &UserPath, size: u64, md5: Digest) {
-    let Ok(real) = login.tree.checked(path) else { return };
-    if size > 0 && store(cx).add(&login.user, &real, size, md5, &cx.shared.sums).is_err() {
-        cx.log(&login.user, "store", &path.to_string(), "not added", 0);
-    }
 }
 
 fn store(cx: &Cx) -> Store {

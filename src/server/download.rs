@@ -4,6 +4,7 @@
 
 use crate::proto::body::DownloadHead;
 use crate::proto::{Code, Reply};
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::storage::staging::Download;
 

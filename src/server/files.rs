@@ -5,16 +5,16 @@
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
 
-use std::os::unix::fs::MetadataExt;
-
-use crate::proto::body::QuotedPath;
+use crate::proto::body::{FindLine, QuotedPath, TrashLine};
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
 use crate::server::quota;
+use crate::server::view;
 use crate::storage::find::find as find_lines;
 use crate::storage::locks::Locks;
 use crate::storage::props;
+use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
 
@@ -39,7 +39,7 @@ pub(crate) fn ls(cx: &Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let mut limit = ListLimit::new(cx.shared.config.max_list);
     let mut named = Vec::new();
-    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), e.list_line().to_string())))?;
+    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), view::list_line(&e).to_string())))?;
     named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
     Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()).into())
 }
@@ -69,13 +69,14 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
         Kind::Dir => None,
         Kind::File => Some(Download::open(tree, &cx.shared.sums, &path, 0)?.md5),
     };
-    Ok(Reply::new(Code::Status, entry.stat_line(md5).to_string()).into())
+    Ok(Reply::new(Code::Status, view::stat_line(&entry, md5).to_string()).into())
 }
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         unlocked(cx, login, &path, true)?;
-        login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
+        login.trash(cx.shared).remove(&replace, tree, &path, &cx.shared.sums)?;
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
         }
@@ -87,7 +88,7 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
     let lines = login.trash(cx.shared).list(cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| TrashLine::from(l).to_string()).collect()).into())
 }
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
@@ -95,7 +96,8 @@ pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Han
         if to.is_some() {
             unlocked(cx, login, &path, true)?;
         }
-        let back = login.trash(cx.shared).restore(tree, id, to.map(|_| path))?;
+        let replace = Replace::lock(&cx.shared.data, &login.user)?;
+        let back = login.trash(cx.shared).restore(&replace, tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
     cx.note(&login.user, "restore", id, &result);
@@ -133,16 +135,9 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
         let (_, b) = login.resolve(to)?;
         unlocked(cx, login, &a, true)?;
         unlocked(cx, login, &b, true)?;
-        let replaced = replaced_by_move(tree, &a, &b);
-        let kept = std::cell::Cell::new(false);
-        tree.rename_with(&a, &b, || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k)))?;
+        move_over(cx, login, (tree, &a, &b))?;
         if let (Ok(from), Ok(to)) = (tree.checked(&a), tree.checked(&b)) {
             let _ = props::moved(&from, &to);
-        }
-        // A file kept in the trash keeps its record.
-        if let Some(gone) = replaced.filter(|_| !kept.get()) {
-            cx.shared.sums.forget(&gone);
-            login.usage_changed(cx.shared);
         }
         Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
     });
@@ -150,15 +145,28 @@ pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     Ok(result?.into())
 }
 
-/// Before `mv` or `cp` replaces a file at `to`: keeps it in the trash
-/// unless `from` holds the same content; true if it was kept.
-fn keep_replaced(cx: &Cx, login: &Login, from: &UserPath, to: &UserPath) -> Result<bool> {
-    if from == to {
-        return Ok(false);
+/// `mv` through the commit primitive: under the user's replace lock, a
+/// file at `b` is kept in the trash (unless `a` holds the same content),
+/// then `a` is renamed over it.
+fn move_over(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> Result<()> {
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
+    let mut displaced = None;
+    let moved = tree.rename_with(a, b, || {
+        if a == b || tree.entry(a)?.kind != Kind::File {
+            return Ok(());
+        }
+        let md5 = tree.entry(a).ok().and_then(|e| sums.get(&e.meta));
+        let d = replace.displace((tree, &trash, sums), b, md5)?;
+        d.sync().map_err(|e| crate::server::error::Error::io(&b.to_string(), e))?;
+        displaced = Some(d);
+        Ok(())
+    });
+    let settled = displaced.map(|d| d.finish(&tree.real(b), sums)).unwrap_or_default();
+    if settled.freed() {
+        login.usage_changed(cx.shared);
     }
-    let (tree, sums) = (&login.tree, &cx.shared.sums);
-    let md5 = tree.checked(from).ok().and_then(|p| std::fs::symlink_metadata(p).ok()).and_then(|m| sums.get(&m));
-    login.trash(cx.shared).keep_replaced(tree, to, md5, sums)
+    moved
 }
 
 pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
@@ -172,38 +180,38 @@ pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
 }
 
 /// `cp`: checks like `mv`, then the quota for the full size of what is
-/// copied, then the copy itself (hard links: see `storage::copies`).
+/// copied, then the copy (hard links: see `storage::copies`), booked as
+/// built and put in place through the commit primitive.
 pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
-    let staging = login.staging(cx.shared);
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
         unlocked(cx, login, &b, true)?;
-        let plan = tree.plan_copy(&a, &b)?;
-        tree.check_copy_length(&b, &plan, &staging)?;
-        let booking = quota::book(cx, login, plan.bytes, &b)?;
-        let kept = std::cell::Cell::new(true);
-        let keep = || keep_replaced(cx, login, &a, &b).map(|k| kept.set(k));
-        let copy = || tree.copy((&a, &b), &plan, &staging, &cx.shared.sums, keep);
-        quota::within_booking(cx, login, booking.as_ref(), copy)?;
-        if !kept.get() {
-            login.usage_changed(cx.shared);
-        }
+        copy(cx, login, (tree, &a, &b))?;
         Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
     });
     cx.note(&login.user, "cp", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
     Ok(result?.into())
 }
 
+fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> Result<()> {
+    let staging = login.staging(cx.shared);
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
+    let plan = tree.plan_copy(a, b)?;
+    tree.check_copy_length(b, &plan, &staging)?;
+    let booking = quota::book(cx, login, plan.bytes, b)?;
+    let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
+    let built = tree.build_copy(a, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+        replace.put((tree, &trash, sums), &built.path, b, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(cx.shared);
+    }
+    Ok(())
+}
+
 pub(crate) fn find(cx: &Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let lines = find_lines(tree, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()).into())
-}
-
-/// The file that moving `from` to `to` would replace (not `from` itself,
-/// which `to` may name through another link), for forgetting its MD5.
-fn replaced_by_move(tree: &Tree, from: &UserPath, to: &UserPath) -> Option<std::fs::Metadata> {
-    let (source, target) = (tree.entry(from).ok()?, tree.entry(to).ok()?);
-    let same = source.meta.dev() == target.meta.dev() && source.meta.ino() == target.meta.ino();
-    (target.kind == Kind::File && !same).then_some(target.meta)
+    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()).into())
 }

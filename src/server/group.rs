@@ -15,13 +15,16 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::proto::body::Stored;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
+use crate::server::error::Error;
+use crate::server::error::Replied;
 use crate::server::handler::{Cx, Login};
 use crate::storage::content::Store;
+use crate::storage::replace::Replace;
 use crate::storage::staging::{Place, Verified, commit_group};
 use crate::storage::tree::UserPath;
 
@@ -117,27 +120,33 @@ impl Group {
     }
 }
 
+/// Commits `items` under the user's replace lock.
+fn commit(cx: &Cx, login: &Login, items: Vec<(Verified, UserPath)>) -> Vec<crate::server::error::Result<PathBuf>> {
+    let replace = match Replace::lock(&cx.shared.data, &login.user) {
+        Ok(replace) => replace,
+        Err(e) => return items.iter().map(|_| Err(Error::new(e.kind(), e.to_string()))).collect(),
+    };
+    let (trash, store) = (login.trash(cx.shared), Store::new(&cx.shared.data, cx.shared.config.dedup));
+    let (user, tree, sums) = (login.user.as_str(), &login.tree, &cx.shared.sums);
+    let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
+    commit_group(items, &place)
+}
+
 /// Commits `waiting` (unless the account went meanwhile) and returns each
 /// upload's reply, logged.
 fn results(cx: &mut Cx, login: &Login, waiting: Vec<Waiting>) -> Vec<Reply> {
     let gone = login.gone(cx.shared);
     let facts: Vec<_> = waiting.iter().map(|w| (w.path.clone(), w.v.size(), w.v.md5(), w.bytes, w.rehashed)).collect();
-    let trash = login.trash(cx.shared);
-    let place = Place { tree: &login.tree, sums: &cx.shared.sums, trash: &trash };
     let committed = match gone {
         true => Vec::new(),
-        false => commit_group(waiting.into_iter().map(|w| (w.v, w.path)).collect(), &place),
+        false => commit(cx, login, waiting.into_iter().map(|w| (w.v, w.path)).collect()),
     };
-    let store = Store::new(&cx.shared.data, cx.shared.config.dedup);
     let (mut files, mut failed) = (0, 0);
     let mut dirs: Vec<&Path> = Vec::new();
     let mut replies = Vec::new();
     for (i, (path, size, md5, bytes, rehashed)) in facts.iter().enumerate() {
         let (reply, outcome) = match committed.get(i) {
             Some(Ok(real)) => {
-                if *size > 0 && store.add(&login.user, real, *size, *md5, &cx.shared.sums).is_err() {
-                    cx.log(&login.user, "store", &path.to_string(), "not added", 0);
-                }
                 files += 1;
                 if let Some(dir) = real.parent().filter(|d| !dirs.contains(d)) {
                     dirs.push(dir);

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
+use crate::server::error::Replied;
 use crate::server::error::Result;
 use crate::server::log;
 use crate::server::shared::Shared;
-use crate::storage::staging::{Quota, staged_bytes};
+use crate::storage::quota::{Quota, staged_bytes};
 use crate::storage::trash::Trash;
 use crate::storage::tree::{Tree, UserPath};
 use crate::storage::usage::UsageFile;

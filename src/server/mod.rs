@@ -17,7 +17,7 @@ pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod group;
 pub(crate) mod handler;
-pub mod log;
+pub use crate::log;
 mod open_files;
 pub(crate) mod quota;
 pub(crate) mod session;
@@ -25,6 +25,7 @@ pub(crate) mod shared;
 pub(crate) mod sharing;
 pub(crate) mod takeover;
 pub(crate) mod upload;
+pub(crate) mod view;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
+use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::group::Group;
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::server::config::Config;
-use crate::server::quota::Reservations;
 use crate::server::takeover::Holders;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::quota::Reservations;
 use crate::storage::trash::Trash;
 use crate::storage::users::Users;
 

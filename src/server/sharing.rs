@@ -10,16 +10,18 @@
 
 use std::path::Path;
 
+use crate::proto::body::FindLine;
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::quota::{Booking, book, within_booking};
-use crate::storage::copies::{Plan, Scratch, copy_tree, measure, share_file};
-use crate::storage::durable::sync_parent;
+use crate::server::quota::book;
+use crate::server::view;
+use crate::storage::copies::{Built, Plan, measure};
 use crate::storage::find::find;
+use crate::storage::quota::{Booking, within};
+use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
-use crate::storage::trash::rename_noreplace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 
 fn records(cx: &Cx) -> Shares {
@@ -47,7 +49,7 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
 
 pub(crate) fn shares(cx: &Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, list.iter().map(|s| s.line().to_string()).collect()).into())
+    Ok(Reply::multi(Code::Listing, list.iter().map(|s| view::share_line(s).to_string()).collect()).into())
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -74,7 +76,7 @@ pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
     let owner = Tree::new(cx.shared.home(&share.owner));
     let result = share.user_path().and_then(|path| {
         let lines = find(&owner, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-        Ok(Reply::multi(Code::Listing, lines.iter().map(|l| l.to_string()).collect()))
+        Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()))
     });
     cx.note(&login.user, "peek", &format!("{}:{}", share.owner, share.path), &result);
     Ok(result?.into())
@@ -117,7 +119,9 @@ fn save_copy(cx: &Cx, login: &Login, share: &Share, to: Option<&str>) -> Result<
 }
 
 /// Builds the copy in a scratch directory, then renames it to the
-/// target unless something is there by then.
+/// target unless something is there by then, under the saver's replace
+/// lock; what is booked is what was built (the owner may change the
+/// source meanwhile).
 fn build_and_place(
     cx: &Cx,
     login: &Login,
@@ -127,15 +131,8 @@ fn build_and_place(
 ) -> Result<()> {
     let what = target.to_string();
     let io = |e| Error::io(&what, e);
-    let sums = &cx.shared.sums;
-    let scratch = Scratch::new(&login.staging(cx.shared)).map_err(io)?;
-    let built = scratch.dir.join("c");
-    match plan.kind {
-        Kind::File => share_file(source, &built, sums).map_err(io)?,
-        Kind::Dir => copy_tree(source, &built, sums).map_err(io)?,
-    }
+    let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
+    let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within_booking(cx, login, booking, || rename_noreplace(&built, &real).map_err(io))?;
-    sync_parent(&real).map_err(io)?;
-    Ok(())
+    within(booking, built.bytes, || replace.put_new(&built.path, &real).map_err(io))
 }

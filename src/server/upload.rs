@@ -12,6 +12,7 @@ use crate::digest::Digest;
 use crate::proto::body::Offer;
 use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
+use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::group::{Group, LARGE_PAYLOAD};
 use crate::server::handler::{Cx, Handled, Login, Outcome};

@@ -16,10 +16,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::server::error::{Error, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::remove_tree;
-use crate::storage::staging::staged_bytes;
+use crate::storage::error::{Error, Result};
+use crate::storage::quota::staged_bytes;
 use crate::storage::users::Users;
 use crate::storage::{DELETING, DataDir};
 

@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use crate::digest::Digest;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
+use crate::storage::links::same_inode;
 
 /// Which content counts as held for `claim` (`--dedup`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,9 @@ impl std::str::FromStr for Dedup {
     }
 }
 
+/// An entry whose inode has this many links gets a new inode at the next
+/// add (ext4 allows 65,000): claims then link the new one.
+const LINKS_ENOUGH: u64 = 60_000;
 /// Temporary names in the store start with this (never an entry name).
 const TMP: &str = ".tmp-";
 /// Leftover temporary names older than this are removed by the sweeper.
@@ -63,6 +67,18 @@ pub(crate) struct Store {
     /// `store/users`: one directory of markers per user.
     users: PathBuf,
     mode: Dedup,
+}
+
+/// Verified content linked into the store under a temporary name,
+/// removed when dropped unless [`Store::add`] put it in place.
+pub(crate) struct Pending(Option<PathBuf>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.0 {
+            let _ = fs::remove_file(tmp);
+        }
+    }
 }
 
 /// Stored content that matches a claim: an open handle on the inode
@@ -90,25 +106,50 @@ impl Store {
         self.users.join(user).join(format!("{md5}-{size}"))
     }
 
-    /// Remembers the committed file `real` (`size` bytes, `md5`) of
-    /// `user`: adds a store entry unless one exists, and the user's marker.
-    /// Best effort: a failure only means a later claim misses.
-    pub(crate) fn add(&self, user: &str, real: &Path, size: u64, md5: Digest, sums: &Sums) -> io::Result<()> {
+    /// Links verified content into the store, under a temporary name,
+    /// before it is committed: `staged` is a name of the inode open as
+    /// `file`, whose bytes were verified (an upload's staged file before
+    /// its rename). The link is kept only if it is that inode, so what
+    /// [`Store::add`] later puts in place never holds other bytes.
+    pub(crate) fn stage(&self, staged: &Path, file: &File) -> io::Result<Pending> {
         if self.mode == Dedup::Off {
-            return Ok(());
+            return Ok(Pending(None));
         }
         fs::create_dir_all(&self.dir)?;
-        let entry = self.entry(size, md5);
-        match fs::hard_link(real, &entry) {
-            Ok(()) => {
-                // The path may have been replaced since it was committed.
-                if !matches(&entry, size, md5, sums) {
-                    let _ = fs::remove_file(&entry);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.renew(&entry, real, size, md5, sums)?,
-            Err(e) => return Err(e),
+        let tmp = Pending(Some(self.dir.join(format!("{TMP}{}", random_hex()?))));
+        let path = tmp.0.as_deref().unwrap_or(Path::new(""));
+        fs::hard_link(staged, path)?;
+        if !same_inode(&fs::symlink_metadata(path)?, &file.metadata()?) {
+            return Err(io::Error::other("the staged file changed"));
         }
+        Ok(tmp)
+    }
+
+    /// Remembers the content `pending` holds (`size` bytes, MD5 `md5`),
+    /// once it is committed for `user`: it becomes the store entry unless
+    /// one exists that still holds the content, and the user's marker is
+    /// made. Best effort: a failure only means a later claim misses.
+    pub(crate) fn add(&self, user: &str, pending: Pending, size: u64, md5: Digest, sums: &Sums) -> io::Result<()> {
+        let Some(tmp) = &pending.0 else { return Ok(()) };
+        if size == 0 {
+            return Ok(());
+        }
+        let entry = self.entry(size, md5);
+        if self.needs(&entry, size, md5, sums) {
+            fs::rename(tmp, &entry)?;
+        }
+        self.mark(user, size, md5)
+    }
+
+    /// Whether `entry` does not hold the content (missing, changed, or its
+    /// inode cannot take one more link): a new inode should take its place.
+    fn needs(&self, entry: &Path, size: u64, md5: Digest, sums: &Sums) -> bool {
+        let Ok(meta) = fs::symlink_metadata(entry) else { return true };
+        meta.nlink() >= LINKS_ENOUGH || !matches(entry, size, md5, sums)
+    }
+
+    /// Records that `user` holds the content (`--dedup user`).
+    pub(crate) fn mark(&self, user: &str, size: u64, md5: Digest) -> io::Result<()> {
         if self.mode == Dedup::User {
             let marker = self.marker(user, size, md5);
             fs::create_dir_all(marker.parent().unwrap_or(&self.dir))?;
@@ -117,17 +158,21 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces an existing entry that no longer holds its content (changed
-    /// behind the server's back) by a link to `real`.
-    fn renew(&self, entry: &Path, real: &Path, size: u64, md5: Digest, sums: &Sums) -> io::Result<()> {
-        if matches(entry, size, md5, sums) || !matches(real, size, md5, sums) {
-            return Ok(());
+    /// After a claim of the entry for `size` and `md5` found its inode
+    /// `full` at the link limit and copied it to the new inode `fresh`
+    /// (open as `file`, its digest recorded): `fresh` takes the entry's
+    /// place, so later claims link again.
+    pub(crate) fn refresh(&self, full: &Metadata, fresh: &Path, file: &File, size: u64, md5: Digest) {
+        let entry = self.entry(size, md5);
+        let still = fs::symlink_metadata(&entry).is_ok_and(|m| same_inode(&m, full));
+        let Ok(verified) = file.metadata() else { return };
+        let Ok(tmp) = random_hex().map(|r| self.dir.join(format!("{TMP}{r}"))) else { return };
+        if still && fs::hard_link(fresh, &tmp).is_ok() {
+            if fs::symlink_metadata(&tmp).is_ok_and(|m| same_inode(&m, &verified)) {
+                let _ = fs::rename(&tmp, &entry);
+            }
+            let _ = fs::remove_file(&tmp);
         }
-        let tmp = self.dir.join(format!("{TMP}{}", random_hex()?));
-        fs::hard_link(real, &tmp)?;
-        let renamed = fs::rename(&tmp, entry);
-        let _ = fs::remove_file(&tmp);
-        renamed
     }
 
     /// The stored content of `size` bytes with MD5 `md5` that `user` may
@@ -157,7 +202,7 @@ impl Store {
             let Ok(meta) = item.metadata() else { continue };
             if name.starts_with(TMP) && is_old(&meta) {
                 let _ = fs::remove_file(item.path());
-            } else if meta.is_file() && meta.nlink() == 1 && collect(&item.path(), sums) {
+            } else if !name.starts_with(TMP) && meta.is_file() && meta.nlink() == 1 && collect(&item.path(), sums) {
                 removed += 1;
             }
         }
@@ -195,8 +240,8 @@ fn collect(path: &Path, sums: &Sums) -> bool {
     true
 }
 
-/// Whether the file at `path` has `size` bytes and MD5 `md5` (recorded, or
-/// computed and recorded).
+/// Whether the file at `path` has `size` bytes and MD5 `md5` (recorded
+/// from a verified inode, or computed and recorded).
 fn matches(path: &Path, size: u64, md5: Digest, sums: &Sums) -> bool {
     let Ok(file) = File::open(path) else { return false };
     let Ok(meta) = file.metadata() else { return false };

@@ -17,13 +17,13 @@
 
 use std::fs::{self, File, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::props;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
@@ -110,40 +110,44 @@ impl Tree {
         Ok(())
     }
 
-    /// Copies `from` to `to` (checked by [`Tree::plan_copy`]), building it
-    /// under `staging` first, then putting it in place with one rename. A
-    /// file at `to` is replaced atomically; `keep_replaced` is called right
-    /// before (to hand it to the trash).
-    pub(crate) fn copy(
-        &self,
-        (from, to): (&UserPath, &UserPath),
-        plan: &Plan,
-        staging: &Path,
-        sums: &Sums,
-        keep_replaced: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
-        let what = to.to_string();
-        let io = |e| Error::io(&what, e);
-        let (source, target) = (self.checked(from)?, self.checked(to)?);
-        let scratch = Scratch::new(staging).map_err(io)?;
-        let built = scratch.dir.join("c");
-        match plan.kind {
-            Kind::File => share_file(&source, &built, sums).map_err(io)?,
-            Kind::Dir => copy_tree(&source, &built, sums).map_err(io)?,
+    /// Builds a copy of `from` (checked by [`Tree::plan_copy`]) in a
+    /// scratch directory under `staging`, for the caller to put in place
+    /// with one rename through [`crate::storage::replace::Replace::put`].
+    /// The bytes it holds are measured on the copy itself: what is placed
+    /// is what gets booked, whatever moved into the source meanwhile.
+    pub(crate) fn build_copy(&self, from: &UserPath, plan: &Plan, staging: &Path, sums: &Sums) -> Result<Built> {
+        let io = |e| Error::io(&from.to_string(), e);
+        let source = self.checked(from)?;
+        Built::new(&source, plan.kind, staging, sums).map_err(io)
+    }
+}
+
+/// A copy built in its scratch directory, waiting to be put in place.
+pub(crate) struct Built {
+    _scratch: Scratch,
+    /// The copy (a file or a tree).
+    pub(crate) path: PathBuf,
+    /// Bytes of the files it holds.
+    pub(crate) bytes: u64,
+    /// Its recorded MD5 (a file's, when recorded).
+    pub(crate) md5: Option<crate::digest::Digest>,
+}
+
+impl Built {
+    /// Copies `source` (a `kind`) into a new scratch directory of `staging`.
+    pub(crate) fn new(source: &Path, kind: Kind, staging: &Path, sums: &Sums) -> io::Result<Built> {
+        let scratch = Scratch::new(staging)?;
+        let path = scratch.dir.join("c");
+        match kind {
+            Kind::File => share_file(source, &path, sums)?,
+            Kind::Dir => copy_tree(source, &path, sums)?,
         }
-        if plan.kind == Kind::File && target.is_file() && !target.is_symlink() {
-            keep_replaced()?;
-        }
-        // Taken after the trash may have linked it: its record then stays.
-        let old = fs::symlink_metadata(&target).ok().filter(|m| m.is_file());
-        fs::rename(&built, &target).map_err(io)?;
-        // One flush for the whole copy: on a journaling file system (ext4,
-        // XFS) it commits every directory made and link added before it.
-        sync_dir(target.parent().unwrap_or(Path::new("/"))).map_err(io)?;
-        if let Some(old) = old {
-            sums.forget(&old);
-        }
-        Ok(())
+        let meta = fs::symlink_metadata(&path)?;
+        let (bytes, md5) = match kind {
+            Kind::File => (meta.len(), sums.get(&meta)),
+            Kind::Dir => (measure(&path)?.0, None),
+        };
+        Ok(Built { _scratch: scratch, path, bytes, md5 })
     }
 }
 
@@ -216,26 +220,9 @@ pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result
 /// when the inode has as many links as the file system allows.
 pub(crate) fn share_file(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
     match fs::hard_link(source, target) {
-        Err(e) if e.kind() == io::ErrorKind::TooManyLinks => copy_bytes(source, target, sums),
+        Err(e) if too_many_links(&e) => copy_from(&File::open(source)?, target, sums).map(|_| ()),
         other => other,
     }
-}
-
-/// A real copy of a file's bytes, with the source's mtime, flushed, and
-/// the source's recorded MD5 recorded for it too.
-pub(crate) fn copy_bytes(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
-    let meta = fs::symlink_metadata(source)?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "not a regular file"));
-    }
-    fs::copy(source, target)?;
-    let copy = File::options().write(true).open(target)?;
-    copy.set_modified(meta.modified()?)?;
-    copy.sync_all()?;
-    if let (Some(digest), Ok(new)) = (sums.get(&meta), copy.metadata()) {
-        let _ = sums.put(&new, digest);
-    }
-    Ok(())
 }
 
 /// A copy's locked scratch directory; removed with whatever is left in it
@@ -274,36 +261,4 @@ pub(crate) fn remove_leftover(dir: &Path, meta: &Metadata) -> bool {
     }
     let Ok(handle) = File::open(dir) else { return false };
     handle.try_lock().is_ok() && remove_tree(dir, |_| {}).is_ok()
-}
-
-/// Whether two metadata describe the same inode.
-pub(crate) fn same_inode(a: &Metadata, b: &Metadata) -> bool {
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_copy_keeps_content_mtime_and_digest() {
-        let dir = std::env::temp_dir().join(format!("netdisk-copybytes-{}", std::process::id()));
-        let _ = remove_tree(&dir, |_| {});
-        fs::create_dir_all(&dir).unwrap();
-        let sums = Sums::new(dir.join("sums"));
-        let (a, b) = (dir.join("a"), dir.join("b"));
-        fs::write(&a, b"hello").unwrap();
-        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::options().write(true).open(&a).unwrap().set_modified(when).unwrap();
-        let meta = fs::metadata(&a).unwrap();
-        sums.put(&meta, crate::Digest::of(b"hello")).unwrap();
-        copy_bytes(&a, &b, &sums).unwrap();
-        let copy = fs::metadata(&b).unwrap();
-        assert_eq!(fs::read(&b).unwrap(), b"hello");
-        assert_eq!(copy.modified().unwrap(), when);
-        assert!(!same_inode(&meta, &copy));
-        assert_eq!(sums.get(&copy), Some(crate::Digest::of(b"hello")));
-        remove_tree(&dir, |_| {}).unwrap();
-        assert!(!dir.exists());
-    }
 }

@@ -15,10 +15,9 @@ use std::path::Path;
 
 use crate::clock;
 use crate::digest::Digest;
-use crate::proto::body::FindLine;
-use crate::server::error::{Error, ErrorKind, Result};
-use crate::storage::copies::same_inode;
 use crate::storage::digests::Sums;
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::same_inode;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 
 /// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
@@ -32,7 +31,7 @@ struct Waiting {
 }
 
 /// The `find` lines of `p`, at most `max` of them.
-pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result<Vec<FindLine>> {
+pub(crate) fn find(tree: &Tree, sums: &Sums, p: &UserPath, max: usize) -> Result<Vec<Found>> {
     let entry = tree.entry(p)?;
     let top = tree.checked(p)?;
     let what = p.to_string();
@@ -92,15 +91,26 @@ fn children(dir: &Path, rel: &str, room: usize) -> Result<Vec<Waiting>> {
     Ok(out)
 }
 
-/// The line of one entry, with its MD5 if it is a file.
-fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<FindLine> {
+/// One entry found: its kind, size, mtime (seconds since 1970), MD5 (a
+/// file's) and path relative to where the walk started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) kind: Kind,
+    pub(crate) size: u64,
+    pub(crate) mtime: u64,
+    pub(crate) md5: Option<Digest>,
+    pub(crate) path: String,
+}
+
+/// One entry found, with its MD5 if it is a file.
+fn line_of(real: &Path, entry: Waiting, sums: &Sums) -> io::Result<Found> {
     let mtime = clock::secs(entry.meta.modified().unwrap_or(std::time::UNIX_EPOCH));
     let (kind, size, md5) = if entry.meta.is_dir() {
         (Kind::Dir, 0, None)
     } else {
         (Kind::File, entry.meta.len(), Some(digest_of(real, &entry.meta, sums)?))
     };
-    Ok(FindLine { kind, size, mtime, md5, path: entry.rel })
+    Ok(Found { kind, size, mtime, md5, path: entry.rel })
 }
 
 /// A file's recorded MD5, or computed now (and recorded) if it has none.

@@ -2,8 +2,8 @@
 //! face: a writer of a locked path without the lock's token is refused
 //! (`423` over HTTP, `450` in the text protocol).
 //!
-//! Layout: `locks/USER` holds the user's live locks, one a line;
-//! `locks/USER.lock` is `flock`ed around every read-modify-write, so
+//! Layout: `dav-locks/USER/record` holds the user's live locks, one a
+//! line; `dav-locks/USER/lock` is `flock`ed around every read-modify-write, so
 //! several server processes share the locks. The record is replaced
 //! atomically (never half-written) but not synced: locks are advisory
 //! state with a timeout of at most an hour, and a crash that loses them
@@ -151,8 +151,8 @@ struct Held {
 impl Locks {
     /// The locks of `user` under `data`.
     pub fn new(data: &DataDir, user: &str) -> Locks {
-        let dir = data.root().join("locks");
-        Locks { record: dir.join(user), guard: dir.join(format!("{user}.lock")) }
+        let dir = data.dav_locks(user);
+        Locks { record: dir.join("record"), guard: dir.join("lock") }
     }
 
     fn hold(&self) -> Result<Held> {

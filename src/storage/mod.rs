@@ -11,9 +11,13 @@ pub(crate) mod content;
 pub(crate) mod copies;
 pub(crate) mod digests;
 pub(crate) mod durable;
+pub mod error;
 pub(crate) mod find;
+pub(crate) mod links;
 pub mod locks;
 pub mod props;
+pub(crate) mod quota;
+pub(crate) mod replace;
 pub(crate) mod shares;
 pub(crate) mod staging;
 pub(crate) mod trash;
@@ -40,6 +44,9 @@ pub(crate) const PURGING: &str = ".purge-";
 /// store/          content stored once for `claim`; store/users/USER/ the
 ///                  content USER committed (--dedup user)
 /// shares/USER/     USER's share records; share-codes/ the code index
+/// usage/USER       the bytes USER holds, as last counted
+/// locks/USER       USER's replace lock (an `flock`, see `replace`)
+/// dav-locks/USER/  USER's WebDAV write locks (see `locks`)
 /// ```
 #[derive(Clone, Debug)]
 pub struct DataDir {
@@ -132,10 +139,32 @@ impl DataDir {
         self.usages().join(user)
     }
 
+    /// The lock every request that replaces something in a user's tree
+    /// holds (see `replace`).
+    pub(crate) fn replace_lock(&self, user: &str) -> PathBuf {
+        self.root.join("locks").join(user)
+    }
+
+    /// A user's WebDAV write locks: the record and its `flock` file.
+    pub(crate) fn dav_locks(&self, user: &str) -> PathBuf {
+        self.root.join("dav-locks").join(user)
+    }
+
     /// The directories that hold one entry per user; a feature that keeps
     /// per-user data adds its top here, so deleting an account reaches it.
-    pub(crate) fn per_user(&self) -> [PathBuf; 6] {
-        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users(), self.usages()]
+    pub(crate) fn per_user(&self) -> [PathBuf; 8] {
+        let locks = self.root.join("locks");
+        let dav_locks = self.root.join("dav-locks");
+        [
+            self.homes(),
+            self.stagings(),
+            self.trashes(),
+            self.shares(),
+            self.store_users(),
+            self.usages(),
+            locks,
+            dav_locks,
+        ]
     }
 
     /// The directories a server makes at start.

@@ -19,10 +19,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::proto::body::ShareLine;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::DataDir;
 use crate::storage::durable::sync_dir;
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, UserPath};
 
 /// Characters of a code: RFC 4648 base32, lower case.
@@ -79,11 +78,6 @@ impl Share {
 
     fn expired(&self) -> bool {
         self.expires.is_some_and(|e| now_secs() >= e)
-    }
-
-    /// The line of `shares`.
-    pub(crate) fn line(&self) -> ShareLine {
-        ShareLine { code: self.code.clone(), expires: self.expires, kind: self.kind, path: self.path.clone() }
     }
 
     /// The shared path, in its owner's tree.

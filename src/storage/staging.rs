@@ -13,7 +13,7 @@
 //! an fsync, followed by an fsync of the directory; uploads pipelined on
 //! one connection share these fsyncs (see `commit`). With a quota, an upload
 //! books its announced size when accepted and the booking is checked again
-//! at commit (see [`crate::server::quota::Reservations`]).
+//! at commit (see [`crate::storage::quota`]).
 //!
 //! Committed files get their MD5 recorded ([`crate::storage::digests`]), so a download
 //! never hashes a file just to send its digest.
@@ -29,12 +29,11 @@ use std::time::{Duration, SystemTime};
 use crate::behind::drop_cached;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
-use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::quota::{Account, Ledger, Reservation};
 use crate::storage::digests::Sums;
 use crate::storage::durable::replace_record;
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::quota::{Ledger, Quota, Reservation, staged_bytes_where};
 use crate::storage::tree::{Kind, Tree, UserPath};
-use crate::storage::usage::{CountFn, Counted, UsageFile};
 
 mod commit;
 pub(crate) use commit::{Place, Verified, commit_group};
@@ -67,32 +66,6 @@ pub struct Request<'a> {
 pub struct Limits {
     pub max_file_size: u64,
     pub(crate) quota: Option<Quota>,
-}
-
-/// A user's quota, the ledger of their uploads in progress, and the
-/// figure of what they hold (see `storage::usage`).
-pub(crate) struct Quota {
-    pub(crate) limit: u64,
-    pub(crate) account: Account,
-    pub(crate) usage: UsageFile,
-    pub(crate) count: CountFn,
-}
-
-impl Quota {
-    /// Checks, with `ledger` locked, that `more` bytes fit beside what the
-    /// user holds and `besides` (staged bytes nobody booked, other
-    /// bookings); returns the locked figure, to add what gets placed.
-    /// `what` names the request in the refusal.
-    pub(crate) fn check(&self, ledger: &mut Ledger, more: u64, besides: u64, what: &str) -> Result<Counted> {
-        let mut counted = self.usage.lock(ledger.counted_at)?;
-        let fits = counted.fits(more, besides, self.limit, &*self.count);
-        ledger.counted_at = counted.last();
-        if !fits? {
-            let limit = self.limit;
-            return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {limit} bytes")));
-        }
-        Ok(counted)
-    }
 }
 
 /// The saved record beside a `.part` file.
@@ -599,18 +572,6 @@ impl Download {
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         Ok(Download { file, size: meta.len(), md5 })
     }
-}
-
-/// Bytes held in a user's staged uploads (`.part` files only).
-pub fn staged_bytes(staging: &Path) -> u64 {
-    staged_bytes_where(staging, |_| true)
-}
-
-/// Bytes held in the user's staged files `.part` that `count` selects.
-pub(crate) fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
-    let Ok(items) = fs::read_dir(staging) else { return 0 };
-    let parts = items.flatten().map(|i| i.path()).filter(|p| p.extension().is_some_and(|e| e == "part") && count(p));
-    parts.filter_map(|p| fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()
 }
 
 /// Removes staged uploads (and stray temporary files) not touched for

@@ -25,12 +25,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::digest::Digest;
-use crate::proto::body::TrashLine;
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::props;
+use crate::storage::replace::Replace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -75,12 +75,25 @@ impl Info {
         Some(Info { path: path?, kind: kind?, size: size?, deleted: deleted? })
     }
 
-    /// The line of the `trash` listing.
-    fn line(&self, id: &str) -> TrashLine {
+    /// The item of the `trash` listing.
+    fn item(&self, id: &str) -> TrashItem {
         let kind = self.kind;
         let deleted = (self.deleted / 1_000_000_000) as u64;
-        TrashLine { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
+        TrashItem { id: id.to_string(), kind, size: self.size, deleted, path: self.path.clone() }
     }
+}
+
+/// One entry of a user's trash, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TrashItem {
+    pub(crate) id: String,
+    pub(crate) kind: Kind,
+    /// Bytes of its files.
+    pub(crate) size: u64,
+    /// When it was removed, in seconds since 1970.
+    pub(crate) deleted: u64,
+    /// Where it was, in its user's tree.
+    pub(crate) path: String,
 }
 
 /// A new entry (`info`, and `item` once linked) whose syncs are still to
@@ -142,7 +155,9 @@ impl Trash {
 
     /// `rm`: moves a file or a whole directory of `tree` into the trash by
     /// one rename (or deletes it, with no trash), and syncs both sides.
-    pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
+    /// `_held` proves the user's replace lock is held: nothing moves into
+    /// a directory while it goes.
+    pub(crate) fn remove(&self, _held: &Replace, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
             return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
@@ -159,52 +174,43 @@ impl Trash {
             return Ok(());
         }
         let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
-        let info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
+        let mut info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
         let slot = self.new_entry(&info).map_err(io)?;
         props::to_trash(&real, &slot).map_err(io)?;
         fs::rename(&real, slot.join("item")).map_err(io)?;
+        // What went in is what counts: measured in the trash, where
+        // nothing can move into it any more.
+        let moved = bytes_under(&slot.join("item"));
+        if moved != info.size {
+            info.size = moved;
+            rewrite_info(&slot, &info).map_err(io)?;
+        }
         sync_dir(&slot).and_then(|_| sync_parent(&real)).map_err(io)
     }
 
-    /// Keeps the file at `path` that is about to be replaced by content
-    /// with MD5 `new`: hard-links it into a new entry, synced. Call it right
-    /// before the rename that replaces it. Nothing is kept when there is no
-    /// file there, when its recorded MD5 equals `new`, or with no trash.
-    /// Returns whether the old file was kept (its digest record must then
-    /// stay).
-    pub(crate) fn keep_replaced(&self, tree: &Tree, path: &UserPath, new: Option<Digest>, sums: &Sums) -> Result<bool> {
-        let what = path.to_string();
-        let kept = self.stage_replaced(&tree.checked(path)?, &what, new, sums)?;
-        if let Some(kept) = &kept {
-            kept.sync().map_err(|e| Error::io(&what, e))?;
-        }
-        Ok(kept.is_some())
-    }
-
-    /// Like [`Trash::keep_replaced`] for the file at `real` (user path
-    /// `what`, already checked), but nothing is synced yet: the caller
-    /// calls [`Kept::sync`] before its rename, so that the syncs of several
-    /// entries (and of the new files) share one journal commit.
-    pub(crate) fn stage_replaced(
-        &self,
-        real: &Path,
-        what: &str,
-        new: Option<Digest>,
-        sums: &Sums,
-    ) -> Result<Option<Kept>> {
-        let meta = match fs::symlink_metadata(real) {
-            Ok(m) if m.is_file() => m,
-            _ => return Ok(None),
-        };
-        // An empty file loses nothing by not being kept (clients such as
-        // davfs2 and Finder make one before the real content).
-        if self.days == 0 || meta.len() == 0 || (new.is_some() && sums.get(&meta) == new) {
+    /// Keeps the file at `real` (user path `what`), about to be replaced,
+    /// in a new entry: a hard link, or a byte copy when its inode is at the
+    /// link limit. Nothing is synced yet (see [`Kept::sync`]); `None` with
+    /// no trash. Only `storage::replace` calls it, holding the
+    /// user's replace lock.
+    pub(crate) fn stage_kept(&self, real: &Path, what: &str, sums: &Sums) -> Result<Option<Kept>> {
+        if self.days == 0 {
             return Ok(None);
         }
-        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
         let io = |e| Error::io(what, e);
+        let file = File::open(real).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
         let kept = self.make_entry(&info).map_err(io)?;
-        fs::hard_link(real, kept.slot.join("item")).map_err(io)?;
+        let item = kept.slot.join("item");
+        let linked = match fs::hard_link(real, &item) {
+            Err(e) if too_many_links(&e) => copy_from(&file, &item, sums).map(|_| ()),
+            other => other,
+        };
+        if let Err(e) = linked {
+            kept.discard();
+            return Err(io(e));
+        }
         Ok(Some(kept))
     }
 
@@ -240,7 +246,7 @@ impl Trash {
 
     /// The complete entries, newest first (by exact removal time), at most
     /// `max` of them (`550 too many entries` beyond).
-    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashLine>> {
+    pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashItem>> {
         let mut found = Vec::new();
         for (id, info) in self.entries() {
             if found.len() >= max {
@@ -249,7 +255,7 @@ impl Trash {
             found.push((info.deleted, id, info));
         }
         found.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-        Ok(found.into_iter().map(|(_, id, info)| info.line(&id)).collect())
+        Ok(found.into_iter().map(|(_, id, info)| info.item(&id)).collect())
     }
 
     /// Complete entries (with both `info` and `item`), in directory order.
@@ -272,7 +278,8 @@ impl Trash {
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
-    pub(crate) fn restore(&self, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
+    /// Placed through [`Replace::put_new`], under the user's replace lock.
+    pub(crate) fn restore(&self, held: &Replace, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
         let target = match to {
@@ -287,7 +294,7 @@ impl Trash {
         tree.fits_placed(&slot.join("item"), &target)?;
         make_parents(tree, &target)?;
         let real = tree.checked(&target)?;
-        match rename_noreplace(&slot.join("item"), &real) {
+        match held.put_new(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
                 return Err(missing());
@@ -296,7 +303,7 @@ impl Trash {
         }
         let io = |e| Error::io(&what, e);
         props::from_trash(&slot, &real).map_err(io)?;
-        sync_parent(&real).and_then(|_| sync_dir(&slot)).map_err(io)?;
+        sync_dir(&slot).map_err(io)?;
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);
         let _ = sync_dir(&self.dir);
@@ -368,6 +375,16 @@ impl Trash {
         }
         removed
     }
+}
+
+/// Replaces the `info` of the entry `slot` by `info`, atomically and
+/// synced (the directory is synced by the caller).
+fn rewrite_info(slot: &Path, info: &Info) -> io::Result<()> {
+    let tmp = slot.join("info.new");
+    let mut file = File::create(&tmp)?;
+    file.write_all(info.to_text().as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, slot.join("info"))
 }
 
 /// Sweeps every user's trash; `first` is the pass at start-up, which also

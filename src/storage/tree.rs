@@ -23,11 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::clock;
-use crate::digest::Digest;
-use crate::proto::body::{ListLine, StatLine};
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::durable::{sync_dir, sync_parent};
+use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -151,8 +148,14 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// What a path holds, as far as the protocol cares.
-pub use crate::proto::body::Kind;
+/// What a path holds: the two kinds the tree serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+}
 
 /// One line of a listing: a directory entry's name, type, size and
 /// time, and its metadata.
@@ -172,17 +175,6 @@ impl Entry {
         let size = if kind == Kind::Dir { 0 } else { meta.len() };
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         Some(Entry { kind, size, mtime, name, meta })
-    }
-
-    /// The `ls` line.
-    pub fn list_line(&self) -> ListLine {
-        ListLine { kind: self.kind, size: self.size, mtime: clock::secs(self.mtime), name: self.name.clone() }
-    }
-
-    /// The `stat` reply, given the file's MD5 (`None` for a directory).
-    pub fn stat_line(&self, md5: Option<Digest>) -> StatLine {
-        let mtime = clock::secs(self.mtime);
-        StatLine { kind: self.kind, size: self.size, mtime, md5, name: self.name.clone() }
     }
 }
 
@@ -264,7 +256,7 @@ impl Tree {
 
     /// The real path of `p`. Private on purpose: callers go through the
     /// checked operations below.
-    fn real(&self, p: &UserPath) -> PathBuf {
+    pub(crate) fn real(&self, p: &UserPath) -> PathBuf {
         let mut out = self.home.clone();
         out.extend(p.components());
         out
@@ -588,16 +580,16 @@ pub fn identity(meta: &Metadata) -> (u64, u64, u64, i64, i64) {
 mod tests {
     use super::*;
 
-    fn at(cwd: &str, text: &str) -> std::result::Result<String, u16> {
+    fn at(cwd: &str, text: &str) -> std::result::Result<String, ErrorKind> {
         let cwd = UserPath::root().resolve(cwd).unwrap();
-        cwd.resolve(text).map(|p| p.to_string()).map_err(|e| e.code().number())
+        cwd.resolve(text).map(|p| p.to_string()).map_err(|e| e.kind())
     }
 
     #[test]
     fn resolves_paths_table() {
         let long = "x".repeat(256);
         let ok_long = "y".repeat(255);
-        let cases: Vec<(&str, &str, std::result::Result<String, u16>)> = vec![
+        let cases: Vec<(&str, &str, std::result::Result<String, ErrorKind>)> = vec![
             ("/", "a", Ok("/a".into())),
             ("/a", "b/c", Ok("/a/b/c".into())),
             ("/a/b", "..", Ok("/a".into())),
@@ -605,11 +597,11 @@ mod tests {
             ("/a", "/x/./y//z/", Ok("/x/y/z".into())),
             ("/", "../../etc/passwd", Ok("/etc/passwd".into())),
             ("/a", ".", Ok("/a".into())),
-            ("/", "a\\b", Err(553)),
-            ("/", "..\\..\\x", Err(553)),
-            ("/", "", Err(553)),
-            ("/", "a\u{7f}", Err(553)),
-            ("/", &long, Err(553)),
+            ("/", "a\\b", Err(ErrorKind::BadName)),
+            ("/", "..\\..\\x", Err(ErrorKind::BadName)),
+            ("/", "", Err(ErrorKind::BadName)),
+            ("/", "a\u{7f}", Err(ErrorKind::BadName)),
+            ("/", &long, Err(ErrorKind::BadName)),
             ("/", &ok_long, Ok(format!("/{ok_long}"))),
             ("/", "%2e%2e/x", Ok("/%2e%2e/x".into())),
             ("/", "\u{c0}\u{ae}", Ok("/\u{c0}\u{ae}".into())),
@@ -624,8 +616,9 @@ mod tests {
     fn list_limit_refuses_past_its_count() {
         let mut limit = ListLimit::new(2);
         assert!(limit.take().is_ok() && limit.take().is_ok());
-        assert_eq!(limit.take().unwrap_err().reply().to_wire(), "550 too many entries\r\n");
-        assert_eq!(too_long().reply().to_wire(), "553 path too long\r\n");
+        let e = limit.take().unwrap_err();
+        assert_eq!((e.kind(), e.to_string()), (ErrorKind::Refused, "too many entries".into()));
+        assert_eq!((too_long().kind(), too_long().to_string()), (ErrorKind::BadName, "path too long".into()));
     }
 
     #[test]

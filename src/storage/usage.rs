@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::server::error::{Error, Result};
+use crate::storage::error::{Error, Result};
 
 /// A count older than this is made again when a decision needs it.
 pub(crate) const RECOUNT_AFTER: Duration = Duration::from_secs(600);

@@ -30,11 +30,11 @@ use std::sync::{Mutex, MutexGuard};
 use md5::{Digest as _, Md5};
 
 use crate::digest::Digest;
-use crate::proto::Password;
-use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::log;
+use crate::log;
+use crate::secret::Password;
 use crate::storage::DataDir;
 use crate::storage::durable::{replace_file, sync_dir};
+use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
 pub const ROUNDS: u32 = 60_000;

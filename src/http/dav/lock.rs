@@ -13,7 +13,7 @@ use super::{Dav, condition, href, read_xml, xml_reply};
 use crate::http::engine;
 use crate::http::{Cx, Reply, serve};
 use crate::storage::locks::{Lock, Locked, MAX_TIMEOUT, Scope, Want};
-use crate::storage::staging::{Place, Request, Upload, commit_group};
+use crate::storage::staging::{Request, Upload};
 use crate::storage::tree::UserPath;
 
 /// One condition of an `If` list.
@@ -228,9 +228,7 @@ impl Dav {
         }
         let got = up.offer().1;
         let verified = up.verify(Some(got))?;
-        let trash = login.trash(cx.shared);
-        let place = Place { tree: &login.tree, sums: &cx.shared.sums, trash: &trash };
-        match commit_group(vec![(verified, path.clone())], &place).pop() {
+        match engine::commit(cx.shared, login, vec![(verified, path.clone())]).pop() {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(e),
             None => Err(engine::Error::new(engine::ErrorKind::Server, "not committed")),

@@ -89,10 +89,7 @@ impl Dav {
 
     /// Sends `path` to the trash (the whole tree, one item); its locks go.
     fn to_trash(&self, cx: &Cx, path: &UserPath) -> engine::Result<()> {
-        self.login.trash(cx.shared).remove(&self.login.tree, path, &cx.shared.sums)?;
-        if cx.shared.config.trash_days == 0 {
-            self.login.usage_changed(cx.shared);
-        }
+        engine::remove(cx.shared, &self.login, path)?;
         self.locks.drop_under(path)
     }
 
@@ -171,16 +168,16 @@ impl Dav {
                 return cx.engine_failure(&e);
             }
         }
-        let done = if mv { self.move_to(&to) } else { self.copy_to(cx, &to, dir, deep) };
+        let done = if mv { self.move_to(cx, &to) } else { self.copy_to(cx, &to, dir, deep) };
         match done {
             Ok(()) => Reply::new(if existed { 204 } else { 201 }),
             Err(e) => cx.engine_failure(&e),
         }
     }
 
-    fn move_to(&self, to: &UserPath) -> engine::Result<()> {
+    fn move_to(&self, cx: &Cx, to: &UserPath) -> engine::Result<()> {
         let tree = &self.login.tree;
-        tree.rename_with(&self.path, to, || Ok(()))?;
+        engine::rename(cx.shared, &self.login, &self.path, to)?;
         if let (Ok(a), Ok(b)) = (tree.checked(&self.path), tree.checked(to)) {
             let _ = records::moved(&a, &b);
         }
@@ -196,16 +193,7 @@ impl Dav {
             }
             return Ok(());
         }
-        let staging = self.login.staging(cx.shared);
-        let plan = tree.plan_copy(&self.path, to)?;
-        tree.check_copy_length(to, &plan, &staging)?;
-        if let Some(limit) = cx.shared.quota_of(&self.login.user) {
-            let used = self.login.count_usage(cx.shared)?;
-            if used.saturating_add(plan.bytes) > limit {
-                return Err(engine::Error::new(engine::ErrorKind::Quota, "over the quota"));
-            }
-        }
-        tree.copy((&self.path, to), &plan, &staging, &cx.shared.sums, || Ok(()))?;
+        engine::copy(cx.shared, &self.login, &self.path, to)?;
         if !dir {
             copy_dead(&self.login, &self.path, to);
         }

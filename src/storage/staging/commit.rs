@@ -4,8 +4,10 @@
 //! A group is committed in four steps, so that two syncs cover all its
 //! files instead of two to four per file:
 //!
-//! 1. each file: its target checked in the jail, its digest recorded, and
-//!    the file it replaces linked into a new trash entry (nothing synced);
+//! 1. each file: its target checked in the jail, its digest recorded on
+//!    the staged inode (the one verified), the staged inode linked into
+//!    the content store under a temporary name, and the file it replaces
+//!    kept in a new trash entry (nothing synced);
 //! 2. for a group of several files, one `syncfs` of the file system (the
 //!    staged files' writeback was started at their verification): every
 //!    staged file, trash record and directory entry made so far is on
@@ -18,12 +20,17 @@
 //!
 //! So a file's data and the trash entry of what it replaces are on stable
 //! storage before its rename, and its name before its result is `Ok`: a
-//! failed sync fails every file it covered.
+//! failed sync fails every file it covered. The whole group is committed
+//! under the user's [`Replace`] lock, so the file kept in step 1 is the
+//! one the rename of step 3 replaces. A committed file's store link then
+//! becomes its content-store entry.
 //! A file that fails a step is left out of the later ones; its staged
 //! bytes are kept for a resume (discarded when over the quota).
 
 use super::*;
+use crate::storage::content::{Pending, Store};
 use crate::storage::durable::{start_writeback, sync_dir, sync_fs};
+use crate::storage::replace::{Displaced, Replace, Settled};
 use crate::storage::trash::{Kept, Trash};
 
 /// An upload whose bytes match their MD5, waiting for its commit.
@@ -77,21 +84,23 @@ impl Verified {
 
 /// Where the verified uploads of a group go, and what they may use.
 pub(crate) struct Place<'a> {
+    pub(crate) user: &'a str,
     pub(crate) tree: &'a Tree,
     pub(crate) sums: &'a Sums,
     pub(crate) trash: &'a Trash,
+    pub(crate) store: &'a Store,
+    /// The user's replace lock, held for the whole group.
+    pub(crate) replace: &'a Replace,
 }
 
-/// A file between the steps: its target and its trash entry.
+/// A file between the steps: its target, what it replaces (and its trash
+/// entry), and its content's link in the store.
 struct Going {
     v: Verified,
     path: UserPath,
     target: PathBuf,
-    old: Option<Metadata>,
-    /// The new trash entry of `old`, until it is synced.
-    kept: Option<Kept>,
-    /// Whether `old` is in the trash (then its digest record stays).
-    old_kept: bool,
+    displaced: Option<Displaced>,
+    pending: Option<Pending>,
 }
 
 /// Commits `items` (each with its user path) in the four steps above;
@@ -101,9 +110,8 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     let mut going = Vec::new();
     for (i, (v, path)) in items.into_iter().enumerate() {
         match prepare(&v, &path, at) {
-            Ok((target, old, kept)) => {
-                let old_kept = kept.is_some();
-                going.push((i, Going { v, path, target, old, kept, old_kept }))
+            Ok((target, displaced, pending)) => {
+                going.push((i, Going { v, path, target, displaced: Some(displaced), pending }))
             }
             Err(e) => results[i] = Some(v.fail(e)),
         }
@@ -120,30 +128,32 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
             Ok(()) => placed.push((i, g)),
             Err(e) => {
                 // Not replaced: its trash entry would be a spare copy.
-                if let Some(kept) = g.kept.take() {
-                    kept.discard();
+                if let Some(displaced) = g.displaced.take() {
+                    displaced.discard();
                 }
                 results[i] = Some(g.v.fail(e));
             }
         }
     }
-    for (i, result) in sync_dirs(placed, whole) {
+    for (i, result) in sync_dirs(placed, whole, at) {
         results[i] = Some(result);
     }
     results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))).collect()
 }
 
-/// Step 1 for one file: the target, what is there, its trash entry.
-fn prepare(v: &Verified, path: &UserPath, at: &Place) -> Result<(PathBuf, Option<Metadata>, Option<Kept>)> {
+/// Step 1 for one file: the target, its digest recorded on the verified
+/// inode, its store link, what it replaces kept.
+fn prepare(v: &Verified, path: &UserPath, at: &Place) -> Result<(PathBuf, Displaced, Option<Pending>)> {
     let what = path.to_string();
     let target = at.tree.file_target(path)?;
     // Recorded before the file is visible: a record that an earlier
     // file with this inode left behind is never read for this one.
     let meta = v.up.part.metadata().map_err(|e| Error::io(&what, e))?;
     at.sums.put(&meta, v.md5).map_err(|e| Error::server(&format!("{what}: digest record"), e))?;
-    let old = fs::symlink_metadata(&target).ok();
-    let kept = at.trash.stage_replaced(&target, &what, Some(v.md5), at.sums)?;
-    Ok((target, old, kept))
+    // Best effort: without it, only a later claim misses.
+    let pending = at.store.stage(&v.up.part_path, &v.up.part).ok();
+    let displaced = at.replace.displace((at.tree, at.trash, at.sums), path, Some(v.md5))?;
+    Ok((target, displaced, pending))
 }
 
 /// Step 2 for a group of several files: their data, their trash entries
@@ -159,35 +169,22 @@ fn sync_and_place(g: &mut Going, at: &Place, sync: bool) -> Result<()> {
     let io = |e| Error::io(&what, e);
     if sync {
         g.v.up.part.sync_all().map_err(io)?;
-        if let Some(kept) = &g.kept {
+        if let Some(kept) = g.displaced.as_ref().and_then(Displaced::kept_entry) {
             kept.sync_entry().map_err(io)?;
         }
     }
-    keep_what_is_there_now(g, at)?;
-    let old = g.old.clone().map(|m| (m, g.old_kept));
-    g.v.up.place(&g.target, old.clone())?;
-    if let Some((old, false)) = old {
-        at.sums.forget(&old);
+    let Some(displaced) = g.displaced.take() else { return Err(Error::new(ErrorKind::Server, "placed twice")) };
+    let old = displaced.settled_if_placed();
+    match g.v.up.place(&g.target, old) {
+        Ok(()) => {
+            displaced.settle(at.sums);
+            Ok(())
+        }
+        Err(e) => {
+            displaced.discard();
+            Err(e)
+        }
     }
-    Ok(())
-}
-
-/// If another request (`mv`, `cp`, another session's upload) put a new
-/// file at the target since step 1, the trash entry made then keeps the
-/// wrong file: it is taken back, and the file there now is kept (synced)
-/// before the rename replaces it.
-fn keep_what_is_there_now(g: &mut Going, at: &Place) -> Result<()> {
-    let now = fs::symlink_metadata(&g.target).ok();
-    let id = |m: &Option<Metadata>| m.as_ref().map(|m| (m.dev(), m.ino()));
-    if id(&now) == id(&g.old) {
-        return Ok(());
-    }
-    if let Some(kept) = g.kept.take() {
-        kept.discard();
-    }
-    g.old_kept = at.trash.keep_replaced(at.tree, &g.path, Some(g.v.md5), at.sums)?;
-    g.old = now;
-    Ok(())
 }
 
 /// The trash directory that holds the group's new entries, synced once
@@ -195,7 +192,8 @@ fn keep_what_is_there_now(g: &mut Going, at: &Place) -> Result<()> {
 /// it, each with its file, but they were all made in the transaction that
 /// the first of those syncs commits.
 fn sync_trash_dirs(going: &[(usize, Going)]) -> io::Result<()> {
-    let mut dirs: Vec<&Path> = going.iter().flat_map(|(_, g)| &g.kept).map(Kept::trash_dir).collect();
+    let kept = going.iter().filter_map(|(_, g)| g.displaced.as_ref()?.kept_entry());
+    let mut dirs: Vec<&Path> = kept.map(Kept::trash_dir).collect();
     dirs.dedup();
     dirs.into_iter().try_for_each(sync_dir)
 }
@@ -207,7 +205,7 @@ fn copy(e: &io::Error) -> io::Error {
 
 /// Step 4: each distinct directory fsynced once (a group renamed into
 /// several directories: one `syncfs` instead); each file's result.
-fn sync_dirs(placed: Vec<(usize, Going)>, whole: bool) -> Vec<(usize, Result<PathBuf>)> {
+fn sync_dirs(placed: Vec<(usize, Going)>, whole: bool, at: &Place) -> Vec<(usize, Result<PathBuf>)> {
     let dir_of = |g: &Going| g.target.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut dirs: Vec<PathBuf> = placed.iter().map(|(_, g)| dir_of(g)).collect();
     dirs.sort_unstable();
@@ -225,13 +223,24 @@ fn sync_dirs(placed: Vec<(usize, Going)>, whole: bool) -> Vec<(usize, Result<Pat
         let failed = failed.iter().find(|(d, _)| *d == dir).and_then(|(_, e)| e.as_ref());
         let result = match failed {
             Some(e) => Err(Error::server(&format!("{}: directory sync after the rename", g.path), copy(e))),
-            None => Ok(g.target),
+            None => {
+                remember(at, g.pending, g.v.size(), g.v.md5);
+                Ok(g.target)
+            }
         };
         let _ = fs::remove_file(&g.v.up.meta_path);
         let _ = fs::remove_file(&g.v.up.marks_path);
         results.push((i, result));
     }
     results
+}
+
+/// A committed file's content becomes its store entry (best effort: a
+/// failure only costs a later claim).
+fn remember(at: &Place, pending: Option<Pending>, size: u64, md5: Digest) {
+    if let Some(pending) = pending {
+        let _ = at.store.add(at.user, pending, size, md5, at.sums);
+    }
 }
 
 impl Upload {
@@ -242,7 +251,7 @@ impl Upload {
     /// the user's files may have grown (by a server process that does not
     /// share this ledger). A replaced file is still counted there, as it
     /// may go to the trash.
-    fn place(&self, target: &Path, old: Option<(Metadata, bool)>) -> Result<()> {
+    fn place(&self, target: &Path, old: Settled) -> Result<()> {
         let rename = || fs::rename(&self.part_path, target).map_err(|e| Error::io(&self.meta.path, e));
         let Some(booked) = &self.booked else { return rename() };
         let mut ledger = booked.reservation.account().lock();
@@ -250,8 +259,7 @@ impl Upload {
         let mut counted = booked.quota.check(&mut ledger, self.meta.size, besides, &self.meta.path)?;
         rename()?;
         ledger.release(&booked.reservation);
-        let replaced = old.as_ref().filter(|(m, kept)| m.is_file() && !kept).map_or(0, |(m, _)| m.len());
-        if counted.changed(self.meta.size, replaced).is_err() {
+        if counted.changed(self.meta.size, old.freed_bytes()).is_err() {
             // Counted again at the next decision rather than trusted low.
             ledger.counted_at = None;
         }

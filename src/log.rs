@@ -2,7 +2,8 @@
 //! `TIME peer=ADDR user=NAME action=VERB [path="..."] outcome=CODE bytes=N`.
 //!
 //! Lines are written whole, under stderr's lock, so concurrent sessions
-//! never interleave. Nothing secret is ever passed here: commands are logged
+//! never interleave. A leaf: the faces and the engine both log here.
+//! Nothing secret is ever passed here: commands are logged
 //! by verb and path, never by their raw line.
 
 use std::fmt::Display;

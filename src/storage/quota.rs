@@ -1,0 +1,219 @@
+//! Quota bookings: the one ledger of what each user's requests in
+//! progress have booked against their quota, in this process, and the
+//! check that decides whether more bytes fit.
+//!
+//! An upload books its whole announced size when it is accepted and gives
+//! it back when it commits, fails or its session ends; requests that
+//! place bytes without a payload (`claim`, `cp`, `save`) book through
+//! [`Quota::book`] and place under [`Booking::place`], measured. A user's
+//! quota checks and commits take that user's [`Ledger`] lock, so two of
+//! them never decide on the same state; the figure of what the user holds
+//! is `storage::usage`'s, shared by every process. Uploads of other
+//! processes are not booked here; the check at commit keeps committed
+//! files within the quota. Staged bytes that no booking covers count too.
+//!
+//! Lock order: the user's replace lock (`storage::replace`), then the
+//! ledger, then the usage record.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::storage::content::random_hex;
+use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::usage::{CountFn, Counted, UsageFile};
+
+/// A user's quota, the ledger of their uploads in progress, and the
+/// figure of what they hold (see `storage::usage`).
+pub(crate) struct Quota {
+    pub(crate) limit: u64,
+    pub(crate) account: Account,
+    pub(crate) usage: UsageFile,
+    pub(crate) count: CountFn,
+}
+
+impl Quota {
+    /// Checks, with `ledger` locked, that `more` bytes fit beside what the
+    /// user holds and `besides` (staged bytes nobody booked, other
+    /// bookings); returns the locked figure, to add what gets placed.
+    /// `what` names the request in the refusal.
+    pub(crate) fn check(&self, ledger: &mut Ledger, more: u64, besides: u64, what: &str) -> Result<Counted> {
+        let mut counted = self.usage.lock(ledger.counted_at)?;
+        let fits = counted.fits(more, besides, self.limit, &*self.count);
+        ledger.counted_at = counted.last();
+        if !fits? {
+            let limit = self.limit;
+            return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {limit} bytes")));
+        }
+        Ok(counted)
+    }
+}
+
+/// Bytes booked against the quota by a claim, a copy or a save in
+/// progress; given back when dropped.
+pub(crate) struct Booking {
+    reservation: Reservation,
+    quota: Quota,
+    staging: PathBuf,
+}
+
+impl Quota {
+    /// Books `size` bytes for a request that places bytes without a
+    /// payload, staged by the user in `staging`; or refuses with
+    /// [`ErrorKind::Quota`], like an upload's booking.
+    pub(crate) fn book(self, staging: &Path, size: u64, what: &str) -> Result<Booking> {
+        let account = self.account.clone();
+        let mut ledger = account.lock();
+        let besides = staged_bytes_where(staging, |p| !ledger.covers(p)).saturating_add(ledger.booked_except(None));
+        self.check(&mut ledger, size, besides, what)?;
+        let tag = staging.join(format!("book-{}", random_hex().map_err(|e| Error::server("staging", e))?));
+        let reservation = ledger.book(&account, &tag, size);
+        Ok(Booking { reservation, quota: self, staging: staging.to_path_buf() })
+    }
+}
+
+impl Booking {
+    /// Runs `place` (which makes `size` bytes part of the tree: what is
+    /// placed, measured, which may differ from what was booked) with the
+    /// ledger locked, after checking that they fit; the booking is given
+    /// back, and the bytes added to the user's figure, under the same lock.
+    pub(crate) fn place<T>(&self, size: u64, place: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mut ledger = self.reservation.account().lock();
+        let unbooked = staged_bytes_where(&self.staging, |p| !ledger.covers(p));
+        let besides = unbooked.saturating_add(ledger.booked_except(Some(&self.reservation)));
+        let mut counted = self.quota.check(&mut ledger, size, besides, "the copy")?;
+        let placed = place()?;
+        ledger.release(&self.reservation);
+        if counted.changed(size, 0).is_err() {
+            // Counted again at the next decision rather than trusted low.
+            ledger.counted_at = None;
+        }
+        Ok(placed)
+    }
+}
+
+/// Runs `place` within `booking` (see [`Booking::place`]), or as it is
+/// without a quota.
+pub(crate) fn within<T>(booking: Option<&Booking>, size: u64, place: impl FnOnce() -> Result<T>) -> Result<T> {
+    match booking {
+        Some(booking) => booking.place(size, place),
+        None => place(),
+    }
+}
+
+/// Bytes held in a user's staged uploads (`.part` files only).
+pub(crate) fn staged_bytes(staging: &Path) -> u64 {
+    staged_bytes_where(staging, |_| true)
+}
+
+/// Bytes held in the user's staged files `.part` that `count` selects.
+pub(crate) fn staged_bytes_where(staging: &Path, count: impl Fn(&Path) -> bool) -> u64 {
+    let Ok(items) = fs::read_dir(staging) else { return 0 };
+    let parts = items.flatten().map(|i| i.path()).filter(|p| p.extension().is_some_and(|e| e == "part") && count(p));
+    parts.filter_map(|p| fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+/// Bytes booked by the uploads in progress of each user of this process.
+#[derive(Default)]
+pub struct Reservations {
+    users: Mutex<HashMap<String, Account>>,
+}
+
+impl Reservations {
+    /// The ledger of `user` (one per user who uploaded since the start).
+    pub(crate) fn account(&self, user: &str) -> Account {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.entry(user.to_string()).or_default().clone()
+    }
+}
+
+/// A handle on one user's [`Ledger`].
+#[derive(Clone, Default)]
+pub(crate) struct Account(Arc<Mutex<Ledger>>);
+
+impl Account {
+    /// Locks the ledger: quota decisions and commits of this user wait.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One user's uploads in progress: the staged file of each and its
+/// announced size.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    next: u64,
+    booked: HashMap<u64, (PathBuf, u64)>,
+    /// When this process last counted the user's bytes (see
+    /// `storage::usage`); `None`: not yet.
+    pub(crate) counted_at: Option<std::time::Instant>,
+}
+
+impl Ledger {
+    /// Books `size` bytes for the upload staged in `part`; given back when
+    /// the returned [`Reservation`] drops (or by [`Ledger::release`]).
+    pub(crate) fn book(&mut self, account: &Account, part: &Path, size: u64) -> Reservation {
+        let id = self.next;
+        self.next += 1;
+        self.booked.insert(id, (part.to_path_buf(), size));
+        Reservation { account: account.clone(), id }
+    }
+
+    /// Bytes booked by every upload but `except`.
+    pub(crate) fn booked_except(&self, except: Option<&Reservation>) -> u64 {
+        let skip = except.map(|r| r.id);
+        self.booked.iter().filter(|(id, _)| Some(**id) != skip).map(|(_, (_, size))| *size).sum()
+    }
+
+    /// Whether the staged file `part` is covered by a booking (its bytes
+    /// are then counted by the booking, not by their size on disk).
+    pub(crate) fn covers(&self, part: &Path) -> bool {
+        self.booked.values().any(|(p, _)| p == part)
+    }
+
+    /// Gives a booking back while the ledger is locked.
+    pub(crate) fn release(&mut self, reservation: &Reservation) {
+        self.booked.remove(&reservation.id);
+    }
+}
+
+/// Bytes booked for one upload, given back when dropped.
+pub(crate) struct Reservation {
+    account: Account,
+    id: u64,
+}
+
+impl Reservation {
+    /// The ledger this booking is in.
+    pub(crate) fn account(&self) -> &Account {
+        &self.account
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.account.lock().booked.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookings_are_given_back_on_drop() {
+        let account = Reservations::default().account("u");
+        let part = Path::new("/s/a.part");
+        let a = account.lock().book(&account, part, 10);
+        let b = account.lock().book(&account, Path::new("/s/b.part"), 5);
+        assert_eq!(account.lock().booked_except(None), 15);
+        assert_eq!(account.lock().booked_except(Some(&a)), 5);
+        assert!(account.lock().covers(part));
+        drop(a);
+        assert!(!account.lock().covers(part));
+        account.lock().release(&b);
+        drop(b);
+        assert_eq!(account.lock().booked_except(None), 0);
+    }
+}
