@@ -571,3 +571,27 @@ fn davfs2_mount_copies_a_tree_in_and_rm_goes_to_the_trash() {
     let kept: Vec<String> = trash(&mut c).into_iter().map(|t| t.path).collect();
     assert!(kept.contains(&"/tree/a.txt".to_string()), "{kept:?}");
 }
+
+#[test]
+fn quota_properties_are_the_text_protocols_figures() {
+    let s = dav_fixture(common::test_name!(), &["--quota", "1M"]);
+    let mut c = s.user("ann");
+    assert!(c.upload("f", &bytes(1000, 1)).starts_with("226"));
+    // `213 USED LIMIT`
+    let used: u64 = c.ok("quota", "213").split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(used >= 1000);
+    let ask = r#"<?xml version="1.0"?><propfind xmlns="DAV:"><prop><quota-used-bytes/><quota-available-bytes/></prop></propfind>"#;
+    let r = req(&s.http, "ann", "PROPFIND", "/dav/", "Depth: 0\r\n", ask.as_bytes());
+    assert!(r.body.contains(&format!("<D:quota-used-bytes>{used}</D:quota-used-bytes>")), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("<D:quota-available-bytes>{}</D:quota-available-bytes>", (1 << 20) - used)),
+        "{}",
+        r.body
+    );
+    // Not in allprop (RFC 4331).
+    let r = req(&s.http, "ann", "PROPFIND", "/dav/", "Depth: 0\r\n", b"");
+    assert!(!r.body.contains("quota-used-bytes"), "{}", r.body);
+    // Over the quota: 507 before the body is read.
+    let r = req(&s.http, "ann", "PUT", "/dav/big", "", &bytes(2 << 20, 2));
+    assert_eq!(r.status, 507, "{r:?}");
+}
