@@ -595,3 +595,27 @@ fn quota_properties_are_the_text_protocols_figures() {
     let r = req(&s.http, "ann", "PUT", "/dav/big", "", &bytes(2 << 20, 2));
     assert_eq!(r.status, 507, "{r:?}");
 }
+
+#[test]
+fn a_chunked_put_as_finder_sends_it() {
+    let s = dav_fixture(common::test_name!(), &[]);
+    let mut conn = TcpStream::connect(&s.http).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "PUT /dav/._chunked HTTP/1.1\r\nHost: x\r\n{}Transfer-Encoding: chunked\r\nX-Expected-Entity-Length: 11\r\n\r\n",
+        auth("ann")
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").unwrap();
+    let r = read_resp(&mut conn, false);
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.header("etag"), Some(format!("\"{}\"", md5_hex(b"hello world"))));
+    // The connection goes on: a PROPFIND of the new file on it.
+    let again =
+        format!("PROPFIND /dav/._chunked HTTP/1.1\r\nHost: x\r\n{}Depth: 0\r\nContent-Length: 0\r\n\r\n", auth("ann"));
+    conn.write_all(again.as_bytes()).unwrap();
+    let r = read_resp(&mut conn, false);
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("<D:getcontentlength>11</D:getcontentlength>"), "{}", r.body);
+    assert_eq!(s.user("ann").download("._chunked"), b"hello world");
+}
