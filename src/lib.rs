@@ -35,6 +35,9 @@
 //!   by the server and the client
 //! - [`server`]: accept loop and limits; shared state; framing; the session
 //!   and its handlers; configuration, errors, logs, `netdisk user`
+//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/` and share links
+//!   for browsers, `curl` and `wget`, on the same state as the sessions
+//!   (`--http ADDR`)
 //! - [`storage`]: the data directory's layout ([`storage::DataDir`]), the
 //!   per-user jail ([`storage::tree::UserPath`]), staged uploads, recorded
 //!   MD5s, accounts, the trash, copies, the content store, share records

@@ -699,3 +699,69 @@ fn the_text_client_prints_the_link() {
         ran.out.lines().find(|l| l.starts_with("share link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
     assert!(line.starts_with(&format!("share link: http://{}/s/", s.http)), "{line}");
 }
+
+#[test]
+fn a_code_revoked_mid_zip_cuts_the_archive() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let mut c = s.user("alice");
+    c.ok("mkdir d", "257");
+    c.upload("/d/a", &bytes(16 << 20, 1));
+    c.upload("/d/b", &bytes(16 << 20, 2));
+    let (code, _) = share(&s, "alice", "d");
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut first = vec![0u8; 4096];
+    sock.read_exact(&mut first).unwrap();
+    // The first member is on its way (sockets hold far less than 16 MiB):
+    // revoked now, the second member never starts.
+    c.ok(&format!("unshare {code}"), "250");
+    let mut rest = Vec::new();
+    let _ = sock.read_to_end(&mut rest);
+    first.extend_from_slice(&rest);
+    assert!(first.len() < 20 << 20, "cut after the first member: {} bytes", first.len());
+    assert!(!first.ends_with(b"0\r\n\r\n"), "no last chunk: the client sees a cut body");
+    s.wait_log("revoked", 1);
+}
+
+/// The resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn idle_keep_alive_connections_cost_no_more_than_text_sessions() {
+    const N: usize = 400;
+    let limits = ["--max-per-ip", "600", "--max-clients", "600"];
+    let s = http_fixture(common::test_name!(), &limits);
+    s.user("alice").upload("/f", b"still here");
+    let text = s.another(&limits);
+    let (http_base, text_base) = (rss_kib(s.child.id()), rss_kib(text.child.id()));
+    let mut sessions = Vec::new();
+    for _ in 0..N {
+        sessions.push(text.connect());
+    }
+    let mut idle = Vec::new();
+    for _ in 0..N {
+        let mut sock = TcpStream::connect(&s.http).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        sock.write_all(b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        idle.push(sock);
+    }
+    for sock in &mut idle {
+        let mut buf = [0u8; 12];
+        sock.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 404");
+    }
+    // Every connection idle between requests; the server still answers at once.
+    assert_eq!(ask(&s.http, "GET", "/files/f", &auth("alice"), b"").body, b"still here");
+    let per_http = rss_kib(s.child.id()).saturating_sub(http_base) / N as u64;
+    let per_text = rss_kib(text.child.id()).saturating_sub(text_base) / N as u64;
+    eprintln!("per connection: http {per_http} KiB, text {per_text} KiB");
+    assert!(per_http <= per_text + 2, "an idle HTTP connection costs {per_http} KiB, a text session {per_text} KiB");
+}

@@ -281,7 +281,8 @@ fn exchange(shared: &Shared, conn: &mut Conn, peer: SocketAddr, req: &Request) -
     finish_head(&mut reply, close, req.minor);
     let sent = send(conn, req, reply.head, reply.body);
     let status = sent.status;
-    let outcome = if reply.note.is_empty() { status.to_string() } else { format!("{status} {}", reply.note) };
+    let note = [reply.note.as_str(), sent.cut.as_str()].join(" ");
+    let outcome = format!("{status} {}", note.trim()).trim().to_string();
     let what = format!("{} {}", req.method, shown_path(&req.target));
     engine::event(client.peer, &user, "http", &what, &outcome, sent.bytes);
     if close && !body_done {
@@ -296,6 +297,8 @@ struct Sent {
     bytes: u64,
     /// The payload went out whole (else the framing is lost).
     whole: bool,
+    /// Why a streamed payload stopped early, for the log.
+    cut: String,
 }
 
 /// The headers every response carries: date, the security fields,
@@ -331,12 +334,12 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
     let status = head.status;
     let mut wire = head.to_wire();
     let bodiless = req.is_head();
-    let fail = Sent { status, bytes: 0, whole: false };
+    let fail = Sent { status, bytes: 0, whole: false, cut: String::new() };
     match body {
         Payload::Bytes(bytes) if !bodiless => {
             wire.extend_from_slice(&bytes);
             match conn.write_all(&wire) {
-                Ok(()) => Sent { status, bytes: bytes.len() as u64, whole: true },
+                Ok(()) => Sent { status, bytes: bytes.len() as u64, whole: true, cut: String::new() },
                 Err(_) => fail,
             }
         }
@@ -346,7 +349,7 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             }
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let (sent, _) = crate::sendfile::send_file(&mut file, &conn.stream, len);
-            Sent { status, bytes: sent, whole: sent == len }
+            Sent { status, bytes: sent, whole: sent == len, cut: String::new() }
         }
         Payload::Zip(job) if !bodiless => {
             if conn.write_all(&wire).is_err() {
@@ -355,8 +358,8 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let chunked = req.minor == 1;
             match job.run(&conn.stream, chunked) {
-                Ok(bytes) => Sent { status, bytes, whole: true },
-                Err(_) => fail,
+                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
+                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
         }
         Payload::Dav(listing) if !bodiless => {
@@ -365,11 +368,11 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             }
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             match listing.run(&conn.stream, req.minor == 1) {
-                Ok(bytes) => Sent { status, bytes, whole: true },
-                Err(_) => fail,
+                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
+                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
         }
-        _ => Sent { status, bytes: 0, whole: conn.write_all(&wire).is_ok() },
+        _ => Sent { status, bytes: 0, whole: conn.write_all(&wire).is_ok(), cut: String::new() },
     }
 }
 

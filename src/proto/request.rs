@@ -233,7 +233,7 @@ pub const COMMANDS: &[Spec] = &[
         Ok(Command::Purge { target })
     }),
     spec("claim", "PATH SIZE MD5", "store a file the server already holds, with proof", parse_claim),
-    spec("share", "PATH [DAYS]", "make a code that lets others copy PATH", |a| {
+    spec("share", "PATH [DAYS]", "make a code (and, with HTTP on, a link anyone can open) for PATH", |a| {
         Ok(Command::Share { path: a[0].clone(), days: a.get(1).map(|d| days(d)).transpose()? })
     }),
     spec("shares", "", "list your shares", |_| Ok(Command::Shares)),
