@@ -23,26 +23,32 @@
 //!                                  │ handlers: files, account, upload, download,
 //!                                  │           claim, sharing
 //!                                  v
-//!   proto (the wire: code, request, reply, body)    storage (everything on disk)
-//!     ^                                               DataDir, tree (the jail),
-//!     │                                               staging, digests, trash,
-//!   client (blocking library, used by the example     users, accounts, copies,
-//!   shell and the tests)                              find, durable, content,
-//!                                                     shares
+//!   proto (the wire: code, request, reply, body)    storage (the engine: everything
+//!     ^                                               on disk; imports no face and
+//!     │                                               no wire format): DataDir, tree
+//!   client (blocking library, used by the example     (the jail), staging, replace
+//!   shell and the tests)                              (the commit primitive), quota,
+//!                                                     digests, trash, users, copies,
+//!                                                     find, content, shares, error
 //! ```
 //!
 //! - [`proto`]: the only place protocol text is written or parsed, shared
 //!   by the server and the client
-//! - [`server`]: accept loop and limits; shared state; framing; the session
-//!   and its handlers; configuration, errors, logs, `netdisk user`
+//! - [`server`]: the text face: accept loop and limits; shared state;
+//!   framing; the session and its handlers; configuration, the mapping of
+//!   engine errors and values to replies, `netdisk user`
 //! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/` and share links
-//!   for browsers, `curl` and `wget`, on the same state as the sessions
-//!   (`--http ADDR`)
-//! - [`storage`]: the data directory's layout ([`storage::DataDir`]), the
-//!   per-user jail ([`storage::tree::UserPath`]), staged uploads, recorded
-//!   MD5s, accounts, the trash, copies, the content store, share records
+//!   for browsers, `curl` and `wget`, WebDAV at `/dav/`, on the same state
+//!   as the sessions (`--http ADDR`)
+//! - [`storage`]: the engine: the data directory's layout
+//!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
+//!   staged uploads, the one commit-and-replace primitive, quota bookings,
+//!   recorded MD5s, accounts, the trash, copies, the content store, share
+//!   records, WebDAV locks and dead properties, its own
+//!   [`storage::error::Error`]
 //! - [`client`]: a blocking client library
-//! - [`digest`], [`hashing`], [`clock`]: leaves shared by both sides
+//! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
+//!   by all
 //!
 //! `docs/ARCHITECTURE.md` follows one upload through these files.
 

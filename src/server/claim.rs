@@ -1,12 +1,12 @@
-//! `claim PATH SIZE MD5` (instant upload), and the commit hook that adds
-//! committed files to the content store (quota bookings: `server::quota`). A wrong proof is counted like a failed
-//! login (`Cx::wrong_guess`).
+//! `claim PATH SIZE MD5` (instant upload). A wrong proof is counted like
+//! a failed login (`Cx::wrong_guess`).
 //!
 //! A claim never shows content: the stored file is linked into the
-//! claimer's staging area before the challenge, and at PATH only after a
-//! right proof, committed exactly like an upload (replaced file to the
-//! trash, rename, directory fsync before the `226`). A nonce or a proof is
-//! never logged.
+//! claimer's staging area before the challenge (copied, when its inode is
+//! at the link limit), and at PATH only after a right proof, through the
+//! engine's commit primitive like an upload (`storage::replace`: replaced
+//! file to the trash, rename, directory fsync before the `226`). A nonce
+//! or a proof is never logged.
 
 use std::fs;
 use std::io;

@@ -9,7 +9,9 @@
 //! session commits the group before it would wait for input (nothing
 //! buffered), before any command other than `upload`, before an upload of
 //! a path already waiting, before it closes, and when the group reaches
-//! [`MAX_FILES`] or [`MAX_BYTES`]. A `226` is never sent before its file
+//! [`MAX_FILES`] or [`MAX_BYTES`]: the policy is written once, in
+//! [`Group::commit_at`], for each [`Moment`] the session and the upload
+//! handler name. A `226` is never sent before its file
 //! is committed; the client, which sent the whole run before reading,
 //! sees the same replies in the same order as without grouping.
 
@@ -41,6 +43,26 @@ const MAX_HELD: usize = 2 * MAX_FILES + 64;
 /// committed: the `226`s before it are not held for its whole transfer.
 pub(crate) const LARGE_PAYLOAD: u64 = 1 << 20;
 
+/// A moment at which the session asks whether the group is committed:
+/// the one statement of the commit policy ([`Group::commit_at`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Moment<'a> {
+    /// The session is about to read input: committed when nothing is
+    /// buffered (the client waits for replies).
+    Read,
+    /// Before any command other than `upload`, or before the session
+    /// refuses, closes or ends: always committed.
+    Other,
+    /// A reply was queued or an upload joined: committed when full.
+    Queued,
+    /// An upload of the staged file `part` is asked: committed when that
+    /// file waits here (it is locked by the group).
+    UploadOf(&'a Path),
+    /// An upload's payload is next: committed first when it is large (or
+    /// its digest follows it), or when nothing is buffered.
+    Payload { large: bool },
+}
+
 /// An upload verified and waiting for its commit.
 struct Waiting {
     v: Verified,
@@ -71,7 +93,7 @@ impl Group {
     }
 
     /// Whether the upload staged at `part` waits here.
-    pub(crate) fn holds(&self, part: &Path) -> bool {
+    fn holds(&self, part: &Path) -> bool {
         self.waiting.iter().any(|w| w.v.part_path() == part)
     }
 
@@ -92,13 +114,26 @@ impl Group {
     }
 
     /// Whether the group reached its bounds (files, bytes or replies held).
-    pub(crate) fn full(&self) -> bool {
+    fn full(&self) -> bool {
         self.waiting.len() >= MAX_FILES || self.bytes >= MAX_BYTES || self.out.len() >= MAX_HELD
+    }
+
+    /// Commits the group if the policy says so at `moment`.
+    pub(crate) fn commit_at(&mut self, moment: Moment, cx: &mut Cx, login: &Login) -> io::Result<()> {
+        let due = self.is_open()
+            && match moment {
+                Moment::Read => !cx.wire.has_input(),
+                Moment::Other => true,
+                Moment::Queued => self.full(),
+                Moment::UploadOf(part) => self.holds(part),
+                Moment::Payload { large } => large || !cx.wire.has_input(),
+            };
+        if due { self.commit(cx, login) } else { Ok(()) }
     }
 
     /// Commits the waiting uploads, logs each of them and the group, then
     /// sends every held reply in order.
-    pub(crate) fn commit(&mut self, cx: &mut Cx, login: &Login) -> io::Result<()> {
+    fn commit(&mut self, cx: &mut Cx, login: &Login) -> io::Result<()> {
         if !self.is_open() {
             return Ok(());
         }

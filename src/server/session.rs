@@ -16,7 +16,7 @@ use crate::proto::{self, Code, Command, Password, Reply, parse_line};
 use crate::server::conn::{Framed, Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::group::Group;
+use crate::server::group::{Group, Moment};
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
 use crate::server::shared::{Conn, Shared};
 use crate::server::{account, claim, download, files, log, sharing, upload};
@@ -62,7 +62,7 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
     log::event(Some(peer), "-", "connect", "", "220", 0);
     let _ = session.serve();
     // Uploads received in full are committed even if nobody hears of it.
-    let _ = session.commit_group();
+    let _ = session.commit_group(Moment::Other);
     session.wire.give_back_slot();
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
@@ -71,9 +71,7 @@ impl Session<'_> {
     fn serve(&mut self) -> io::Result<()> {
         self.wire.send(&Reply::new(Code::Ready, "netdisk ready"))?;
         loop {
-            if self.group.is_open() && !self.wire.has_input() {
-                self.commit_group()?;
-            }
+            self.commit_group(Moment::Read)?;
             let outcome = match self.wire.read_line(self.deadline()) {
                 Input::Line(line) => {
                     let outcome = self.handle(&line);
@@ -93,14 +91,12 @@ impl Session<'_> {
     /// Does what a handler asked; `false` when the session ends.
     fn carry_out(&mut self, outcome: Outcome) -> io::Result<bool> {
         if !matches!(outcome, Outcome::Reply(_) | Outcome::Go) {
-            self.commit_group()?;
+            self.commit_group(Moment::Other)?;
         }
         match outcome {
             Outcome::Reply(reply) => {
                 self.group.send(&mut self.wire, reply)?;
-                if self.group.full() {
-                    self.commit_group()?;
-                }
+                self.commit_group(Moment::Queued)?;
                 Ok(true)
             }
             Outcome::Refuse(reply) => self.wire.refuse_and_close(&reply).map(|_| false),
@@ -113,11 +109,12 @@ impl Session<'_> {
         }
     }
 
-    /// Commits the uploads waiting, and sends the replies held.
-    fn commit_group(&mut self) -> io::Result<()> {
+    /// Commits the uploads waiting if the policy says so at `moment`
+    /// (`server::group`), and sends the replies held.
+    fn commit_group(&mut self, moment: Moment) -> io::Result<()> {
         let State::LoggedIn(login) = &self.state else { return Ok(()) };
         let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
-        self.group.commit(&mut cx, login)
+        self.group.commit_at(moment, &mut cx, login)
     }
 
     fn user(&self) -> &str {
@@ -158,7 +155,7 @@ impl Session<'_> {
     /// handler with the login, once the account is known to still exist.
     fn dispatch(&mut self, cmd: Command) -> Outcome {
         // Any other command sees the uploads before it committed.
-        if !matches!(cmd, Command::Upload { .. }) && self.commit_group().is_err() {
+        if !matches!(cmd, Command::Upload { .. }) && self.commit_group(Moment::Other).is_err() {
             return Outcome::Close;
         }
         if let State::LoggedIn(login) = &self.state

@@ -14,7 +14,7 @@ use crate::proto::{Code, Reply};
 use crate::server::conn::{Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
-use crate::server::group::{Group, LARGE_PAYLOAD};
+use crate::server::group::{Group, LARGE_PAYLOAD, Moment};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::takeover::Hold;
 use crate::storage::staging::{Limits, Request, Stop, Upload, Verified, part_path};
@@ -43,7 +43,10 @@ struct Ending {
 /// `upload`: the file joins `group` once verified; its `226` goes out when
 /// the group is committed (see `server::group`).
 pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked) -> Handled {
-    if group.is_open() && waits(cx, login, group, asked) && group.commit(cx, login).is_err() {
+    let part = login.resolve(asked.text).map(|(_, p)| part_path(&login.staging(cx.shared), &p.to_string()));
+    if let Ok(part) = &part
+        && group.commit_at(Moment::UploadOf(part), cx, login).is_err()
+    {
         return Ok(Outcome::Close);
     }
     let (up, path) = match prepare_or_take_over(cx, login, asked) {
@@ -65,13 +68,13 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked
     // `226`s held are not kept waiting for a large payload, nor for the
     // digest line after one.
     let large = asked.size.saturating_sub(offset) >= LARGE_PAYLOAD || asked.md5.is_none();
-    if group.is_open() && (large || !cx.wire.has_input()) && group.commit(cx, login).is_err() {
+    if group.commit_at(Moment::Payload { large }, cx, login).is_err() {
         return Ok(Outcome::Close);
     }
     match take_payload(cx, login, up, asked, hold.as_ref()) {
         Ok((verified, bytes)) => {
             group.add(verified, path, bytes, rehashed);
-            if group.full() && group.commit(cx, login).is_err() {
+            if group.commit_at(Moment::Queued, cx, login).is_err() {
                 return Ok(Outcome::Close);
             }
             Ok(Outcome::Go)
@@ -82,13 +85,6 @@ pub(crate) fn upload(cx: &mut Cx, login: &Login, group: &mut Group, asked: Asked
             Ok(end.outcome)
         }
     }
-}
-
-/// Whether the upload asked for is of a path already waiting in `group`
-/// (its staged file is locked there: the group is committed first).
-fn waits(cx: &Cx, login: &Login, group: &Group, asked: Asked) -> bool {
-    let Ok((_, path)) = login.resolve(asked.text) else { return false };
-    group.holds(&part_path(&login.staging(cx.shared), &path.to_string()))
 }
 
 /// Prepares the upload; if another session of this process holds it but

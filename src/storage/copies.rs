@@ -138,14 +138,13 @@ impl Built {
     pub(crate) fn new(source: &Path, kind: Kind, staging: &Path, sums: &Sums) -> io::Result<Built> {
         let scratch = Scratch::new(staging)?;
         let path = scratch.dir.join("c");
-        match kind {
-            Kind::File => share_file(source, &path, sums)?,
-            Kind::Dir => copy_tree(source, &path, sums)?,
-        }
-        let meta = fs::symlink_metadata(&path)?;
         let (bytes, md5) = match kind {
-            Kind::File => (meta.len(), sums.get(&meta)),
-            Kind::Dir => (measure(&path)?.0, None),
+            Kind::File => {
+                share_file(source, &path, sums)?;
+                let meta = fs::symlink_metadata(&path)?;
+                (meta.len(), sums.get(&meta))
+            }
+            Kind::Dir => (copy_tree(source, &path, sums)?, None),
         };
         Ok(Built { _scratch: scratch, path, bytes, md5 })
     }
@@ -189,9 +188,12 @@ enum Step {
 }
 
 /// Makes a copy of the directory `source` at `target` (which must not
-/// exist): directories made, files hard-linked. Nothing is flushed here:
-/// see [`Tree::copy`].
-pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<()> {
+/// exist): directories made, files hard-linked. Returns the bytes of the
+/// files it holds, each measured on its new link (what was copied, not
+/// what a walk saw before). Nothing is flushed here: the rename that puts
+/// the copy in place is followed by a directory sync.
+pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<u64> {
+    let mut bytes = 0u64;
     let mut stack = vec![Step::Enter(source.to_path_buf(), target.to_path_buf())];
     while let Some(step) = stack.pop() {
         match step {
@@ -206,14 +208,16 @@ pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result
                     if kind.is_dir() {
                         stack.push(Step::Enter(item.path(), to.join(&name)));
                     } else if kind.is_file() {
-                        share_file(&item.path(), &to.join(&name), sums)?;
+                        let linked = to.join(&name);
+                        share_file(&item.path(), &linked, sums)?;
+                        bytes = bytes.saturating_add(fs::symlink_metadata(&linked)?.len());
                     }
                 }
             }
             Step::Seal(dir, mtime) => File::open(&dir)?.set_modified(mtime)?,
         }
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Gives `target` the content of `source`: a hard link, or a byte copy
