@@ -23,9 +23,9 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::server::error::{Error, ErrorKind, Result};
 use crate::storage::DataDir;
 use crate::storage::durable::replace_record;
+use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::UserPath;
 
 /// The longest timeout granted.
