@@ -36,7 +36,8 @@ pub(crate) const PURGING: &str = ".purge-";
 /// The data directory (`--data`) and every path under it:
 ///
 /// ```text
-/// home/USER/       the user's visible tree
+/// home/USER/       the user's visible tree (each folder may hold a hidden
+///                  `\x01props` folder: WebDAV dead properties, see `props`)
 /// staging/USER/    interrupted uploads, copy scratch space
 /// trash/USER/      removed entries, kept --trash-days
 /// sums/            the MD5 recorded for each committed file
