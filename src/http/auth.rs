@@ -11,10 +11,10 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::http::Reply;
+use crate::http::engine::Cidr;
 use crate::http::engine::{self, Shared};
 use crate::http::wire::Request;
-use crate::proto::Password;
-use crate::server::config::Cidr;
+use crate::secret::Password;
 
 /// Where a request comes from.
 #[derive(Clone, Copy, Debug)]

@@ -1,25 +1,29 @@
-//! The one door from the HTTP face to the state it shares with the text
-//! face: the shared server state, a user's account as the engine sees
-//! it, the event log, and the table from engine errors to statuses.
+//! The one door from the HTTP face to what it shares with the text face
+//! outside the engine: the shared server state (`server::shared`: the
+//! configuration, accounts, digests, connection limits and back-offs),
+//! a user's logged-in view (`server::handler::Login`: tree, trash,
+//! staging, quota), and the table from engine errors to statuses.
 //!
-//! Today that state lives in `server` (`Shared`, the quota ledger, the
-//! error type, the log); the engine branch moves it under `storage`.
-//! Every HTTP module reaches it through here only, so after that merge
-//! this file is the one to re-point. Nothing here decides a rule of the
-//! product: it only forwards.
+//! The engine itself (`storage`: its error type, the quota ledger, the
+//! commit-and-replace primitive) is used directly. What still lives in
+//! `server` is reached through here only, so moving it down into the
+//! engine or a shared leaf means re-pointing this file and nothing else.
+//! Nothing here decides a rule of the product: it only forwards.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(crate) use crate::server::error::{Error, ErrorKind, Result};
+use crate::log;
+pub(crate) use crate::server::config::Cidr;
 pub(crate) use crate::server::handler::Login;
 use crate::server::handler::home_id;
-use crate::server::log;
 pub(crate) use crate::server::shared::{Shared, Slot};
 use crate::storage::content::Store;
+pub(crate) use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::replace::Replace;
-use crate::storage::staging::{Limits, Place, Verified, commit_group};
+use crate::storage::staging::Limits;
+use crate::storage::staging::{Place, Verified, commit_group};
 use crate::storage::tree::{Tree, UserPath};
 
 /// The logged-in view of `user` (their tree, trash, staging, quota),
@@ -37,21 +41,6 @@ pub(crate) fn login(shared: &Shared, user: &str) -> Result<Login> {
 pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
     let quota = shared.quota_of(&login.user).map(|limit| login.quota(shared, limit));
     Limits { max_file_size: shared.config.max_file_size, quota }
-}
-
-/// Commits verified uploads of `login` through the engine's one
-/// commit-and-replace primitive, under the user's replace lock, as a text
-/// upload's group commit does (the replaced files kept in the trash, the
-/// content added to the store for `claim`).
-pub(crate) fn commit(shared: &Shared, login: &Login, items: Vec<(Verified, UserPath)>) -> Vec<Result<PathBuf>> {
-    let replace = match Replace::lock(&shared.data, &login.user) {
-        Ok(replace) => replace,
-        Err(e) => return items.iter().map(|_| Err(Error::new(e.kind(), e.to_string()))).collect(),
-    };
-    let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
-    let (user, tree, sums) = (login.user.as_str(), &login.tree, &shared.sums);
-    let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
-    commit_group(items, &place)
 }
 
 /// Copies `from` to `to` in `login`'s tree as `cp` does: hard links
@@ -85,8 +74,26 @@ pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserP
     login.tree.rename_with(from, to, || Ok(()))
 }
 
-/// Sends `path` of `login`'s tree to the trash (deleted at once with no
-/// trash), under the user's replace lock.
+/// Commits one verified upload of `login` at `path`, like a text
+/// upload: under the user's replace lock, the replaced file to the trash,
+/// the content into the store.
+pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &UserPath) -> Result<PathBuf> {
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
+    let place = Place {
+        user: &login.user,
+        tree: &login.tree,
+        sums: &shared.sums,
+        trash: &trash,
+        store: &store,
+        replace: &replace,
+    };
+    let done = commit_group(vec![(verified, path.clone())], &place).pop();
+    done.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))
+}
+
+/// `rm` of `path`: to the trash (or gone, with no trash), under the
+/// user's replace lock.
 pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
     let replace = Replace::lock(&shared.data, &login.user)?;
     login.trash(shared).remove(&replace, &login.tree, path, &shared.sums)?;

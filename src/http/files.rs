@@ -221,8 +221,7 @@ fn spool(cx: &mut Cx, login: &Login) -> Result<(File, u64), Reply> {
     }
 }
 
-/// Commits a verified upload like a text `upload` (one file, its own
-/// syncs), then records it for `claim`.
+/// Commits a verified upload like a text `upload`.
 fn commit(
     cx: &Cx,
     login: &Login,
@@ -231,16 +230,14 @@ fn commit(
     existed: bool,
 ) -> Reply {
     let (size, md5) = (verified.size(), verified.md5());
-    let result = engine::commit(cx.shared, login, vec![(verified, path.clone())]).pop();
-    match result {
-        Some(Ok(_)) => {
+    match engine::commit(cx.shared, login, verified, path) {
+        Ok(_) => {
             let mut reply = Reply::new(if existed { 204 } else { 201 });
             reply.head.set("ETag", etag(md5));
             reply.note = format!("{size} bytes");
             reply
         }
-        Some(Err(e)) => cx.engine_failure(&e),
-        None => Reply::text(500, "not committed"),
+        Err(e) => cx.engine_failure(&e),
     }
 }
 

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::server::shared::Shared;
+use engine::Shared;
 use engine::Slot;
 use wire::{Body, Conn, Framing, Head, NoHead, Request};
 

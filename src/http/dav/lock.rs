@@ -228,11 +228,7 @@ impl Dav {
         }
         let got = up.offer().1;
         let verified = up.verify(Some(got))?;
-        match engine::commit(cx.shared, login, vec![(verified, path.clone())]).pop() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(e),
-            None => Err(engine::Error::new(engine::ErrorKind::Server, "not committed")),
-        }
+        engine::commit(cx.shared, login, verified, path).map(|_| ())
     }
 
     pub(super) fn unlock(&self, cx: &mut Cx) -> Reply {
