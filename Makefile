@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test test-tools client check fmt clippy bench bench-peers build install
+.PHONY: run-server test test-tools fault-tools client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -41,9 +41,25 @@ test-tools:
 	  for t in litmus rclone cadaver mount.davfs; do command -v $$t >/dev/null || echo "$$t is not installed (make test installs it as root): its WebDAV test skips"; done; \
 	fi
 
-test: test-tools
+test: test-tools fault-tools
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+# The fault tests (tests/faults) need root, strace, e2fsprogs (mkfs.ext4)
+# and util-linux (losetup, fstrim): as root, missing ones are installed;
+# otherwise those tests say what is missing and skip.
+fault-tools:
+	@if [ "$$(id -u)" = 0 ]; then \
+		missing=""; \
+		command -v strace >/dev/null || missing="$$missing strace"; \
+		command -v mkfs.ext4 >/dev/null || missing="$$missing e2fsprogs"; \
+		command -v fstrim >/dev/null && command -v losetup >/dev/null || missing="$$missing util-linux mount"; \
+		if [ -n "$$missing" ]; then \
+			(apt-get update -qq && apt-get install -y -qq $$missing) || echo "could not install$$missing: fault tests skip"; \
+		fi; \
+	else \
+		echo "not root: the fault tests (tests/faults) skip; as root, make test installs strace e2fsprogs util-linux"; \
+	fi
 
 client:
 	$(NATIVE) $(CARGO) run --release --example client -- $(ADDR)

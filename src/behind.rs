@@ -18,18 +18,9 @@
 //! MD5's speed).
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 
 /// Bytes per window.
 const WINDOW: u64 = 8 << 20;
-/// `POSIX_FADV_DONTNEED`: write back dirty pages of the range (without
-/// waiting), then drop those that are clean.
-const DONTNEED: i32 = 4;
-
-unsafe extern "C" {
-    /// glibc's `posix_fadvise(2)`; returns an error number, 0 on success.
-    fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
-}
 
 /// The writer's position and the windows handed to the kernel so far.
 pub(crate) struct Behind {
@@ -67,9 +58,5 @@ impl Behind {
 /// The server's upload path (`storage::staging`) uses it too, after its
 /// `fdatasync` windows.
 pub(crate) fn drop_cached(file: &File, offset: u64, len: u64) {
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: plain integers; the descriptor stays open for the call.
-    let _ = unsafe { posix_fadvise(file.as_raw_fd(), offset, len, DONTNEED) };
+    let _ = crate::sys::drop_cached(file, offset, len);
 }

@@ -49,31 +49,14 @@
 //! - [`client`]: a blocking client library
 //! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all
+//! - [`sys`]: every C function, constant and struct used, the only
+//!   `unsafe` calls into C (Linux x86_64 and aarch64 only)
+//! - [`storage::health`]: whether the storage may still be written (after
+//!   a failed sync it is read-only until restart)
 //!
 //! `docs/ARCHITECTURE.md` follows one upload through these files.
 
-// Linux only: files are opened with Linux's `O_NONBLOCK` value (0o4000,
-// see `transfer.rs`), which other systems and some Linux architectures
-// (MIPS, SPARC, Alpha, PA-RISC) number differently. Refuse to build where
-// it would be wrong rather than open files with the wrong flag.
 #![warn(missing_docs)]
-
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "arm",
-        target_arch = "aarch64",
-        target_arch = "riscv32",
-        target_arch = "riscv64",
-        target_arch = "powerpc",
-        target_arch = "powerpc64",
-        target_arch = "s390x",
-        target_arch = "loongarch64"
-    )
-)))]
-compile_error!("netdisk builds for Linux on x86, ARM, RISC-V, POWER, s390x or LoongArch only");
 
 // The client library is being reshaped on its own branch, which documents it.
 pub(crate) mod behind;
@@ -89,6 +72,7 @@ pub mod secret;
 pub(crate) mod sendfile;
 pub mod server;
 pub mod storage;
+pub mod sys;
 
 pub use digest::Digest;
 pub use server::Server;

@@ -11,21 +11,9 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 
 use crate::behind::Behind;
-
-/// Errors of `sendfile` that mean "not for this file": then the bytes are
-/// copied instead (the same numbers on every architecture netdisk builds
-/// for).
-const EINVAL: i32 = 22;
-const ENOSYS: i32 = 38;
-
-unsafe extern "C" {
-    /// `sendfile(2)`: up to `count` bytes from `in_fd` (from its position,
-    /// when `offset` is null) to `out_fd`; bytes sent, or -1.
-    fn sendfile(out_fd: i32, in_fd: i32, offset: *mut i64, count: usize) -> isize;
-}
+use crate::sys;
 
 /// Sends up to `len` bytes of `file`, from its position, to `socket`;
 /// returns how many went (fewer at the end of the file) and the error that
@@ -34,18 +22,15 @@ pub(crate) fn send_file(file: &mut File, socket: &TcpStream, len: u64) -> (u64, 
     let mut sent = 0;
     while sent < len {
         let want = usize::try_from(len - sent).unwrap_or(usize::MAX);
-        // SAFETY: two open descriptors and a null offset.
-        let n = unsafe { sendfile(socket.as_raw_fd(), file.as_raw_fd(), std::ptr::null_mut(), want) };
-        match n {
-            0 => break,
-            1.. => sent += n as u64,
-            _ => match io::Error::last_os_error() {
-                e if e.kind() == io::ErrorKind::Interrupted => {}
-                e if sent == 0 && matches!(e.raw_os_error(), Some(EINVAL | ENOSYS)) => {
-                    return copy(file, socket, len);
-                }
-                e => return (sent, Some(e)),
-            },
+        match sys::send_file(socket, &*file, want) {
+            Ok(0) => break,
+            Ok(n) => sent += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // "Not for this file" (the same numbers on every target): copy.
+            Err(e) if sent == 0 && matches!(e.raw_os_error(), Some(sys::EINVAL | sys::ENOSYS)) => {
+                return copy(file, socket, len);
+            }
+            Err(e) => return (sent, Some(e)),
         }
     }
     (sent, None)

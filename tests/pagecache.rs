@@ -6,36 +6,14 @@
 mod common;
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use common::{Server, bytes, files_under, fixture, md5_hex};
 
 const MIB: usize = 1 << 20;
-const PAGE: usize = 4096;
-const PROT_READ: i32 = 1;
-const MAP_SHARED: i32 = 1;
-
-unsafe extern "C" {
-    fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> *mut u8;
-    fn munmap(addr: *mut u8, len: usize) -> i32;
-    fn mincore(addr: *mut u8, len: usize, vec: *mut u8) -> i32;
-}
-
 /// Bytes of `path` in the page cache (as `fincore` counts them).
 fn cached(path: &Path) -> usize {
-    let file = File::open(path).unwrap();
-    let len = file.metadata().unwrap().len() as usize;
-    let mut pages = vec![0u8; len.div_ceil(PAGE)];
-    // SAFETY: a read-only shared mapping of an open file, only passed to
-    // mincore and unmapped before the file closes.
-    unsafe {
-        let at = mmap(std::ptr::null_mut(), len, PROT_READ, MAP_SHARED, file.as_raw_fd(), 0);
-        assert_ne!(at as isize, -1, "mmap {}", path.display());
-        assert_eq!(mincore(at, len, pages.as_mut_ptr()), 0, "mincore");
-        munmap(at, len);
-    }
-    pages.iter().filter(|p| *p & 1 == 1).count() * PAGE
+    netdisk::sys::resident_pages(&File::open(path).unwrap()).unwrap() * netdisk::sys::page_size()
 }
 
 /// The committed file `name` of some user, under the data directory.

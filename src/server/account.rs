@@ -17,8 +17,13 @@ pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password)
         cx.log(user, "passwd", "", 501, 0);
         return Ok(e.reply().into());
     }
-    if !users.verify(user, old) {
-        return Ok(cx.failed_login(user, "passwd", "old password incorrect"));
+    match users.check_login(user, old) {
+        Ok(true) => {}
+        Ok(false) => return Ok(cx.failed_login(user, "passwd", "old password incorrect")),
+        Err(e) => {
+            cx.log(user, "passwd", "", e.outcome(), 0);
+            return Ok(e.reply().into());
+        }
     }
     let result = users.set_password(user, new).map(|_| Reply::new(Code::Done, "password changed"));
     cx.note(user, "passwd", "", &result);

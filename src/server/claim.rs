@@ -22,6 +22,7 @@ use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
 use crate::storage::content::{Dedup, Held, Store, random_hex};
+use crate::storage::durable::fsync;
 use crate::storage::links::same_inode;
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::quota::{Booking, within};
@@ -105,7 +106,7 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
         if md5.to_string() != EMPTY_MD5 || store(cx).mode() == Dedup::Off {
             return Err(not_held());
         }
-        let file = fs::File::create(&staged.0).and_then(|f| f.sync_all().map(|_| f)).map_err(io_local)?;
+        let file = fs::File::create(&staged.0).and_then(|f| fsync(&f).map(|_| f)).map_err(io_local)?;
         let meta = file.metadata().map_err(io_local)?;
         let _ = cx.shared.sums.put(&meta, md5);
         return Ok(Ready { path, size, md5, staged, booking, held: None });

@@ -10,7 +10,6 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::proto::{MAX_LINE, Reply};
@@ -60,25 +59,12 @@ impl Socket for TcpStream {
 
     /// One `recv(MSG_PEEK | MSG_DONTWAIT)`: the socket stays blocking.
     fn has_input(&self) -> bool {
-        let mut byte = 0u8;
-        // SAFETY: a one-byte buffer that outlives the call; the descriptor
-        // stays open for it.
-        let n = unsafe { recv(self.as_raw_fd(), &mut byte, 1, MSG_PEEK | MSG_DONTWAIT) };
-        n > 0
+        crate::sys::has_input(self)
     }
 
     fn send_file(&mut self, file: &mut File, len: u64) -> u64 {
         crate::sendfile::send_file_behind(file, self, len).0
     }
-}
-
-/// `recv(2)` flags: look without taking; never block.
-const MSG_PEEK: i32 = 2;
-const MSG_DONTWAIT: i32 = 0x40;
-
-unsafe extern "C" {
-    /// glibc's `recv(2)`; returns the bytes read, 0 at the end, -1 on error.
-    fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
 }
 
 /// A line read from the client, or why there is none.

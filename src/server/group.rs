@@ -176,7 +176,7 @@ fn results(cx: &mut Cx, login: &Login, waiting: Vec<Waiting>) -> Vec<Reply> {
         true => Vec::new(),
         false => commit(cx, login, waiting.into_iter().map(|w| (w.v, w.path)).collect()),
     };
-    let (mut files, mut failed) = (0, 0);
+    let (mut files, mut failed, mut code) = (0, 0, Code::TransferDone);
     let mut dirs: Vec<&Path> = Vec::new();
     let mut replies = Vec::new();
     for (i, (path, size, md5, bytes, rehashed)) in facts.iter().enumerate() {
@@ -192,12 +192,19 @@ fn results(cx: &mut Cx, login: &Login, waiting: Vec<Waiting>) -> Vec<Reply> {
             // Not `421`: the session closes at its next request, not here.
             None => (Reply::new(Code::NotLoggedIn, "account deleted"), "account deleted".to_string()),
         };
-        failed += usize::from(reply.code != Code::TransferDone);
+        if reply.code != Code::TransferDone {
+            failed += 1;
+            // The group's outcome: its first failure's code.
+            if code == Code::TransferDone {
+                code = reply.code;
+            }
+        }
         let note = if *rehashed > 0 { format!("{outcome} rehashed={rehashed}") } else { outcome };
         cx.log(&login.user, "upload", &path.to_string(), note, *bytes);
         replies.push(reply);
     }
     let failed = if failed > 0 { format!(" failed={failed}") } else { String::new() };
-    cx.log(&login.user, "commit", "", format!("226 files={files} dirs={}{failed}", dirs.len()), 0);
+    let outcome = format!("{} files={files} dirs={}{failed}", code.number(), dirs.len());
+    cx.log(&login.user, "commit", "", outcome, 0);
     replies
 }

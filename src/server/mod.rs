@@ -41,7 +41,7 @@ use crate::storage::accounts::finish_deletions;
 use crate::storage::content::Store;
 use crate::storage::shares::Shares;
 use crate::storage::staging::sweep;
-use crate::storage::{trash, usage};
+use crate::storage::{health, trash, usage};
 
 /// Stack of a session thread: sessions keep their buffers on the heap.
 const STACK: usize = 128 * 1024;
@@ -132,6 +132,12 @@ impl Server {
         let _ = thread::Builder::new().name("sweeper".into()).spawn(move || {
             let mut first = true;
             loop {
+                // A failing storage is read-only for the sweeper too.
+                if health::failing().is_some() {
+                    session::tell_if_failing();
+                    thread::sleep(every);
+                    continue;
+                }
                 let removed = sweep(&shared.data.stagings(), ttl);
                 if removed > 0 {
                     log::server("sweep", format!("removed {removed} stale staged files"));
@@ -146,8 +152,12 @@ impl Server {
                 if removed > 0 {
                     usage::forget_all(&shared.data.usages());
                 }
-                first = false;
                 sweep_content(&shared);
+                if first {
+                    log::server("sweep", "start-up sweep done");
+                }
+                first = false;
+                session::tell_if_failing();
                 let finished = finish_deletions(&shared.data, &shared.sums);
                 if finished > 0 {
                     log::server("sweep", format!("finished {finished} interrupted account deletions"));

@@ -6,36 +6,15 @@
 
 use std::io;
 
-/// `struct rlimit` of Linux: the soft and the hard limit.
-#[repr(C)]
-struct Rlimit {
-    cur: u64,
-    max: u64,
-}
-
-/// `RLIMIT_NOFILE` on Linux.
-const RLIMIT_NOFILE: i32 = 7;
-
-unsafe extern "C" {
-    fn getrlimit(resource: i32, limit: *mut Rlimit) -> i32;
-    fn setrlimit(resource: i32, limit: *const Rlimit) -> i32;
-}
+use crate::sys;
 
 /// Raises the soft limit on open files to the hard one; returns the limit
 /// in force afterwards.
 pub(crate) fn raise() -> io::Result<u64> {
-    let mut limit = Rlimit { cur: 0, max: 0 };
-    // SAFETY: `limit` is a valid, writable `struct rlimit` for the call.
-    if unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut limit = sys::open_files_limit()?;
     if limit.cur < limit.max {
-        let raised = Rlimit { cur: limit.max, max: limit.max };
-        // SAFETY: `raised` is a valid `struct rlimit` that outlives the call.
-        if unsafe { setrlimit(RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
         limit.cur = limit.max;
+        sys::set_open_files_limit(limit)?;
     }
     Ok(limit.cur)
 }

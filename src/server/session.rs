@@ -20,6 +20,7 @@ use crate::server::group::{Group, Moment};
 use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
 use crate::server::shared::{Conn, Shared};
 use crate::server::{account, claim, download, files, log, sharing, upload};
+use crate::storage::health;
 use crate::storage::tree::{Tree, UserPath};
 use crate::storage::users::check_user;
 
@@ -63,6 +64,7 @@ pub fn run(shared: &Shared, conn: Conn, peer: SocketAddr) {
     let _ = session.serve();
     // Uploads received in full are committed even if nobody hears of it.
     let _ = session.commit_group(Moment::Other);
+    tell_if_failing();
     session.wire.give_back_slot();
     log::event(Some(peer), session.user(), "disconnect", "", "-", 0);
 }
@@ -82,7 +84,9 @@ impl Session<'_> {
                 Input::Timeout => self.timeout(),
                 Input::Closed => Outcome::Close,
             };
-            if !self.carry_out(outcome)? {
+            let going_on = self.carry_out(outcome)?;
+            tell_if_failing();
+            if !going_on {
                 return Ok(());
             }
         }
@@ -164,6 +168,9 @@ impl Session<'_> {
             log::event(Some(self.peer), &login.user, "session", "", "421 account deleted", 0);
             return Outcome::Refuse(Reply::new(Code::Closing, "account deleted"));
         }
+        if changes(&cmd) && health::failing().is_some() {
+            return self.read_only(&cmd);
+        }
         match cmd {
             Command::Register { user, pass } => return self.register(&user, &pass),
             Command::Login { user, pass } => return self.login(&user, &pass),
@@ -189,6 +196,15 @@ impl Session<'_> {
         })
     }
 
+    /// The answer to a request that would change something while the
+    /// storage is failing: `451`; an upload's connection closes, as its
+    /// payload may follow.
+    fn read_only(&mut self, cmd: &Command) -> Outcome {
+        log::event(Some(self.peer), self.user(), cmd.verb(), "", "451 read-only", 0);
+        let reply = Reply::new(Code::LocalError, health::READ_ONLY);
+        if matches!(cmd, Command::Upload { .. }) { Outcome::Refuse(reply) } else { reply.into() }
+    }
+
     fn register(&mut self, user: &str, pass: &Password) -> Outcome {
         let (shared, users) = (self.shared, &self.shared.users);
         let result = registration_open(shared)
@@ -208,7 +224,13 @@ impl Session<'_> {
     }
 
     fn login(&mut self, user: &str, pass: &Password) -> Outcome {
-        let ok = check_user(user).is_ok() & self.shared.users.verify(user, pass);
+        let ok = match self.shared.users.check_login(user, pass) {
+            Ok(ok) => check_user(user).is_ok() & ok,
+            Err(e) => {
+                log::event(Some(self.peer), "-", "login", "", e.outcome(), 0);
+                return e.reply().into();
+            }
+        };
         if !ok {
             let shown = if check_user(user).is_ok() { user } else { "?" };
             let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
@@ -228,6 +250,26 @@ impl Session<'_> {
         self.state = State::LoggedIn(Login::new(user, tree, cwd, home_id));
         log::event(Some(self.peer), user, "login", "", 230, 0);
         Reply::new(Code::LoggedIn, format!("logged in as {user}")).into()
+    }
+}
+
+/// Whether `cmd` would change anything stored (refused while the storage
+/// is failing). No wildcard: a new command must be placed here.
+fn changes(cmd: &Command) -> bool {
+    use Command::*;
+    match cmd {
+        Register { .. } | Makedir { .. } | Makedirs { .. } | Upload { .. } | Rm { .. } | Rmdir { .. } => true,
+        Mv { .. } | Cp { .. } | Passwd { .. } | Restore { .. } | Purge { .. } | Claim { .. } => true,
+        Share { .. } | Unshare { .. } | Save { .. } => true,
+        Login { .. } | Help | Quit | Pwd | Ls { .. } | Cd { .. } | Download { .. } | Stat { .. } => false,
+        Quota | Find { .. } | Trash | Shares | Peek { .. } => false,
+    }
+}
+
+/// Logs, once, that the storage started failing and why.
+pub(crate) fn tell_if_failing() {
+    if let Some(cause) = health::news() {
+        log::server("storage", format!("451 {} cause={cause:?}", health::READ_ONLY));
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::proto::body::FindLine;
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
-use crate::server::error::{Error, ErrorKind, Result};
+use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
 use crate::server::quota::book;
 use crate::server::view;
@@ -62,10 +62,19 @@ pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
 
 /// The live share of `code`, or what a wrong guess gets.
 fn shared_by(cx: &mut Cx, login: &Login, action: &str, code: &str) -> std::result::Result<Share, Outcome> {
-    records(cx).lookup(code).ok_or_else(|| {
-        let reply = Reply::new(Code::Unavailable, "unknown or expired code");
-        cx.wrong_guess(&login.user, action, "", reply)
-    })
+    match records(cx).lookup(code) {
+        Ok(Some(share)) => Ok(share),
+        Ok(None) => {
+            let reply = Reply::new(Code::Unavailable, "unknown or expired code");
+            Err(cx.wrong_guess(&login.user, action, "", reply))
+        }
+        // The server's own record unreadable: not the client's guess.
+        Err(e) => {
+            let e = Error::server("share record", e);
+            cx.log(&login.user, action, "", e.outcome(), 0);
+            Err(e.reply().into())
+        }
+    }
 }
 
 pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {

@@ -217,7 +217,8 @@ impl Store {
                 continue;
             }
             for marker in fs::read_dir(user.path()).into_iter().flatten().flatten() {
-                if !self.dir.join(marker.file_name()).exists() {
+                let entry = fs::symlink_metadata(self.dir.join(marker.file_name()));
+                if matches!(entry, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                     let _ = fs::remove_file(marker.path());
                 }
             }

@@ -7,9 +7,10 @@
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::storage::health;
 
 /// Deletes `top` (a directory or a file) and everything under it, with a
 /// stack of its own instead of recursion. `forget` is called for each
@@ -74,18 +75,17 @@ fn unlink(path: &Path, meta: &Metadata, forget: &mut impl FnMut(&Metadata)) -> i
 
 /// Flushes a directory's entries to stable storage.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fsync(&File::open(dir)?)
 }
 
-/// `SYNC_FILE_RANGE_WRITE`: start writeback of the dirty pages, without
-/// waiting for it.
-const SYNC_FILE_RANGE_WRITE: u32 = 2;
+/// `fsync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fsync(file: &File) -> io::Result<()> {
+    file.sync_all().map_err(|e| health::sync_failed("fsync", e))
+}
 
-unsafe extern "C" {
-    /// glibc's `sync_file_range(2)`; returns -1 on error.
-    fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
-    /// glibc's `syncfs(2)`; returns -1 on error.
-    fn syncfs(fd: i32) -> i32;
+/// `fdatasync`: a failure makes the storage read-only (see `health`).
+pub(crate) fn fdatasync(file: &File) -> io::Result<()> {
+    file.sync_data().map_err(|e| health::sync_failed("fdatasync", e))
 }
 
 /// Flushes everything written to the file system that holds `file` to
@@ -94,11 +94,7 @@ unsafe extern "C" {
 /// flush. Since Linux 5.8 a write-back error of any file on it since the
 /// last call is reported here.
 pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
-    // SAFETY: a plain descriptor that stays open for the call.
-    match unsafe { syncfs(file.as_raw_fd()) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    crate::sys::sync_fs(file).map_err(|e| health::sync_failed("syncfs", e))
 }
 
 /// Starts writing `file`'s dirty pages back, without waiting (advice: on
@@ -106,8 +102,7 @@ pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
 /// their fsyncs, their block allocations join one journal transaction, so
 /// the first fsync commits them all and the others only wait for data.
 pub(crate) fn start_writeback(file: &File) {
-    // SAFETY: plain integers; the descriptor stays open for the call.
-    let _ = unsafe { sync_file_range(file.as_raw_fd(), 0, 0, SYNC_FILE_RANGE_WRITE) };
+    let _ = crate::sys::start_writeback(file);
 }
 
 /// Flushes the directory that holds `path`.
@@ -123,7 +118,7 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        fsync(&file)?;
         fs::rename(&tmp, path)?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();

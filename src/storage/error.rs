@@ -56,8 +56,10 @@ pub fn kind_of_io(kind: io::ErrorKind) -> (ErrorKind, &'static str) {
         Io::NotADirectory => (ErrorKind::Refused, "not a directory"),
         Io::IsADirectory => (ErrorKind::Refused, "is a directory"),
         Io::InvalidFilename => (ErrorKind::BadName, "name not allowed"),
-        Io::StorageFull => (ErrorKind::DiskFull, "server disk full"),
-        Io::QuotaExceeded | Io::FileTooLarge => (ErrorKind::Quota, "storage limit"),
+        // EDQUOT is the file-system quota of the server's own account: its
+        // disk, not the user's quota.
+        Io::StorageFull | Io::QuotaExceeded => (ErrorKind::DiskFull, "server disk full"),
+        Io::FileTooLarge => (ErrorKind::Quota, "storage limit"),
         _ => (ErrorKind::Server, "server error"),
     }
 }
@@ -84,9 +86,11 @@ impl Error {
     }
 
     /// An I/O failure in the server's own files (not a user path): `451`
-    /// whatever its kind, but a full disk is still `452`.
+    /// whatever its kind, but a full disk (or the server account's
+    /// file-system quota) is still `452`.
     pub fn server(what: &str, err: io::Error) -> Error {
-        let kind = if err.kind() == io::ErrorKind::StorageFull { ErrorKind::DiskFull } else { ErrorKind::Server };
+        let full = matches!(err.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded);
+        let kind = if full { ErrorKind::DiskFull } else { ErrorKind::Server };
         Error { kind, context: what.to_string(), source: Some(err) }
     }
 
@@ -149,6 +153,8 @@ mod tests {
         assert_eq!(e.source().unwrap().to_string(), "disk on fire");
         let e = Error::server("users file", io::Error::from(io::ErrorKind::StorageFull));
         assert_eq!((e.kind(), e.to_string()), (ErrorKind::DiskFull, "users file: server disk full".into()));
+        let e = Error::io("/a", io::Error::from_raw_os_error(crate::sys::EDQUOT));
+        assert_eq!((e.kind(), e.to_string()), (ErrorKind::DiskFull, "/a: server disk full".into()));
         let e = Error::server("users file", io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(e.kind(), ErrorKind::Server);
     }

@@ -19,10 +19,7 @@ use crate::storage::digests::Sums;
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::same_inode;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
-
-/// `O_NONBLOCK`: opening a FIFO swapped in under us must not hang (this
-/// value on x86, ARM and RISC-V Linux).
-const O_NONBLOCK: i32 = 0o4000;
+use crate::sys;
 
 /// An entry found but not listed yet: its path relative to the top.
 struct Waiting {
@@ -118,7 +115,7 @@ fn digest_of(real: &Path, meta: &Metadata, sums: &Sums) -> io::Result<Digest> {
     if let Some(digest) = sums.get(meta) {
         return Ok(digest);
     }
-    let file: File = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(real)?;
+    let file: File = OpenOptions::new().read(true).custom_flags(sys::O_NONBLOCK).open(real)?;
     let opened = file.metadata()?;
     if !opened.is_file() || !same_inode(&opened, meta) {
         return Err(io::Error::new(io::ErrorKind::NotFound, "changed while listing"));

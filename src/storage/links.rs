@@ -8,6 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::storage::digests::Sums;
+use crate::storage::durable::fsync;
 
 /// Whether two metadata describe the same inode.
 pub(crate) fn same_inode(a: &Metadata, b: &Metadata) -> bool {
@@ -26,7 +27,7 @@ pub(crate) fn copy_from(source: &File, target: &Path, sums: &Sums) -> io::Result
     let mut copy = File::options().write(true).create_new(true).open(target)?;
     let mut reader = source;
     let written = reader.seek(io::SeekFrom::Start(0)).and_then(|_| io::copy(&mut reader, &mut copy));
-    let done = written.and_then(|_| copy.set_modified(meta.modified()?)).and_then(|_| copy.sync_all());
+    let done = written.and_then(|_| copy.set_modified(meta.modified()?)).and_then(|_| fsync(&copy));
     if let Err(e) = done {
         let _ = fs::remove_file(target);
         return Err(e);

@@ -13,6 +13,7 @@ pub(crate) mod digests;
 pub(crate) mod durable;
 pub mod error;
 pub(crate) mod find;
+pub mod health;
 pub(crate) mod links;
 pub mod locks;
 pub mod props;

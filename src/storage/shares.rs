@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::storage::DataDir;
-use crate::storage::durable::sync_dir;
+use crate::storage::durable::{fsync, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::tree::{Kind, UserPath};
 
@@ -112,20 +112,27 @@ impl Shares {
         Ok(share)
     }
 
-    /// The live share with this code, if the text is a code at all
-    /// (in any case: codes are case-insensitive).
-    pub(crate) fn lookup(&self, code: &str) -> Option<Share> {
+    /// The live share with this code, if the text is a code at all (in
+    /// any case: codes are case-insensitive); an error if its records
+    /// could not be read (never "no such share").
+    pub(crate) fn lookup(&self, code: &str) -> io::Result<Option<Share>> {
         let code = &code.to_ascii_lowercase();
+        Ok(self.recorded(code)?.filter(|s| !s.expired()))
+    }
+
+    /// The share recorded under `code`, expired or not: `None` when the
+    /// index entry or the record is missing or not whole, or they disagree.
+    fn recorded(&self, code: &str) -> io::Result<Option<Share>> {
         if !valid_code(code) {
-            return None;
+            return Ok(None);
         }
-        let owner = fs::read_to_string(self.index.join(code)).ok()?;
-        let owner = owner.strip_suffix('\n')?;
+        let Some(owner) = read_if_there(&self.index.join(code))? else { return Ok(None) };
+        let Some(owner) = owner.strip_suffix('\n') else { return Ok(None) };
         if owner.is_empty() || owner.contains('/') || owner.starts_with('.') {
-            return None;
+            return Ok(None);
         }
-        let share = Share::parse(code, &fs::read_to_string(self.record(owner, code)).ok()?)?;
-        (share.owner == owner && !share.expired()).then_some(share)
+        let Some(text) = read_if_there(&self.record(owner, code))? else { return Ok(None) };
+        Ok(Share::parse(code, &text).filter(|s| s.owner == owner))
     }
 
     /// `owner`'s live shares, oldest first; more than `max` is refused.
@@ -134,7 +141,9 @@ impl Shares {
         let dir = self.records.join(owner);
         for item in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = item.file_name().to_string_lossy().into_owned();
-            let Some(share) = valid_code(&name).then(|| self.lookup(&name)).flatten() else { continue };
+            let looked = valid_code(&name).then(|| self.lookup(&name)).transpose();
+            let looked = looked.map_err(|e| Error::server("share record", e))?;
+            let Some(share) = looked.flatten() else { continue };
             if share.owner != owner {
                 continue;
             }
@@ -150,7 +159,7 @@ impl Shares {
     /// `unshare`: removes one of `owner`'s live shares (record first, so it
     /// is gone at once, then the index entry).
     pub(crate) fn remove(&self, owner: &str, code: &str) -> Result<Share> {
-        let share = self.lookup(code).filter(|s| s.owner == owner);
+        let share = self.lookup(code).map_err(|e| Error::server("share record", e))?.filter(|s| s.owner == owner);
         let share = share.ok_or_else(|| Error::new(ErrorKind::NotFound, "no such share of yours"))?;
         self.delete(&share).map_err(|e| Error::server("share record", e))?;
         Ok(share)
@@ -166,17 +175,15 @@ impl Shares {
 
     /// Deletes expired shares, and index entries whose record is gone (an
     /// unshare or account deletion cut short); returns how many went.
+    /// Only what was read whole decides: a record or index entry that
+    /// could not be read (EMFILE, EIO) is left alone.
     pub(crate) fn sweep(&self) -> usize {
         let mut removed = 0;
         for item in fs::read_dir(&self.index).into_iter().flatten().flatten() {
             let code = item.file_name().to_string_lossy().into_owned();
             let Ok(meta) = item.metadata() else { continue };
             let settled = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|a| a > SETTLE);
-            let owner = fs::read_to_string(item.path()).unwrap_or_default();
-            let owner = owner.trim_end();
-            let valid_owner = !owner.is_empty() && !owner.contains('/') && !owner.starts_with('.');
-            let record = valid_owner.then(|| self.record(owner, &code));
-            let share = record.as_ref().and_then(|r| Share::parse(&code, &fs::read_to_string(r).ok()?));
+            let Ok(share) = self.recorded(&code) else { continue };
             let gone = match &share {
                 Some(s) if s.expired() => self.delete(s).is_ok(),
                 Some(_) => false,
@@ -218,12 +225,21 @@ fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     getrandom::fill(&mut suffix).map_err(io::Error::other)?;
     let tmp = dir.join(format!(".tmp-{}", hex::encode(suffix)));
     let written = File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| fsync(&f)))
         .and_then(|_| fs::rename(&tmp, path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     written.and_then(|_| sync_dir(dir))
+}
+
+/// The text of `path`; `None` if there is no such file.
+fn read_if_there(path: &Path) -> io::Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn remove_if_there(path: &Path) -> io::Result<()> {

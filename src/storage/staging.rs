@@ -32,8 +32,10 @@ use crate::hashing::Hashing;
 use crate::storage::digests::Sums;
 use crate::storage::durable::replace_record;
 use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::health;
 use crate::storage::quota::{Ledger, Quota, Reservation, staged_bytes_where};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::sys;
 
 mod commit;
 pub(crate) use commit::{Place, Verified, commit_group};
@@ -50,9 +52,6 @@ const MARK_EVERY: u64 = 64 << 20;
 /// Received bytes are pushed towards the disk this often during a large
 /// upload, so the fsync before `226` only has the last stretch to write.
 const FLUSH_EVERY: u64 = 32 << 20;
-/// `O_NONBLOCK`: opening a FIFO must not hang a session (this value on
-/// x86, ARM and RISC-V Linux).
-const O_NONBLOCK: i32 = 0o4000;
 
 /// What an upload request asks for, already parsed and resolved.
 pub struct Request<'a> {
@@ -153,9 +152,14 @@ impl Upload {
         tree.file_target(req.path)?;
         let mut up = Upload::open(staging, &what)?;
         let start = up.decide(req, limits.quota).inspect_err(|_| up.forget_if_empty())?;
-        let io = |e| Error::io(&what, e);
-        up.start_at(start).map_err(io)?;
-        up.record_attempt(req).map_err(io)?;
+        let started = up.start_at(start).and_then(|_| up.record_attempt(req)).map_err(|e| Error::io(&what, e));
+        if let Err(e) = started {
+            // The server's disk full: nothing staged may keep it full.
+            if e.kind() == ErrorKind::DiskFull {
+                up.discard();
+            }
+            return Err(e);
+        }
         Ok(up)
     }
 
@@ -343,9 +347,15 @@ impl Upload {
             Hashing::Inline { .. } => None,
         };
         let pumped = self.pump(input, &mut hashing, flusher.as_ref());
-        drop(flusher);
+        let flushed = flusher.map_or(Ok(()), Flusher::finish);
         self.hasher = hashing.finish();
-        pumped.map_err(|stop| self.stop(stop))
+        // A failed write-back fails the upload, whatever else happened: the
+        // final fsync would not see it again (the kernel reports it once).
+        let stopped = match flushed {
+            Err(e) => Err(Stop::Server(Error::io(&self.meta.path, e))),
+            Ok(()) => pumped,
+        };
+        stopped.map_err(|stop| self.stop(stop))
     }
 
     fn pump(
@@ -387,8 +397,16 @@ impl Upload {
         Ok(())
     }
 
-    /// Saves what is held after an early stop.
+    /// Saves what is held after an early stop; discards it when it must
+    /// not stay: the server's disk is full (`452` keeps nothing staged), or
+    /// the storage is failing (bytes whose write-back failed may be only
+    /// in the page cache, so they are never resumed).
     fn stop(&mut self, stop: Stop) -> Stop {
+        let full = matches!(&stop, Stop::Server(e) if e.kind() == ErrorKind::DiskFull);
+        if full || health::failing().is_some() {
+            self.discard();
+            return stop;
+        }
         if let Stop::Server(_) = stop {
             // Keep exactly what was hashed: a failed write may leave a torn tail.
             let _ = self.part.set_len(self.held);
@@ -454,9 +472,13 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>
 /// size in fresh memory (slow on a VM that returns free memory to its
 /// host; see `crate::behind`). Dropping clean pages is advice: the bytes
 /// are on disk, and a later read (a resume's re-hash) reads them back.
+/// A failed `fdatasync` stops the flusher and is handed back by
+/// [`Flusher::finish`]: the upload fails, as the kernel reports a
+/// write-back error only once, to this handle, never again to the final
+/// fsync on the upload's own.
 struct Flusher {
     nudge: Option<SyncSender<u64>>,
-    worker: Option<JoinHandle<()>>,
+    worker: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl Flusher {
@@ -470,11 +492,13 @@ impl Flusher {
             .spawn(move || {
                 let mut dropped = start;
                 while let Ok(upto) = rx.recv() {
-                    if file.sync_data().is_ok() && upto > dropped {
+                    file.sync_data().map_err(|e| health::sync_failed("write-back", e))?;
+                    if upto > dropped {
                         drop_cached(&file, dropped, upto - dropped);
                         dropped = upto;
                     }
                 }
+                Ok(())
             })
             .ok()?;
         Some(Flusher { nudge: Some(tx), worker: Some(worker) })
@@ -487,14 +511,25 @@ impl Flusher {
             let _ = tx.try_send(upto);
         }
     }
+
+    /// Stops the worker; the write-back error it met, if any.
+    fn finish(mut self) -> io::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> io::Result<()> {
+        self.nudge = None;
+        match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the flusher thread panicked")),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        self.nudge = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
+        let _ = self.stop();
     }
 }
 
@@ -557,7 +592,7 @@ impl Download {
         }
         let real = tree.checked(path)?;
         let io = |e| Error::io(&what, e);
-        let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&real).map_err(io)?;
+        let mut file = OpenOptions::new().read(true).custom_flags(sys::O_NONBLOCK).open(&real).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() || meta.ino() != entry.meta.ino() || meta.dev() != entry.meta.dev() {
             return Err(Error::new(ErrorKind::NotFound, format!("{what}: changed while opening")));
@@ -605,7 +640,7 @@ fn sweep_one(path: &Path, old: bool) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let is_part = ext == "part";
     if ext == "meta" || ext == "marks" {
-        return old && !path.with_extension("part").exists() && fs::remove_file(path).is_ok();
+        return old && absent(&path.with_extension("part")) && fs::remove_file(path).is_ok();
     }
     if !old && !is_part {
         return false;
@@ -618,7 +653,7 @@ fn sweep_one(path: &Path, old: bool) -> bool {
     }
     // Looked for under the lock: a session writes the record before it
     // lets go of an interrupted upload.
-    let orphan = is_part && !path.with_extension("meta").exists();
+    let orphan = is_part && absent(&path.with_extension("meta"));
     if !(old || orphan) || fs::remove_file(path).is_err() {
         return false;
     }
@@ -627,6 +662,11 @@ fn sweep_one(path: &Path, old: bool) -> bool {
         let _ = fs::remove_file(path.with_extension("marks"));
     }
     true
+}
+
+/// Whether `path` is known not to exist (a failed look is not absence).
+fn absent(path: &Path) -> bool {
+    matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Marks read from a `.marks` file up to a point.

@@ -18,15 +18,13 @@
 //! It never touches anything outside the user's trash directory except the
 //! one item it moves in or out of the user's tree.
 
-use std::ffi::CString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::storage::digests::Sums;
-use crate::storage::durable::{remove_tree, sync_dir, sync_parent};
+use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::props;
@@ -116,7 +114,7 @@ impl Kept {
     /// Syncs `info` and the entry's directory, not the trash directory
     /// (a group of entries syncs that once, see [`Kept::trash_dir`]).
     pub(crate) fn sync_entry(&self) -> io::Result<()> {
-        self.info.sync_all()?;
+        fsync(&self.info)?;
         sync_dir(&self.slot)
     }
 
@@ -248,7 +246,8 @@ impl Trash {
     /// `max` of them (`550 too many entries` beyond).
     pub(crate) fn list(&self, max: usize) -> Result<Vec<TrashItem>> {
         let mut found = Vec::new();
-        for (id, info) in self.entries() {
+        for entry in self.entries() {
+            let (id, info) = entry.map_err(|e| Error::server("trash entry", e))?;
             if found.len() >= max {
                 return Err(Error::new(ErrorKind::Refused, "too many entries"));
             }
@@ -258,22 +257,45 @@ impl Trash {
         Ok(found.into_iter().map(|(_, id, info)| info.item(&id)).collect())
     }
 
-    /// Complete entries (with both `info` and `item`), in directory order.
-    fn entries(&self) -> impl Iterator<Item = (String, Info)> + '_ {
+    /// Complete entries (with both `info` and `item`), in directory order;
+    /// an entry that could not be read is an error, never left out.
+    fn entries(&self) -> impl Iterator<Item = io::Result<(String, Info)>> + '_ {
         let items = fs::read_dir(&self.dir).into_iter().flatten().flatten();
         items.filter_map(|item| {
             let id = item.file_name().into_string().ok()?;
             if !valid_id(&id) {
                 return None;
             }
-            let info = self.info(&id)?;
-            fs::symlink_metadata(self.entry(&id).join("item")).ok()?;
-            Some((id, info))
+            let info = match self.info(&id) {
+                Ok(info) => info?,
+                Err(e) => return Some(Err(e)),
+            };
+            match fs::symlink_metadata(self.entry(&id).join("item")) {
+                Ok(_) => Some(Ok((id, info))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => Some(Err(e)),
+            }
         })
     }
 
-    fn info(&self, id: &str) -> Option<Info> {
-        Info::parse(&fs::read_to_string(self.entry(id).join("info")).ok()?)
+    /// The entry's record: `None` when there is none or it is not whole
+    /// (an entry cut short); an error when it could not be read.
+    fn info(&self, id: &str) -> io::Result<Option<Info>> {
+        match fs::read_to_string(self.entry(id).join("info")) {
+            Ok(text) => Ok(Info::parse(&text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The record of the entry `id`: `550` if there is none, `451` if it
+    /// could not be read.
+    fn info_of(&self, id: &str) -> Result<Info> {
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
+        if !valid_id(id) {
+            return Err(missing());
+        }
+        self.info(id).map_err(|e| Error::server(&format!("trash entry {id}"), e))?.ok_or_else(missing)
     }
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
@@ -281,7 +303,7 @@ impl Trash {
     /// Placed through [`Replace::put_new`], under the user's replace lock.
     pub(crate) fn restore(&self, held: &Replace, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
-        let info = valid_id(id).then(|| self.info(id)).flatten().ok_or_else(missing)?;
+        let info = self.info_of(id)?;
         let target = match to {
             Some(t) => t,
             None => UserPath::root().resolve(&info.path)?,
@@ -313,16 +335,15 @@ impl Trash {
     /// `purge ID`: the entry disappears at once (one rename), then is deleted.
     pub(crate) fn purge(&self, id: &str, sums: &Sums) -> Result<()> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
-        if !valid_id(id) || self.info(id).is_none() {
-            return Err(missing());
-        }
+        self.info_of(id)?;
         let hidden = self.hidden_slot().map_err(|e| Error::io(id, e))?;
         match fs::rename(self.entry(id), &hidden) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
             Err(e) => return Err(Error::io(id, e)),
         }
-        let _ = sync_dir(&self.dir);
+        // Gone once this sync says so; deleted after (a leftover is swept).
+        sync_dir(&self.dir).map_err(|e| Error::server(&format!("trash entry {id}"), e))?;
         let _ = remove_tree(&hidden, |m| sums.forget(m));
         Ok(())
     }
@@ -346,7 +367,7 @@ impl Trash {
     /// Bytes of every file in the trash (counted in the quota), as
     /// recorded in each entry: an item never changes once in the trash.
     pub(crate) fn usage(&self) -> u64 {
-        self.entries().map(|(_, info)| info.size).sum()
+        self.entries().flatten().map(|(_, info)| info.size).sum()
     }
 
     /// Deletes expired entries, and leftovers of interrupted requests
@@ -360,10 +381,19 @@ impl Trash {
         {
             let path = self.entry(&name);
             let settled = age(&path).is_some_and(|a| a >= settle);
-            let info = valid_id(&name).then(|| self.info(&name)).flatten();
-            // An item without a readable `info` is an entry cut short before
+            // Only what was read whole decides: an entry whose `info` or
+            // `item` could not be looked at (EMFILE, EIO) is left alone.
+            let Ok(info) = valid_id(&name).then(|| self.info(&name)).transpose().map(Option::flatten) else {
+                continue;
+            };
+            let item = match fs::symlink_metadata(path.join("item")) {
+                Ok(_) => true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(_) => continue,
+            };
+            // An item without a whole `info` is an entry cut short before
             // its sync (the file it links is still at its path): incomplete.
-            let complete = info.is_some() && fs::symlink_metadata(path.join("item")).is_ok();
+            let complete = info.is_some() && item;
             let expired =
                 info.as_ref().is_some_and(|i| now.saturating_sub(i.deleted) >= self.days as u128 * NS_PER_DAY);
             if complete && expired && self.purge(&name, sums).is_ok() {
@@ -383,7 +413,7 @@ fn rewrite_info(slot: &Path, info: &Info) -> io::Result<()> {
     let tmp = slot.join("info.new");
     let mut file = File::create(&tmp)?;
     file.write_all(info.to_text().as_bytes())?;
-    file.sync_all()?;
+    fsync(&file)?;
     fs::rename(&tmp, slot.join("info"))
 }
 
@@ -461,22 +491,10 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
     Ok(())
 }
 
-unsafe extern "C" {
-    /// glibc's `renameat2(2)` wrapper.
-    fn renameat2(olddirfd: i32, oldpath: *const i8, newdirfd: i32, newpath: *const i8, flags: u32) -> i32;
-}
-
-const AT_FDCWD: i32 = -100;
-const RENAME_NOREPLACE: u32 = 1;
-
 /// Renames `from` to `to` unless something exists at `to` (atomically:
 /// a path created meanwhile is never overwritten).
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let (a, b) = (c(from)?, c(to)?);
-    // SAFETY: both pointers are NUL-terminated strings that outlive the call.
-    let rc = unsafe { renameat2(AT_FDCWD, a.as_ptr().cast(), AT_FDCWD, b.as_ptr().cast(), RENAME_NOREPLACE) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    crate::sys::rename_with(from, to, crate::sys::RENAME_NOREPLACE)
 }
 
 /// Bytes of the regular files at or under `top`, walked with a stack of

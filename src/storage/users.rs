@@ -33,7 +33,7 @@ use crate::digest::Digest;
 use crate::log;
 use crate::secret::Password;
 use crate::storage::DataDir;
-use crate::storage::durable::{replace_file, sync_dir};
+use crate::storage::durable::{fdatasync, replace_file, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
@@ -104,7 +104,8 @@ impl Users {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(e),
         };
-        let dead = self.current().dead();
+        // Decided on a whole read only: a compaction writes what was read.
+        let dead = self.read_whole()?.dead();
         if torn || dead > 0 {
             self.compact()?;
             log::server("users", format!("compacted: dropped {dead} superseded lines"));
@@ -118,7 +119,7 @@ impl Users {
     pub(crate) fn check_new(&self, user: &str, pass: &Password) -> Result<()> {
         check_user(user)?;
         check_password(pass)?;
-        match self.lookup(user) {
+        match self.lookup(user).map_err(|e| Error::server("users file", e))? {
             Some(_) => Err(Error::new(ErrorKind::Exists, format!("user {user} exists already"))),
             None => Ok(()),
         }
@@ -158,7 +159,7 @@ impl Users {
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
         cut_torn_tail(&file).map_err(local)?;
         let (record, dead) = {
-            let cache = self.current();
+            let cache = self.read_whole().map_err(local)?;
             (make(&cache.accounts)?, cache.dead())
         };
         if record.contains(['\n', '\r']) {
@@ -167,7 +168,7 @@ impl Users {
         let len = file.metadata().map_err(local)?.len();
         let head = if len == 0 { HEADER } else { "" };
         let line = format!("{head}{user}:{record}\n");
-        let written = file.write_all(line.as_bytes()).and_then(|_| file.sync_data());
+        let written = file.write_all(line.as_bytes()).and_then(|_| fdatasync(&file));
         if let Err(e) = written {
             let _ = file.set_len(len);
             return Err(local(e));
@@ -175,7 +176,7 @@ impl Users {
         if created {
             sync_dir(self.path.parent().unwrap_or(Path::new("."))).map_err(local)?;
         }
-        if dead >= MIN_DEAD_LINES.max(self.current().accounts.len()) {
+        if dead >= MIN_DEAD_LINES.max(self.read_whole().map_err(local)?.accounts.len()) {
             self.compact().map_err(local)?;
         }
         Ok(())
@@ -184,10 +185,16 @@ impl Users {
     /// Whether `pass` is the password of `user`. Unknown users are checked
     /// against a dummy hash, so both cases take the same time.
     pub fn verify(&self, user: &str, pass: &Password) -> bool {
-        let stored = self.lookup(user);
+        self.check_login(user, pass).unwrap_or(false)
+    }
+
+    /// [`Users::verify`], but a users file that could not be read is an
+    /// error (`451`), not a wrong password.
+    pub fn check_login(&self, user: &str, pass: &Password) -> Result<bool> {
+        let stored = self.lookup(user).map_err(|e| Error::server("users file", e))?;
         let known = stored.is_some();
         let record = stored.unwrap_or_else(|| self.dummy.clone());
-        check_record(&record, pass) && known
+        Ok(check_record(&record, pass) && known)
     }
 
     /// Removes `users.tmp.*` copies left by a crashed compaction (under the
@@ -227,10 +234,11 @@ impl Users {
 
     /// Rewrites the file with one line per live account. Call with the
     /// writers' lock held. Logins go on meanwhile: the map is only locked
-    /// to copy it out and to adopt the new file.
+    /// to copy it out and to adopt the new file. Never from a partial
+    /// read: an error reading the file stops it.
     fn compact(&self) -> io::Result<()> {
         let text = {
-            let cache = self.current();
+            let cache = self.read_whole()?;
             let mut names: Vec<&String> = cache.accounts.keys().collect();
             names.sort();
             let mut text = String::from(HEADER);
@@ -263,9 +271,18 @@ impl Users {
         cache
     }
 
+    /// The map, brought up to date with the whole file, or why it could
+    /// not be: what decides a write (a compaction, a new record) never
+    /// rests on part of the file.
+    fn read_whole(&self) -> io::Result<MutexGuard<'_, Cache>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.refresh(&self.path)?;
+        Ok(cache)
+    }
+
     /// The stored record of `user`, reading what was appended since.
-    fn lookup(&self, user: &str) -> Option<String> {
-        self.current().accounts.get(user).cloned()
+    fn lookup(&self, user: &str) -> io::Result<Option<String>> {
+        Ok(self.read_whole()?.accounts.get(user).cloned())
     }
 }
 
@@ -315,13 +332,22 @@ impl std::fmt::Display for UserQuota {
 /// fields a change does not touch are kept.
 impl Users {
     /// Whether `user` is a live account (reading what was appended since).
+    /// A file that could not be read says nothing: the account counts as
+    /// there (a read error never ends a session as if it were deleted).
     pub fn exists(&self, user: &str) -> bool {
-        self.current().accounts.contains_key(user)
+        match self.read_whole() {
+            Ok(cache) => cache.accounts.contains_key(user),
+            Err(e) => {
+                log::server("users", format!("reading the users file: {e}"));
+                true
+            }
+        }
     }
 
-    /// The user's own quota; `Default` for an unknown user.
+    /// The user's own quota; `Default` for an unknown user (or when the
+    /// file could not be read).
     pub fn quota(&self, user: &str) -> UserQuota {
-        self.lookup(user).map_or(UserQuota::Default, |r| UserQuota::of_record(&r))
+        self.current().accounts.get(user).map_or(UserQuota::Default, |r| UserQuota::of_record(r))
     }
 
     /// Every live account with its own quota, sorted by name.
@@ -474,7 +500,7 @@ fn cut_torn_tail(file: &File) -> io::Result<bool> {
         return Ok(false);
     }
     file.set_len(end)?;
-    file.sync_data()?;
+    fdatasync(file)?;
     log::server("users", format!("cut a torn last line of {} bytes", len - end));
     Ok(true)
 }

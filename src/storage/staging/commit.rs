@@ -25,11 +25,14 @@
 //! one the rename of step 3 replaces. A committed file's store link then
 //! becomes its content-store entry.
 //! A file that fails a step is left out of the later ones; its staged
-//! bytes are kept for a resume (discarded when over the quota).
+//! bytes are kept for a resume, except when they may not be on the disk
+//! or must not stay there: a failed sync (the storage is then failing,
+//! see `health`), the quota, or the server's disk full (`452`).
 
 use super::*;
 use crate::storage::content::{Pending, Store};
-use crate::storage::durable::{start_writeback, sync_dir, sync_fs};
+use crate::storage::durable::{fsync, start_writeback, sync_dir, sync_fs};
+use crate::storage::health;
 use crate::storage::replace::{Displaced, Replace, Settled};
 use crate::storage::trash::{Kept, Trash};
 
@@ -71,9 +74,11 @@ impl Verified {
     }
 
     /// Gives up on this commit: the staged bytes stay for a resume, unless
-    /// the quota no longer allows them.
+    /// the quota no longer allows them, the server's disk is full, or the
+    /// storage is failing (a sync failed: the page cache may hold bytes
+    /// the disk does not, so they are never resumed).
     fn fail(mut self, e: Error) -> Result<PathBuf> {
-        if e.kind() == ErrorKind::Quota {
+        if matches!(e.kind(), ErrorKind::Quota | ErrorKind::DiskFull) || health::failing().is_some() {
             self.up.discard();
         } else {
             let _ = self.up.save();
@@ -109,7 +114,11 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     let mut results: Vec<Option<Result<PathBuf>>> = items.iter().map(|_| None).collect();
     let mut going = Vec::new();
     for (i, (v, path)) in items.into_iter().enumerate() {
-        match prepare(&v, &path, at) {
+        let prepared = match health::failing() {
+            Some(_) => Err(Error::new(ErrorKind::Server, health::READ_ONLY)),
+            None => prepare(&v, &path, at),
+        };
+        match prepared {
             Ok((target, displaced, pending)) => {
                 going.push((i, Going { v, path, target, displaced: Some(displaced), pending }))
             }
@@ -168,7 +177,7 @@ fn sync_and_place(g: &mut Going, at: &Place, sync: bool) -> Result<()> {
     let what = g.path.to_string();
     let io = |e| Error::io(&what, e);
     if sync {
-        g.v.up.part.sync_all().map_err(io)?;
+        fsync(&g.v.up.part).map_err(io)?;
         if let Some(kept) = g.displaced.as_ref().and_then(Displaced::kept_entry) {
             kept.sync_entry().map_err(io)?;
         }
