@@ -125,10 +125,9 @@ pub(crate) fn share_guess_failed(shared: &Shared, client: IpAddr) -> Duration {
 }
 
 /// Whether the engine refuses writes until a restart (a failed sync
-/// makes it read-only, PROTOCOL.md 2.1): writes then get `503`. The
-/// engine has no such flag yet; this is the hook to wire it to.
+/// makes it read-only, PROTOCOL.md 2.1): writes then get `503`.
 pub(crate) fn read_only(_shared: &Shared) -> bool {
-    false
+    crate::storage::health::failing().is_some()
 }
 
 /// The status an engine failure gets: the one table of HTTP.md
