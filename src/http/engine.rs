@@ -125,7 +125,8 @@ pub(crate) fn share_guess_failed(shared: &Shared, client: IpAddr) -> Duration {
 }
 
 /// Whether the engine refuses writes until a restart (a failed sync
-/// makes it read-only, PROTOCOL.md 2.1): writes then get `503`.
+/// makes it read-only, PROTOCOL.md 2.1, `storage::health`): writes then
+/// get `503`.
 pub(crate) fn read_only(_shared: &Shared) -> bool {
     crate::storage::health::failing().is_some()
 }

@@ -152,7 +152,9 @@ impl Cx<'_> {
 
     /// An engine failure: its status by the one table, its cause logged.
     pub(crate) fn engine_failure(&self, e: &engine::Error) -> Reply {
-        let status = engine::status_of(e);
+        // A sync that failed during this request made the storage read-only.
+        let failing = engine::status_of(e) == 500 && engine::read_only(self.shared);
+        let status = if failing { 503 } else { engine::status_of(e) };
         self.failure(status, &e.to_string()).with_note(engine::cause_of(e))
     }
 

@@ -58,8 +58,7 @@ pub(crate) fn route(cx: &mut Cx, segments: &Segments) -> Reply {
             std::thread::sleep(engine::share_guess_failed(cx.shared, cx.client.key()));
             return cx.failure(404, "no such share: the link is wrong, expired or revoked").with_note("unknown code");
         }
-        // Records that cannot be read are not "no such share".
-        Err(e) => return cx.failure(500, "the share cannot be read now").with_note(e.to_string()),
+        Err(e) => return cx.failure(500, "cannot read the share's record").with_note(e.to_string()),
     };
     let owner = Tree::new(cx.shared.home(&share.owner));
     let base = match share.user_path() {
@@ -240,10 +239,9 @@ impl ZipJob {
     pub(crate) fn run(self, out: &TcpStream, chunked: bool) -> io::Result<u64> {
         let ZipJob { data, code, tree, dir, top, max_list, spool } = self;
         let mut zip = Writer::new(Chunked::new(out, chunked), spool);
-        let live = || match Shares::new(&data).lookup(&code) {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(io::Error::other("the share was revoked")),
-            Err(e) => Err(e),
+        let live = || match Shares::new(&data).lookup(&code)? {
+            Some(_) => Ok(()),
+            None => Err(io::Error::other("the share was revoked")),
         };
         // Folders still to do, each with its name in the archive: a stack,
         // never recursion, whatever the depth.
