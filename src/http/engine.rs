@@ -95,8 +95,8 @@ pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &
 /// `rm` of `path`: to the trash (or gone, with no trash), under the
 /// user's replace lock.
 pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
-    let replace = Replace::lock(&shared.data, &login.user)?;
-    login.trash(shared).remove(&replace, &login.tree, path, &shared.sums)?;
+    let _replace = Replace::lock(&shared.data, &login.user)?;
+    login.trash(shared).remove(&login.tree, path, &shared.sums)?;
     if shared.config.trash_days == 0 {
         login.usage_changed(shared);
     }
