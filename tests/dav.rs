@@ -362,11 +362,12 @@ fn litmus_suites_pass_without_warnings() {
     let s = dav_fixture(common::test_name!(), &[]);
     let url = format!("http://{}/dav/", s.http);
     let out = run(
-        Command::new("litmus").env("TESTS", "basic copymove props locks http").env("HOME", s.dir()).args([
-            url.as_str(),
-            "ann",
-            "pw-ann",
-        ]),
+        // litmus writes debug.log and child.log where it runs: in the test's directory.
+        Command::new("litmus")
+            .env("TESTS", "basic copymove props locks http")
+            .env("HOME", s.dir())
+            .current_dir(s.dir())
+            .args([url.as_str(), "ann", "pw-ann"]),
         "",
     );
     let summaries: Vec<&str> = out.out.lines().filter(|l| l.contains("summary for")).collect();
