@@ -1,4 +1,4 @@
-//! The one commit-and-replace primitive (`storage::commit`), through real
+//! The one commit-and-replace primitive (`storage::replace`), through real
 //! sockets: every operation that puts a file at a path keeps exactly what
 //! it replaced, records digests only on the inode it verified, survives
 //! an inode at the hard-link limit, and books exactly what it adds.
@@ -103,7 +103,19 @@ fn a_claim_racing_a_move_never_records_its_digest_on_the_moved_file() {
 #[test]
 fn replacing_requests_racing_on_one_path_keep_every_replaced_file() {
     let s = fixture!();
-    let (mut a, mut b) = (s.user("ann"), s.user("ann"));
+    race_moves_and_copies(s.user("ann"), s.user("ann"));
+}
+
+/// The same with the two sessions in two server processes on one data
+/// directory: the replace lock holds across processes.
+#[test]
+fn replacing_requests_of_two_processes_keep_every_replaced_file() {
+    let s = fixture!();
+    let other = s.another(&[]);
+    race_moves_and_copies(s.user("ann"), other.user("ann"));
+}
+
+fn race_moves_and_copies(mut a: Raw, mut b: Raw) {
     let source = bytes(5000, 9);
     assert!(a.upload("c", &source).starts_with("226 "));
     const N: usize = 120;

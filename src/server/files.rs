@@ -66,7 +66,8 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
-        login.trash(cx.shared).remove(&replace, tree, &path, &cx.shared.sums)?;
+        login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
+        drop(replace);
         if cx.shared.config.trash_days == 0 {
             login.usage_changed(cx.shared);
         }
@@ -84,7 +85,8 @@ pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
-        let back = login.trash(cx.shared).restore(&replace, tree, id, to.map(|_| path))?;
+        let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
+        let back = login.trash(cx.shared).restore(put_new, tree, id, to.map(|_| path))?;
         Ok(path_reply(Code::Path, &back))
     });
     cx.note(&login.user, "restore", id, &result);

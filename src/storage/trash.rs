@@ -27,7 +27,6 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
-use crate::storage::replace::Replace;
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::{DataDir, PURGING};
 
@@ -152,9 +151,9 @@ impl Trash {
 
     /// `rm`: moves a file or a whole directory of `tree` into the trash by
     /// one rename (or deletes it, with no trash), and syncs both sides.
-    /// `_held` proves the user's replace lock is held: nothing moves into
-    /// a directory while it goes.
-    pub(crate) fn remove(&self, _held: &Replace, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
+    /// The caller holds the user's replace lock (`storage::replace`):
+    /// nothing moves into a directory while it goes.
+    pub(crate) fn remove(&self, tree: &Tree, path: &UserPath, sums: &Sums) -> Result<()> {
         if path.is_root() {
             return Err(Error::new(ErrorKind::Refused, "/: cannot remove the top directory"));
         }
@@ -297,8 +296,15 @@ impl Trash {
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
     /// `to`, making missing parents; never over an existing path.
-    /// Placed through [`Replace::put_new`], under the user's replace lock.
-    pub(crate) fn restore(&self, held: &Replace, tree: &Tree, id: &str, to: Option<UserPath>) -> Result<UserPath> {
+    /// The item is placed by `put_new` (the commit primitive's
+    /// `Replace::put_new`, under the user's replace lock).
+    pub(crate) fn restore(
+        &self,
+        put_new: impl FnOnce(&Path, &Path) -> io::Result<()>,
+        tree: &Tree,
+        id: &str,
+        to: Option<UserPath>,
+    ) -> Result<UserPath> {
         let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = self.info_of(id)?;
         let target = match to {
@@ -313,7 +319,7 @@ impl Trash {
         tree.fits_placed(&slot.join("item"), &target)?;
         make_parents(tree, &target)?;
         let real = tree.checked(&target)?;
-        match held.put_new(&slot.join("item"), &real) {
+        match put_new(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
                 return Err(missing());
