@@ -43,6 +43,37 @@ pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
     Limits { max_file_size: shared.config.max_file_size, quota }
 }
 
+/// Copies `from` to `to` in `login`'s tree as `cp` does: hard links
+/// built aside, booked against the quota, put in place through the
+/// commit-and-replace primitive (a file replaced at `to` kept in the
+/// trash).
+pub(crate) fn copy(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let (tree, staging) = (&login.tree, login.staging(shared));
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let plan = tree.plan_copy(from, to)?;
+    tree.check_copy_length(to, &plan, &staging)?;
+    let booking = match shared.quota_of(&login.user) {
+        Some(limit) => Some(login.quota(shared, limit).book(&staging, plan.bytes, &to.to_string())?),
+        None => None,
+    };
+    let (trash, sums) = (login.trash(shared), &shared.sums);
+    let built = tree.build_copy(from, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+        replace.put((tree, &trash, sums), &built.path, to, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(shared);
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` (where nothing is: a destination is sent to
+/// the trash first) under the user's replace lock.
+pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let _replace = Replace::lock(&shared.data, &login.user)?;
+    login.tree.rename_with(from, to, || Ok(()))
+}
+
 /// Commits one verified upload of `login` at `path`, like a text
 /// upload: under the user's replace lock, the replaced file to the trash,
 /// the content into the store.

@@ -19,6 +19,7 @@
 
 mod auth;
 mod date;
+pub mod dav;
 mod engine;
 mod files;
 mod html;
@@ -64,6 +65,8 @@ pub(crate) enum Payload {
     File { file: File, len: u64 },
     /// A ZIP streamed with chunked coding (its length is not known).
     Zip(Box<share::ZipJob>),
+    /// A WebDAV listing streamed with chunked coding.
+    Dav(Box<dav::Listing>),
 }
 
 /// A response: head, payload, and what the log line says about it.
@@ -319,10 +322,10 @@ fn finish_head(reply: &mut Reply, close: bool, minor: u8) {
         Payload::Empty => head.set("Content-Length", "0"),
         Payload::Bytes(b) => head.set("Content-Length", b.len().to_string()),
         Payload::File { len, .. } => head.set("Content-Length", len.to_string()),
-        Payload::Zip(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
-        Payload::Zip(_) => {}
+        Payload::Zip(_) | Payload::Dav(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
+        Payload::Zip(_) | Payload::Dav(_) => {}
     }
-    let zip10 = matches!(reply.body, Payload::Zip(_)) && minor == 0;
+    let zip10 = matches!(reply.body, Payload::Zip(_) | Payload::Dav(_)) && minor == 0;
     if close || zip10 {
         head.set("Connection", "close");
     }
@@ -357,6 +360,16 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let chunked = req.minor == 1;
             match job.run(&conn.stream, chunked) {
+                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
+                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
+            }
+        }
+        Payload::Dav(listing) if !bodiless => {
+            if conn.write_all(&wire).is_err() {
+                return fail;
+            }
+            let _ = conn.stream.set_write_timeout(Some(conn.stall));
+            match listing.run(&conn.stream, req.minor == 1) {
                 Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
                 Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
@@ -397,8 +410,9 @@ fn route(cx: &mut Cx) -> Reply {
     }
     match segments.names.first().map(String::as_str) {
         Some("files") => files::route(cx, &segments.names[1..]),
+        Some("dav") => dav::route(cx, &segments),
         Some("s") if segments.names.len() >= 2 => share::route(cx, &segments),
-        None if cx.req.method == "OPTIONS" => options(),
+        None if cx.req.method == "OPTIONS" => dav::options(),
         _ => cx.failure(404, "nothing here"),
     }
 }
