@@ -26,12 +26,19 @@ run-server:
 	$(NATIVE) $(CARGO) run --release --bin netdisk -- --listen $(ADDR) --http $(HTTP) --data $(DATA)
 
 # The real clients the HTTP tests drive (curl, wget, unzip, bsdtar, 7z,
-# python3), installed when run as root; without them those checks skip
-# with a message.
+# python3; litmus, rclone, cadaver, davfs2 for WebDAV), installed when run
+# as root; without them those checks skip with a message (in CI they fail).
 test-tools:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  for t in curl wget unzip bsdtar 7zz python3; do command -v $$t >/dev/null || missing=1; done; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq curl wget unzip libarchive-tools 7zip python3 >/dev/null || echo "some HTTP test tools could not be installed: those checks skip"; fi; \
+	fi
+	@# The WebDAV clients (tests/dav.rs): litmus, rclone, cadaver, davfs2.
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for t in litmus rclone cadaver mount.davfs; do command -v $$t >/dev/null || dav=1; done; \
+	  if [ -n "$$dav" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq litmus rclone cadaver davfs2 >/dev/null || echo "some WebDAV clients could not be installed: their tests fail in CI"; fi; \
+	else \
+	  for t in litmus rclone cadaver mount.davfs; do command -v $$t >/dev/null || echo "$$t is not installed (make test installs it as root): its WebDAV test skips"; done; \
 	fi
 
 test: test-tools fault-tools test-deps

@@ -38,14 +38,14 @@
 //!   framing; the session and its handlers; configuration, the mapping of
 //!   engine errors and values to replies, `netdisk user`
 //! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/`, share links,
-//!   browser sessions, the web app and its API, tus uploads
-//!   for browsers, `curl` and `wget`, on the same engine and state as the
-//!   text face (`--http ADDR`)
+//!   browser sessions, the web app and its API, tus uploads, WebDAV at
+//!   `/dav/`, on the same engine and state as the text face (`--http ADDR`)
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,
 //!   recorded MD5s, accounts, the trash, copies, the content store, share
-//!   records, its own [`storage::error::Error`]
+//!   records, WebDAV locks and dead properties, its own
+//!   [`storage::error::Error`]
 //! - [`client`]: a blocking client library
 //! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all

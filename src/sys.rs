@@ -31,6 +31,13 @@ type RlimT = u64;
 /// `O_NONBLOCK` for `open(2)`: opening a FIFO swapped in under us must not
 /// hang (0o4000 on x86_64 and aarch64; other architectures differ).
 pub const O_NONBLOCK: c_int = 0o4000;
+/// `O_NOFOLLOW` for `open(2)`: a symbolic link at the last component is
+/// refused, never followed.
+#[cfg(target_arch = "x86_64")]
+pub const O_NOFOLLOW: c_int = 0o400000;
+/// `O_NOFOLLOW` (aarch64 numbers it differently).
+#[cfg(target_arch = "aarch64")]
+pub const O_NOFOLLOW: c_int = 0o100000;
 /// `EINVAL`.
 pub const EINVAL: c_int = 22;
 /// `ENOSYS`.

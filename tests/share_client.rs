@@ -135,6 +135,10 @@ fn an_instant_re_upload_by_another_user_sends_no_payload() {
     s.wait_log("user=bob action=claim path=\"/folder/again.bin\" outcome=226", 1);
     let log = s.log_text();
     let bobs: Vec<&str> = log.lines().filter(|l| l.contains("user=bob") && l.contains(".bin")).collect();
+    // Each claimed file then takes the local file's time (protocol 2.1).
+    let touched = bobs.iter().filter(|l| l.contains("action=touch") && l.ends_with("outcome=250 bytes=0")).count();
+    assert_eq!(touched, 2, "{bobs:#?}");
+    let bobs: Vec<&str> = bobs.into_iter().filter(|l| !l.contains("action=touch")).collect();
     assert_eq!(bobs.len(), 2, "one claim line per file, no upload: {bobs:#?}");
     assert!(bobs.iter().all(|l| l.contains("action=claim") && l.ends_with("outcome=226 bytes=0")), "{bobs:#?}");
 

@@ -175,22 +175,25 @@ fn usage(spec: &Spec) -> String {
     format!("{} {}", spec.name, spec.args).trim_end().to_string()
 }
 
-/// The line as history keeps it: a password given on the line becomes `***`
-/// (which, run again, asks for the password); `passwd OLD NEW` becomes
-/// `passwd` (which asks for both); so does the share code of `peek`,
-/// `save` and `unshare` (asked for again too).
+/// The line as history keeps it: each argument the protocol's table marks
+/// as a secret (a password, a share code) becomes `***` (which, run
+/// again, asks for it); `passwd OLD NEW` becomes `passwd` (which asks for
+/// both).
 pub fn redact(line: &str) -> String {
-    match words::split(line) {
-        Ok(w) if w.len() >= 3 && matches!(w[0].text.as_str(), "login" | "register") => {
-            format!("{} {} ***", w[0].text, words::quote(&w[1].text, false))
-        }
-        Ok(w) if w.len() >= 2 && w[0].text == "passwd" => "passwd".to_string(),
-        Ok(w) if w.len() >= 2 && matches!(w[0].text.to_ascii_lowercase().as_str(), "peek" | "save" | "unshare") => {
-            let rest: Vec<String> = w[2..].iter().map(|a| words::quote(&a.text, false)).collect();
-            [w[0].text.clone(), "***".into()].into_iter().chain(rest).collect::<Vec<_>>().join(" ")
-        }
-        _ => line.to_string(),
+    let Ok(w) = words::split(line) else { return line.to_string() };
+    let Some(spec) = w.first().and_then(|verb| netdisk::proto::spec_of(&verb.text.to_ascii_lowercase())) else {
+        return line.to_string();
+    };
+    let secret = |i: usize| spec.secret(i);
+    if !w[1..].iter().enumerate().any(|(i, _)| secret(i)) {
+        return line.to_string();
     }
+    if spec.name == "passwd" {
+        return "passwd".to_string();
+    }
+    let shown =
+        w[1..].iter().enumerate().map(|(i, a)| if secret(i) { "***".into() } else { words::quote(&a.text, false) });
+    [w[0].text.clone()].into_iter().chain(shown).collect::<Vec<_>>().join(" ")
 }
 
 impl Shell {

@@ -273,8 +273,9 @@ fn passwd(cx: &Cx, login: &Login, form: &Form) -> Reply {
     if let Err(e) = check_password(&new) {
         return error(400, &format!("The new password cannot be used: {}.", e.to_string().trim_end_matches('.')));
     }
+    let turn = engine::login_turn(cx.shared, cx.client.key());
     if !cx.shared.users.verify(&login.user, &old) {
-        std::thread::sleep(engine::login_failed(cx.shared, cx.client.key()));
+        turn.failed();
         return error(403, "The current password is not right.").with_note("passwd: wrong old password");
     }
     match cx.shared.users.set_password(&login.user, &new) {

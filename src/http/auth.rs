@@ -134,9 +134,10 @@ pub(crate) fn user(shared: &Shared, client: &Client, req: &Request) -> Result<St
     let Some((user, pass)) = basic(&credentials) else {
         return Err(Reply::text(400, "malformed Authorization").with_note("bad credentials"));
     };
+    let turn = engine::login_turn(shared, client.key());
     let known = crate::storage::users::check_user(&user).is_ok() && shared.users.verify(&user, &pass);
     if !known {
-        std::thread::sleep(engine::login_failed(shared, client.key()));
+        turn.failed();
         return Err(challenge("wrong user or password").with_note("login failed"));
     }
     Ok(user)

@@ -10,9 +10,9 @@
 //! engine or a shared leaf means re-pointing this file and nothing else.
 //! Nothing here decides a rule of the product: it only forwards.
 
+use crate::server::backoff::Turn;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::log;
 pub(crate) use crate::server::config::Cidr;
@@ -41,6 +41,37 @@ pub(crate) fn login(shared: &Shared, user: &str) -> Result<Login> {
 pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
     let quota = shared.quota_of(&login.user).map(|limit| login.quota(shared, limit));
     Limits { max_file_size: shared.config.max_file_size, quota }
+}
+
+/// Copies `from` to `to` in `login`'s tree as `cp` does: hard links
+/// built aside, booked against the quota, put in place through the
+/// commit-and-replace primitive (a file replaced at `to` kept in the
+/// trash).
+pub(crate) fn copy(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let (tree, staging) = (&login.tree, login.staging(shared));
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let plan = tree.plan_copy(from, to)?;
+    tree.check_copy_length(to, &plan, &staging)?;
+    let booking = match shared.quota_of(&login.user) {
+        Some(limit) => Some(login.quota(shared, limit).book(&staging, plan.bytes, &to.to_string())?),
+        None => None,
+    };
+    let (trash, sums) = (login.trash(shared), &shared.sums);
+    let built = tree.build_copy(from, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+        replace.put((tree, &trash, sums), &built.path, to, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(shared);
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` (where nothing is: a destination is sent to
+/// the trash first) under the user's replace lock.
+pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let _replace = Replace::lock(&shared.data, &login.user)?;
+    login.tree.rename_with(from, to, || Ok(()))
 }
 
 /// Commits one verified upload of `login` at `path`, like a text
@@ -83,15 +114,17 @@ pub(crate) fn server_event(action: &str, outcome: &str) {
     log::server(action, outcome);
 }
 
-/// A failed password check from `client`: the login back-off to wait.
-pub(crate) fn login_failed(shared: &Shared, client: IpAddr) -> Duration {
-    shared.login_failed(client)
+/// The turn of a password check from `client` (PROTOCOL.md 2.1
+/// "Back-off across connections": one guess at a time per address, the
+/// same back-off as the text face's logins); `Turn::failed` when wrong.
+pub(crate) fn login_turn(shared: &Shared, client: IpAddr) -> Turn<'_> {
+    shared.backoff.turn(client)
 }
 
-/// A share code that does not exist, from `client`: the share-guess
-/// back-off to wait (kept apart from the login back-off).
-pub(crate) fn share_guess_failed(shared: &Shared, client: IpAddr) -> Duration {
-    shared.share_guess_failed(client)
+/// The turn of a share-code lookup from `client`: the share-guess
+/// back-off, kept apart from the login one (HTTP.md "Share links").
+pub(crate) fn share_turn(shared: &Shared, client: IpAddr) -> Turn<'_> {
+    shared.share_guesses.turn(client)
 }
 
 /// Whether the engine refuses writes until a restart (a failed sync

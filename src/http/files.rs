@@ -16,7 +16,7 @@ use crate::http::engine::{self, Login};
 use crate::http::serve::{self, Served, etag};
 use crate::http::target::has_flag;
 use crate::http::wire::Framing;
-use crate::http::{Cx, Reply, not_allowed};
+use crate::http::{Cx, Reply, dav, not_allowed};
 use crate::storage::content::random_hex;
 use crate::storage::staging::{Download, Request, Stop, Upload};
 use crate::storage::tree::{Kind, UserPath};
@@ -45,6 +45,12 @@ pub(crate) fn route(cx: &mut Cx, names: &[String]) -> Reply {
         Ok(login) => login,
         Err(e) => return cx.engine_failure(&e),
     };
+    // A WebDAV lock binds this face too (no token is submitted here).
+    if matches!(cx.req.method.as_str(), "PUT" | "DELETE")
+        && let Err(e) = dav::refuse_locked(cx, &login, &path)
+    {
+        return cx.engine_failure(&e);
+    }
     let mut reply = match cx.req.method.as_str() {
         "PUT" => put(cx, &login, &path),
         "DELETE" => delete(cx, &login, &path),
@@ -65,7 +71,7 @@ pub(crate) fn user_path(names: &[String]) -> engine::Result<UserPath> {
     }
 }
 
-fn get(cx: &Cx, login: &Login, path: &UserPath) -> Reply {
+pub(crate) fn get(cx: &Cx, login: &Login, path: &UserPath) -> Reply {
     match login.tree.entry(path) {
         Ok(entry) if entry.kind == Kind::Dir => return cx.failure(404, "a folder: folders are listed by the web app"),
         Ok(_) => {}
@@ -104,7 +110,7 @@ fn announced(cx: &Cx) -> Result<Option<Digest>, Reply> {
     }
 }
 
-fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
+pub(crate) fn put(cx: &mut Cx, login: &Login, path: &UserPath) -> Reply {
     if engine::read_only(cx.shared) {
         return cx.failure(503, "storage is read-only until the server restarts");
     }

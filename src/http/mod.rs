@@ -21,6 +21,7 @@ mod api;
 mod app;
 mod auth;
 mod date;
+pub mod dav;
 mod engine;
 mod files;
 mod html;
@@ -68,6 +69,8 @@ pub(crate) enum Payload {
     File { file: File, len: u64 },
     /// A ZIP streamed with chunked coding (its length is not known).
     Zip(Box<share::ZipJob>),
+    /// A WebDAV listing streamed with chunked coding.
+    Dav(Box<dav::Listing>),
 }
 
 /// A response: head, payload, and what the log line says about it.
@@ -323,10 +326,10 @@ fn finish_head(reply: &mut Reply, close: bool, minor: u8) {
         Payload::Empty => head.set("Content-Length", "0"),
         Payload::Bytes(b) => head.set("Content-Length", b.len().to_string()),
         Payload::File { len, .. } => head.set("Content-Length", len.to_string()),
-        Payload::Zip(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
-        Payload::Zip(_) => {}
+        Payload::Zip(_) | Payload::Dav(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
+        Payload::Zip(_) | Payload::Dav(_) => {}
     }
-    let zip10 = matches!(reply.body, Payload::Zip(_)) && minor == 0;
+    let zip10 = matches!(reply.body, Payload::Zip(_) | Payload::Dav(_)) && minor == 0;
     if close || zip10 {
         head.set("Connection", "close");
     }
@@ -361,6 +364,16 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
             let chunked = req.minor == 1;
             match job.run(&conn.stream, chunked) {
+                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
+                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
+            }
+        }
+        Payload::Dav(listing) if !bodiless => {
+            if conn.write_all(&wire).is_err() {
+                return fail;
+            }
+            let _ = conn.stream.set_write_timeout(Some(conn.stall));
+            match listing.run(&conn.stream, req.minor == 1) {
                 Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
                 Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
@@ -401,6 +414,7 @@ fn route(cx: &mut Cx) -> Reply {
     }
     match segments.names.first().map(String::as_str) {
         Some("files") => files::route(cx, &segments.names[1..]),
+        Some("dav") => dav::route(cx, &segments),
         Some("s") if segments.names.len() >= 2 => share::route(cx, &segments),
         Some(what @ ("login" | "logout" | "register")) if segments.names.len() == 1 => session::route(cx, what),
         Some("tus") => tus::route(cx, &segments.names[1..]),
@@ -408,7 +422,7 @@ fn route(cx: &mut Cx) -> Reply {
         Some("app") if segments.names.len() == 2 => {
             app::asset(cx, &segments.names[1]).unwrap_or_else(|| cx.failure(404, "nothing here"))
         }
-        None if cx.req.method == "OPTIONS" => options(),
+        None if cx.req.method == "OPTIONS" => dav::options(),
         None => app::index(cx),
         _ => cx.failure(404, "nothing here"),
     }

@@ -112,9 +112,10 @@ fn login(cx: &mut Cx) -> Reply {
     };
     let get = |k: &str| form.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
     let (user, pass) = (get("user").trim().to_string(), Password::new(get("password")));
+    let turn = engine::login_turn(cx.shared, cx.client.key());
     let ok = check_user(&user).is_ok() & cx.shared.users.verify(&user, &pass);
     if !ok {
-        std::thread::sleep(engine::login_failed(cx.shared, cx.client.key()));
+        turn.failed();
         return login_page(cx, "Wrong user or password.", 401).with_note("login failed");
     }
     cx.user = user.clone();

@@ -52,14 +52,16 @@ pub(crate) fn route(cx: &mut Cx, segments: &Segments) -> Reply {
         return not_allowed(cx, "GET, HEAD");
     }
     let code = segments.names[1].to_ascii_lowercase();
+    let turn = engine::share_turn(cx.shared, cx.client.key());
     let share = match Shares::new(&cx.shared.data).lookup(&code) {
         Ok(Some(share)) => share,
         Ok(None) => {
-            std::thread::sleep(engine::share_guess_failed(cx.shared, cx.client.key()));
+            turn.failed();
             return cx.failure(404, "no such share: the link is wrong, expired or revoked").with_note("unknown code");
         }
         Err(e) => return cx.failure(500, "cannot read the share's record").with_note(e.to_string()),
     };
+    drop(turn);
     let owner = Tree::new(cx.shared.home(&share.owner));
     let base = match share.user_path() {
         Ok(base) => base,

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::server::backoff::Backoff;
 use crate::server::config::Config;
 use crate::server::takeover::Holders;
 use crate::storage::DataDir;
@@ -19,8 +20,6 @@ use crate::storage::quota::Reservations;
 use crate::storage::trash::Trash;
 use crate::storage::users::Users;
 
-/// Failed logins from one address are remembered this long.
-const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// Registrations one address earns back per second, after its burst of
 /// `--register-burst`.
 const REGISTER_RATE: f64 = 1.0;
@@ -36,10 +35,11 @@ pub struct Shared {
     /// Bytes booked against the quota by uploads in progress.
     pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
-    /// Unknown share codes tried over HTTP, per address: a back-off like
-    /// the login one, kept apart from it (HTTP.md "Share links").
-    guesses: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Guesses from each address, one at a time (`server::backoff`).
+    pub(crate) backoff: Backoff,
+    /// Unknown share codes tried over HTTP, one at a time per address: a
+    /// back-off like the login one, kept apart from it (HTTP.md "Share links").
+    pub(crate) share_guesses: Backoff,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
     link_base: OnceLock<String>,
 }
@@ -67,8 +67,8 @@ impl Shared {
             reservations: Reservations::default(),
             config,
             conns: Mutex::default(),
-            failures: Mutex::default(),
-            guesses: Mutex::default(),
+            backoff: Backoff::default(),
+            share_guesses: Backoff::default(),
             registrations: Mutex::default(),
             link_base: OnceLock::new(),
         }
@@ -95,20 +95,6 @@ impl Shared {
     /// once.
     pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
         self.users.quota(user).over(self.config.quota)
-    }
-
-    /// Records a failed login from `ip` and returns how long to wait before
-    /// answering: 100 ms, doubling with each recent failure from that
-    /// address, at most 5 s. Reconnecting does not reset it.
-    pub fn login_failed(&self, ip: IpAddr) -> Duration {
-        backoff(&self.failures, ip)
-    }
-
-    /// Records an unknown share code tried from `ip` and returns how long
-    /// to wait before answering, growing like [`Shared::login_failed`] but
-    /// counted apart from it.
-    pub fn share_guess_failed(&self, ip: IpAddr) -> Duration {
-        backoff(&self.guesses, ip)
     }
 
     /// Takes one registration from `ip`'s bucket; `false` when it is empty.
@@ -167,21 +153,6 @@ impl Shared {
     pub fn set_link_base(&self, base: String) {
         let _ = self.link_base.set(base);
     }
-}
-
-/// Records a failure from `ip` in `failures` and returns the wait: 100
-/// ms, doubling with each recent failure from that address, at most 5 s.
-fn backoff(failures: &Mutex<HashMap<IpAddr, Vec<Instant>>>, ip: IpAddr) -> Duration {
-    let mut map = failures.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    if map.len() > 100_000 {
-        map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
-    }
-    let times = map.entry(ip).or_default();
-    times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-    times.push(now);
-    let n = times.len().min(7) as u32;
-    Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
 }
 
 /// A counted connection; leaving the count happens on drop, even when the

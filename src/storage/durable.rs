@@ -123,11 +123,6 @@ pub(crate) fn open_or_create(options: &OpenOptions, path: &Path) -> io::Result<F
 /// client's create of the same name, which happens once per name.
 const RACE_RETRIES: usize = 8;
 
-/// `File::create` through [`open_or_create`].
-pub(crate) fn create_file(path: &Path) -> io::Result<File> {
-    open_or_create(OpenOptions::new().write(true).create(true).truncate(true), path)
-}
-
 /// Renames `from` to `to` unless something exists at `to`, atomically: a
 /// path created meanwhile is never overwritten.
 ///
