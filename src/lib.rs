@@ -71,9 +71,10 @@ pub mod proto;
 pub mod secret;
 pub(crate) mod sendfile;
 pub mod server;
+pub mod service;
 pub mod storage;
 pub mod sys;
 
 pub use digest::Digest;
 pub use server::Server;
-pub use server::config::Config;
+pub use service::config::Config;

@@ -6,9 +6,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use netdisk::Server;
+use netdisk::log;
 use netdisk::server::admin;
-use netdisk::server::config::{self, Parsed, USAGE};
-use netdisk::server::log;
+use netdisk::service::config::{self, Parsed, USAGE};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

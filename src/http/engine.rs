@@ -1,24 +1,24 @@
-//! The one door from the HTTP face to what it shares with the text face
-//! outside the engine: the shared server state (`server::shared`: the
-//! configuration, accounts, digests, connection limits and back-offs),
-//! a user's logged-in view (`server::handler::Login`: tree, trash,
-//! staging, quota), and the table from engine errors to statuses.
+//! The one door from the HTTP face to what it shares with the text face:
+//! the service layer below both faces (`service::shared`: the
+//! configuration, accounts, digests, connection limits and back-offs;
+//! `service::login::Login`: a user's tree, trash, staging, quota), the
+//! engine's operations done as a text command does them, and the table
+//! from engine errors to statuses.
 //!
 //! The engine itself (`storage`: its error type, the quota ledger, the
-//! commit-and-replace primitive) is used directly. What still lives in
-//! `server` is reached through here only, so moving it down into the
-//! engine or a shared leaf means re-pointing this file and nothing else.
-//! Nothing here decides a rule of the product: it only forwards.
+//! commit-and-replace primitive) is used directly. This face never
+//! imports the text face (`server`). Nothing here decides a rule of the
+//! product: it only forwards.
 
-use crate::server::backoff::Turn;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::log;
-pub(crate) use crate::server::config::Cidr;
-pub(crate) use crate::server::handler::Login;
-use crate::server::handler::home_id;
-pub(crate) use crate::server::shared::{Shared, Slot};
+use crate::service::backoff::Turn;
+pub(crate) use crate::service::config::Cidr;
+pub(crate) use crate::service::login::Login;
+use crate::service::login::home_id;
+pub(crate) use crate::service::shared::{Shared, Slot};
 use crate::storage::content::Store;
 pub(crate) use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::replace::Replace;

@@ -4,7 +4,8 @@
 use crate::proto::body::Quota;
 use crate::proto::{Code, Password, Reply};
 use crate::server::error::Replied;
-use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::handler::{Cx, Handled, Outcome};
+use crate::service::login::Login;
 use crate::storage::users::check_password;
 
 /// `passwd OLD NEW`: NEW is checked first (a bad one costs no hash and

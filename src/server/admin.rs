@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::proto::Password;
-use crate::server::config::size;
+use crate::service::config::size;
 use crate::storage::DataDir;
 use crate::storage::accounts::{self, delete_user};
 use crate::storage::digests::Sums;

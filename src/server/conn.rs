@@ -13,8 +13,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::proto::{MAX_LINE, Reply};
-use crate::server::config::MAX_DURATION;
-use crate::server::shared::Slot;
+use crate::service::config::MAX_DURATION;
+use crate::service::shared::Slot;
 
 /// The buffer a listing is written through: its memory, whatever the
 /// listing's size.

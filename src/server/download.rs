@@ -5,7 +5,8 @@
 use crate::proto::body::DownloadHead;
 use crate::proto::{Code, Reply};
 use crate::server::error::Replied;
-use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::handler::{Cx, Handled, Outcome};
+use crate::service::login::Login;
 use crate::storage::staging::Download;
 
 pub(crate) fn download(cx: &mut Cx, login: &Login, text: &str, offset: u64) -> Handled {

@@ -8,10 +8,11 @@
 use crate::proto::body::{QuotedPath, TrashLine};
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
-use crate::server::handler::{Cx, Handled, Login};
+use crate::server::handler::{Cx, Handled};
 use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
 use crate::server::view;
+use crate::service::login::Login;
 use crate::storage::locks::Locks;
 use crate::storage::mtime::set_mtime;
 use crate::storage::props;

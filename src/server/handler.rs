@@ -1,25 +1,20 @@
-//! What a command handler is given and what it gives back: the logged-in
-//! state as a value ([`Login`]), the context of the session ([`Cx`]), and
-//! one outcome type ([`Outcome`], [`Handled`]).
+//! What a command handler is given and what it gives back: the context
+//! of the session ([`Cx`]) and one outcome type ([`Outcome`],
+//! [`Handled`]). The logged-in state is the service's
+//! (`service::login::Login`), shared with the HTTP face.
 //!
 //! The session builds these and carries out the outcome; handlers use
 //! them. This module uses neither, so there is no cycle.
 
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 
 use crate::proto::{Code, Reply};
-use crate::server::backoff::Turn;
 use crate::server::conn::Framed;
 use crate::server::error::Replied;
 use crate::server::error::Result;
 use crate::server::log;
-use crate::server::shared::Shared;
-use crate::storage::quota::{Quota, staged_bytes};
-use crate::storage::trash::Trash;
-use crate::storage::tree::{Tree, UserPath};
-use crate::storage::usage::UsageFile;
+use crate::service::backoff::Turn;
+use crate::service::shared::Shared;
 
 /// What a handler asks the session to do next.
 pub(crate) enum Outcome {
@@ -43,84 +38,6 @@ impl From<Reply> for Outcome {
 
 /// What every handler returns: an error becomes its reply in one place.
 pub(crate) type Handled = Result<Outcome>;
-
-/// A logged-in user: the tree, the working directory, and which account.
-pub(crate) struct Login {
-    pub(crate) user: String,
-    pub(crate) tree: Tree,
-    pub(crate) cwd: UserPath,
-    /// The home directory at login: the account this session serves, told
-    /// apart from a later one of the same name.
-    home_id: HomeId,
-}
-
-impl Login {
-    pub(crate) fn new(user: &str, tree: Tree, cwd: UserPath, home_id: HomeId) -> Login {
-        Login { user: user.to_string(), tree, cwd, home_id }
-    }
-
-    /// The tree and a path resolved from the working directory.
-    pub(crate) fn resolve(&self, text: &str) -> Result<(&Tree, UserPath)> {
-        Ok((&self.tree, self.cwd.resolve(text)?))
-    }
-
-    /// `text` as the log shows it: the absolute path it names from the
-    /// working directory (as typed when it names none), so an audit needs
-    /// no session state.
-    pub(crate) fn shown(&self, text: &str) -> String {
-        self.cwd.resolve(text).map(|p| p.to_string()).unwrap_or_else(|_| text.to_string())
-    }
-
-    /// The user's trash.
-    pub(crate) fn trash(&self, shared: &Shared) -> Trash {
-        shared.trash(&self.user)
-    }
-
-    /// The user's quota of `limit` bytes: the ledger of their uploads in
-    /// progress, and the figure of what they hold (files and trash).
-    pub(crate) fn quota(&self, shared: &Shared, limit: u64) -> Quota {
-        let (tree, trash) = (self.tree.clone(), self.trash(shared));
-        Quota {
-            limit,
-            account: shared.reservations.account(&self.user),
-            usage: UsageFile::new(shared.data.usage(&self.user)),
-            count: Box::new(move || Ok(tree.usage()?.saturating_add(trash.usage()))),
-        }
-    }
-
-    /// After a removal that frees space (a purge, `rm` without a trash, a
-    /// replaced file let go): the user's figure is counted again at the
-    /// next decision, in every process.
-    pub(crate) fn usage_changed(&self, shared: &Shared) {
-        if let Ok(mut counted) = UsageFile::new(shared.data.usage(&self.user)).lock(None) {
-            let _ = counted.forget();
-        }
-    }
-
-    /// The bytes the user holds, counted now (files, trash and staged
-    /// uploads), and recorded as their figure.
-    pub(crate) fn count_usage(&self, shared: &Shared) -> Result<u64> {
-        let quota = self.quota(shared, 0);
-        let mut ledger = quota.account.lock();
-        let mut counted = quota.usage.lock(ledger.counted_at)?;
-        let held = counted.recount(&*quota.count);
-        ledger.counted_at = counted.last();
-        Ok(held?.saturating_add(staged_bytes(&self.staging(shared))))
-    }
-
-    /// Where the user's interrupted uploads wait.
-    pub(crate) fn staging(&self, shared: &Shared) -> PathBuf {
-        shared.staging(&self.user)
-    }
-
-    /// Whether the account was deleted since login (checked before each
-    /// request: the users map refreshes incrementally and the home is one
-    /// `stat`).
-    pub(crate) fn gone(&self, shared: &Shared) -> bool {
-        let home = std::fs::symlink_metadata(shared.home(&self.user)).ok().map(|m| home_id(&m));
-        !shared.users.exists(&self.user) || home != Some(self.home_id)
-    }
-}
 
 /// What a handler may use besides the login: the shared state, the peer,
 /// the connection and the session's failed-login count.
@@ -157,7 +74,7 @@ impl<'a> Cx<'a> {
 
     /// This address's turn to have one guess checked (a password, a
     /// claim proof, a share code), whatever connection it comes on: see
-    /// `server::backoff`.
+    /// `service::backoff`.
     pub(crate) fn turn(&self) -> Turn<'a> {
         self.shared.backoff.turn(self.peer.ip())
     }
@@ -185,12 +102,4 @@ impl<'a> Cx<'a> {
         }
         Outcome::Reply(reply)
     }
-}
-
-/// Which directory a home is: device, inode and birth time, so that a home
-/// made again on a reused inode (after `netdisk user del`) is another one.
-pub(crate) type HomeId = (u64, u64, Option<std::time::SystemTime>);
-
-pub(crate) fn home_id(meta: &std::fs::Metadata) -> HomeId {
-    (meta.dev(), meta.ino(), meta.created().ok())
 }

@@ -1,6 +1,7 @@
-//! The accept loop, connection limits and one named thread per
-//! connection. The state sessions share is in [`shared`]; framing in
-//! `conn`; a session's state machine in [`session`].
+//! The text face: the accept loop, connection limits and one named
+//! thread per connection. The state sessions share is the service's
+//! (`service::shared`); framing is in `conn`; a session's state machine
+//! in [`session`].
 //!
 //! The accept loop never exits on a client's account: over-limit
 //! connections get `421` and are closed, a failed thread spawn refuses that
@@ -9,9 +10,7 @@
 
 pub(crate) mod account;
 pub mod admin;
-pub(crate) mod backoff;
 pub(crate) mod claim;
-pub mod config;
 pub(crate) mod conn;
 pub(crate) mod download;
 pub(crate) mod error;
@@ -23,9 +22,7 @@ pub use crate::log;
 mod open_files;
 pub(crate) mod quota;
 pub(crate) mod session;
-pub(crate) mod shared;
 pub(crate) mod sharing;
-pub(crate) mod takeover;
 pub(crate) mod upload;
 pub(crate) mod view;
 
@@ -36,8 +33,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::server::config::Config;
-use crate::server::shared::{Conn, Shared};
+use crate::service::config::Config;
+use crate::service::shared::{Conn, Shared};
 use crate::storage::DataDir;
 use crate::storage::accounts::finish_deletions;
 use crate::storage::content::Store;

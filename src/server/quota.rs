@@ -2,7 +2,8 @@
 //! user (the ledger and the rules are the engine's, `storage::quota`).
 
 use crate::server::error::Result;
-use crate::server::handler::{Cx, Login};
+use crate::server::handler::Cx;
+use crate::service::login::Login;
 use crate::storage::quota::Booking;
 use crate::storage::tree::UserPath;
 

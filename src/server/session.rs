@@ -4,7 +4,7 @@
 //!
 //! Handlers live by theme in `files`, `account`, `upload`, `download`,
 //! `claim` and `sharing`; each gets the logged-in state as a value
-//! (`handler::Login`) and returns one `handler::Handled`. Framing is in
+//! (`service::login::Login`) and returns one `handler::Handled`. Framing is in
 //! `conn`. I/O errors on the socket end the session quietly; nothing here
 //! may panic on client input.
 
@@ -17,9 +17,10 @@ use crate::server::conn::{Framed, Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::group::{Group, Moment};
-use crate::server::handler::{Cx, Handled, Login, Outcome, home_id};
-use crate::server::shared::{Conn, Shared};
+use crate::server::handler::{Cx, Handled, Outcome};
 use crate::server::{account, claim, download, files, log, sharing, upload};
+use crate::service::login::{Login, home_id};
+use crate::service::shared::{Conn, Shared};
 use crate::storage::health;
 use crate::storage::tree::{Tree, UserPath};
 use crate::storage::users::check_user;

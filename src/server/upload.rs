@@ -15,8 +15,9 @@ use crate::server::conn::{Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
 use crate::server::group::{Group, LARGE_PAYLOAD, Moment};
-use crate::server::handler::{Cx, Handled, Login, Outcome};
-use crate::server::takeover::Hold;
+use crate::server::handler::{Cx, Handled, Outcome};
+use crate::service::login::Login;
+use crate::service::takeover::Hold;
 use crate::storage::staging::{Limits, Request, Stop, Upload, Verified, part_path};
 use crate::storage::tree::UserPath;
 

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use crate::server::backoff::Backoff;
-use crate::server::config::Config;
-use crate::server::takeover::Holders;
+use crate::service::backoff::Backoff;
+use crate::service::config::Config;
+use crate::service::takeover::Holders;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
 use crate::storage::quota::Reservations;
@@ -35,7 +35,7 @@ pub struct Shared {
     /// Bytes booked against the quota by uploads in progress.
     pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
-    /// Guesses from each address, one at a time (`server::backoff`).
+    /// Guesses from each address, one at a time (`service::backoff`).
     pub(crate) backoff: Backoff,
     /// Unknown share codes tried over HTTP, one at a time per address: a
     /// back-off like the login one, kept apart from it (HTTP.md "Share links").
