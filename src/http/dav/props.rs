@@ -10,7 +10,7 @@ use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::xml::{self, DAV, Element, Name, Node, Writer};
@@ -130,90 +130,127 @@ impl Dav {
             Ok(_) => return cx.failure(400, "not a DAV:propertyupdate body"),
             Err(reply) => return reply,
         };
-        let tokens = match self.if_header(cx) {
-            Ok(t) => t,
+        let real = match self.patchable(cx) {
+            Ok(real) => real,
             Err(reply) => return reply,
         };
-        let real = match self.login.tree.entry(&self.path).and_then(|_| self.login.tree.checked(&self.path)) {
-            Ok(real) => real,
-            Err(e) => return cx.engine_failure(&e),
-        };
-        match self.locks.check(&self.path, false, false, &tokens.iter().map(String::as_str).collect::<Vec<_>>()) {
-            Ok(Ok(())) => {}
-            Ok(Err(l)) => return locked(&l.0, self.is_dir(&l.0)),
-            Err(e) => return cx.engine_failure(&e),
-        }
-        // The operations, in document order.
-        let mut ops: Vec<(Element, bool)> = Vec::new();
-        for op in doc.elements() {
-            let set = match (op.name.ns.as_str(), op.name.local.as_str()) {
-                (DAV, "set") => true,
-                (DAV, "remove") => false,
-                _ => continue,
-            };
-            for prop in op.elements().filter(|e| e.name.is_dav("prop")) {
-                ops.extend(prop.elements().map(|e| (e.clone(), set)));
-            }
-        }
+        let ops = patch_ops(&doc);
         let mut dead = read_dead(&real);
         let before = serialize(&dead).len();
-        let mut mtime = None;
-        let mut failed: Vec<(Name, u16)> = Vec::new();
-        for (el, set) in &ops {
-            let n = &el.name;
-            if n.ns == DAV && PROTECTED.contains(&n.local.as_str()) {
-                failed.push((n.clone(), 403));
-            } else if (n.is_dav("getlastmodified") || (n.ns == MS && n.local == "Win32LastModifiedTime")) && *set {
-                match date::parse(el.text().trim()) {
-                    Some(secs) => mtime = Some(secs),
-                    None => failed.push((n.clone(), 409)),
-                }
-            } else if n.is_dav("getlastmodified") {
-                failed.push((n.clone(), 403));
-            } else {
-                dead.retain(|d| d.name != *n);
-                if *set {
-                    dead.push(el.clone());
-                }
-            }
-        }
+        let (mtime, failed) = apply_patch(&ops, &mut dead);
         let names: Vec<Name> = ops.iter().map(|(e, _)| e.name.clone()).collect();
+        let answer =
+            |failed: &[(Name, u16)], rest| multistatus_one(&self.path, self.is_dir(&self.path), &names, failed, rest);
         if !failed.is_empty() {
-            return multistatus_one(&self.path, self.is_dir(&self.path), &names, &failed, 424);
+            return answer(&failed, 424);
         }
         let bytes = serialize(&dead);
         if bytes.len() > records::MAX_BYTES {
-            return multistatus_one(&self.path, self.is_dir(&self.path), &names, &[], 507);
+            return answer(&[], 507);
         }
-        if bytes.len() > before
-            && let Some(limit) = cx.shared.quota_of(&self.login.user)
-        {
-            match self.login.count_usage(cx.shared) {
-                Ok(used) if used.saturating_add((bytes.len() - before) as u64) > limit => {
-                    return multistatus_one(&self.path, self.is_dir(&self.path), &names, &[], 507);
-                }
-                Ok(_) => {}
-                Err(e) => return cx.engine_failure(&e),
+        if bytes.len() > before {
+            match self.over_quota(cx, bytes.len() - before) {
+                Ok(true) => return answer(&[], 507),
+                Ok(false) => {}
+                Err(reply) => return reply,
             }
         }
-        let old_mtime = std::fs::symlink_metadata(&real).and_then(|m| m.modified()).ok();
-        if let Err(e) = records::write(&real, if dead.is_empty() { b"" } else { bytes.as_bytes() }) {
-            return cx.failure(500, "cannot keep the properties").with_note(e.to_string());
+        let record: &[u8] = if dead.is_empty() { b"" } else { bytes.as_bytes() };
+        if let Err(reply) = self.store_props(cx, &real, record, mtime) {
+            return reply;
+        }
+        answer(&[], 200)
+    }
+
+    /// The file of the resource a `PROPPATCH` is for, if it exists and
+    /// the `If` header holds the tokens of any lock on it.
+    fn patchable(&self, cx: &Cx) -> Result<PathBuf, Reply> {
+        let tokens = self.if_header(cx)?;
+        let real = match self.login.tree.entry(&self.path).and_then(|_| self.login.tree.checked(&self.path)) {
+            Ok(real) => real,
+            Err(e) => return Err(cx.engine_failure(&e)),
+        };
+        match self.locks.check(&self.path, false, false, &tokens.iter().map(String::as_str).collect::<Vec<_>>()) {
+            Ok(Ok(())) => Ok(real),
+            Ok(Err(l)) => Err(locked(&l.0, self.is_dir(&l.0))),
+            Err(e) => Err(cx.engine_failure(&e)),
+        }
+    }
+
+    /// Whether `grown` more bytes of dead properties go over the user's
+    /// quota (never without one).
+    fn over_quota(&self, cx: &Cx, grown: usize) -> Result<bool, Reply> {
+        let Some(limit) = cx.shared.quota_of(&self.login.user) else { return Ok(false) };
+        match self.login.count_usage(cx.shared) {
+            Ok(used) => Ok(used.saturating_add(grown as u64) > limit),
+            Err(e) => Err(cx.engine_failure(&e)),
+        }
+    }
+
+    /// Keeps `record` as the dead properties of `real`, then gives it
+    /// `mtime` (else the time it had: writing the record must not change it).
+    fn store_props(&self, cx: &Cx, real: &Path, record: &[u8], mtime: Option<u64>) -> Result<(), Reply> {
+        let old_mtime = std::fs::symlink_metadata(real).and_then(|m| m.modified()).ok();
+        if let Err(e) = records::write(real, record) {
+            return Err(cx.failure(500, "cannot keep the properties").with_note(e.to_string()));
         }
         self.login.usage_changed(cx.shared);
         let when = mtime.map(|s| UNIX_EPOCH + Duration::from_secs(s)).or(old_mtime);
         if let Some(when) = when
-            && let Err(e) = File::open(&real).and_then(|f| f.set_modified(when))
+            && let Err(e) = File::open(real).and_then(|f| f.set_modified(when))
         {
-            return cx.failure(500, "cannot set the time").with_note(e.to_string());
+            return Err(cx.failure(500, "cannot set the time").with_note(e.to_string()));
         }
-        multistatus_one(&self.path, self.is_dir(&self.path), &names, &[], 200)
+        Ok(())
     }
 
     /// Whether `path` is a folder now.
     pub(super) fn is_dir(&self, path: &UserPath) -> bool {
         self.login.tree.entry(path).is_ok_and(|e| e.kind == Kind::Dir)
     }
+}
+
+/// The operations of a `DAV:propertyupdate`, in document order: each
+/// property with `true` to set it, `false` to remove it.
+fn patch_ops(doc: &Element) -> Vec<(Element, bool)> {
+    let mut ops: Vec<(Element, bool)> = Vec::new();
+    for op in doc.elements() {
+        let set = match (op.name.ns.as_str(), op.name.local.as_str()) {
+            (DAV, "set") => true,
+            (DAV, "remove") => false,
+            _ => continue,
+        };
+        for prop in op.elements().filter(|e| e.name.is_dav("prop")) {
+            ops.extend(prop.elements().map(|e| (e.clone(), set)));
+        }
+    }
+    ops
+}
+
+/// Applies `ops` to the dead properties `dead`: the modification time
+/// asked for (seconds), and the properties refused with their status.
+fn apply_patch(ops: &[(Element, bool)], dead: &mut Vec<Element>) -> (Option<u64>, Vec<(Name, u16)>) {
+    let mut mtime = None;
+    let mut failed: Vec<(Name, u16)> = Vec::new();
+    for (el, set) in ops {
+        let n = &el.name;
+        if n.ns == DAV && PROTECTED.contains(&n.local.as_str()) {
+            failed.push((n.clone(), 403));
+        } else if (n.is_dav("getlastmodified") || (n.ns == MS && n.local == "Win32LastModifiedTime")) && *set {
+            match date::parse(el.text().trim()) {
+                Some(secs) => mtime = Some(secs),
+                None => failed.push((n.clone(), 409)),
+            }
+        } else if n.is_dav("getlastmodified") {
+            failed.push((n.clone(), 403));
+        } else {
+            dead.retain(|d| d.name != *n);
+            if *set {
+                dead.push(el.clone());
+            }
+        }
+    }
+    (mtime, failed)
 }
 
 /// A `207` for one resource: the `failed` names with their status, every
@@ -376,49 +413,17 @@ impl Listing {
         w.open("response").text_element("href", &href(path, dir));
         let dead = read_dead(real);
         let mut found = Writer::fragment();
-        let mut missing: Vec<&Name> = Vec::new();
-        match &self.want {
+        let missing = match &self.want {
             Want::Names => {
-                for local in LIVE {
-                    if self.live(local, path, entry).is_some() {
-                        found.empty(local);
-                    }
-                }
-                for d in &dead {
-                    found.empty_named(&d.name);
-                }
+                self.names(&mut found, path, entry, &dead);
+                Vec::new()
             }
             Want::All(include) => {
-                for local in LIVE {
-                    if let Some(v) = self.live(local, path, entry) {
-                        found.raw(&v);
-                    }
-                }
-                for d in &dead {
-                    found.element(d);
-                }
-                for n in include {
-                    if n.ns == DAV
-                        && QUOTA.contains(&n.local.as_str())
-                        && let Some(v) = self.live(&n.local, path, entry)
-                    {
-                        found.raw(&v);
-                    }
-                }
+                self.all(&mut found, include, path, entry, &dead);
+                Vec::new()
             }
-            Want::Named(names) => {
-                for n in names {
-                    let live = if n.ns == DAV { self.live(&n.local, path, entry) } else { None };
-                    if let Some(v) = live {
-                        found.raw(&v);
-                    } else if let Some(d) = dead.iter().find(|d| d.name == *n) {
-                        found.element(d);
-                    } else {
-                        missing.push(n);
-                    }
-                }
-            }
-        }
+            Want::Named(names) => self.named(&mut found, names, path, entry, &dead),
+        };
         let found = found.take();
         if !found.is_empty() || missing.is_empty() {
             w.open("propstat").open("prop").raw(&found).close("prop");
@@ -433,6 +438,64 @@ impl Listing {
         }
         w.close("response");
         w.take()
+    }
+
+    /// `propname`: the names of the live properties `path` has and of
+    /// its dead ones.
+    fn names(&self, found: &mut Writer, path: &UserPath, entry: &Entry, dead: &[Element]) {
+        for local in LIVE {
+            if self.live(local, path, entry).is_some() {
+                found.empty(local);
+            }
+        }
+        for d in dead {
+            found.empty_named(&d.name);
+        }
+    }
+
+    /// `allprop`: the live properties `path` has, its dead ones, and the
+    /// quota's if `include` names them.
+    fn all(&self, found: &mut Writer, include: &[Name], path: &UserPath, entry: &Entry, dead: &[Element]) {
+        for local in LIVE {
+            if let Some(v) = self.live(local, path, entry) {
+                found.raw(&v);
+            }
+        }
+        for d in dead {
+            found.element(d);
+        }
+        for n in include {
+            if n.ns == DAV
+                && QUOTA.contains(&n.local.as_str())
+                && let Some(v) = self.live(&n.local, path, entry)
+            {
+                found.raw(&v);
+            }
+        }
+    }
+
+    /// `prop`: each property named, live or dead, that `path` has; the
+    /// names it lacks.
+    fn named<'w>(
+        &self,
+        found: &mut Writer,
+        names: &'w [Name],
+        path: &UserPath,
+        entry: &Entry,
+        dead: &[Element],
+    ) -> Vec<&'w Name> {
+        let mut missing = Vec::new();
+        for n in names {
+            let live = if n.ns == DAV { self.live(&n.local, path, entry) } else { None };
+            if let Some(v) = live {
+                found.raw(&v);
+            } else if let Some(d) = dead.iter().find(|d| d.name == *n) {
+                found.element(d);
+            } else {
+                missing.push(n);
+            }
+        }
+        missing
     }
 
     /// A live property's element, if `path` has it.

@@ -145,6 +145,10 @@ struct Open {
     bindings: Vec<(String, String)>,
 }
 
+/// A start tag's attributes as written: each name, and its value
+/// unescaped and normalised.
+type RawAttrs<'a> = Vec<(&'a str, String)>;
+
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
@@ -212,57 +216,8 @@ impl<'a> Parser<'a> {
         }
         let mut stack: Vec<Open> = Vec::new();
         let root = loop {
-            let r = self.rest();
-            if r.is_empty() {
-                return Err(bad("unclosed element"));
-            }
-            if r.starts_with("</") {
-                self.pos += 2;
-                let qname = self.name()?;
-                self.skip_ws();
-                if !self.rest().starts_with('>') {
-                    return Err(bad("bad end tag"));
-                }
-                self.pos += 1;
-                let open = stack.pop().ok_or(bad("end tag without start"))?;
-                if qname != qualified(&open) {
-                    return Err(bad("mismatched end tag"));
-                }
-                match stack.last_mut() {
-                    Some(parent) => parent.el.children.push(Node::Element(open.el)),
-                    None => break open.el,
-                }
-            } else if r.starts_with("<!--") {
-                self.comment()?;
-            } else if r.starts_with("<![CDATA[") {
-                self.pos += 9;
-                let data = self.skip_past("]]>", "unterminated CDATA")?;
-                check_chars(data)?;
-                push_text(&mut stack, data.to_string())?;
-            } else if r.starts_with("<!") {
-                return Err(if r.starts_with("<!DOCTYPE") { XmlError::Doctype } else { bad("markup declaration") });
-            } else if r.starts_with("<?") {
-                self.skip_past("?>", "unterminated processing instruction")?;
-            } else if r.starts_with('<') {
-                if stack.len() >= self.max_depth {
-                    return Err(XmlError::TooDeep);
-                }
-                self.pos += 1;
-                let (open, empty) = self.start_tag(&stack)?;
-                if empty {
-                    match stack.last_mut() {
-                        Some(parent) => parent.el.children.push(Node::Element(open.el)),
-                        None => break open.el,
-                    }
-                } else {
-                    stack.push(open);
-                }
-            } else {
-                let end = r.find('<').unwrap_or(r.len());
-                let raw = &r[..end];
-                self.pos += end;
-                let text = unescape(raw)?;
-                push_text(&mut stack, text)?;
+            if let Some(root) = self.content(&mut stack)? {
+                break root;
             }
         };
         self.misc()?;
@@ -270,6 +225,70 @@ impl<'a> Parser<'a> {
             return Err(bad("content after the document element"));
         }
         Ok(root)
+    }
+
+    /// One piece of what the document element holds: a tag, a comment,
+    /// CDATA, a processing instruction or text. The document element once
+    /// its end tag is read.
+    fn content(&mut self, stack: &mut Vec<Open>) -> Result<Option<Element>, XmlError> {
+        let r = self.rest();
+        if r.is_empty() {
+            return Err(bad("unclosed element"));
+        }
+        if r.starts_with("</") {
+            return self.end_tag(stack);
+        } else if r.starts_with("<!--") {
+            self.comment()?;
+        } else if r.starts_with("<![CDATA[") {
+            self.pos += 9;
+            let data = self.skip_past("]]>", "unterminated CDATA")?;
+            check_chars(data)?;
+            push_text(stack, data.to_string())?;
+        } else if r.starts_with("<!") {
+            return Err(if r.starts_with("<!DOCTYPE") { XmlError::Doctype } else { bad("markup declaration") });
+        } else if r.starts_with("<?") {
+            self.skip_past("?>", "unterminated processing instruction")?;
+        } else if r.starts_with('<') {
+            return self.element(stack);
+        } else {
+            let end = r.find('<').unwrap_or(r.len());
+            let raw = &r[..end];
+            self.pos += end;
+            let text = unescape(raw)?;
+            push_text(stack, text)?;
+        }
+        Ok(None)
+    }
+
+    /// At `</`: the end tag of the innermost open element, which it closes.
+    fn end_tag(&mut self, stack: &mut Vec<Open>) -> Result<Option<Element>, XmlError> {
+        self.pos += 2;
+        let qname = self.name()?;
+        self.skip_ws();
+        if !self.rest().starts_with('>') {
+            return Err(bad("bad end tag"));
+        }
+        self.pos += 1;
+        let open = stack.pop().ok_or(bad("end tag without start"))?;
+        if qname != qualified(&open) {
+            return Err(bad("mismatched end tag"));
+        }
+        Ok(close(stack, open.el))
+    }
+
+    /// At `<`: a start tag, opening an element (closed at once if empty),
+    /// within the depth limit.
+    fn element(&mut self, stack: &mut Vec<Open>) -> Result<Option<Element>, XmlError> {
+        if stack.len() >= self.max_depth {
+            return Err(XmlError::TooDeep);
+        }
+        self.pos += 1;
+        let (open, empty) = self.start_tag(stack)?;
+        if empty {
+            return Ok(close(stack, open.el));
+        }
+        stack.push(open);
+        Ok(None)
     }
 
     fn name(&mut self) -> Result<&'a str, XmlError> {
@@ -286,18 +305,38 @@ impl<'a> Parser<'a> {
     /// After `<`: the name, attributes and `>` or `/>`.
     fn start_tag(&mut self, stack: &[Open]) -> Result<(Open, bool), XmlError> {
         let qname = self.name()?;
-        let mut raw_attrs: Vec<(&str, String)> = Vec::new();
-        let empty = loop {
+        let (raw_attrs, empty) = self.attributes()?;
+        let bindings = bindings_of(&raw_attrs)?;
+        let resolve = |prefix: &str| resolve(prefix, &bindings, stack);
+        let name = match qname.split_once(':') {
+            Some((prefix, local)) => {
+                Name { ns: resolve(prefix).ok_or(bad("unbound prefix"))?, local: local.to_string() }
+            }
+            None => Name { ns: resolve("").unwrap_or_default(), local: qname.to_string() },
+        };
+        let mut el = Element::new(name);
+        el.attrs = qualified_attrs(raw_attrs, &resolve)?;
+        let mut open = Open { el, bindings };
+        // The qualified name is kept to match the end tag.
+        open.bindings.push((QNAME_KEY.to_string(), qname.to_string()));
+        Ok((open, empty))
+    }
+
+    /// The attributes of a start tag as written (values unescaped and
+    /// normalised), up to `/>` (`true`: an empty element) or `>`.
+    fn attributes(&mut self) -> Result<(RawAttrs<'a>, bool), XmlError> {
+        let mut raw_attrs: RawAttrs = Vec::new();
+        loop {
             let before = self.pos;
             self.skip_ws();
             let r = self.rest();
             if let Some(after) = r.strip_prefix("/>") {
                 self.pos = self.s.len() - after.len();
-                break true;
+                return Ok((raw_attrs, true));
             }
             if r.starts_with('>') {
                 self.pos += 1;
-                break false;
+                return Ok((raw_attrs, false));
             }
             if r.is_empty() {
                 return Err(bad("unterminated start tag"));
@@ -305,85 +344,110 @@ impl<'a> Parser<'a> {
             if self.pos == before {
                 return Err(bad("no space between attributes"));
             }
-            let name = self.name()?;
-            self.skip_ws();
-            if !self.rest().starts_with('=') {
-                return Err(bad("attribute without value"));
-            }
-            self.pos += 1;
-            self.skip_ws();
-            let quote = self.rest().chars().next().ok_or(bad("unterminated start tag"))?;
-            if quote != '"' && quote != '\'' {
-                return Err(bad("unquoted attribute value"));
-            }
-            self.pos += 1;
-            let r = self.rest();
-            let end = r.find(quote).ok_or(bad("unterminated attribute value"))?;
-            let raw = &r[..end];
-            if raw.contains('<') {
-                return Err(bad("'<' in an attribute value"));
-            }
-            self.pos += end + 1;
+            let (name, raw) = self.attribute()?;
             if raw_attrs.iter().any(|(n, _)| *n == name) {
                 return Err(bad("duplicate attribute"));
             }
             // Attribute values are normalised: whitespace characters become spaces.
             let value = unescape(raw)?.replace(['\t', '\n', '\r'], " ");
             raw_attrs.push((name, value));
-        };
-        let mut bindings = Vec::new();
-        let mut attrs = Vec::new();
-        for (name, value) in &raw_attrs {
-            if *name == "xmlns" {
-                bindings.push((String::new(), value.clone()));
-            } else if let Some(prefix) = name.strip_prefix("xmlns:") {
-                if value.is_empty() {
-                    return Err(bad("empty namespace for a prefix"));
-                }
-                if prefix == "xmlns" || (prefix == "xml") != (value == XML_NS) {
-                    return Err(bad("reserved prefix"));
-                }
-                bindings.push((prefix.to_string(), value.clone()));
-            }
         }
-        let resolve = |prefix: &str| -> Option<String> {
-            if prefix == "xml" {
-                return Some(XML_NS.to_string());
+    }
+
+    /// One `name="value"` (or `'value'`): the name and the value as
+    /// written.
+    fn attribute(&mut self) -> Result<(&'a str, &'a str), XmlError> {
+        let name = self.name()?;
+        self.skip_ws();
+        if !self.rest().starts_with('=') {
+            return Err(bad("attribute without value"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        let quote = self.rest().chars().next().ok_or(bad("unterminated start tag"))?;
+        if quote != '"' && quote != '\'' {
+            return Err(bad("unquoted attribute value"));
+        }
+        self.pos += 1;
+        let r = self.rest();
+        let end = r.find(quote).ok_or(bad("unterminated attribute value"))?;
+        let raw = &r[..end];
+        if raw.contains('<') {
+            return Err(bad("'<' in an attribute value"));
+        }
+        self.pos += end + 1;
+        Ok((name, raw))
+    }
+}
+
+/// The namespace declarations among a start tag's attributes (prefix,
+/// URI; `""` for the default namespace).
+fn bindings_of(raw_attrs: &[(&str, String)]) -> Result<Vec<(String, String)>, XmlError> {
+    let mut bindings = Vec::new();
+    for (name, value) in raw_attrs {
+        if *name == "xmlns" {
+            bindings.push((String::new(), value.clone()));
+        } else if let Some(prefix) = name.strip_prefix("xmlns:") {
+            if value.is_empty() {
+                return Err(bad("empty namespace for a prefix"));
             }
-            bindings
-                .iter()
-                .rev()
-                .chain(stack.iter().rev().flat_map(|o| o.bindings.iter().rev()))
-                .find(|(p, _)| p == prefix)
-                .map(|(_, uri)| uri.clone())
-        };
-        let name = match qname.split_once(':') {
+            if prefix == "xmlns" || (prefix == "xml") != (value == XML_NS) {
+                return Err(bad("reserved prefix"));
+            }
+            bindings.push((prefix.to_string(), value.clone()));
+        }
+    }
+    Ok(bindings)
+}
+
+/// The namespace `prefix` is bound to: by the tag itself (`bindings`),
+/// else by the nearest open element that binds it.
+fn resolve(prefix: &str, bindings: &[(String, String)], stack: &[Open]) -> Option<String> {
+    if prefix == "xml" {
+        return Some(XML_NS.to_string());
+    }
+    bindings
+        .iter()
+        .rev()
+        .chain(stack.iter().rev().flat_map(|o| o.bindings.iter().rev()))
+        .find(|(p, _)| p == prefix)
+        .map(|(_, uri)| uri.clone())
+}
+
+/// The attributes other than namespace declarations, their names
+/// resolved (an unprefixed attribute is in no namespace).
+fn qualified_attrs(
+    raw_attrs: RawAttrs,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(Name, String)>, XmlError> {
+    let mut attrs: Vec<(Name, String)> = Vec::new();
+    for (n, value) in raw_attrs {
+        if n == "xmlns" || n.starts_with("xmlns:") {
+            continue;
+        }
+        let an = match n.split_once(':') {
             Some((prefix, local)) => {
                 Name { ns: resolve(prefix).ok_or(bad("unbound prefix"))?, local: local.to_string() }
             }
-            None => Name { ns: resolve("").unwrap_or_default(), local: qname.to_string() },
+            None => Name { ns: String::new(), local: n.to_string() },
         };
-        for (n, value) in raw_attrs {
-            if n == "xmlns" || n.starts_with("xmlns:") {
-                continue;
-            }
-            let an = match n.split_once(':') {
-                Some((prefix, local)) => {
-                    Name { ns: resolve(prefix).ok_or(bad("unbound prefix"))?, local: local.to_string() }
-                }
-                None => Name { ns: String::new(), local: n.to_string() },
-            };
-            if attrs.iter().any(|(a, _): &(Name, String)| *a == an) {
-                return Err(bad("duplicate attribute"));
-            }
-            attrs.push((an, value));
+        if attrs.iter().any(|(a, _)| *a == an) {
+            return Err(bad("duplicate attribute"));
         }
-        let mut el = Element::new(name);
-        el.attrs = attrs;
-        let mut open = Open { el, bindings };
-        // The qualified name is kept to match the end tag.
-        open.bindings.push((QNAME_KEY.to_string(), qname.to_string()));
-        Ok((open, empty))
+        attrs.push((an, value));
+    }
+    Ok(attrs)
+}
+
+/// Puts a finished element into its parent; the document element itself
+/// when it has none.
+fn close(stack: &mut [Open], el: Element) -> Option<Element> {
+    match stack.last_mut() {
+        Some(parent) => {
+            parent.el.children.push(Node::Element(el));
+            None
+        }
+        None => Some(el),
     }
 }
 
