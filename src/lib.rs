@@ -16,30 +16,37 @@
 //! # Architecture
 //!
 //! ```text
-//! main.rs ── flags ─> server::config::Config ─> server::Server (accept loop)
-//!                                                   │ one thread per client
-//!                                                   v
-//!   server::conn (framing) <─ server::session (state machine, dispatch)
-//!                                  │ handlers: files, account, upload, download,
-//!                                  │           claim, sharing
-//!                                  v
-//!   proto (the wire: code, request, reply, body)    storage (the engine: everything
-//!     ^                                               on disk; imports no face and
-//!     │                                               no wire format): DataDir, tree
-//!   client (blocking library, used by the example     (the jail), staging, replace
-//!   shell and the tests)                              (the commit primitive), quota,
-//!                                                     digests, trash, users, copies,
-//!                                                     find, content, shares, error
+//! main.rs ── flags ─> service::config::Config ─> server::Server (text accept loop)
+//!                                              └> http::serve (with --http)
+//!
+//! faces     server (text protocol)              http (HTTP, WebDAV, tus, web app)
+//!             │ uses proto (the text wire format, shared with client)
+//!             v                                   v
+//! service   service: config, shared state and limits, back-off,
+//!           upload holders, Login (imports the engine, no face)
+//!             v
+//! engine    storage: everything on disk (imports no face, no service and
+//!           no wire format): DataDir, tree (the jail), staging, replace
+//!           (the commit primitive), quota, digests, trash, users, copies,
+//!           find, content, shares, locks, props, error
+//!             v
+//! leaves    digest, hashing, clock, log, secret, sys, ...
 //! ```
 //!
+//! Arrows only point down; the two faces never import each other.
+//!
 //! - [`proto`]: the only place protocol text is written or parsed, shared
-//!   by the server and the client
-//! - [`server`]: the text face: accept loop and limits; shared state;
-//!   framing; the session and its handlers; configuration, the mapping of
-//!   engine errors and values to replies, `netdisk user`
+//!   by the text face and the client
+//! - [`server`]: the text face: accept loop; framing; the session and its
+//!   handlers; the mapping of engine errors and values to replies;
+//!   `netdisk user`
 //! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/`, share links,
 //!   browser sessions, the web app and its API, tus uploads, WebDAV at
 //!   `/dav/`, on the same engine and state as the text face (`--http ADDR`)
+//! - [`service`]: what both faces stand on above the engine: the
+//!   configuration ([`service::config`]), the state every connection
+//!   shares with the connection limits, the back-off of guesses, who holds
+//!   which staged upload, and a logged-in user as a value
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,

@@ -269,7 +269,7 @@ fn passwd(cx: &Cx, login: &Login, form: &Form) -> Reply {
     let (Ok(old), Ok(new)) = (field(form, "old"), field(form, "new")) else {
         return error(400, "Give the current password and the new one.");
     };
-    let (old, new) = (crate::proto::Password::new(old), crate::proto::Password::new(new));
+    let (old, new) = (crate::secret::Password::new(old), crate::secret::Password::new(new));
     if let Err(e) = check_password(&new) {
         return error(400, &format!("The new password cannot be used: {}.", e.to_string().trim_end_matches('.')));
     }

@@ -27,7 +27,7 @@ use crate::http::auth::Client;
 use crate::http::engine::{self, Shared};
 use crate::http::wire::Request;
 use crate::http::{Cx, Reply, html, not_allowed};
-use crate::proto::Password;
+use crate::secret::Password;
 use crate::storage::users::check_user;
 
 /// A session's last use is written at most this often.

@@ -1,7 +1,7 @@
 //! The text face: the accept loop, connection limits and one named
 //! thread per connection. The state sessions share is the service's
 //! (`service::shared`); framing is in `conn`; a session's state machine
-//! in [`session`].
+//! in `session`.
 //!
 //! The accept loop never exits on a client's account: over-limit
 //! connections get `421` and are closed, a failed thread spawn refuses that

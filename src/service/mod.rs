@@ -1,9 +1,9 @@
 //! The service both faces offer, above the engine: one configuration
-//! ([`config`]), the state every connection shares ([`shared`]: accounts,
+//! ([`config`]), the state every connection shares (`shared`: accounts,
 //! digests, connection limits, back-offs, upload holders, quota
-//! bookings), the back-off of guesses ([`backoff`]), who holds which
-//! staged upload ([`takeover`]) and a logged-in user as a value
-//! ([`login`]).
+//! bookings), the back-off of guesses (`backoff`), who holds which
+//! staged upload (`takeover`) and a logged-in user as a value
+//! (`login`).
 //!
 //! It imports the engine (`storage`) and the small leaves, never a face
 //! (`server`, `http`) nor a wire format (`proto`): a face builds its
