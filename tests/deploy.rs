@@ -422,27 +422,27 @@ fn caddy_in_front_of_the_http_face_carries_basic_cookies_uploads_and_share_links
     assert_eq!((got.status, got.header("www-authenticate")), (403, None), "no invitation to send a password in clear");
 
     // A browser login through Caddy gets the `Secure`, `__Host-` cookie;
-    // the same login on the plain port gets neither. (Checked once the web
-    // app's `/login` is in the tree.)
-    if curl::<&str>(&dir, &format!("{plain}/login"), &[]).status == 404 {
-        eprintln!("no /login in this tree (the web app): the cookie checks skip");
-    } else {
-        let form = ["--data", "user=tess&password=pw-tess-long", "-H"];
-        let mut login = with(&form);
-        login.push(format!("Origin: {public}"));
-        let got = curl(&dir, &format!("{public}/login"), &login);
-        assert_eq!(got.status, 303, "login through Caddy: {got:?}");
-        let cookie = got.all("set-cookie").join(" | ");
-        assert!(
-            cookie.starts_with("__Host-") && cookie.contains("; Secure") && cookie.contains("HttpOnly"),
-            "{cookie}"
-        );
-        let origin = format!("Origin: {plain}");
-        let got = curl(&dir, &format!("{plain}/login"), &[form[0], form[1], form[2], &origin]);
-        assert_eq!(got.status, 303, "login on the plain port: {got:?}");
-        let cookie = got.all("set-cookie").join(" | ");
-        assert!(!cookie.is_empty() && !cookie.starts_with("__Host-") && !cookie.contains("Secure"), "{cookie}");
-    }
+    // the same login on the plain port gets neither.
+    let form = ["--data", "user=tess&password=pw-tess-long", "-H"];
+    let mut login = with(&form);
+    login.push(format!("Origin: {public}"));
+    let got = curl(&dir, &format!("{public}/login"), &login);
+    assert_eq!(got.status, 303, "login through Caddy: {got:?}");
+    let cookie = got.all("set-cookie").join(" | ");
+    assert!(cookie.starts_with("__Host-") && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    // That session works through Caddy, and never over the plain port.
+    let session = format!("Cookie: {}", cookie.split(';').next().unwrap());
+    let mut get = with(&[]);
+    get.extend(["-H".to_string(), session.clone()]);
+    let got = curl(&dir, &format!("{public}/files/up.bin"), &get);
+    assert_eq!(got.status, 200, "the secure session through Caddy: {}", got.err);
+    let got = curl(&dir, &format!("{plain}/files/up.bin"), &["-H", &session]);
+    assert_eq!(got.status, 401, "a session made over TLS used over the plain port: {got:?}");
+    let origin = format!("Origin: {plain}");
+    let got = curl(&dir, &format!("{plain}/login"), &[form[0], form[1], form[2], &origin]);
+    assert_eq!(got.status, 303, "login on the plain port: {got:?}");
+    let cookie = got.all("set-cookie").join(" | ");
+    assert!(!cookie.is_empty() && !cookie.starts_with("__Host-") && !cookie.contains("Secure"), "{cookie}");
 
     // A share link made through the text protocol carries the public
     // https URL, and works through Caddy: its page and its download.
