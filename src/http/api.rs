@@ -11,6 +11,7 @@
 //! change goes through the engine exactly as the text protocol's command
 //! of the same name; nothing here decides a rule of the product.
 
+use crate::http::decode::{Form, parse_form};
 use crate::http::engine::{self, Error, ErrorKind, Login};
 use crate::http::{Cx, Reply, not_allowed, tus};
 use crate::storage::replace::Replace;
@@ -164,7 +165,6 @@ fn uploads(cx: &Cx, login: &Login) -> Reply {
 
 // ---- changes ----
 
-type Form = Vec<(String, String)>;
 type Done = engine::Result<String>;
 
 fn field<'a>(form: &'a Form, key: &str) -> engine::Result<&'a str> {
@@ -301,31 +301,6 @@ fn read_form(cx: &mut Cx) -> Result<Form, Reply> {
     }
     let text = String::from_utf8(bytes).map_err(|_| error(400, "The request is not UTF-8."))?;
     parse_form(&text).ok_or_else(|| error(400, "The request's form is malformed."))
-}
-
-/// `a=b&c=d`, `+` as a space, each part percent-decoded as UTF-8.
-pub(crate) fn parse_form(text: &str) -> Option<Form> {
-    let decode = |s: &str| -> Option<String> {
-        let s = s.replace('+', " ");
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).ok()
-    };
-    let pairs = text.split('&').filter(|p| !p.is_empty());
-    pairs
-        .map(|p| p.split_once('=').map_or(Some((decode(p)?, String::new())), |(k, v)| Some((decode(k)?, decode(v)?))))
-        .collect()
 }
 
 /// A JSON string, with `<`, `>` and `&` escaped too (the text is never

@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::http::Reply;
+use crate::http::decode::base64;
 use crate::http::engine::Cidr;
 use crate::http::engine::{self, Shared};
 use crate::http::wire::Request;
@@ -126,11 +127,9 @@ pub(crate) fn cross_site(shared: &Shared, client: &Client, req: &Request) -> Opt
     foreign.then(|| Reply::text(403, "cross-site request refused").with_note("foreign origin"))
 }
 
-/// The account a request acts for, or the reply that refuses it.
+/// The account a request without a browser session acts for (its HTTP
+/// Basic credentials), or the reply that refuses it.
 pub(crate) fn user(shared: &Shared, client: &Client, req: &Request) -> Result<String, Reply> {
-    if let Some(user) = crate::http::session::user_of(shared, client, req) {
-        return Ok(user);
-    }
     let browser = req.header("cookie").is_some() || req.header("sec-fetch-mode").is_some();
     let Some(credentials) = req.header("authorization") else {
         return Err(ask(client, req, browser));
@@ -187,40 +186,6 @@ fn basic(value: &str) -> Option<(String, Password)> {
     let decoded = String::from_utf8(base64(token.trim())?).ok()?;
     let (user, pass) = decoded.split_once(':')?;
     Some((user.to_string(), Password::new(pass)))
-}
-
-/// Standard base64 with padding (RFC 4648 §4); `None` if malformed.
-pub(crate) fn base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let b = text.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    for (i, quad) in b.chunks(4).enumerate() {
-        let last = i + 1 == b.len() / 4;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 
 use crate::digest::Digest;
-use crate::http::auth::base64;
+use crate::http::decode::base64;
 use crate::http::engine::{self, Login};
 use crate::http::serve::{self, Served, etag};
 use crate::http::target::has_flag;

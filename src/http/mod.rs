@@ -10,7 +10,8 @@
 //! - `serve`: a file as a response (ETag, Range, conditionals, names)
 //! - `share`: `/s/CODE` pages, downloads and folder ZIPs
 //! - `zip`: the streamed ZIP writer and its CRC-32
-//! - `html`, `date`: page frame and escaping; HTTP dates
+//! - `html`, `date`, `decode`: page frame and escaping; HTTP dates;
+//!   base64 and urlencoded forms
 //! - `engine`: the one door to the engine and the shared state
 //!
 //! This module owns the accept loop, a connection's request loop and the
@@ -22,6 +23,7 @@ mod app;
 mod auth;
 mod date;
 pub mod dav;
+mod decode;
 mod engine;
 mod files;
 mod html;
@@ -144,7 +146,10 @@ pub(crate) struct Cx<'a> {
 impl Cx<'_> {
     /// The account the request acts for, or the reply refusing it.
     pub(crate) fn authenticate(&mut self) -> Result<String, Reply> {
-        let user = auth::user(self.shared, &self.client, self.req)?;
+        let user = match session::user_of(self.shared, &self.client, self.req) {
+            Some(user) => user,
+            None => auth::user(self.shared, &self.client, self.req)?,
+        };
         self.user = user.clone();
         Ok(user)
     }

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::digest::Digest;
-use crate::http::api::parse_form;
 use crate::http::auth::Client;
+use crate::http::decode::parse_form;
 use crate::http::engine::{self, Shared};
 use crate::http::wire::Request;
 use crate::http::{Cx, Reply, html, not_allowed};

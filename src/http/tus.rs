@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::digest::{Digest, Hasher};
-use crate::http::auth::base64;
 use crate::http::date;
+use crate::http::decode::base64;
 use crate::http::engine::{self, Error, ErrorKind, Login};
 use crate::http::{Cx, Reply, not_allowed};
 use crate::storage::content::Store;
