@@ -1,9 +1,10 @@
-//! The state all sessions share: configuration, accounts, recorded
-//! digests, upload holders and quota bookings, and the per-address
-//! counters (connections, failed logins, registrations).
+//! The state every connection of either face shares: configuration,
+//! accounts, recorded digests, upload holders and quota bookings, and the
+//! per-address counters (connections, failed logins, registrations).
 //!
-//! Sessions and the accept loop both use it; it uses neither. Locks are
-//! poison-tolerant: a panic in one session never locks out the others.
+//! The sessions and accept loops of both faces use it; it uses neither
+//! face. Locks are poison-tolerant: a panic in one session never locks
+//! out the others.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};

@@ -1,4 +1,5 @@
-//! Which session of this process holds which staged upload.
+//! Which session of this process holds which staged upload: a text
+//! upload's, or a tus request's on the HTTP face.
 //!
 //! A client whose connection dies without a word (a laptop closed, a
 //! network gone) leaves its session blocked in a read until the stall
