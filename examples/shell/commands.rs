@@ -326,6 +326,11 @@ impl Shell {
             None => "unlimited".into(),
         };
         println!("used {} of {limit}", show::human(used));
+        // Protocol 2.1 adds ENTRIES MAX_ENTRIES; an older server sends neither.
+        if let Some(entries) = words.get(2).and_then(|w| w.parse::<u64>().ok()) {
+            let max = words.get(3).and_then(|w| w.parse::<u64>().ok()).map_or("unlimited".into(), |m| m.to_string());
+            println!("{entries} entries of {max}");
+        }
         Ok(())
     }
 

@@ -91,6 +91,13 @@ impl Shared {
         self.users.quota(user).over(self.config.quota)
     }
 
+    /// The limit of files and directories that applies to `user`: their
+    /// own (`netdisk user entries`), else `--max-entries`; read like
+    /// [`Shared::quota_of`], so a change counts at once.
+    pub(crate) fn entries_of(&self, user: &str) -> Option<u64> {
+        self.users.entries(user).over(self.config.max_entries)
+    }
+
     /// Records a failed login from `ip` and returns how long to wait before
     /// answering: 100 ms, doubling with each recent failure from that
     /// address, at most 5 s. Reconnecting does not reset it.
