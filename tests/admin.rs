@@ -59,7 +59,9 @@ fn admin_commands_report_success_and_failure() {
     admin_fails(&data, &["user", "frob"], "", 2, "unknown command");
     admin_fails(&data, &["user", "list", "--listen", "x"], "", 2, "unknown option");
     admin_fails(&data, &["user", "del", "nobody"], "", 1, "no user nobody");
-    assert_eq!(admin_ok(&data, &["user", "list"], ""), "ann 5120 0\n");
+    admin_ok(&data, &["user", "entries", "ann", "40"], "");
+    admin_fails(&data, &["user", "entries", "ann", "4K"], "", 2, "entries");
+    assert_eq!(admin_ok(&data, &["user", "list"], ""), "ann 5120 0 40 0\n");
     assert_eq!(admin_ok(&data, &["user", "del", "ann"], ""), "deleted ann and its files\n");
     assert_eq!(admin_ok(&data, &["user", "list"], ""), "");
     admin_fails(&dir.path().join("none"), &["user", "list"], "", 1, "no such data directory");
@@ -175,10 +177,11 @@ fn passwd_changes_the_password_and_keeps_the_quota() {
     let s = fixture!();
     let mut c = s.user("ivy");
     admin_ok(&s.data, &["user", "quota", "ivy", "7K"], "");
+    admin_ok(&s.data, &["user", "entries", "ivy", "9"], "");
     assert_eq!(c.cmd("passwd pw-ivy \"new pw\""), "200 password changed");
     assert!(s.logs_in("ivy", "\"new pw\""));
     assert!(!s.logs_in("ivy", "pw-ivy"));
-    assert_eq!(admin_ok(&s.data, &["user", "list"], ""), "ivy 7168 0\n");
+    assert_eq!(admin_ok(&s.data, &["user", "list"], ""), "ivy 7168 0 9 0\n");
     c.ok("pwd", "257");
 }
 

@@ -318,17 +318,12 @@ impl Shell {
     }
 
     fn quota(&mut self) -> Result<(), String> {
-        let reply = self.client.expect(&Command::Quota).map_err(|e| e.to_string())?;
-        let words = reply.words();
-        let used = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
-        let limit = match words.get(1).and_then(|w| w.parse().ok()) {
-            Some(l) => show::human(l),
-            None => "unlimited".into(),
-        };
-        println!("used {} of {limit}", show::human(used));
+        let quota = self.client.quota().map_err(|e| e.to_string())?;
+        let limit = quota.limit.map_or("unlimited".into(), show::human);
+        println!("used {} of {limit}", show::human(quota.used));
         // Protocol 2.1 adds ENTRIES MAX_ENTRIES; an older server sends neither.
-        if let Some(entries) = words.get(2).and_then(|w| w.parse::<u64>().ok()) {
-            let max = words.get(3).and_then(|w| w.parse::<u64>().ok()).map_or("unlimited".into(), |m| m.to_string());
+        if let Some(entries) = quota.entries {
+            let max = quota.max_entries.map_or("unlimited".into(), |m| m.to_string());
             println!("{entries} entries of {max}");
         }
         Ok(())

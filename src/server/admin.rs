@@ -145,7 +145,9 @@ fn entries(text: &str) -> Result<UserQuota, String> {
     match text {
         "-" => Ok(UserQuota::Unlimited),
         "default" => Ok(UserQuota::Default),
-        _ => number.map(UserQuota::Bytes).ok_or_else(|| format!("entries: {text:?} is not a whole number, `-` or `default`")),
+        _ => number
+            .map(UserQuota::Bytes)
+            .ok_or_else(|| format!("entries: {text:?} is not a whole number, `-` or `default`")),
     }
 }
 
@@ -230,8 +232,7 @@ mod tests {
             "user list --x",
             "user entries a",
             "user entries a 1K",
-        ]
-        {
+        ] {
             assert!(parse(&args(bad), |_| None).is_err(), "{bad}");
         }
     }

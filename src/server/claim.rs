@@ -26,9 +26,9 @@ use crate::storage::durable::fsync;
 use crate::storage::links::same_inode;
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::quota::{Booking, within};
-use crate::storage::usage::Usage;
 use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
+use crate::storage::usage::Usage;
 
 /// Most bytes a challenge asks for, in all.
 const MAX_PROOF_BYTES: u64 = 1 << 20;
@@ -165,8 +165,9 @@ fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let trash = login.trash(cx.shared);
     let at = (&login.tree, &trash, &cx.shared.sums);
-    let settled =
-        within(ready.booking.as_ref(), claimed(ready.size), || replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5)))?;
+    let settled = within(ready.booking.as_ref(), claimed(ready.size), || {
+        replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5))
+    })?;
     if settled.freed() {
         login.usage_changed(cx.shared);
     }

@@ -20,10 +20,10 @@ use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
 use crate::storage::find::find;
 use crate::storage::quota::{Booking, within};
-use crate::storage::usage::Usage;
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::Usage;
 
 fn records(cx: &Cx) -> Shares {
     Shares::new(&cx.shared.data)

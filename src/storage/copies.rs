@@ -25,8 +25,8 @@ use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::quota::{Quota, at_once};
-use crate::storage::usage::Usage;
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
+use crate::storage::usage::Usage;
 
 /// Names of scratch directories under `staging/USER/`.
 pub(crate) const SCRATCH_PREFIX: &str = "cp-";

@@ -34,8 +34,8 @@ use crate::storage::durable::replace_record;
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::health;
 use crate::storage::quota::{Ledger, Quota, Reservation, staged_bytes_where};
-use crate::storage::usage::Usage;
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::Usage;
 use crate::sys;
 
 mod commit;

@@ -27,8 +27,8 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
-use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::quota::{Quota, at_once};
+use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::usage::Usage;
 use crate::storage::{DataDir, PURGING};
 
@@ -55,7 +55,10 @@ impl Info {
     fn to_text(&self) -> String {
         let t = if self.kind == Kind::Dir { 'd' } else { 'f' };
         let entries = self.entries.map_or(String::new(), |n| format!("entries {n}\n"));
-        format!("netdisk-trash v1\ntype {t}\nsize {}\n{entries}deleted {}\npath {}\n", self.size, self.deleted, self.path)
+        format!(
+            "netdisk-trash v1\ntype {t}\nsize {}\n{entries}deleted {}\npath {}\n",
+            self.size, self.deleted, self.path
+        )
     }
 
     fn parse(text: &str) -> Option<Info> {
@@ -205,7 +208,8 @@ impl Trash {
         let io = |e| Error::io(what, e);
         let file = File::open(real).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
-        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), entries: None, deleted: now_ns() };
+        let info =
+            Info { path: what.to_string(), kind: Kind::File, size: meta.len(), entries: None, deleted: now_ns() };
         let kept = self.make_entry(&info).map_err(io)?;
         let item = kept.slot.join("item");
         let linked = match fs::hard_link(real, &item) {
@@ -582,8 +586,13 @@ mod tests {
 
     #[test]
     fn info_round_trips_and_ids_are_valid() {
-        let info =
-            Info { path: "/a b/c".into(), kind: Kind::Dir, size: 7, entries: Some(3), deleted: 1_700_000_000_123_456_789 };
+        let info = Info {
+            path: "/a b/c".into(),
+            kind: Kind::Dir,
+            size: 7,
+            entries: Some(3),
+            deleted: 1_700_000_000_123_456_789,
+        };
         assert_eq!(Info::parse(&info.to_text()), Some(info));
         let id = new_id(now_ns()).unwrap();
         assert!(valid_id(&id), "{id}");

@@ -371,9 +371,8 @@ impl Users {
     pub fn list(&self) -> Vec<(String, UserQuota, UserQuota)> {
         let cache = self.current();
         let each = cache.accounts.iter();
-        let mut out: Vec<_> = each
-            .map(|(n, r)| (n.clone(), UserQuota::of_record(r), UserQuota::of_field(r, ENTRIES_FIELD)))
-            .collect();
+        let mut out: Vec<_> =
+            each.map(|(n, r)| (n.clone(), UserQuota::of_record(r), UserQuota::of_field(r, ENTRIES_FIELD))).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
