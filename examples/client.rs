@@ -17,6 +17,8 @@ mod complete;
 mod history;
 #[path = "shell/lineedit.rs"]
 mod lineedit;
+#[path = "shell/progress.rs"]
+mod progress;
 #[path = "shell/script.rs"]
 mod script;
 #[path = "shell/sharing.rs"]
@@ -25,6 +27,8 @@ mod sharing;
 mod show;
 #[path = "shell/term.rs"]
 mod term;
+#[path = "shell/width.rs"]
+mod width;
 #[path = "shell/words.rs"]
 mod words;
 
@@ -37,7 +41,7 @@ use script::Flow;
 use term::Input;
 
 const USAGE: &str = "\
-usage: netdisk-client [--keep-going] [-c \"CMD; CMD\"] [HOST[:PORT]]
+usage: netdisk-client [--keep-going] [--bytes] [-c \"CMD; CMD\"] [HOST[:PORT]]
        (default 127.0.0.1:9021; the port defaults to 9021)
 
 Interactive when stdin is a terminal. Otherwise reads commands from stdin,
@@ -45,6 +49,8 @@ one per line, and stops at the first one that fails (exit status 1):
   # a comment          -rm old.txt   (a leading - ignores that line's failure)
   --keep-going         run every line; exit status 1 if any failed
   -c \"CMD; CMD\"        run these commands instead of reading stdin
+  --bytes              exact sizes in bytes and times in UTC, as scripts get;
+                       a person at a terminal gets 1.5 MiB and local times
 `login USER` without a password asks for it on a terminal, else takes
 NETDISK_PASSWORD; `passwd` alone takes NETDISK_PASSWORD and
 NETDISK_NEW_PASSWORD. A batch (folders, mput, mget, mirror, rm -r...) with
@@ -57,17 +63,20 @@ const DEFAULT_PORT: u16 = 9021;
 struct Options {
     addr: String,
     keep_going: bool,
+    /// Exact sizes (bytes) and UTC times, as in a script.
+    bytes: bool,
     commands: Option<String>,
 }
 
 fn options(args: &[String]) -> Result<Options, ExitCode> {
-    let mut o = Options { addr: format!("127.0.0.1:{DEFAULT_PORT}"), keep_going: false, commands: None };
+    let mut o = Options { addr: format!("127.0.0.1:{DEFAULT_PORT}"), keep_going: false, bytes: false, commands: None };
     let mut addr = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Err(usage(ExitCode::SUCCESS)),
             "--keep-going" => o.keep_going = true,
+            "--bytes" => o.bytes = true,
             "-c" => o.commands = Some(args.next().ok_or_else(|| usage(ExitCode::from(2)))?.clone()),
             a if a.starts_with('-') || addr.is_some() => return Err(usage(ExitCode::from(2))),
             a => addr = Some(with_port(a)),
@@ -129,7 +138,10 @@ fn main() -> ExitCode {
     };
     client.set_cache(DigestCache::open_default());
     let bar = io::stderr().is_terminal();
-    let mut shell = Shell { client, addr: opts.addr, bar, keyboard, completer: complete::Completer::default() };
+    let scripted = opts.commands.is_some() || !io::stdin().is_terminal();
+    let human = !scripted && !opts.bytes;
+    let completer = complete::Completer::default();
+    let mut shell = Shell { client, addr: opts.addr, bar, keyboard, scripted, human, completer };
     let code = match opts.commands {
         Some(text) => {
             script::run(words::split_commands(&text).into_iter(), opts.keep_going, &mut |l| shell.scripted(l))
@@ -152,6 +164,11 @@ pub(crate) struct Shell {
     bar: bool,
     /// A terminal to edit lines and ask passwords on.
     keyboard: bool,
+    /// Commands come from `-c` or a script, not from a person typing.
+    scripted: bool,
+    /// Sizes and times for people (`1.5 MiB`, local time); else exact
+    /// figures (bytes, UTC), for scripts and `--bytes`.
+    human: bool,
     completer: complete::Completer,
 }
 
@@ -159,6 +176,7 @@ impl Shell {
     /// Runs one command line.
     fn execute(&mut self, line: &str) -> Flow {
         term::clear_interrupt();
+        let _keyboard = term::watch();
         let words = match words::split(line) {
             Ok(w) if w.is_empty() => return Flow::Done,
             Ok(w) => w,

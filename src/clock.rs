@@ -41,6 +41,34 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     (utc_secs(secs) == text).then_some(secs)
 }
 
+/// Formats a time in UTC with its fraction of a second, if any (up to 9
+/// digits, trailing zeros left out): the form `touch` sends.
+pub fn utc_fine(time: SystemTime) -> String {
+    let nanos = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let whole = utc(time);
+    if nanos == 0 {
+        return whole;
+    }
+    let fraction = format!("{nanos:09}");
+    format!("{}.{}Z", &whole[..19], fraction.trim_end_matches('0'))
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` with an optional fraction of 1 to 9
+/// digits before the `Z` (`touch`'s TIME).
+pub fn parse_utc_fine(text: &str) -> Option<SystemTime> {
+    let (whole, fraction) = match text.split_once('.') {
+        None => (text.to_string(), ""),
+        Some((head, tail)) => (format!("{head}Z"), tail.strip_suffix('Z')?),
+    };
+    let secs = parse_utc(&whole)?;
+    let digits = fraction.len();
+    if digits > 9 || (text.contains('.') && digits == 0) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = if digits == 0 { 0 } else { fraction.parse::<u32>().ok()? * 10u32.pow(9 - digits as u32) };
+    Some(UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+}
+
 /// A civil date to days since 1970-01-01 (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -94,5 +122,20 @@ mod tests {
         {
             assert_eq!(parse_utc(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn fractions_of_a_second() {
+        let at = |s, n| UNIX_EPOCH + Duration::new(s, n);
+        assert_eq!(parse_utc_fine("2026-11-24T12:00:00Z"), Some(at(1_795_521_600, 0)));
+        assert_eq!(parse_utc_fine("2026-11-24T12:00:00.5Z"), Some(at(1_795_521_600, 500_000_000)));
+        assert_eq!(parse_utc_fine("2026-11-24T12:00:00.000000001Z"), Some(at(1_795_521_600, 1)));
+        for bad in ["2026-11-24T12:00:00.Z", "2026-11-24T12:00:00.0000000001Z", "2026-11-24T12:00:00.5", "x.5Z"] {
+            assert_eq!(parse_utc_fine(bad), None, "{bad}");
+        }
+        for (s, n) in [(0, 0), (1_795_521_600, 500_000_000), (4_102_444_799, 123_456_789)] {
+            assert_eq!(parse_utc_fine(&utc_fine(at(s, n))), Some(at(s, n)));
+        }
+        assert_eq!(utc_fine(at(0, 250_000_000)), "1970-01-01T00:00:00.25Z");
     }
 }

@@ -31,6 +31,13 @@ type RlimT = u64;
 /// `O_NONBLOCK` for `open(2)`: opening a FIFO swapped in under us must not
 /// hang (0o4000 on x86_64 and aarch64; other architectures differ).
 pub const O_NONBLOCK: c_int = 0o4000;
+/// `O_NOFOLLOW` for `open(2)`: a symbolic link at the last component is
+/// refused, never followed.
+#[cfg(target_arch = "x86_64")]
+pub const O_NOFOLLOW: c_int = 0o400000;
+/// `O_NOFOLLOW` (aarch64 numbers it differently).
+#[cfg(target_arch = "aarch64")]
+pub const O_NOFOLLOW: c_int = 0o100000;
 /// `EINVAL`.
 pub const EINVAL: c_int = 22;
 /// `ENOSYS`.
@@ -81,6 +88,26 @@ unsafe extern "C" {
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
     fn mincore(addr: *mut c_void, len: usize, vec: *mut u8) -> c_int;
     fn sysconf(name: c_int) -> std::ffi::c_long;
+    /// Fills a `struct statfs` (at most 120 bytes on every Linux target;
+    /// the caller passes more).
+    fn fstatfs(fd: c_int, buf: *mut u64) -> c_int;
+}
+
+/// `f_type` of `fstatfs(2)`: the magic number of the file system holding
+/// `fd`. The field is a `long` (`__fsword_t`) on every Linux target but
+/// s390x, where it is an `unsigned int`; magic numbers fit in 32 bits.
+pub fn fs_magic(fd: impl AsFd) -> io::Result<u64> {
+    let mut buf = [0u64; 32];
+    // SAFETY: `buf` (256 bytes) is larger than `struct statfs` on every
+    // Linux target and outlives the call; the descriptor stays open.
+    check(unsafe { fstatfs(fd.as_fd().as_raw_fd(), buf.as_mut_ptr()) })?;
+    if cfg!(target_arch = "s390x") || cfg!(target_pointer_width = "32") {
+        // The first four bytes in memory, whatever the byte order.
+        let b = buf[0].to_ne_bytes();
+        Ok(u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+    } else {
+        Ok(buf[0] & 0xffff_ffff)
+    }
 }
 
 /// `0` is success, anything else the error in `errno`.

@@ -68,11 +68,86 @@ fn a_wrong_proof_creates_nothing_and_is_slowed_down() {
     assert!(bob.cmd("not even hex").starts_with("500 "), "a new request after the 554");
     let started = Instant::now();
     bob.ok(&format!("claim x.bin {} {}", data.len(), md5_hex(&data)), "350 ");
-    assert_eq!(bob.cmd("garbage"), "554 proof does not match");
-    assert!(started.elapsed().as_millis() >= 100, "the back-off applies to wrong proofs");
+    assert_eq!(bob.cmd(&"F".repeat(32)), "554 proof does not match");
+    assert!(started.elapsed().as_millis() >= 200, "the back-off applies to wrong proofs (the second failure)");
     assert!(bob.ls("").is_empty(), "nothing created");
     assert!(fs::read_dir(home(&server, "bob")).unwrap().next().is_none());
     bob.ok("pwd", "257 ");
+}
+
+/// Issue 19 #8: after a `350`, a line that is not 32 hex digits is a
+/// failed proof, `554` then `421`; what follows (here an upload's
+/// payload of commands) is never run.
+#[test]
+fn a_line_that_is_not_a_proof_closes_the_connection() {
+    let server = fixture!();
+    let data = bytes(100_000, 12);
+    let mut alice = server.user("alice");
+    alice.upload("a.bin", &data);
+    alice.upload("keep.txt", b"keep me");
+    let payload = "rm /keep.txt\r\npurge all\r\n";
+    let upload = format!("upload y.txt {} {}", payload.len(), md5_hex(payload.as_bytes()));
+    let pipelined = format!("claim x.bin {} {}\r\n{upload}\r\n{payload}", data.len(), md5_hex(&data));
+    alice.send(pipelined.as_bytes());
+    assert!(alice.line().starts_with("350 "), "{}", alice.transcript);
+    assert_eq!(alice.line(), "554 proof does not match", "{}", alice.transcript);
+    assert!(alice.line().starts_with("421 "), "{}", alice.transcript);
+    assert!(alice.closed(), "{}", alice.transcript);
+    let mut again = server.user("alice");
+    assert_eq!(again.ls(""), ["a.bin", "keep.txt"], "the payload's lines never ran");
+    assert!(again.ok("trash", "212 ").ends_with(" 0"));
+}
+
+/// Issue 19 #10: files up to 1 MiB are proven whole; a larger one by a
+/// range at each end and others at random.
+#[test]
+fn challenges_cover_small_files_whole_and_the_ends_of_large_ones() {
+    let server = fixture!(&["--max-login-failures", "100"]);
+    let small = bytes(64 * 1024, 13);
+    let large = bytes((1 << 20) + 4097, 14);
+    let mut alice = server.user("alice");
+    alice.upload("small.bin", &small);
+    alice.upload("large.bin", &large);
+    for _ in 0..3 {
+        let head = alice.ok(&format!("claim s {} {}", small.len(), md5_hex(&small)), "350 ");
+        assert_eq!(head.split(' ').nth(2), Some(format!("0:{}", small.len()).as_str()), "{head}");
+        alice.ok(&proof(&head, &small), "226 ");
+    }
+    for _ in 0..10 {
+        let head = alice.ok(&format!("claim l {} {}", large.len(), md5_hex(&large)), "350 ");
+        let ranges: Vec<(usize, usize)> = head
+            .split(' ')
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .map(|r| {
+                let (o, l) = r.split_once(':').unwrap();
+                (o.parse().unwrap(), l.parse().unwrap())
+            })
+            .collect();
+        assert!(ranges.len() >= 2 && ranges[0].0 == 0, "{head}");
+        assert!(ranges.iter().any(|(o, l)| o + l == large.len()), "{head}");
+        alice.ok(&proof(&head, &large), "226 ");
+    }
+}
+
+/// Issue 19 #10: a connection closed after the `350` costs what a wrong
+/// proof costs, so challenges cannot be re-rolled for free.
+#[test]
+fn an_abandoned_challenge_counts_as_a_failed_proof() {
+    let server = fixture!();
+    let data = bytes(50_000, 15);
+    server.user("alice").upload("a.bin", &data);
+    for n in 1..=3 {
+        let mut bob = server.user("bob");
+        bob.ok(&format!("claim x.bin {} {}", data.len(), md5_hex(&data)), "350 ");
+        drop(bob);
+        server.wait_log("no proof", n);
+    }
+    let started = Instant::now();
+    assert!(server.connect().cmd("login bob wrong").starts_with("530 "));
+    let waited = started.elapsed().as_millis();
+    assert!(waited >= 800, "the fourth failure from this address waits 800 ms, waited {waited} ms");
 }
 
 #[test]
@@ -119,6 +194,30 @@ fn dedup_user_finds_only_the_claimers_content_and_off_finds_nothing() {
     alice.upload("a.bin", &data);
     assert_eq!(alice.cmd(&format!("claim c.bin {} {}", data.len(), md5_hex(&data))), "550 not held");
     assert_eq!(alice.cmd(&format!("claim e 0 {}", md5_hex(b""))), "550 not held");
+}
+
+/// Issue 19 #11: with `--dedup user`, only content the claimer holds now
+/// (tree or trash) counts, so a claim tells nothing of other users.
+#[test]
+fn dedup_user_counts_only_what_the_claimer_holds_now() {
+    let server = fixture!(&["--dedup", "user"]);
+    let data = bytes(40_000, 16);
+    let ask = format!("claim x.bin {} {}", data.len(), md5_hex(&data));
+    let mut alice = server.user("alice");
+    let mut bob = server.user("bob");
+    alice.upload("a.bin", &data);
+    bob.upload("b.bin", &data);
+    alice.ok("rm a.bin", "250");
+    assert!(claim(&mut alice, "x.bin", &data, &data).starts_with("226 "), "held in her trash: {}", alice.transcript);
+    alice.ok("rm x.bin", "250");
+    alice.ok("purge all", "250");
+    assert_eq!(alice.cmd(&ask), "550 not held", "bob still holds it, alice does not");
+    bob.ok("rm b.bin", "250");
+    bob.ok("purge all", "250");
+    assert_eq!(alice.cmd(&ask), "550 not held");
+    assert_eq!(bob.cmd(&ask), "550 not held");
+    bob.upload("again.bin", &data);
+    assert!(claim(&mut bob, "x.bin", &data, &data).starts_with("226 "));
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn a_code_kept_out_of_history_is_never_sent() {
     assert!(ran.code == 1 && ran.err.contains("DAYS must be"), "{ran:?}");
     let log = s.log_text();
     assert!(!log.contains("action=peek") && !log.contains("action=save") && !log.contains("action=unshare"), "{log}");
-    let out = script(&s, &bob, "help share\nhelp peek\nhelp save\nhelp\n");
+    let out = script(&s, &bob, "help share\nhelp peek\nhelp save\nhelp all\n");
     assert!(out.contains("usage: share PATH [DAYS]") && out.contains("example: share photos 7"), "{out}");
     assert!(out.contains("usage: save CODE [PATH]") && out.contains("usage: peek CODE"), "{out}");
     assert!(out.contains("  shares ") && out.contains("  unshare CODE "), "{out}");
@@ -135,6 +135,10 @@ fn an_instant_re_upload_by_another_user_sends_no_payload() {
     s.wait_log("user=bob action=claim path=\"/folder/again.bin\" outcome=226", 1);
     let log = s.log_text();
     let bobs: Vec<&str> = log.lines().filter(|l| l.contains("user=bob") && l.contains(".bin")).collect();
+    // Each claimed file then takes the local file's time (protocol 2.1).
+    let touched = bobs.iter().filter(|l| l.contains("action=touch") && l.ends_with("outcome=250 bytes=0")).count();
+    assert_eq!(touched, 2, "{bobs:#?}");
+    let bobs: Vec<&str> = bobs.into_iter().filter(|l| !l.contains("action=touch")).collect();
     assert_eq!(bobs.len(), 2, "one claim line per file, no upload: {bobs:#?}");
     assert!(bobs.iter().all(|l| l.contains("action=claim") && l.ends_with("outcome=226 bytes=0")), "{bobs:#?}");
 

@@ -55,7 +55,7 @@ fn scripts_stop_at_the_first_failure_unless_the_line_says_otherwise() {
 }
 
 /// Protocol 2.1: `quota` also tells files and directories held and
-/// allowed; the shell shows both lines.
+/// allowed; the shell shows both.
 #[test]
 fn quota_shows_bytes_and_entries() {
     let s = fixture!(&["--quota", "1K", "--max-entries", "50"]);
@@ -63,7 +63,7 @@ fn quota_shows_bytes_and_entries() {
     let script = "register bob pw; login bob pw; mkdir -p a/b; quota";
     let (code, out, err) = client(&["-c", script, &s.addr], dir.path(), dir.path(), &[], "");
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("used 0 B of 1.0 KiB\n2 entries of 50\n"), "{out}");
+    assert!(out.contains("; 2 of 50 files and folders\n"), "{out}");
     let mut c = Client::connect(&s.addr).unwrap();
     c.login("bob", "pw").unwrap();
     let quota = c.quota().unwrap();
@@ -108,7 +108,7 @@ fn batch_commands_in_a_script_folders_find_trash_restore_and_mirror() {
     assert!(out.contains("0 transferred, 2 up to date, 0 deleted, 0 bytes in"), "a re-run says so: {out}");
     let md5_b = netdisk::Digest::of(b"beta\n").to_string();
     assert!(out.contains(&format!("{md5_b}  sub/b.txt")), "find shows MD5 and path: {out}");
-    assert!(out.contains("deleted tree"), "{out}");
+    assert!(out.contains("moved to the trash: tree\n"), "rm -r says where the folder went: {out}");
     let trashed = out.lines().find(|l| l.ends_with("  /tree")).expect("trash lists /tree");
     let id = trashed.split_whitespace().next().unwrap();
     assert!(names(&s, "/").is_empty(), "rm -r took the tree");
@@ -216,6 +216,11 @@ fn help_fits_80_columns_and_pwd_wants_a_login() {
     let (code, out, err) = client(&["-c", "help", &s.addr], dir.path(), dir.path(), &[], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(out.lines().count() < 24, "help fits a 24-row screen with its prompt: {out}");
+    assert!(out.contains("  transfers  upload download mput mget mirror\n"), "grouped: {out}");
+    let (code, out, err) = client(&["-c", "help all", &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     assert!(out.contains("  mirror [-R] [--delete] [--dry-run] SOURCE TARGET\n"), "{out}");
     let (code, out, err) = client(&["-c", "pwd", &s.addr], dir.path(), dir.path(), &[], "");
     assert_eq!(code, 1, "{out}\n{err}");
@@ -261,6 +266,11 @@ struct Tmux {
 impl Tmux {
     /// `None` (after saying why) when tmux is not installed.
     fn start(dir: &Path) -> Option<Tmux> {
+        Tmux::sized(dir, 200, 50)
+    }
+
+    /// As [`Tmux::start`], with a window `cols` wide and `rows` high.
+    fn sized(dir: &Path, cols: usize, rows: usize) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
             return None;
@@ -269,14 +279,20 @@ impl Tmux {
         let home = format!("HOME={}", dir.display());
         let shell = ["env", "-i", "PATH=/usr/bin:/bin", &home, "TERM=xterm", "PS1=$ ", "bash", "--norc", "--noprofile"];
         tmux.run(
-            &[&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "-c"], &[dir.to_str().unwrap()][..], &shell]
-                .concat(),
+            &[
+                &["new-session", "-d", "-s", "t", "-x", &cols.to_string(), "-y", &rows.to_string(), "-c"],
+                &[dir.to_str().unwrap()][..],
+                &shell,
+            ]
+            .concat(),
         );
         Some(tmux)
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().unwrap();
+        // A UTF-8 locale, so that tmux counts wide characters as wide.
+        let out =
+            Command::new("tmux").env("LC_ALL", "C.UTF-8").arg("-S").arg(&self.socket).args(args).output().unwrap();
         assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -307,8 +323,33 @@ impl Tmux {
             screen = self.screen();
             screen.matches(text).count() >= count
         };
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(20, text, &mut seen))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(60, text, &mut seen))).is_err() {
             panic!("timed out waiting for {count} x {text:?}; screen:\n{screen}");
+        }
+    }
+
+    /// The visible screen, row by row, trailing blanks cut (no joining of
+    /// wrapped rows: what the eye sees).
+    fn rows(&self) -> Vec<String> {
+        self.run(&["capture-pane", "-p", "-t", "t"]).lines().map(|l| l.trim_end().to_string()).collect()
+    }
+
+    /// The cursor: (column, row) of the visible screen.
+    fn cursor(&self) -> (usize, usize) {
+        let at = self.run(&["display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}"]);
+        let (x, y) = at.trim().split_once(' ').unwrap();
+        (x.parse().unwrap(), y.parse().unwrap())
+    }
+
+    /// Waits until the screen's rows satisfy `cond`.
+    fn wait_rows(&self, what: &str, cond: impl Fn(&[String]) -> bool) {
+        let mut rows = Vec::new();
+        let mut seen = || {
+            rows = self.rows();
+            cond(&rows)
+        };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(60, what, &mut seen))).is_err() {
+            panic!("timed out waiting for {what}; screen:\n{}", rows.join("\n"));
         }
     }
 
@@ -458,4 +499,349 @@ fn the_terminal_is_restored_on_every_way_out() {
     t.line("quit");
     t.assert_restored("z");
     assert_eq!(t.stty("before-z"), t.stty("stopped-z"), "stty -g while stopped");
+}
+
+/// Display width as a terminal counts it, for the tests' own checks:
+/// CJK ideographs and fullwidth forms 2, the rest of these tests' text 1.
+fn columns_of(text: &str) -> usize {
+    text.chars().map(|c| if matches!(c as u32, 0x3000..=0x9fff | 0xff00..=0xff60) { 2 } else { 1 }).sum()
+}
+
+#[test]
+fn cjk_names_edit_in_place_in_the_prompt_and_wrapped_lines_at_80_columns() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let mut c = s.client("bob");
+    c.makedir("文档").unwrap();
+    fs::write(dir.path().join("one.txt"), b"1").unwrap();
+    let photos: Vec<String> = (0..12).map(|i| format!("夏天的照片第{i:02}号.jpg")).collect();
+    for name in &photos {
+        c.upload(&dir.path().join("one.txt"), &format!("/文档/{name}"), &mut |_| true).unwrap();
+    }
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    t.client(&s.addr, "cjk");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    t.line("cd 文档");
+    let prompt = format!("bob@{}:/文档> ", s.addr);
+    t.wait(&prompt, 1);
+
+    // Ctrl-A then X: the line reads as typed, the cursor right after X.
+    t.type_text("ls 文档文档");
+    t.keys(&["C-a"]);
+    t.type_text("X");
+    let want = format!("{prompt}Xls 文档文档");
+    t.wait_rows("the edited line", |rows| rows.contains(&want));
+    let (x, y) = t.cursor();
+    assert_eq!(x, columns_of(&prompt) + 1, "cursor after X; screen:\n{}", t.rows().join("\n"));
+    assert_eq!(t.rows()[y], want);
+    // Right over a wide character moves two columns; typing inserts there.
+    t.keys(&["Right", "Right", "Right", "Right"]);
+    t.type_text("Y");
+    let want = format!("{prompt}Xls 文Y档文档");
+    t.wait_rows("an insertion after a wide character", |rows| rows.contains(&want));
+    assert_eq!(t.cursor().0, columns_of(&prompt) + 7);
+    t.keys(&["C-e", "C-u"]);
+
+    // A line longer than the terminal wraps; editing its start keeps
+    // both rows right, with nothing left over.
+    let long = "文".repeat(40);
+    t.type_text(&format!("ls {long}"));
+    t.keys(&["C-a"]);
+    t.type_text("Z");
+    let all = format!("{prompt}Zls {long}");
+    let first = all.chars().scan(0, |w, c| {
+        *w += columns_of(&c.to_string());
+        (*w <= 80).then_some(c)
+    });
+    let first: String = first.collect();
+    let second: String = all.chars().skip(first.chars().count()).collect();
+    t.wait_rows("the wrapped line", |rows| {
+        rows.iter().position(|r| *r == first).is_some_and(|i| rows.get(i + 1) == Some(&second))
+    });
+    let rows = t.rows();
+    assert_eq!(rows.iter().filter(|r| r.contains('文')).count(), 3, "the cd line and two rows:\n{}", rows.join("\n"));
+    t.keys(&["C-e", "C-u"]);
+
+    // Tab lists the names in columns by display width: none is cut.
+    t.type_text("stat ");
+    t.keys(&["Tab"]);
+    t.wait("> stat 夏天的照片第", 1);
+    t.keys(&["Tab"]);
+    t.wait(&photos[11], 1);
+    let rows = t.rows();
+    for name in &photos {
+        assert_eq!(rows.iter().filter(|r| r.contains(name.as_str())).count(), 1, "{name} whole:\n{}", rows.join("\n"));
+    }
+    let listed = rows.iter().filter(|r| r.contains("夏天")).count();
+    assert!(listed <= 6 && rows.iter().all(|r| columns_of(r) <= 80), "in columns:\n{}", rows.join("\n"));
+    t.keys(&["C-u"]);
+    t.line("quit");
+    t.assert_restored("cjk");
+}
+
+/// A TCP proxy to `server` that forwards what the client sends only as
+/// far as its allowance goes: a transfer through it can be held still at
+/// a chosen byte and let go on.
+struct Gate {
+    addr: String,
+    allowed: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+}
+
+impl Gate {
+    fn new(server: &str, allowed: u64) -> Gate {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::{Arc, Condvar, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let allowed = Arc::new((Mutex::new(allowed), Condvar::new()));
+        let (gate, server) = (allowed.clone(), server.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = TcpStream::connect(&server) else { return };
+                let (down, mut up) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut up, &mut down.try_clone().unwrap()));
+                let (gate, mut from, mut to) = (gate.clone(), client, upstream);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 << 10];
+                    loop {
+                        let budget = {
+                            let (lock, cv) = &*gate;
+                            let mut left = lock.lock().unwrap();
+                            while *left == 0 {
+                                left = cv.wait(left).unwrap();
+                            }
+                            *left
+                        };
+                        let want = buf.len().min(budget.min(usize::MAX as u64) as usize);
+                        let n = match from.read(&mut buf[..want]) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        *gate.0.lock().unwrap() -= n as u64;
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Gate { addr, allowed }
+    }
+
+    /// Lets `more` bytes through.
+    fn allow(&self, more: u64) {
+        let (lock, cv) = &*self.allowed;
+        let mut left = lock.lock().unwrap();
+        *left = left.saturating_add(more);
+        cv.notify_all();
+    }
+}
+
+/// Rows that look like a progress bar.
+fn bars(rows: &[String]) -> Vec<&String> {
+    rows.iter().filter(|r| r.contains(" files") && r.contains("MiB /")).collect()
+}
+
+#[test]
+fn progress_fits_the_terminal_and_ctrl_c_says_one_thing_at_80_columns() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let proj = dir.path().join("My Project");
+    fs::create_dir_all(&proj).unwrap();
+    for i in 0..50 {
+        fs::write(proj.join(format!("note {i:02}.txt")), format!("note {i}\n")).unwrap();
+    }
+    let big = "a rather long name for a big video of the summer 大文件.bin";
+    fs::write(proj.join(big), bytes(24 << 20, 3)).unwrap();
+    s.client("bob");
+    // Hold the upload 6 MiB into the big file (the small files go first).
+    let gate = Gate::new(&s.addr, 6 << 20);
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    t.client(&gate.addr, "bars");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    t.line("upload \"My Project\"");
+    t.wait_rows("a bar for the big file", |rows| bars(rows).iter().any(|r| r.contains(".bin")));
+    let rows = t.rows();
+    let bar = bars(&rows)[0].clone();
+    assert!(columns_of(&bar) < 80 && bar.contains("…") && bar.contains("50/51 files"), "{bar}");
+    assert!(bar.contains(" MiB / 24.0 MiB") && bar.ends_with("文件.bin"), "shortened in the middle: {bar}");
+
+    // Narrower: the next redraw fits, and nothing is left of the wider one.
+    t.run(&["resize-window", "-t", "t", "-x", "60"]);
+    gate.allow(2 << 20);
+    t.wait_rows("a bar at 60 columns", |rows| {
+        let bars = bars(rows);
+        bars.len() == 1 && columns_of(bars[0]) < 60 && bars[0].ends_with(".bin")
+    });
+    t.run(&["resize-window", "-t", "t", "-x", "80"]);
+
+    // One Ctrl-C: one message, no bar, no failure, no separate summary.
+    t.keys(&["C-c"]);
+    gate.allow(u64::MAX);
+    t.wait("repeat the command", 1);
+    let rows: Vec<String> = t.screen().lines().map(|l| l.trim_end().to_string()).collect();
+    let said: Vec<&String> = rows.iter().filter(|r| r.contains("interrupted") || r.contains("failed")).collect();
+    assert_eq!(said.len(), 1, "one message:\n{}", rows.join("\n"));
+    assert!(said[0].contains(&format!("in My Project/{big} at ")) || said[0].contains("interrupted in"), "{}", said[0]);
+    assert!(said[0].contains("50 transferred") && said[0].contains("MiB moved"), "{}", said[0]);
+    assert!(bars(&rows).is_empty(), "no bar left:\n{}", rows.join("\n"));
+    assert_eq!(rows.iter().filter(|r| r.contains("transferred")).count(), 1, "{}", rows.join("\n"));
+
+    // Again: it finishes, with a summary in human units and no bar left.
+    t.keys(&["Up", "Enter"]);
+    t.wait("1 transferred, 50 up to date, 0 deleted, ", 1);
+    let rows = t.rows();
+    assert!(bars(&rows).is_empty(), "no bar left:\n{}", rows.join("\n"));
+    assert!(rows.iter().any(|r| r.contains("1 transferred, 50 up to date, 0 deleted, ") && r.contains(" MiB in ")));
+    t.line("quit");
+    t.assert_restored("bars");
+}
+
+#[test]
+fn tab_leaves_a_valid_word_for_names_with_spaces_and_completes_trash_ids() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::create_dir_all(dir.path().join("My Project")).unwrap();
+    fs::write(dir.path().join("My Project/a b.txt"), b"ab\n").unwrap();
+    s.client("bob");
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    t.client(&s.addr, "tab");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    // A folder: the quote is closed, so Enter runs it as it stands.
+    t.type_text("upload My");
+    t.keys(&["Tab"]);
+    t.wait("> upload \"My Project/\"", 1);
+    t.keys(&["Enter"]);
+    t.wait("1 transferred, 0 up to date", 1);
+    assert!(!t.screen().contains("unterminated"), "{}", t.screen());
+    // Tab again goes on inside the folder.
+    t.type_text("rm My");
+    t.keys(&["Tab"]);
+    t.wait("> rm \"My Project/\"", 1);
+    t.keys(&["Tab"]);
+    t.wait("> rm \"My Project/a b.txt\" ", 1);
+    t.keys(&["Enter"]);
+    t.wait("moved to the trash: My Project/a b.txt", 1);
+    // The one trash ID completes.
+    t.type_text("restore ");
+    t.keys(&["Tab", "Enter"]);
+    t.wait("restored /My Project/a b.txt", 1);
+    t.line("quit");
+    t.assert_restored("tab");
+}
+
+#[test]
+fn patterns_in_ls_rm_stat_find_a_new_account_logged_in_and_folder_targets_said() {
+    let s = fixture!();
+    let dir = &s.dir;
+    let work = dir.path().join("work");
+    fs::create_dir_all(work.join("docs")).unwrap();
+    for name in ["a.md", "b.md", "x.log", "y.log", "docs/in.txt"] {
+        fs::write(work.join(name), name).unwrap();
+    }
+    // `register` logs in: the next line needs no `login`.
+    let text = "register bob pw\nmput *.md *.log docs\nls *.md\nls -l\nrm *.log\nstat *.md\nfind do*\n\
+                -ls *.zip\n-mget *.zip\ndownload docs copy\ndownload docs into/\n";
+    let (code, out, err) = client(&[&s.addr], &work, dir.path(), &[], text);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let ls_md: Vec<&str> = out.lines().skip_while(|l| !l.contains("transferred")).skip(1).take(2).collect();
+    assert!(ls_md[0].ends_with("  a.md") && ls_md[1].ends_with("  b.md"), "ls *.md: {out}");
+    assert!(out.contains("  docs/\n") && out.contains("  x.log\n"), "ls -l lists the folder: {out}");
+    assert!(out.contains("moved to the trash: x.log\nmoved to the trash: y.log\n"), "{out}");
+    assert!(out.contains("a.md: file, 4 B (4 bytes)") && out.contains("b.md: file"), "stat *.md: {out}");
+    assert!(out.contains("  in.txt\n"), "find do*: {out}");
+    assert_eq!(err.matches("*.zip").count(), 2, "each failed pattern said once: {err}");
+    assert!(out.contains("copy does not exist, so it becomes the copy of docs (as cp -r does)"), "{out}");
+    assert_eq!(fs::read(work.join("copy/in.txt")).unwrap(), b"docs/in.txt");
+    assert_eq!(fs::read(work.join("into/docs/in.txt")).unwrap(), b"docs/in.txt", "a trailing / means into");
+    assert_eq!(names(&s, "/"), ["a.md", "b.md", "docs"]);
+}
+
+/// A server that answers only what `login`, `share` and `shares` need,
+/// as a 2.1 server with its HTTP face on does; `quit` ends it.
+fn fake_share_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut out = conn.try_clone().unwrap();
+            let _ = out.write_all(b"220 netdisk ready\r\n");
+            for line in BufReader::new(conn).lines().map_while(Result::ok) {
+                let reply = match line.split_whitespace().next().unwrap_or("") {
+                    "login" => "230 logged in as bob\r\n".to_string(),
+                    "share" => "200 abcdefghijkmnp27 http://disk.example:9080/s/abcdefghijkmnp27\r\n".into(),
+                    "shares" => "212 1\r\nabcdefghijkmnp27 - d /docs\r\n".into(),
+                    "quit" => "221 bye\r\n".into(),
+                    _ => "500 not here\r\n".into(),
+                };
+                if out.write_all(reply.as_bytes()).is_err() || line == "quit" {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn share_prints_the_link_and_shares_lists_it() {
+    let dir = common::TempDir::new("share-link");
+    let addr = fake_share_server();
+    let (code, out, err) = client(&[&addr], dir.path(), dir.path(), &[], "login bob pw\nshare /docs\nshares\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("share code: abcdefghijkmnp27\nlink: http://disk.example:9080/s/abcdefghijkmnp27\n"), "{out}");
+    let listed = out.lines().find(|l| l.starts_with("abcdefghijkmnp27  d")).unwrap_or_else(|| panic!("{out}"));
+    assert!(listed.ends_with("  /docs  http://disk.example:9080/s/abcdefghijkmnp27"), "{out}");
+    // Another session knows the link too.
+    let (code, out, _) = client(&[&addr], dir.path(), dir.path(), &[], "login bob pw\nshares\n");
+    assert_eq!(code, 0);
+    assert!(out.contains("  /docs  http://disk.example:9080/s/abcdefghijkmnp27\n"), "{out}");
+}
+
+#[test]
+fn ctrl_c_during_a_transfer_reaches_the_client_only_not_make() {
+    let s = fixture!();
+    let dir = &s.dir;
+    fs::write(dir.path().join("big.bin"), bytes(32 << 20, 9)).unwrap();
+    s.client("bob");
+    let gate = Gate::new(&s.addr, 2 << 20);
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    let recipe = format!("client:\n\t{} {}\n", example_client().display(), gate.addr);
+    fs::write(dir.path().join("mk"), recipe).unwrap();
+    t.line("make -s -f mk client; echo make-ex\"\"it-$?");
+    t.wait("type help for commands", 1);
+    t.line("login bob pw-bob");
+    t.wait("logged in as bob", 1);
+    t.line("upload big.bin");
+    t.wait("uploading big.bin", 1);
+    t.keys(&["C-c"]);
+    gate.allow(u64::MAX);
+    t.wait("repeat the command to resume", 1);
+    t.line("quit");
+    t.wait("make-exit-", 1);
+    let screen = t.screen();
+    assert!(screen.contains("make-exit-0") && !screen.contains("Interrupt"), "{screen}");
+}
+
+#[test]
+fn a_command_line_script_on_a_terminal_takes_the_password_from_the_environment() {
+    let s = fixture!();
+    let dir = &s.dir;
+    s.client("bob");
+    let Some(t) = Tmux::sized(dir.path(), 80, 24) else { return };
+    let exe = example_client();
+    t.line(&format!("NETDISK_PASSWORD=pw-bob {} -c 'login bob; pwd' {}; echo do\"\"ne-$?", exe.display(), s.addr));
+    t.wait("done-", 1);
+    let screen = t.screen();
+    assert!(screen.contains("logged in as bob\n/\ndone-0"), "{screen}");
+    assert!(!screen.contains("Password:"), "{screen}");
 }

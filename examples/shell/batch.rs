@@ -1,16 +1,20 @@
 //! The shell's batch commands: folders through `upload` and `download`,
 //! `mput`/`mget` globs, `mirror`, `rm [-r]`, `mkdir [-p]` and `mv FROM...
-//! TO`, each one call of `netdisk::client` shown by its [`Printer`].
+//! TO`, each one call of `netdisk::client` shown by `progress::Batch`.
 //!
 //! Ctrl-C stops a batch: the shell's interrupt flag is read on every event
 //! of the batch (each file, and each chunk of a large file), and a `false`
 //! from the event callback stops it; the shell then says where it stopped.
 //! A batch with any failure, or stopped, is a failed command.
 
-use netdisk::client::{Client, ClientError, Event, OnEvent, Options, Printer, Report};
+use std::path::Path;
+
+use netdisk::client::{Client, ClientError, Event, OnEvent, Options, Report};
 
 use crate::Shell;
 use crate::commands::wrong_use;
+use crate::progress::Batch;
+use crate::show;
 use crate::term;
 use crate::words::Word;
 
@@ -38,9 +42,11 @@ impl Tracker {
     }
 
     /// Where a stopped batch stopped.
-    fn stopped_at(&self) -> String {
+    fn stopped_at(&self, human: bool) -> String {
         match (&self.current, &self.last_done) {
-            (Some((path, done, total)), _) => format!("in {path} at {done} of {total} bytes"),
+            (Some((path, done, total)), _) => {
+                format!("in {path} at {} of {}", show::size(*done, human), show::size(*total, human))
+            }
             (None, Some(path)) => format!("after {path}"),
             (None, None) => "before the first file".into(),
         }
@@ -60,46 +66,64 @@ impl Shell {
         Some(match (name, flag, rest) {
             ("upload", "", [_] | [_, _]) if local(0).is_dir() => {
                 let remote = args.get(1).map(String::as_str);
-                self.transfer(|c, on| c.upload_any(&local(0), remote, on))
+                let missing =
+                    |r: &&str| !r.ends_with('/') && matches!(self.client.stat(r), Err(ClientError::Refused(_)));
+                if let Some(r) = remote.filter(missing) {
+                    println!("{r} does not exist, so it becomes the copy of {} (as cp -r does)", args[0]);
+                }
+                self.transfer(true, |c, on| c.upload_any(&local(0), remote, on))
             }
             ("download", "", [remote] | [remote, _]) if self.client.is_remote_dir(remote).unwrap_or(false) => {
                 let target = (args.len() > 1).then(|| local(1));
-                self.transfer(|c, on| c.download_any(remote, target.as_deref(), on))
+                if let Err(e) = missing_target(remote, target.as_deref(), args.get(1)) {
+                    return Some(Err(e));
+                }
+                self.transfer(false, |c, on| c.download_any(remote, target.as_deref(), on))
             }
             ("mput", "", [_, ..]) => {
                 let paths: Vec<String> = (0..args.len()).map(|i| local(i).to_string_lossy().into_owned()).collect();
-                self.transfer(|c, on| c.mput(&paths, on))
+                self.transfer(true, |c, on| c.mput(&paths, on))
             }
-            ("mget", "", [_, ..]) => self.transfer(|c, on| c.mget(&args, on)),
+            ("mget", "", [_, ..]) => self.transfer(false, |c, on| c.mget(&args, on)),
             ("mirror", _, _) => self.mirror(words),
-            ("rm", "" | "-r", [_, ..]) => self.batch(rest.len() == 1, |c, on| c.rm(rest, flag == "-r", on)),
-            ("mkdir", "" | "-p", [_, ..]) => self.batch(rest.len() == 1, |c, on| c.mkdir(rest, flag == "-p", on)),
-            ("mv", "", [from @ .., to]) if !from.is_empty() => self.batch(from.len() == 1, |c, on| c.mv(from, to, on)),
+            ("rm", "" | "-r", [_, ..]) => match self.expand(rest) {
+                Ok(paths) => self.batch((paths.len() == 1, true), |c, on| c.rm(&paths, flag == "-r", on)),
+                Err(e) => Err(e),
+            },
+            ("mkdir", "" | "-p", [_, ..]) => {
+                self.batch((rest.len() == 1, false), |c, on| c.mkdir(rest, flag == "-p", on))
+            }
+            ("mv", "", [from @ .., to]) if !from.is_empty() => {
+                self.batch((from.len() == 1, false), |c, on| c.mv(from, to, on))
+            }
             ("rm" | "mkdir" | "mv" | "mput" | "mget", _, _) => Err(wrong_use(name)),
             _ => return None,
         })
     }
 
-    /// Runs a batch with the progress printer, Ctrl-C wired to stop it.
+    /// Runs a batch with its progress shown, Ctrl-C wired to stop it.
     /// With `one` target, failures are not printed as they come: the
-    /// command's error names them, once.
+    /// command's error names them, once; otherwise the error only counts
+    /// them. A stopped batch ends with one message: where it stopped, what
+    /// was done, and how to go on.
+    /// `trash`: what it deletes goes to the server's trash.
     fn batch(
         &mut self,
-        one: bool,
+        (one, trash): (bool, bool),
         run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>,
     ) -> Result<(), String> {
-        let mut printer = Printer::new(self.bar);
+        let mut shown = Batch::new(self.bar, one, trash);
         let mut tracker = Tracker::default();
         let report = run(&mut self.client, &mut |e| {
             tracker.see(e);
-            (one && matches!(e, Event::Failed { .. }) || printer.show(e)) && !term::interrupted()
+            shown.show(e) && !term::interrupted()
         });
-        printer.finish();
+        shown.finish();
         let report = report.map_err(|e| e.to_string())?;
         if one {
             report.failures.iter().skip(1).for_each(|(path, why)| eprintln!("failed: {path}: {why}"));
         }
-        outcome(&report, &tracker)
+        outcome(&report, &tracker, one, self.human)
     }
 
     /// `mirror [-R] [--delete] [--dry-run] SOURCE TARGET`, ending with its
@@ -120,7 +144,7 @@ impl Shell {
         let local = |w: &Word| w.local().to_string_lossy().into_owned();
         let (source, target) =
             if reverse { (local(source), target.text.clone()) } else { (source.text.clone(), local(target)) };
-        self.transfer(|c, on| c.mirror(&source, &target, reverse, opts, on))
+        self.transfer(reverse, |c, on| c.mirror(&source, &target, reverse, opts, on))
     }
 
     /// A batch that moves files, ending with its summary line
@@ -128,12 +152,16 @@ impl Shell {
     /// when nothing needed to move.
     fn transfer(
         &mut self,
+        remote_target: bool,
         run: impl FnOnce(&mut Client, OnEvent) -> Result<Report, ClientError>,
     ) -> Result<(), String> {
         let mut summary = String::new();
-        let result = self.batch(false, |c, on| {
+        let human = self.human;
+        let result = self.batch((false, remote_target), |c, on| {
             let r = run(c, on)?;
-            summary = r.summary();
+            if !r.stopped {
+                summary = show::batch_summary(&r, human);
+            }
             Ok(r)
         });
         if !summary.is_empty() {
@@ -143,20 +171,50 @@ impl Shell {
     }
 }
 
+/// A folder downloaded to a local path that does not exist: with a
+/// trailing `/` the path is made and the folder goes into it; without,
+/// the path becomes the copy (as `cp -r` does), and this says so.
+fn missing_target(remote: &str, target: Option<&Path>, typed: Option<&String>) -> Result<(), String> {
+    let (Some(target), Some(typed)) = (target, typed) else { return Ok(()) };
+    if target.exists() {
+        return Ok(());
+    }
+    if typed.ends_with('/') {
+        return std::fs::create_dir_all(target).map_err(|e| format!("{}: {e}", target.display()));
+    }
+    println!(
+        "{typed} does not exist, so it becomes the copy of {remote} (as cp -r does); \
+         give {typed}/ to download into it"
+    );
+    Ok(())
+}
+
 /// A batch that failed anywhere, or was stopped, is a failed command.
-fn outcome(report: &Report, tracker: &Tracker) -> Result<(), String> {
-    let done = report.transferred + report.deleted;
+/// `listed`: the failures were printed as they came.
+fn outcome(report: &Report, tracker: &Tracker, one: bool, human: bool) -> Result<(), String> {
+    let failed = report.failures.len();
     if report.stopped {
-        return Err(format!(
-            "interrupted {}: {done} done, {} failed; repeat the command to carry on",
-            tracker.stopped_at(),
-            report.failures.len()
-        ));
+        let failures = if failed > 0 { format!(", {failed} failed") } else { String::new() };
+        let moved = report.transferred > 0 || report.up_to_date > 0 || report.bytes > 0;
+        let done = if moved {
+            let secs = report.started.elapsed().as_secs_f64();
+            format!(
+                "{} transferred, {} up to date{failures}, {} moved in {secs:.2} s",
+                report.transferred,
+                report.up_to_date,
+                show::size(report.bytes, human)
+            )
+        } else {
+            format!("{} done{failures}", report.deleted)
+        };
+        return Err(format!("interrupted {}: {done}; repeat the command to carry on", tracker.stopped_at(human)));
     }
     match report.failures.as_slice() {
         [] => Ok(()),
-        [(path, why)] => Err(format!("{path}: {why}")),
-        [(path, why), more @ ..] => Err(format!("{path}: {why} (and {} more failures)", more.len())),
+        [(path, why)] if one => Err(format!("{path}: {why}")),
+        [(path, why), more @ ..] if one => Err(format!("{path}: {why} (and {} more failures)", more.len())),
+        [_] => Err("1 failed (above)".into()),
+        all => Err(format!("{} failed (above)", all.len())),
     }
 }
 
@@ -167,18 +225,26 @@ mod tests {
     #[test]
     fn a_stopped_batch_says_where() {
         let mut t = Tracker::default();
-        assert_eq!(t.stopped_at(), "before the first file");
+        assert_eq!(t.stopped_at(false), "before the first file");
         t.see(&Event::Done { action: "uploaded", path: "a/1.txt", bytes: 3 });
-        assert_eq!(t.stopped_at(), "after a/1.txt");
+        assert_eq!(t.stopped_at(false), "after a/1.txt");
         t.see(&Event::Progress { path: "a/big.bin", done: 1 << 20, total: 8 << 20 });
-        assert_eq!(t.stopped_at(), "in a/big.bin at 1048576 of 8388608 bytes");
-        t.see(&Event::Failed { path: "a/big.bin", why: "interrupted" });
-        assert_eq!(t.stopped_at(), "in a/big.bin at 1048576 of 8388608 bytes");
+        assert_eq!(t.stopped_at(false), "in a/big.bin at 1048576 bytes of 8388608 bytes");
+        assert_eq!(t.stopped_at(true), "in a/big.bin at 1.0 MiB of 8.0 MiB");
         let mut r = Report::new();
         r.stopped = true;
-        assert!(outcome(&r, &t).unwrap_err().starts_with("interrupted in a/big.bin"));
+        (r.up_to_date, r.bytes) = (51, 1 << 20);
+        let said = outcome(&r, &t, false, true).unwrap_err();
+        assert!(
+            said.starts_with(
+                "interrupted in a/big.bin at 1.0 MiB of 8.0 MiB: 0 transferred, 51 up to date, 1.0 MiB moved in "
+            ),
+            "{said}"
+        );
+        assert!(said.ends_with(" s; repeat the command to carry on"), "{said}");
         r.stopped = false;
         r.failures = vec![("x".into(), "no".into()), ("y".into(), "no".into())];
-        assert_eq!(outcome(&r, &t).unwrap_err(), "x: no (and 1 more failures)");
+        assert_eq!(outcome(&r, &t, true, true).unwrap_err(), "x: no (and 1 more failures)");
+        assert_eq!(outcome(&r, &t, false, true).unwrap_err(), "2 failed (above)");
     }
 }

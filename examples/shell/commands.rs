@@ -5,12 +5,13 @@
 
 use std::path::Path;
 
-use netdisk::client::{ClientError, download_target};
+use netdisk::client::{ClientError, download_target, glob};
 use netdisk::proto::Command;
-use netdisk::proto::body::Kind;
+use netdisk::proto::body::{Kind, ListLine};
 
 use crate::Shell;
-use crate::show::{self, Bar};
+use crate::progress::Bar;
+use crate::show;
 use crate::term;
 use crate::words::{self, Word};
 
@@ -20,6 +21,8 @@ pub enum Arg {
     Command,
     Remote,
     Local,
+    /// An ID in the trash (`restore`, `purge`).
+    Trash,
     Other,
 }
 
@@ -37,16 +40,19 @@ const fn spec(name: &'static str, args: &'static str, what: &'static str, exampl
     Spec { name, alias: "", args, what, example, kinds: &[] }
 }
 
-use Arg::{Local, Other, Remote};
+use Arg::{Local, Other, Remote, Trash};
 
 pub const COMMANDS: &[Spec] = &[
     Spec {
         kinds: &[Other],
-        ..spec("register", "USER [PASS]", "create an account (asks for PASS twice)", "register alice")
+        ..spec("register", "USER [PASS]", "create an account and log in (asks for PASS twice)", "register alice")
     },
     Spec { kinds: &[Other], ..spec("login", "USER [PASS]", "log in (asks for PASS)", "login alice") },
     Spec { kinds: &[Other], ..spec("passwd", "[OLD NEW]", "change your password (asks for both)", "passwd") },
-    Spec { kinds: &[Remote], ..spec("ls", "[PATH]", "list a remote directory (times in UTC)", "ls /backups") },
+    Spec {
+        kinds: &[Remote],
+        ..spec("ls", "[-l] [PATH...]", "list remote directories, or what patterns match (*, ?, [..])", "ls *.md")
+    },
     Spec {
         alias: "makedir",
         kinds: &[Remote],
@@ -94,10 +100,13 @@ pub const COMMANDS: &[Spec] = &[
             "mirror -R --delete ~/photos /photos",
         )
     },
-    Spec { kinds: &[Remote], ..spec("stat", "PATH", "size, time (UTC) and MD5 of a remote file", "stat db.dump") },
     Spec {
         kinds: &[Remote],
-        ..spec("rm", "[-r] PATH...", "move remote files to the trash (-r: folders too)", "rm -r old")
+        ..spec("stat", "PATH...", "size, time and MD5 of remote files (patterns too)", "stat *.dump")
+    },
+    Spec {
+        kinds: &[Remote],
+        ..spec("rm", "[-r] PATH...", "move remote files to the trash (-r: folders too)", "rm *.log")
     },
     Spec { kinds: &[Remote], ..spec("rmdir", "PATH", "remove an empty remote directory", "rmdir empty") },
     Spec {
@@ -108,19 +117,25 @@ pub const COMMANDS: &[Spec] = &[
         kinds: &[Remote, Remote],
         ..spec("cp", "FROM TO", "copy a remote file or folder", "cp notes.txt notes.bak")
     },
-    Spec { kinds: &[Remote], ..spec("find", "[PATH]", "every file and folder below PATH, with MD5", "find docs") },
-    spec("trash", "", "list the trash: ID, type, size, when removed (UTC), path", "trash"),
+    Spec { kinds: &[Remote], ..spec("find", "[PATH...]", "every file and folder below PATH, with MD5", "find docs") },
+    spec("trash", "", "list the trash: ID, type, size, when removed, path", "trash"),
     Spec {
-        kinds: &[Other, Remote],
+        kinds: &[Trash, Remote],
         ..spec("restore", "ID [PATH]", "bring a trash entry back (to PATH)", "restore k3x9")
     },
-    spec("purge", "ID|all", "delete a trash entry (or all of them) for good", "purge all"),
+    Spec { kinds: &[Trash], ..spec("purge", "ID|all", "delete a trash entry (or all of them) for good", "purge all") },
     spec("quota", "", "space used and allowed", "quota"),
     Spec {
         kinds: &[Remote, Other],
-        ..spec("share", "PATH [DAYS]", "make a code that lets others copy PATH (for DAYS days)", "share photos 7")
+        ..spec(
+            "share",
+            "PATH [DAYS]",
+            "a code that lets others copy PATH (for DAYS days); with the server's web face on, also a \
+             link anyone can open without an account",
+            "share photos 7",
+        )
     },
-    spec("shares", "", "list your shares: code, type, expiry (UTC), path", "shares"),
+    spec("shares", "", "list your shares: code, type, expiry, path, link", "shares"),
     Spec { kinds: &[Other], ..spec("unshare", "CODE", "revoke one of your shares", "unshare ob3kfy7dcxq2mz4a") },
     Spec { kinds: &[Other], ..spec("peek", "CODE", "list what a share holds, with MD5", "peek ob3kfy7dcxq2mz4a") },
     Spec {
@@ -132,7 +147,10 @@ pub const COMMANDS: &[Spec] = &[
         ..spec("lcd", "[DIR]", "change the local directory (home without DIR)", "lcd ~/Downloads")
     },
     spec("lpwd", "", "print the local directory", "lpwd"),
-    Spec { kinds: &[Arg::Command], ..spec("help", "[COMMAND]", "this list, or one command's usage", "help upload") },
+    Spec {
+        kinds: &[Arg::Command],
+        ..spec("help", "[COMMAND|all]", "the commands, one command's usage, or all of them", "help upload")
+    },
     Spec { alias: "exit", ..spec("quit", "", "leave (also exit, Ctrl-D)", "quit") },
 ];
 
@@ -157,22 +175,25 @@ fn usage(spec: &Spec) -> String {
     format!("{} {}", spec.name, spec.args).trim_end().to_string()
 }
 
-/// The line as history keeps it: a password given on the line becomes `***`
-/// (which, run again, asks for the password); `passwd OLD NEW` becomes
-/// `passwd` (which asks for both); so does the share code of `peek`,
-/// `save` and `unshare` (asked for again too).
+/// The line as history keeps it: each argument the protocol's table marks
+/// as a secret (a password, a share code) becomes `***` (which, run
+/// again, asks for it); `passwd OLD NEW` becomes `passwd` (which asks for
+/// both).
 pub fn redact(line: &str) -> String {
-    match words::split(line) {
-        Ok(w) if w.len() >= 3 && matches!(w[0].text.as_str(), "login" | "register") => {
-            format!("{} {} ***", w[0].text, words::quote(&w[1].text, false))
-        }
-        Ok(w) if w.len() >= 2 && w[0].text == "passwd" => "passwd".to_string(),
-        Ok(w) if w.len() >= 2 && matches!(w[0].text.to_ascii_lowercase().as_str(), "peek" | "save" | "unshare") => {
-            let rest: Vec<String> = w[2..].iter().map(|a| words::quote(&a.text, false)).collect();
-            [w[0].text.clone(), "***".into()].into_iter().chain(rest).collect::<Vec<_>>().join(" ")
-        }
-        _ => line.to_string(),
+    let Ok(w) = words::split(line) else { return line.to_string() };
+    let Some(spec) = w.first().and_then(|verb| netdisk::proto::spec_of(&verb.text.to_ascii_lowercase())) else {
+        return line.to_string();
+    };
+    let secret = |i: usize| spec.secret(i);
+    if !w[1..].iter().enumerate().any(|(i, _)| secret(i)) {
+        return line.to_string();
     }
+    if spec.name == "passwd" {
+        return "passwd".to_string();
+    }
+    let shown =
+        w[1..].iter().enumerate().map(|(i, a)| if secret(i) { "***".into() } else { words::quote(&a.text, false) });
+    [w[0].text.clone()].into_iter().chain(shown).collect::<Vec<_>>().join(" ")
 }
 
 impl Shell {
@@ -189,26 +210,28 @@ impl Shell {
         let said = |r: Result<netdisk::proto::Reply, ClientError>| r.map(|r| println!("{}", r.text));
         match (name, args.as_slice()) {
             ("register", [u, rest @ ..]) if rest.len() < 2 => {
+                // A new account is logged in at once, as on most services.
                 let pass = self.new_account_password(rest.first().copied())?;
-                said(self.client.register(u, &pass))
+                said(self.client.register(u, &pass)).and_then(|()| said(self.client.login(u, &pass)))
             }
             ("login", [u, rest @ ..]) if rest.len() < 2 => {
                 let pass = self.password(rest.first().copied())?;
                 said(self.client.login(u, &pass))
             }
             ("passwd", [] | [_, _]) => return self.passwd(&args),
-            ("ls", [] | [_]) => return self.ls(args.first().copied()),
+            ("ls", _) => return self.ls(&args),
             ("cd", [p]) => c.cd(p).map(|_| ()),
             ("pwd", []) if c.user().is_none() => return Err("not logged in; log in first (login USER)".into()),
             ("pwd", []) => {
                 println!("{}", c.cwd());
                 Ok(())
             }
-            ("stat", [p]) => return self.stat(p),
+            ("stat", [_, ..]) => return self.each(&args, Shell::stat),
             ("rmdir", [p]) => said(c.expect(&Command::Rmdir { path: p.to_string() })),
             ("cp", [a, b]) => said(c.cp(a, b)),
-            ("find", [] | [_]) => c.find(args.first().copied()).map(|l| show::found(&l)),
-            ("trash", []) => c.trash().map(|l| show::trash(&l)),
+            ("find", []) => c.find(None).map(|l| show::found(&l, self.human)),
+            ("find", [_, ..]) => return self.each(&args, Shell::find),
+            ("trash", []) => c.trash().map(|l| show::trash(&l, self.human)),
             ("restore", [id]) => c.restore(id, None).map(|p| println!("restored {p}")),
             ("restore", [id, p]) => c.restore(id, Some(p)).map(|p| println!("restored {p}")),
             ("purge", [id]) => said(c.purge(id)),
@@ -234,11 +257,16 @@ impl Shell {
         .map_err(|e| e.to_string())
     }
 
-    /// A password given on the line, else asked for on the terminal, else
-    /// `NETDISK_PASSWORD`; `***` (as history keeps it) means "ask".
+    /// A password given on the line; else, in a script (`-c` too, even on
+    /// a terminal), `NETDISK_PASSWORD` when set; else asked for on the
+    /// terminal, else `NETDISK_PASSWORD`. `***` (as history keeps it)
+    /// means "ask".
     fn password(&mut self, given: Option<&str>) -> Result<String, String> {
         if let Some(p) = given.filter(|p| *p != "***") {
             return Ok(p.to_string());
+        }
+        if let Some(p) = std::env::var("NETDISK_PASSWORD").ok().filter(|_| self.scripted) {
+            return Ok(p);
         }
         if self.keyboard {
             return term::read_secret("Password: ").ok_or_else(|| "no password given".to_string());
@@ -251,7 +279,8 @@ impl Shell {
     /// The password of a new account: asked twice on a terminal (a typo
     /// would lock the account), else as [`Shell::password`].
     fn new_account_password(&mut self, given: Option<&str>) -> Result<String, String> {
-        if !self.keyboard || given.is_some_and(|p| p != "***") {
+        let from_env = self.scripted && std::env::var_os("NETDISK_PASSWORD").is_some();
+        if !self.keyboard || from_env || given.is_some_and(|p| p != "***") {
             return self.password(given);
         }
         let ask = |prompt| term::read_secret(prompt).ok_or_else(|| "no password given; no account made".to_string());
@@ -292,15 +321,92 @@ impl Shell {
         }
     }
 
-    fn ls(&mut self, path: Option<&str>) -> Result<(), String> {
-        let entries = self.client.ls(path).map_err(|e| e.to_string())?;
-        let sizes: Vec<String> =
-            entries.iter().map(|e| if e.kind == Kind::Dir { "-".into() } else { show::human(e.size) }).collect();
-        let width = sizes.iter().map(String::len).max().unwrap_or(0);
-        for (e, size) in entries.iter().zip(&sizes) {
-            let suffix = if e.kind == Kind::Dir { "/" } else { "" };
-            println!("{}  {size:>width$}  {}  {}{suffix}", e.kind, show::utc(e.mtime), e.name);
+    /// `ls [-l] [PATH...]`: a pattern lists the entries it matches (as
+    /// `ls -d` would); several paths each get a heading. `-l`, `-a`, `-h`
+    /// change nothing: the listing is long, shows every name, and sizes
+    /// are for people already.
+    fn ls(&mut self, args: &[&str]) -> Result<(), String> {
+        let (flags, paths): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| a.len() > 1 && a.starts_with('-'));
+        if flags.iter().any(|f| !f[1..].chars().all(|c| matches!(c, 'l' | 'a' | 'h'))) {
+            return Err(wrong_use("ls"));
         }
+        if paths.is_empty() {
+            let entries = self.client.ls(None).map_err(|e| e.to_string())?;
+            show::listing(&entries, self.human);
+            return Ok(());
+        }
+        let mut failed = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            if paths.len() > 1 && !glob::is_glob(path) {
+                println!("{}{path}:", if i > 0 { "\n" } else { "" });
+            }
+            let listed = if glob::is_glob(path) { self.matching(path) } else { self.client.ls(Some(path)) };
+            match listed.map_err(|e| e.to_string()) {
+                Ok(entries) if entries.is_empty() && glob::is_glob(path) => failed.push(no_match(path)),
+                Ok(entries) => show::listing(&entries, self.human),
+                Err(e) => failed.push(e),
+            }
+        }
+        one_error(failed)
+    }
+
+    /// The entries of a remote directory whose names match the pattern
+    /// in the last name of `pattern` (hidden names only for a pattern
+    /// starting with a dot), sorted by name.
+    fn matching(&mut self, pattern: &str) -> Result<Vec<ListLine>, ClientError> {
+        let (dir, name) = match pattern.rsplit_once('/') {
+            Some(("", name)) => (Some("/"), name),
+            Some((dir, name)) => (Some(dir), name),
+            None => (None, pattern),
+        };
+        let listed = self.client.ls(dir)?;
+        let hit = |l: &ListLine| (!l.name.starts_with('.') || name.starts_with('.')) && glob::matches(name, &l.name);
+        let prefix = |l: ListLine| match dir {
+            Some("/") => ListLine { name: format!("/{}", l.name), ..l },
+            Some(d) => ListLine { name: format!("{d}/{}", l.name), ..l },
+            None => l,
+        };
+        Ok(listed.into_iter().filter(hit).map(prefix).collect())
+    }
+
+    /// Remote paths with each pattern replaced by the paths it matches; a
+    /// pattern that matches nothing is an error.
+    pub(crate) fn expand(&mut self, args: &[String]) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for arg in args {
+            if !glob::is_glob(arg) || arg.starts_with('-') {
+                out.push(arg.clone());
+                continue;
+            }
+            let hits = self.matching(arg).map_err(|e| e.to_string())?;
+            if hits.is_empty() {
+                return Err(no_match(arg));
+            }
+            out.extend(hits.into_iter().map(|l| l.name));
+        }
+        Ok(out)
+    }
+
+    /// Runs `one` on each path (patterns expanded); the errors are said
+    /// once each, and the command fails if any did.
+    fn each(&mut self, args: &[&str], one: fn(&mut Shell, &str) -> Result<(), String>) -> Result<(), String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let paths = self.expand(&args)?;
+        if paths.len() == 1 {
+            return one(self, &paths[0]);
+        }
+        let mut failed = Vec::new();
+        for path in &paths {
+            if let Err(e) = one(self, path) {
+                failed.push(format!("{path}: {e}"));
+            }
+        }
+        one_error(failed)
+    }
+
+    fn find(&mut self, path: &str) -> Result<(), String> {
+        let lines = self.client.find(Some(path)).map_err(|e| e.to_string())?;
+        show::found(&lines, self.human);
         Ok(())
     }
 
@@ -312,20 +418,25 @@ impl Shell {
             "{}: {kind}, {} ({size} bytes), modified {}, MD5 {md5}",
             st.name,
             show::human(size),
-            show::utc(st.mtime)
+            show::full_time(st.mtime, self.human)
         );
         Ok(())
     }
 
+    /// `used 1.5 MiB, 10.0 MiB allowed`, and the count of files and folders
+    /// against its limit when the server says it.
     fn quota(&mut self) -> Result<(), String> {
-        let quota = self.client.quota().map_err(|e| e.to_string())?;
-        let limit = quota.limit.map_or("unlimited".into(), show::human);
-        println!("used {} of {limit}", show::human(quota.used));
-        // Protocol 2.1 adds ENTRIES MAX_ENTRIES; an older server sends neither.
-        if let Some(entries) = quota.entries {
-            let max = quota.max_entries.map_or("unlimited".into(), |m| m.to_string());
-            println!("{entries} entries of {max}");
-        }
+        let reply = self.client.expect(&Command::Quota).map_err(|e| e.to_string())?;
+        let words = reply.words();
+        let number = |i: usize| words.get(i).and_then(|w| w.parse::<u64>().ok());
+        let used = show::size(number(0).unwrap_or(0), self.human);
+        let limit = number(1).map_or("no limit".into(), |l| format!("{} allowed", show::size(l, self.human)));
+        let entries = match (number(2), number(3)) {
+            (Some(n), Some(max)) => format!("; {n} of {max} files and folders"),
+            (Some(n), None) => format!("; {n} files and folders"),
+            _ => String::new(),
+        };
+        println!("used {used}, {limit}{entries}");
         Ok(())
     }
 
@@ -339,8 +450,7 @@ impl Shell {
             }
             Err(e) => return Err(format!("{}: {e}", local.display())),
         }
-        let mut bar = Bar::new(self.bar);
-        bar.start("uploading", &local.display().to_string());
+        let mut bar = Bar::new(self.bar, "uploading", &local.display().to_string());
         let remote = remote.unwrap_or(&name);
         // A remote directory means: inside it, under the local name.
         let into_dir = remote.ends_with('/') || self.client.is_remote_dir(remote).unwrap_or(false);
@@ -366,8 +476,7 @@ impl Shell {
         if !dir.is_dir() {
             return Err(format!("local directory {} does not exist", dir.display()));
         }
-        let mut bar = Bar::new(self.bar);
-        bar.start("downloading", remote);
+        let mut bar = Bar::new(self.bar, "downloading", remote);
         let got = self.client.download(remote, &target, &mut |p| bar.show(p) && !term::interrupted());
         let t = bar.finish(got)?;
         println!(
@@ -406,20 +515,64 @@ fn lpwd() -> Result<(), String> {
     Ok(())
 }
 
+/// The commands by what they are for, as `help` shows them (a test
+/// keeps this in step with [`COMMANDS`]).
+const GROUPS: &[(&str, &[&str])] = &[
+    ("files", &["ls", "cd", "pwd", "mkdir", "mv", "cp", "rm", "rmdir", "stat", "find"]),
+    ("transfers", &["upload", "download", "mput", "mget", "mirror"]),
+    ("trash", &["trash", "restore", "purge"]),
+    ("sharing", &["share", "shares", "unshare", "peek", "save"]),
+    ("account", &["register", "login", "passwd", "quota"]),
+    ("local", &["lcd", "lpwd"]),
+    ("shell", &["help", "quit"]),
+];
+
+/// `help`: the commands by group, on one screen (24 rows); `help
+/// COMMAND`: its usage and an example; `help all`: every command with
+/// what it does.
 fn help(topic: Option<&str>) -> Result<(), String> {
-    let Some(topic) = topic else {
-        COMMANDS.iter().for_each(|c| println!("{}", help_line(c)));
-        println!("Quote names with spaces (\"my file\", 'my file' or my\\ file);");
-        println!("~ is your home directory.");
-        println!("`help COMMAND` shows one command with an example.");
-        return Ok(());
-    };
-    let spec = find(topic).ok_or_else(|| format!("no command {topic:?}; type help"))?;
-    println!("usage: {}\n  {}\nexample: {}", usage(spec), spec.what, spec.example);
-    if !spec.alias.is_empty() {
-        println!("also: {}", spec.alias);
+    match topic {
+        None => {
+            println!("Commands (`help COMMAND` for one with an example, `help all` for all):");
+            for (group, names) in GROUPS {
+                println!("  {group:<10} {}", names.join(" "));
+            }
+            println!("Quote names with spaces (\"my file\", 'my file' or my\\ file); ~ is your home.");
+            println!("Patterns (*, ?, [..]) work in ls, rm, stat, find, mput and mget.");
+            println!("Tab completes commands, names and trash IDs; Up and Down walk the history.");
+            println!("Ctrl-C stops a transfer; run the same command again to resume it.");
+            Ok(())
+        }
+        Some("all") => {
+            COMMANDS.iter().for_each(|c| println!("{}", help_line(c)));
+            Ok(())
+        }
+        Some(topic) => {
+            let spec = find(topic).ok_or_else(|| format!("no command {topic:?}; type help"))?;
+            println!("usage: {}\n{}\nexample: {}", usage(spec), wrapped(spec.what, 2), spec.example);
+            if !spec.alias.is_empty() {
+                println!("also: {}", spec.alias);
+            }
+            Ok(())
+        }
     }
-    Ok(())
+}
+
+/// `text` in lines of at most [`HELP_WIDTH`] columns, each indented.
+fn wrapped(text: &str, indent: usize) -> String {
+    let mut lines = vec![" ".repeat(indent)];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        if line.len() > indent && line.len() + 1 + word.len() > HELP_WIDTH {
+            lines.push(format!("{}{word}", " ".repeat(indent)));
+        } else {
+            if line.len() > indent {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
 }
 
 /// Columns of `help`'s list: its lines never wrap on an 80-column terminal.
@@ -450,6 +603,18 @@ fn help_line(spec: &Spec) -> String {
     out
 }
 
+fn no_match(pattern: &str) -> String {
+    format!("no remote name matches {pattern}")
+}
+
+/// Several errors as one: the last is the command's error, the others are
+/// said before it.
+fn one_error(mut errors: Vec<String>) -> Result<(), String> {
+    let last = errors.pop();
+    errors.iter().for_each(|e| eprintln!("error: {e}"));
+    last.map_or(Ok(()), Err)
+}
+
 pub(crate) fn wrong_use(name: &str) -> String {
     match find(name) {
         Some(spec) => format!("usage: {}  (example: {})", usage(spec), spec.example),
@@ -460,6 +625,16 @@ pub(crate) fn wrong_use(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_is_in_one_help_group() {
+        let grouped: Vec<&str> = GROUPS.iter().flat_map(|(_, names)| names.iter().copied()).collect();
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        let mut sorted = grouped.clone();
+        sorted.sort();
+        names.sort();
+        assert_eq!(sorted, names);
+    }
 
     #[test]
     fn history_keeps_no_password_and_no_share_code() {

@@ -1,6 +1,8 @@
 //! Tab completion: command names, remote paths (from a listing of the
-//! directory, kept for a few seconds) and local paths, by the argument
-//! kinds of the command table. Names that need it are completed quoted.
+//! directory, kept for a few seconds), local paths and trash IDs, by the
+//! argument kinds of the command table. Names that need it are completed
+//! quoted, and the quote is closed: what Tab leaves is a valid word as it
+//! stands (Enter works), and Tab again goes on inside a folder.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,8 +44,10 @@ impl Completer {
         };
         let entries = match kind {
             Arg::Command => commands::COMMANDS.iter().map(|c| (c.name.to_string(), false)).collect(),
+            Arg::Trash if !dir.is_empty() => return None,
             Arg::Remote => self.remote(dir, client),
             Arg::Local => local(dir, word.tilde),
+            Arg::Trash => self.trash(client),
             Arg::Other => return None,
         };
         let found: Vec<&Entry> = entries.iter().filter(|(n, _)| n.starts_with(base)).collect();
@@ -60,6 +64,22 @@ impl Completer {
         let path = if dir.is_empty() { None } else { Some(dir) };
         let entries: Vec<Entry> = match client.ls(path) {
             Ok(list) => list.into_iter().map(|l| (l.name, l.kind == Kind::Dir)).collect(),
+            Err(_) => return Vec::new(),
+        };
+        self.listings.insert(key, (Instant::now(), entries.clone()));
+        entries
+    }
+}
+
+impl Completer {
+    /// The IDs in the trash (a listing kept as long as a directory's).
+    fn trash(&mut self, client: &mut Client) -> Vec<Entry> {
+        let key = "\ntrash".to_string();
+        if let Some((_, entries)) = self.listings.get(&key).filter(|(t, _)| t.elapsed() < LISTING_TTL) {
+            return entries.clone();
+        }
+        let entries: Vec<Entry> = match client.trash() {
+            Ok(list) => list.into_iter().map(|l| (l.id, false)).collect(),
             Err(_) => return Vec::new(),
         };
         self.listings.insert(key, (Instant::now(), entries.clone()));
@@ -105,15 +125,16 @@ fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
     &a[..len]
 }
 
-/// The word rewritten to `dir` + `name`, quoted if needed; `done` closes
-/// it with a space. A leading `~/` stays unquoted so that it still expands.
+/// The word rewritten to `dir` + `name`, quoted if needed (and the quote
+/// closed: a folder's name is a valid word too); `done` ends it with a
+/// space. A leading `~/` stays unquoted so that it still expands.
 fn rewrite(word: &Word, dir: &str, name: &str, done: bool) -> String {
     let full = format!("{dir}{name}");
     let (home, rest) = match full.strip_prefix("~/") {
         Some(rest) if word.tilde => ("~/", rest),
         _ => ("", full.as_str()),
     };
-    let body = words::quote(rest, !done);
+    let body = words::quote(rest, false);
     let end = if done { " " } else { "" };
     format!("{home}{body}{end}")
 }
@@ -130,8 +151,14 @@ mod tests {
     fn rewrites_quote_what_needs_it() {
         assert_eq!(rewrite(&word("rep", false), "", "report.txt", true), "report.txt ");
         assert_eq!(rewrite(&word("rep", false), "", "report 2026.txt", true), "\"report 2026.txt\" ");
-        assert_eq!(rewrite(&word("my", false), "docs/", "my docs/", false), "\"docs/my docs/");
-        assert_eq!(rewrite(&word("~/v", true), "~/", "my videos/", false), "~/\"my videos/");
+        assert_eq!(rewrite(&word("my", false), "docs/", "my docs/", false), "\"docs/my docs/\"");
+        assert_eq!(rewrite(&word("~/v", true), "~/", "my videos/", false), "~/\"my videos/\"");
+        // What Tab leaves is one whole word, also for a folder.
+        let line = format!("upload {}", rewrite(&word("My", false), "", "My Project/", false));
+        assert_eq!(words::split(&line).unwrap()[1].text, "My Project/");
+        // And Tab again goes on inside it.
+        let s = words::scan(&line);
+        assert!(s.in_word && s.words[1].text == "My Project/" && s.words[1].start == 7);
         assert_eq!(common_prefix("report-a", "report-b"), "report-");
     }
 

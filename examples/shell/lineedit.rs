@@ -1,7 +1,13 @@
 //! The line editor's logic, without a terminal: bytes from the keyboard
 //! become [`Key`]s ([`Decoder`]), and keys change a line and a cursor
-//! ([`Editor`]), with history. Drawing and raw mode live in `term.rs`;
-//! this module never does I/O, so a table of key sequences tests it.
+//! ([`Editor`]), with history; [`position`] says where text lands on a
+//! terminal of a given width (by display width: a CJK character takes two
+//! columns, a combining mark none, and a wide character that does not fit
+//! at the end of a row starts the next). Drawing and raw mode live in
+//! `term.rs`; this module never does I/O, so tables of key sequences and
+//! layouts test it.
+
+use crate::width::char_width;
 
 /// A key press, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,19 +223,40 @@ impl Editor {
         Outcome::Edited
     }
 
+    /// The start of the character before `at`, with its combining marks
+    /// (a mark takes no column: the cursor never stops before one).
+    fn back_from(&self, at: usize) -> usize {
+        let mut i = at.saturating_sub(1);
+        while i > 0 && char_width(self.line[i]) == 0 {
+            i -= 1;
+        }
+        i
+    }
+
+    /// The end of the character at `at`, with the combining marks after it.
+    fn forward_from(&self, at: usize) -> usize {
+        let mut i = (at + 1).min(self.line.len());
+        while i < self.line.len() && char_width(self.line[i]) == 0 {
+            i += 1;
+        }
+        i
+    }
+
     fn edit(&mut self, key: Key) {
         let (n, c) = (self.line.len(), self.cursor);
         match key {
-            Key::Left => self.cursor = c.saturating_sub(1),
-            Key::Right => self.cursor = (c + 1).min(n),
+            Key::Left => self.cursor = self.back_from(c),
+            Key::Right => self.cursor = self.forward_from(c),
             Key::Home => self.cursor = 0,
             Key::End => self.cursor = n,
             Key::Backspace if c > 0 => {
-                self.line.remove(c - 1);
-                self.cursor -= 1;
+                let start = self.back_from(c);
+                self.line.drain(start..c);
+                self.cursor = start;
             }
             Key::Delete | Key::CtrlD if c < n => {
-                self.line.remove(c);
+                let end = self.forward_from(c);
+                self.line.drain(c..end);
             }
             Key::KillToEnd => self.line.truncate(c),
             Key::KillToStart => {
@@ -284,6 +311,31 @@ impl Editor {
     }
 }
 
+/// Where the cursor is after writing `text` from the first column of row
+/// 0 on a terminal `cols` columns wide: `(row, column)`. A column equal to
+/// `cols` is a full row, whose next character starts the next row.
+pub fn position(text: &str, cols: usize) -> (usize, usize) {
+    let cols = cols.max(2);
+    let (mut row, mut col) = (0, 0);
+    for w in text.chars().map(char_width).filter(|w| *w > 0) {
+        if col + w > cols {
+            row += 1;
+            col = 0;
+        }
+        col += w;
+    }
+    (row, col)
+}
+
+/// Where a cursor after `text` shows: as [`position`], a full row's end
+/// being the start of the next row.
+pub fn cursor_position(text: &str, cols: usize) -> (usize, usize) {
+    match position(text, cols) {
+        (row, col) if col >= cols.max(2) => (row + 1, 0),
+        at => at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,10 +374,37 @@ mod tests {
             (b"ab\x1b[5~c\x1b[1;5Dd", "abdc", 3),
             (b"ab\x1bxc", "abc", 3),
             (b"a\tb", "ab", 2),
+            ("ls 文档文档\x01X".as_bytes(), "Xls 文档文档", 1),
+            ("文档\x1b[DX".as_bytes(), "文X档", 2),
+            ("文档\x7f".as_bytes(), "文", 1),
+            ("e\u{301}x\x1b[D\x1b[D!".as_bytes(), "!e\u{301}x", 1),
+            ("e\u{301}x\x1b[D\x7f".as_bytes(), "x", 0),
+            ("ae\u{301}\x01\x1b[C\x1b[3~".as_bytes(), "a", 1),
         ];
         for (keys, line, cursor) in table {
             let (got, at, _) = run(&[], keys);
             assert_eq!((got.as_str(), at), (*line, *cursor), "keys {:?}", String::from_utf8_lossy(keys));
+        }
+    }
+
+    #[test]
+    fn layout_by_display_width() {
+        type Case = (&'static str, usize, (usize, usize), (usize, usize));
+        let table: &[Case] = &[
+            ("abc", 80, (0, 3), (0, 3)),
+            ("ls 文档文档", 80, (0, 11), (0, 11)),
+            ("abcd", 4, (0, 4), (1, 0)),
+            ("abcde", 4, (1, 1), (1, 1)),
+            // A wide character that does not fit starts the next row.
+            ("abc文", 4, (1, 2), (1, 2)),
+            ("ab文", 4, (0, 4), (1, 0)),
+            ("文档文档文档", 5, (2, 4), (2, 4)),
+            ("e\u{301}", 80, (0, 1), (0, 1)),
+            ("alice@127.0.0.1:9021:/文档> ", 20, (1, 8), (1, 8)),
+        ];
+        for (text, cols, end, cursor) in table {
+            assert_eq!(position(text, *cols), *end, "{text:?} at {cols}");
+            assert_eq!(cursor_position(text, *cols), *cursor, "{text:?} at {cols}");
         }
     }
 

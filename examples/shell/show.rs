@@ -1,86 +1,10 @@
-//! How the shell shows things: sizes, times, transfer summaries and the
-//! progress bar (on stderr, only when it is a terminal).
+//! How the shell shows things: sizes, times and transfer summaries.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use netdisk::client::{ClientError, Progress, Transferred};
+use netdisk::client::{Report, Transferred};
 use netdisk::clock::utc_secs;
-use netdisk::proto::body::{FindLine, TrashLine};
-
-/// A progress bar on stderr, redrawn in place at most ten times a second.
-pub struct Bar {
-    on: bool,
-    announced: bool,
-    last: Option<Instant>,
-    /// The latest progress: where an interrupted transfer stopped.
-    seen: Option<Progress>,
-}
-
-impl Bar {
-    pub fn new(on: bool) -> Bar {
-        Bar { on, announced: false, last: None, seen: None }
-    }
-
-    /// Says what starts (on a terminal only).
-    pub fn start(&self, verb: &str, what: &str) {
-        if self.on {
-            eprintln!("{verb} {what}");
-        }
-    }
-
-    pub fn show(&mut self, p: &Progress) -> bool {
-        if !self.announced && p.resumed_at > 0 {
-            eprintln!("resuming at {} bytes ({}%)", p.resumed_at, percent(p.resumed_at, p.total));
-        }
-        self.announced = true;
-        self.seen = Some(*p);
-        let due = self.last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-        if self.on && (due || p.done == p.total) {
-            self.last = Some(Instant::now());
-            eprint!("\r{}", line(p));
-        }
-        true
-    }
-
-    /// Ends the bar's line; an interruption says where it stopped.
-    pub fn finish(&mut self, result: Result<Transferred, ClientError>) -> Result<Transferred, String> {
-        if let Some(t) = result.as_ref().ok().filter(|t| !self.announced && t.resumed_at > 0 && !t.instant) {
-            eprintln!("resuming at {} bytes ({}%)", t.resumed_at, percent(t.resumed_at, t.size));
-        }
-        if self.on && self.last.is_some() {
-            eprintln!();
-        }
-        match (result, self.seen) {
-            (Err(ClientError::Interrupted(n)), Some(p)) => Err(format!(
-                "interrupted at {} of {} ({}%); repeat the command to resume",
-                human(n),
-                human(p.total),
-                percent(n, p.total)
-            )),
-            (r, _) => r.map_err(|e| e.to_string()),
-        }
-    }
-}
-
-fn line(p: &Progress) -> String {
-    let pct = percent(p.done, p.total);
-    let filled = (pct as usize) / 5;
-    let rate = rate(p.done - p.resumed_at, p.elapsed);
-    let left = p.total - p.done;
-    let eta = if rate > 0.0 { format_secs(left as f64 / rate) } else { "--:--".into() };
-    format!(
-        "{pct:>3}% [{}{}] {} / {}  {}/s  ETA {eta}   ",
-        "#".repeat(filled),
-        ".".repeat(20 - filled),
-        human(p.done),
-        human(p.total),
-        human(rate as u64)
-    )
-}
-
-fn percent(done: u64, total: u64) -> u64 {
-    (u128::from(done) * 100).checked_div(u128::from(total)).map_or(100, |p| p as u64)
-}
+use netdisk::proto::body::{FindLine, Kind, ListLine, TrashLine};
 
 fn rate(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / elapsed.as_secs_f64().max(1e-6)
@@ -102,9 +26,26 @@ pub fn summary(t: &Transferred, moved: &str) -> String {
     }
 }
 
-fn format_secs(secs: f64) -> String {
-    let s = secs.round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
+/// A size for people (`human`), else exact: `1.5 KiB` or `1536 bytes`.
+pub fn size(bytes: u64, human: bool) -> String {
+    if human { self::human(bytes) } else { format!("{bytes} bytes") }
+}
+
+/// A batch's summary line, with sizes for people when `human`; exact, it
+/// is the library's [`Report::summary`].
+pub fn batch_summary(r: &Report, human: bool) -> String {
+    if !human || r.dry_run {
+        return r.summary().replace(&format!(", {} bytes", r.bytes), &format!(", {}", size(r.bytes, human)));
+    }
+    let skipped = if r.skipped > 0 { format!(", {} skipped", r.skipped) } else { String::new() };
+    let secs = r.started.elapsed().as_secs_f64();
+    format!(
+        "{} transferred, {} up to date, {} deleted{skipped}, {} in {secs:.2} s",
+        r.transferred,
+        r.up_to_date,
+        r.deleted,
+        self::human(r.bytes)
+    )
 }
 
 /// Sizes as people read them: 1023 B, 1.5 KiB, 20.0 MiB.
@@ -119,6 +60,37 @@ pub fn human(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// A time for people: the local clock to the minute, as `ls -l` shows
+/// it (`2026-11-24 13:00`); else exact, in UTC (see [`utc`]).
+pub fn time(secs: u64, human: bool) -> String {
+    match crate::term::local_time(secs).filter(|_| human) {
+        Some(t) => format!("{}-{:02}-{:02} {:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute),
+        None => utc(secs),
+    }
+}
+
+/// A time to the second, with its offset from UTC: `2026-11-24 13:00:00
+/// +0100` for people, else [`utc`].
+pub fn full_time(secs: u64, human: bool) -> String {
+    match crate::term::local_time(secs).filter(|_| human) {
+        Some(t) => {
+            let (sign, off) = if t.offset < 0 { ('-', -t.offset) } else { ('+', t.offset) };
+            format!(
+                "{}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+                t.year,
+                t.month,
+                t.day,
+                t.hour,
+                t.minute,
+                t.second,
+                off / 3600,
+                off / 60 % 60
+            )
+        }
+        None => utc(secs),
+    }
+}
+
 /// Seconds since 1970 as `2026-11-24 12:00:00 UTC`.
 pub fn utc(secs: u64) -> String {
     let text = utc_secs(secs);
@@ -128,23 +100,47 @@ pub fn utc(secs: u64) -> String {
     }
 }
 
-/// `find`: type, size, time, MD5 and path of each entry.
-pub fn found(lines: &[FindLine]) {
-    let width = lines.iter().map(|l| l.size.to_string().len()).max().unwrap_or(0);
-    for l in lines {
+/// A size column: human or exact, right-aligned to the widest.
+fn sizes(values: impl Iterator<Item = u64>, human: bool) -> (Vec<String>, usize) {
+    let texts: Vec<String> = values.map(|v| if human { self::human(v) } else { v.to_string() }).collect();
+    let widest = texts.iter().map(|t| crate::width::width(t)).max().unwrap_or(0);
+    (texts, widest)
+}
+
+/// `find` and `peek`: type, size, time, MD5 and path of each entry.
+pub fn found(lines: &[FindLine], human: bool) {
+    let (sizes, widest) = sizes(lines.iter().map(|l| l.size), human);
+    for (l, size) in lines.iter().zip(&sizes) {
         let md5 = l.md5.map_or("-".into(), |d| d.to_string());
-        println!("{}  {:>width$}  {}  {md5}  {}", l.kind, l.size, utc(l.mtime), l.path);
+        let size = crate::width::pad_left(size, widest);
+        println!("{}  {size}  {}  {md5}  {}", l.kind, time(l.mtime, human), l.path);
     }
 }
 
 /// `trash`: ID, type, size, time of removal and former path of each entry.
-pub fn trash(lines: &[TrashLine]) {
+pub fn trash(lines: &[TrashLine], human: bool) {
     if lines.is_empty() {
         println!("the trash is empty");
     }
-    let width = lines.iter().map(|l| human(l.size).len()).max().unwrap_or(0);
-    for l in lines {
-        println!("{}  {}  {:>width$}  {}  {}", l.id, l.kind, human(l.size), utc(l.deleted), l.path);
+    let (sizes, widest) = sizes(lines.iter().map(|l| l.size), human);
+    for (l, size) in lines.iter().zip(&sizes) {
+        let size = crate::width::pad_left(size, widest);
+        println!("{}  {}  {size}  {}  {}", l.id, l.kind, time(l.deleted, human), l.path);
+    }
+}
+
+/// `ls`: type, size (`-` for a folder), time and name of each entry.
+pub fn listing(entries: &[ListLine], human: bool) {
+    let (mut sizes, widest) = sizes(entries.iter().map(|e| e.size), human);
+    for (e, size) in entries.iter().zip(sizes.iter_mut()) {
+        if e.kind == Kind::Dir {
+            *size = "-".into();
+        }
+    }
+    for (e, size) in entries.iter().zip(&sizes) {
+        let suffix = if e.kind == Kind::Dir { "/" } else { "" };
+        let size = crate::width::pad_left(size, widest);
+        println!("{}  {size}  {}  {}{suffix}", e.kind, time(e.mtime, human), e.name);
     }
 }
 

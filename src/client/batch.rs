@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use super::report::{Event, OnEvent, Report};
-use super::transfer::{CLAIM_FROM, parse_body, sidecar};
+use super::transfer::{CLAIM_FROM, parse_body, set_local_time, sidecar};
 use super::{Client, ClientError};
 use crate::digest::Digest;
 use crate::proto::body::DownloadHead;
@@ -35,6 +35,9 @@ pub(crate) struct Item {
     pub remote: String,
     pub size: u64,
     pub md5: Option<Digest>,
+    /// The remote MTIME (whole seconds, from a listing), given to the
+    /// local file a download makes.
+    pub mtime: Option<u64>,
 }
 
 impl Item {
@@ -106,13 +109,20 @@ impl Client {
     fn send_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
         let path = item.shown_up();
         let progress = |p: &super::Progress| Event::Progress { path, done: p.done, total: p.total };
-        match self.upload(&item.local, &item.remote, &mut |p| report.tell(on, &progress(p))) {
+        let mut moved = 0;
+        let sent = self.upload(&item.local, &item.remote, &mut |p| {
+            moved = p.done - p.resumed_at;
+            report.tell(on, &progress(p))
+        });
+        match sent {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;
                 let action = if t.instant { "instant" } else { "uploaded" };
                 report.tell(on, &Event::Done { action, path: item.shown_up(), bytes: t.size });
             }
+            // Stopped by the caller: not a failure; the bytes sent count.
+            Err(ClientError::Interrupted(_)) if report.stopped => report.bytes += moved,
             Err(e) => {
                 report.fail(item.shown_up(), &e.to_string(), on);
             }
@@ -129,6 +139,7 @@ impl Client {
         let mut wire = Vec::new();
         let mut sent = Vec::new();
         for item in items {
+            let time = fs::metadata(&item.local).and_then(|m| m.modified());
             match fs::read(&item.local) {
                 Ok(data) => {
                     let (size, md5) = (data.len() as u64, Digest::of(&data));
@@ -142,7 +153,14 @@ impl Client {
                     };
                     wire.extend_from_slice(format!("{line}\r\n").as_bytes());
                     wire.extend_from_slice(&data);
-                    sent.push((item, size));
+                    // The remote file takes the local one's time, in the same
+                    // round: its reply is read after the upload's.
+                    let touch =
+                        time.ok().and_then(|time| (Command::Touch { path: item.remote.clone(), time }).to_line().ok());
+                    if let Some(touch) = &touch {
+                        wire.extend_from_slice(format!("{touch}\r\n").as_bytes());
+                    }
+                    sent.push((item, size, touch.is_some()));
                 }
                 Err(e) => _ = report.fail(&item.local.display().to_string(), &format!("cannot read: {e}"), on),
             }
@@ -155,13 +173,13 @@ impl Client {
         if answered < sent.len() {
             self.drop_conn();
         }
-        sent.into_iter().skip(answered).map(|(item, _)| item).collect()
+        sent.into_iter().skip(answered).map(|(item, ..)| item).collect()
     }
 
     /// Reads the replies of a pipelined round; returns how many items got
     /// their outcome.
-    fn upload_replies(&mut self, sent: &[(Item, u64)], report: &mut Report, on: OnEvent) -> usize {
-        for (n, (item, size)) in sent.iter().enumerate() {
+    fn upload_replies(&mut self, sent: &[(Item, u64, bool)], report: &mut Report, on: OnEvent) -> usize {
+        for (n, (item, size, touched)) in sent.iter().enumerate() {
             let Ok(head) = self.read_reply() else { return n };
             if head.code != Code::Payload {
                 // The server closes the connection after this.
@@ -170,12 +188,18 @@ impl Client {
                 return n + 1;
             }
             let Ok(end) = self.read_reply() else { return n };
+            // The time is best effort (a server before 2.1 answers `500`),
+            // but its reply keeps the replies in step.
+            let in_step = !touched || self.read_reply().is_ok();
             if end.code == Code::TransferDone {
                 report.transferred += 1;
                 report.bytes += size;
                 report.tell(on, &Event::Done { action: "uploaded", path: item.shown_up(), bytes: *size });
             } else {
                 report.fail(item.shown_up(), &ClientError::Refused(end).to_string(), on);
+            }
+            if !in_step {
+                return n + 1;
             }
         }
         sent.len()
@@ -189,12 +213,19 @@ impl Client {
     fn fetch_one(&mut self, item: &Item, report: &mut Report, on: OnEvent) {
         let shown = item.local.display().to_string();
         let progress = |p: &super::Progress| Event::Progress { path: &shown, done: p.done, total: p.total };
-        match self.download(&item.remote, &item.local, &mut |p| report.tell(on, &progress(p))) {
+        let mut moved = 0;
+        let got = self.download(&item.remote, &item.local, &mut |p| {
+            moved = p.done - p.resumed_at;
+            report.tell(on, &progress(p))
+        });
+        match got {
             Ok(t) => {
                 report.transferred += 1;
                 report.bytes += t.moved;
                 report.tell(on, &Event::Done { action: "downloaded", path: &shown, bytes: t.size });
             }
+            // Stopped by the caller: not a failure; the bytes received count.
+            Err(ClientError::Interrupted(_)) if report.stopped => report.bytes += moved,
             Err(e) => _ = report.fail(&shown, &e.to_string(), on),
         }
     }
@@ -270,6 +301,9 @@ impl Client {
         let part = sidecar(&item.local, "part");
         let local_err = |e| ClientError::Local(item.local.clone(), e);
         fs::write(&part, &data).map_err(local_err)?;
+        if let Some(secs) = item.mtime {
+            set_local_time(&part, secs).map_err(local_err)?;
+        }
         fs::rename(&part, &item.local).map_err(local_err)?;
         Ok(head.size)
     }

@@ -72,7 +72,8 @@ impl Client {
         self.make_dirs(&dirs, opts.dry_run, &mut report, on)?;
         let mut items = Vec::new();
         for (rel, entry) in source.iter().filter(|(_, e)| e.kind == Kind::File) {
-            let item = Item { local: local.join(rel), remote: join(remote, rel), size: entry.size, md5: None };
+            let item =
+                Item { local: local.join(rel), remote: join(remote, rel), size: entry.size, md5: None, mtime: None };
             if let Some(item) = self.unless_same_remote(item, target.get(rel), &mut report, on) {
                 items.push(item);
             }
@@ -169,7 +170,13 @@ impl Client {
         }
         let mut items = Vec::new();
         for (rel, entry) in source.iter().filter(|(_, e)| e.kind == Kind::File) {
-            let item = Item { local: local.join(rel), remote: join(remote, rel), size: entry.size, md5: entry.md5 };
+            let item = Item {
+                local: local.join(rel),
+                remote: join(remote, rel),
+                size: entry.size,
+                md5: entry.md5,
+                mtime: entry.mtime,
+            };
             if self.same_local(&item, target.get(rel)) {
                 report.up_to_date += 1;
             } else {
@@ -229,7 +236,7 @@ mod tests {
 
     #[test]
     fn deletes_topmost_missing_or_retyped_paths() {
-        let e = |kind| Entry { kind, size: 0, md5: None };
+        let e = |kind| Entry { kind, size: 0, md5: None, mtime: None };
         let source: Tree = [("a".into(), e(Kind::Dir)), ("b".into(), e(Kind::File))].into();
         let target: Tree = [
             ("a".into(), e(Kind::Dir)),

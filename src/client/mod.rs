@@ -50,7 +50,7 @@ use crate::proto::{Code, Command, EncodeError, Password, Purge, Reply};
 pub use cache::DigestCache;
 use conn::Conn;
 pub use mirror::Options;
-pub use report::{Event, OnEvent, Printer, Report};
+pub use report::{Event, OnEvent, Report};
 pub use share::is_code as is_share_code;
 use transfer::parse_body;
 pub use transfer::{CLAIM_FROM, download_target};

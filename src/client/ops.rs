@@ -211,7 +211,7 @@ impl Client {
             self.upload_tree(local, &target, Options::default(), on)
         } else {
             let mut report = Report::new();
-            let item = Item { local: local.to_path_buf(), remote: target, size: 0, md5: None };
+            let item = Item { local: local.to_path_buf(), remote: target, size: 0, md5: None, mtime: None };
             self.send_checked(vec![item], &mut report, on)?;
             Ok(report)
         };
@@ -235,7 +235,7 @@ impl Client {
                     continue;
                 }
             }
-            let there = st.map(|s| super::tree::Entry { kind: s.kind, size: s.size, md5: s.md5 });
+            let there = st.map(|s| super::tree::Entry { kind: s.kind, size: s.size, md5: s.md5, mtime: Some(s.mtime) });
             if let Some(item) = self.unless_same_remote(item, there.as_ref(), report, on) {
                 go.push(item);
             }
@@ -261,7 +261,8 @@ impl Client {
             self.download_tree(remote, &target, Options::default(), on)
         } else {
             let mut report = Report::new();
-            let item = Item { local: target, remote: remote.to_string(), size: st.size, md5: st.md5 };
+            let item =
+                Item { local: target, remote: remote.to_string(), size: st.size, md5: st.md5, mtime: Some(st.mtime) };
             let bytes = item.size;
             report.tell(on, &Event::Planned { files: 1, bytes });
             self.fetch_files(vec![item], &mut report, on);
@@ -292,7 +293,9 @@ impl Client {
                 } else {
                     let name = path.file_name().map(super::tree::carry);
                     match name {
-                        Some(Ok(name)) => files.push(Item { local: path, remote: name, size: 0, md5: None }),
+                        Some(Ok(name)) => {
+                            files.push(Item { local: path, remote: name, size: 0, md5: None, mtime: None })
+                        }
                         Some(Err(why)) => _ = total.fail(&path.display().to_string(), &why, on),
                         None => {}
                     }
@@ -333,7 +336,13 @@ impl Client {
                     let sub = self.download_tree(&remote, Path::new(&hit.name), Options::default(), on);
                     merge(&mut total, sub, pattern, on);
                 } else {
-                    files.push(Item { local: PathBuf::from(&hit.name), remote, size: hit.size, md5: None });
+                    files.push(Item {
+                        local: PathBuf::from(&hit.name),
+                        remote,
+                        size: hit.size,
+                        md5: None,
+                        mtime: Some(hit.mtime),
+                    });
                 }
             }
         }

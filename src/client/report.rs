@@ -1,10 +1,9 @@
-//! What a batch tells its caller: one [`Event`] per file or action, a
-//! [`Report`] at the end (with the summary line of `mirror`), and a
-//! [`Printer`] that shows events as lines (not a terminal) or as one
-//! overall progress bar (a terminal).
+//! What a batch tells its caller: one [`Event`] per file or action, and a
+//! [`Report`] at the end (with the summary line of `mirror`). Showing
+//! them (lines, a progress bar) is the caller's business: the example
+//! client does it in `examples/shell/progress.rs`.
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One step of a batch.
 #[derive(Clone, Debug)]
@@ -34,6 +33,7 @@ pub struct Report {
     pub deleted: usize,
     /// Paths left out on purpose (not failures).
     pub skipped: usize,
+    /// Bytes moved, those of a file stopped midway included.
     pub bytes: u64,
     /// Each failure: the path and why.
     pub failures: Vec<(String, String)>,
@@ -95,112 +95,5 @@ impl Report {
             self.stopped = true;
         }
         !self.stopped
-    }
-}
-
-/// Shows events: one line per file on stdout (failures on stderr), or,
-/// with `bar`, an overall bar on stderr: files, bytes, rate, ETA and the
-/// current file's name.
-pub struct Printer {
-    bar: bool,
-    out: Box<dyn Write>,
-    err: Box<dyn Write>,
-    files: (usize, usize),
-    bytes: (u64, u64),
-    started: Instant,
-    drawn: Option<Instant>,
-}
-
-impl Printer {
-    /// A printer on stdout and stderr.
-    pub fn new(bar: bool) -> Printer {
-        Printer::with_output(bar, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
-    }
-
-    /// A printer writing lines to `out`, and failures and the bar to `err`.
-    pub fn with_output(bar: bool, out: Box<dyn Write>, err: Box<dyn Write>) -> Printer {
-        Printer { bar, out, err, files: (0, 0), bytes: (0, 0), started: Instant::now(), drawn: None }
-    }
-
-    /// Shows one event; always lets the batch go on.
-    pub fn show(&mut self, event: &Event) -> bool {
-        match *event {
-            Event::Planned { files, bytes } => {
-                self.files.1 += files;
-                self.bytes.1 += bytes;
-            }
-            Event::Failed { path, why } => {
-                self.clear();
-                let _ = writeln!(self.err, "failed: {path}: {why}");
-            }
-            Event::Skipped { path, why } => {
-                self.clear();
-                let _ = writeln!(self.out, "skipped: {path}: {why}");
-            }
-            Event::Done { action, path, bytes } => self.done(action, path, bytes),
-            Event::Progress { path, done, .. } => self.redraw(path, done),
-        }
-        true
-    }
-
-    fn done(&mut self, action: &str, path: &str, bytes: u64) {
-        if matches!(action, "uploaded" | "downloaded" | "instant") {
-            self.files.0 += 1;
-            self.bytes.0 += bytes;
-        }
-        let text = if action == "instant" {
-            format!("{path}: instant: the server already has this content")
-        } else {
-            format!("{action} {path}")
-        };
-        if !self.bar {
-            let _ = writeln!(self.out, "{text}");
-            return;
-        }
-        if !matches!(action, "uploaded" | "downloaded" | "instant") {
-            self.clear();
-            let _ = writeln!(self.out, "{text}");
-        }
-        self.redraw(path, 0);
-    }
-
-    /// Draws the bar at most ten times a second, and only while files are
-    /// planned (never for `mkdir`, `rm` or a dry run).
-    fn redraw(&mut self, current: &str, partial: u64) {
-        let due = self.drawn.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-        if self.bar && self.files.1 > 0 && due {
-            self.draw(current, partial);
-        }
-    }
-
-    /// Draws the bar; `partial`: bytes of the current file in place.
-    fn draw(&mut self, current: &str, partial: u64) {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let done = self.bytes.0 + partial;
-        let rate = done as f64 / secs;
-        let left = self.bytes.1.saturating_sub(done) as f64;
-        let eta = if rate > 0.0 { format!("{:.0} s", left / rate) } else { "--".into() };
-        let pct = (done * 100).checked_div(self.bytes.1).unwrap_or(100).min(100) as usize;
-        let bar = format!("{}{}", "#".repeat(pct / 5), ".".repeat(20 - pct / 5));
-        let name: String = current.chars().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-        let _ = write!(
-            self.err,
-            "\r[{bar}] {}/{} files, {}/{} bytes, {:.0} B/s, ETA {eta}  {name}\x1b[K",
-            self.files.0, self.files.1, done, self.bytes.1, rate
-        );
-        let _ = self.err.flush();
-        self.drawn = Some(Instant::now());
-    }
-
-    fn clear(&mut self) {
-        if self.bar && self.drawn.take().is_some() {
-            let _ = write!(self.err, "\r\x1b[K");
-        }
-    }
-
-    /// Erases the bar (the summary that follows has the true totals).
-    pub fn finish(&mut self) {
-        self.clear();
-        let _ = self.err.flush();
     }
 }

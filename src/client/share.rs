@@ -31,9 +31,17 @@ impl Client {
     /// # Ok::<(), netdisk::client::ClientError>(())
     /// ```
     pub fn share(&mut self, path: &str, days: Option<u32>) -> Result<String> {
+        self.share_link(path, days).map(|(code, _)| code)
+    }
+
+    /// [`Client::share`], with the share's link when the server has an
+    /// HTTP face (protocol 2.1: `200 CODE URL`).
+    pub fn share_link(&mut self, path: &str, days: Option<u32>) -> Result<(String, Option<String>)> {
         let reply = self.expect(&Command::Share { path: path.into(), days })?;
-        let code = reply.words().first().map(|w| w.to_string()).unwrap_or_default();
-        if is_code(&code) { Ok(code) } else { Err(ClientError::Protocol(reply.text)) }
+        let words = reply.words();
+        let code = words.first().map(|w| w.to_string()).unwrap_or_default();
+        let url = words.get(1).map(|w| w.to_string());
+        if is_code(&code) { Ok((code, url)) } else { Err(ClientError::Protocol(reply.text)) }
     }
 
     /// `shares`: the caller's own live shares, oldest first.

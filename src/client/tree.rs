@@ -29,6 +29,8 @@ pub struct Entry {
     pub size: u64,
     /// Known for remote files; local digests come from the cache.
     pub md5: Option<Digest>,
+    /// Remote MTIME, whole seconds, where a listing gave it.
+    pub mtime: Option<u64>,
 }
 
 /// A tree: relative path to entry, parents before their children.
@@ -101,12 +103,12 @@ pub(crate) fn walk_local(root: &Path) -> io::Result<LocalTree> {
             let link = item.file_type().is_ok_and(|t| t.is_symlink());
             match fs::metadata(item.path()) {
                 Ok(m) if m.is_dir() && !link => {
-                    tree.entries.insert(child.clone(), Entry { kind: Kind::Dir, size: 0, md5: None });
+                    tree.entries.insert(child.clone(), Entry { kind: Kind::Dir, size: 0, md5: None, mtime: None });
                     stack.push(child);
                 }
                 Ok(m) if m.is_dir() => tree.skipped.push((child, "symbolic link to a directory".into())),
                 Ok(m) if m.is_file() => {
-                    tree.entries.insert(child, Entry { kind: Kind::File, size: m.len(), md5: None });
+                    tree.entries.insert(child, Entry { kind: Kind::File, size: m.len(), md5: None, mtime: None });
                 }
                 Ok(_) => tree.bad.push((child, "not a regular file or directory".into())),
                 Err(e) => tree.bad.push((child, format!("cannot read: {e}"))),
@@ -136,7 +138,8 @@ impl Client {
         match find.code {
             Code::Listing => {
                 let lines: Vec<FindLine> = super::lines_of(find)?;
-                let entry = |l: FindLine| (l.path, Entry { kind: l.kind, size: l.size, md5: l.md5 });
+                let entry =
+                    |l: FindLine| (l.path, Entry { kind: l.kind, size: l.size, md5: l.md5, mtime: Some(l.mtime) });
                 Ok(RemoteRoot::Dir(lines.into_iter().map(entry).collect()))
             }
             Code::Syntax => self.walk_remote(root).map(RemoteRoot::Dir),
@@ -159,7 +162,10 @@ impl Client {
                         if line.kind == Kind::Dir {
                             next.push(path.clone());
                         }
-                        tree.insert(path, Entry { kind: line.kind, size: line.size, md5: None });
+                        tree.insert(
+                            path,
+                            Entry { kind: line.kind, size: line.size, md5: None, mtime: Some(line.mtime) },
+                        );
                     }
                 }
             }

@@ -20,5 +20,5 @@ pub use code::Code;
 pub use reply::{Reply, parse_status};
 pub use request::{
     COMMANDS, Command, EncodeError, MAX_LINE, MAX_SHARE_DAYS, ParseError, Password, Purge, Spec, check_field,
-    help_lines, number, parse_line, quote, split_words,
+    help_lines, number, parse_line, quote, spec_of, split_words,
 };

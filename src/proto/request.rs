@@ -7,6 +7,9 @@
 //! raw request text.
 
 use std::fmt;
+use std::time::SystemTime;
+
+use crate::clock;
 
 use crate::digest::Digest;
 use crate::proto::{Code, Reply};
@@ -16,39 +19,111 @@ pub const MAX_LINE: usize = 4096;
 
 pub use crate::secret::Password;
 
-/// A parsed request. Each variant is the command of the same name in
-/// [`COMMANDS`], whose usage names its fields.
-#[allow(missing_docs)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Register { user: String, pass: Password },
-    Login { user: String, pass: Password },
-    Pwd,
-    Ls { path: Option<String> },
-    Makedir { path: String },
-    Cd { path: String },
-    Upload { path: String, size: u64, md5: Option<Digest>, from: Option<u64> },
-    Download { path: String, offset: u64 },
-    Stat { path: String },
-    Rm { path: String },
-    Rmdir { path: String },
-    Mv { from: String, to: String },
-    Quota,
-    Help,
-    Quit,
-    Trash,
-    Restore { id: String, path: Option<String> },
-    Purge { target: Purge },
-    Makedirs { path: String },
-    Cp { from: String, to: String },
-    Find { path: Option<String> },
-    Passwd { old: Password, new: Password },
-    Claim { path: String, size: u64, md5: Digest },
-    Share { path: String, days: Option<u32> },
-    Shares,
-    Unshare { code: String },
-    Peek { code: String },
-    Save { code: String, path: Option<String> },
+/// Defines every command once: from one entry per command it makes the
+/// [`Command`] variant, its [`Spec`] in [`COMMANDS`] (name, aliases,
+/// usage, help, parse) and its printed line ([`Command::verb`],
+/// [`Command::to_line`], `Display`). Each field names its usage word and
+/// the [`ArgKind`] that reads and writes it, in the order of the line.
+macro_rules! commands {
+    ($(
+        $variant:ident $name:literal $([$($alias:literal),*])? $help:literal
+        $({ $($field:ident : $ty:ty = $usage:literal as $kind:ident),* $(,)? })?;
+    )*) => {
+        /// A parsed request. Each variant is the command of the same name
+        /// in [`COMMANDS`], whose usage names its fields.
+        #[allow(missing_docs)]
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Command {
+            $($variant $({ $($field: $ty),* })?,)*
+        }
+
+        /// Every command, in the order `help` lists them.
+        pub const COMMANDS: &[Spec] = &[$(
+            Spec {
+                name: $name,
+                aliases: &[$($($alias),*)?],
+                args: concat!($($($usage, " ",)*)?),
+                help: $help,
+                build: |words| {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut words = words.iter().map(String::as_str);
+                    Ok(Command::$variant { $($($field: <$kind as ArgKind<$ty>>::parse(words.next(), bare($usage))?),*)? })
+                },
+            },
+        )*];
+
+        impl Command {
+            /// The command word.
+            pub fn verb(&self) -> &'static str {
+                match self {
+                    $(Command::$variant { .. } => $name,)*
+                }
+            }
+
+            /// Each argument as it is sent, with the usage word naming it;
+            /// an absent optional argument is left out.
+            fn words(&self) -> Vec<(&'static str, String)> {
+                #[allow(unused_mut)]
+                let mut out = Vec::new();
+                match self {
+                    $(Command::$variant { $($($field),*)? } => {
+                        $($(out.extend(<$kind as ArgKind<$ty>>::word($field).map(|w| (bare($usage), w)));)*)?
+                    })*
+                }
+                out
+            }
+        }
+    };
+}
+
+commands! {
+    Register "register" "create an account" { user: String = "USER" as Text, pass: Password = "PASS" as Secret };
+    Login "login" "log in (again, to switch user)" { user: String = "USER" as Text, pass: Password = "PASS" as Secret };
+    Pwd "pwd" "print the working directory";
+    Ls "ls" "list a directory (or one file)" { path: Option<String> = "[PATH]" as Text };
+    Makedir "makedir" ["mkdir"] "make a directory (alias mkdir)" { path: String = "PATH" as Text };
+    Cd "cd" "change the working directory" { path: String = "PATH" as Text };
+    Upload "upload" "store a file; MD5 - sends it after the payload" {
+        path: String = "PATH" as Text,
+        size: u64 = "SIZE" as Number,
+        md5: Option<Digest> = "MD5|-" as Md5OrDash,
+        from: Option<u64> = "[FROM]" as Number,
+    };
+    Download "download" "fetch a file, from OFFSET" { path: String = "PATH" as Text, offset: u64 = "[OFFSET]" as Number };
+    Stat "stat" "type, size, mtime and MD5 of a file" { path: String = "PATH" as Text };
+    Touch "touch" "set a file's mtime (UTC, fraction allowed)" {
+        path: String = "PATH" as Text,
+        time: SystemTime = "TIME" as Time,
+    };
+    Rm "rm" "move a file or a directory tree to the trash" { path: String = "PATH" as Text };
+    Rmdir "rmdir" "remove an empty directory" { path: String = "PATH" as Text };
+    Mv "mv" "move or rename; replaces a file at TO" { from: String = "FROM" as Text, to: String = "TO" as Text };
+    Makedirs "makedirs" "make a directory and its missing parents" { path: String = "PATH" as Text };
+    Cp "cp" "copy a file or a directory tree (instant)" { from: String = "FROM" as Text, to: String = "TO" as Text };
+    Find "find" "every file and directory below PATH, with MD5s" { path: Option<String> = "[PATH]" as Text };
+    Trash "trash" "list the trash, newest first";
+    Restore "restore" "put a trash entry back, or at PATH" {
+        id: String = "ID" as Text,
+        path: Option<String> = "[PATH]" as Text,
+    };
+    Purge "purge" "delete a trash entry (or all) for good" { target: Purge = "ID|all" as Target };
+    Claim "claim" "store a file the server already holds, with proof" {
+        path: String = "PATH" as Text,
+        size: u64 = "SIZE" as Number,
+        md5: Digest = "MD5" as Md5,
+    };
+    Share "share" "make a code that lets others copy PATH" {
+        path: String = "PATH" as Text,
+        days: Option<u32> = "[DAYS]" as Days,
+    };
+    Shares "shares" "list your shares";
+    Unshare "unshare" "revoke a share" { code: String = "CODE" as ShareCode };
+    Peek "peek" "list what a share holds" { code: String = "CODE" as ShareCode };
+    Save "save" "copy a share into your tree" { code: String = "CODE" as ShareCode, path: Option<String> = "[PATH]" as Text };
+    Passwd "passwd" "change your password" { old: Password = "OLD" as Secret, new: Password = "NEW" as Secret };
+    Quota "quota" "bytes and entries used, and their limits";
+    Help "help" "this list";
+    Quit "quit" "end the session";
 }
 
 /// What `purge` removes.
@@ -160,6 +235,8 @@ type Build = fn(&[String]) -> Result<Command, ParseError>;
 pub struct Spec {
     /// The command word.
     pub name: &'static str,
+    /// Other words for the same command.
+    pub aliases: &'static [&'static str],
     /// Its arguments as the usage writes them: `[X]` is optional.
     pub args: &'static str,
     /// What it does, in one line.
@@ -183,76 +260,27 @@ impl Spec {
 
     /// The line of `help` for this command.
     pub fn help_line(&self) -> String {
-        format!("{:<40} {}", format!("{} {}", self.name, self.args), self.help)
+        format!("{:<40} {}", format!("{} {}", self.name, self.args.trim_end()), self.help)
+    }
+
+    /// Whether the argument at `index` is a secret (a password or a share
+    /// code), which a client never echoes or keeps in its history.
+    pub fn secret(&self, index: usize) -> bool {
+        self.args.split_whitespace().nth(index).is_some_and(|w| SECRETS.contains(&bare(w)))
     }
 }
 
-const fn spec(name: &'static str, args: &'static str, help: &'static str, build: Build) -> Spec {
-    Spec { name, args, help, build }
+/// The usage words whose values are secrets.
+const SECRETS: &[&str] = &["PASS", "OLD", "NEW", "CODE"];
+
+/// A usage word without the brackets of an optional argument.
+fn bare(usage: &'static str) -> &'static str {
+    usage.trim_start_matches('[').trim_end_matches(']')
 }
 
-/// Every command, in the order `help` lists them.
-pub const COMMANDS: &[Spec] = &[
-    spec("register", "USER PASS", "create an account", |a| {
-        Ok(Command::Register { user: a[0].clone(), pass: Password(a[1].clone()) })
-    }),
-    spec("login", "USER PASS", "log in (again, to switch user)", |a| {
-        Ok(Command::Login { user: a[0].clone(), pass: Password(a[1].clone()) })
-    }),
-    spec("pwd", "", "print the working directory", |_| Ok(Command::Pwd)),
-    spec("ls", "[PATH]", "list a directory (or one file)", |a| Ok(Command::Ls { path: a.first().cloned() })),
-    spec("makedir", "PATH", "make a directory (alias mkdir)", |a| Ok(Command::Makedir { path: a[0].clone() })),
-    spec("mkdir", "PATH", "make a directory", |a| Ok(Command::Makedir { path: a[0].clone() })),
-    spec("cd", "PATH", "change the working directory", |a| Ok(Command::Cd { path: a[0].clone() })),
-    spec("upload", "PATH SIZE MD5|- [FROM]", "store a file; MD5 - sends it after the payload", parse_upload),
-    spec("download", "PATH [OFFSET]", "fetch a file, from OFFSET", |a| {
-        let offset = a.get(1).map_or(Ok(0), |o| number(o, "OFFSET"))?;
-        Ok(Command::Download { path: a[0].clone(), offset })
-    }),
-    spec("stat", "PATH", "type, size, mtime and MD5 of a file", |a| Ok(Command::Stat { path: a[0].clone() })),
-    spec("rm", "PATH", "move a file or a directory tree to the trash", |a| Ok(Command::Rm { path: a[0].clone() })),
-    spec("rmdir", "PATH", "remove an empty directory", |a| Ok(Command::Rmdir { path: a[0].clone() })),
-    spec("mv", "FROM TO", "move or rename; replaces a file at TO", |a| {
-        Ok(Command::Mv { from: a[0].clone(), to: a[1].clone() })
-    }),
-    spec("makedirs", "PATH", "make a directory and its missing parents", |a| {
-        Ok(Command::Makedirs { path: a[0].clone() })
-    }),
-    spec("cp", "FROM TO", "copy a file or a directory tree (instant)", |a| {
-        Ok(Command::Cp { from: a[0].clone(), to: a[1].clone() })
-    }),
-    spec("find", "[PATH]", "every file and directory below PATH, with MD5s", |a| {
-        Ok(Command::Find { path: a.first().cloned() })
-    }),
-    spec("trash", "", "list the trash, newest first", |_| Ok(Command::Trash)),
-    spec("restore", "ID [PATH]", "put a trash entry back, or at PATH", |a| {
-        Ok(Command::Restore { id: a[0].clone(), path: a.get(1).cloned() })
-    }),
-    spec("purge", "ID|all", "delete a trash entry (or all) for good", |a| {
-        let target = if a[0] == "all" { Purge::All } else { Purge::Id(a[0].clone()) };
-        Ok(Command::Purge { target })
-    }),
-    spec("claim", "PATH SIZE MD5", "store a file the server already holds, with proof", parse_claim),
-    spec("share", "PATH [DAYS]", "make a code that lets others copy PATH", |a| {
-        Ok(Command::Share { path: a[0].clone(), days: a.get(1).map(|d| days(d)).transpose()? })
-    }),
-    spec("shares", "", "list your shares", |_| Ok(Command::Shares)),
-    spec("unshare", "CODE", "revoke a share", |a| Ok(Command::Unshare { code: share_code(&a[0]) })),
-    spec("peek", "CODE", "list what a share holds", |a| Ok(Command::Peek { code: share_code(&a[0]) })),
-    spec("save", "CODE [PATH]", "copy a share into your tree", |a| {
-        Ok(Command::Save { code: share_code(&a[0]), path: a.get(1).cloned() })
-    }),
-    spec("passwd", "OLD NEW", "change your password", |a| {
-        Ok(Command::Passwd { old: Password(a[0].clone()), new: Password(a[1].clone()) })
-    }),
-    spec("quota", "", "bytes used and the limit", |_| Ok(Command::Quota)),
-    spec("help", "", "this list", |_| Ok(Command::Help)),
-    spec("quit", "", "end the session", |_| Ok(Command::Quit)),
-];
-
-/// The table's entry for a command word.
+/// The table's entry for a command word (or one of its aliases).
 pub fn spec_of(verb: &str) -> Option<&'static Spec> {
-    COMMANDS.iter().find(|s| s.name == verb)
+    COMMANDS.iter().find(|s| s.name == verb || s.aliases.contains(&verb))
 }
 
 /// The lines of `help`, one per command.
@@ -269,34 +297,141 @@ fn parse_command(verb: &str, args: &[String]) -> Result<Command, ParseError> {
     (spec.build)(args)
 }
 
-fn parse_upload(args: &[String]) -> Result<Command, ParseError> {
-    let size = number(&args[1], "SIZE")?;
-    let md5 = match args[2].as_str() {
-        "-" => None,
-        text => Some(Digest::from_hex(text).ok_or_else(|| bad_args("MD5 must be 32 hex digits or -"))?),
-    };
-    let from = args.get(3).map(|a| number(a, "FROM")).transpose()?;
-    Ok(Command::Upload { path: args[0].clone(), size, md5, from })
+/// How one kind of argument is read from its word and written back: the
+/// parse and the print of an argument, side by side. `name` is the usage
+/// word, for error messages.
+pub trait ArgKind<T> {
+    /// The value of `word` (`None`: an optional argument left out).
+    fn parse(word: Option<&str>, name: &str) -> Result<T, ParseError>;
+    /// The word to send (`None`: left out).
+    fn word(value: &T) -> Option<String>;
 }
 
-fn parse_claim(args: &[String]) -> Result<Command, ParseError> {
-    let size = number(&args[1], "SIZE")?;
-    let md5 = Digest::from_hex(&args[2]).ok_or_else(|| bad_args("MD5 must be 32 hex digits"))?;
-    Ok(Command::Claim { path: args[0].clone(), size, md5 })
-}
-
-/// A share code as typed: codes are small letters and digits, so capitals
-/// (a code read aloud or copied from a capitalised message) mean the same.
-fn share_code(text: &str) -> String {
-    text.to_ascii_lowercase()
-}
-
+/// A word taken as it is (a path, a user name, an ID).
+pub struct Text;
+/// A password.
+pub struct Secret;
+/// Decimal digits.
+pub struct Number;
+/// 32 hex digits.
+pub struct Md5;
+/// 32 hex digits, or `-` for "after the payload".
+pub struct Md5OrDash;
 /// Days of a share: 1 to [`MAX_SHARE_DAYS`].
-fn days(text: &str) -> Result<u32, ParseError> {
-    let n = number(text, "DAYS")?;
-    match u32::try_from(n) {
-        Ok(d) if (1..=MAX_SHARE_DAYS).contains(&d) => Ok(d),
-        _ => Err(bad_args(&format!("DAYS must be 1 to {MAX_SHARE_DAYS}"))),
+pub struct Days;
+/// A share code: capitals (a code read aloud) mean the same.
+pub struct ShareCode;
+/// `ID` or `all`.
+pub struct Target;
+/// UTC `YYYY-MM-DDTHH:MM:SS[.F]Z`, up to 9 digits of fraction.
+pub struct Time;
+
+fn required<'a>(word: Option<&'a str>, name: &str) -> Result<&'a str, ParseError> {
+    word.ok_or_else(|| bad_args(&format!("{name} is missing")))
+}
+
+impl ArgKind<String> for Text {
+    fn parse(word: Option<&str>, name: &str) -> Result<String, ParseError> {
+        required(word, name).map(str::to_string)
+    }
+    fn word(value: &String) -> Option<String> {
+        Some(value.clone())
+    }
+}
+
+/// Any kind is optional as an `Option` of its type.
+impl<T, K: ArgKind<T>> ArgKind<Option<T>> for K {
+    fn parse(word: Option<&str>, name: &str) -> Result<Option<T>, ParseError> {
+        word.map(|w| K::parse(Some(w), name)).transpose()
+    }
+    fn word(value: &Option<T>) -> Option<String> {
+        value.as_ref().and_then(K::word)
+    }
+}
+
+impl ArgKind<Password> for Secret {
+    fn parse(word: Option<&str>, name: &str) -> Result<Password, ParseError> {
+        required(word, name).map(Password::new)
+    }
+    fn word(value: &Password) -> Option<String> {
+        Some(value.0.clone())
+    }
+}
+
+impl ArgKind<u64> for Number {
+    /// A left-out number is 0 (`download`'s OFFSET).
+    fn parse(word: Option<&str>, name: &str) -> Result<u64, ParseError> {
+        word.map_or(Ok(0), |w| number(w, name))
+    }
+    fn word(value: &u64) -> Option<String> {
+        Some(value.to_string())
+    }
+}
+
+impl ArgKind<Digest> for Md5 {
+    fn parse(word: Option<&str>, name: &str) -> Result<Digest, ParseError> {
+        Digest::from_hex(required(word, name)?).ok_or_else(|| bad_args(&format!("{name} must be 32 hex digits")))
+    }
+    fn word(value: &Digest) -> Option<String> {
+        Some(value.to_string())
+    }
+}
+
+impl ArgKind<Option<Digest>> for Md5OrDash {
+    fn parse(word: Option<&str>, name: &str) -> Result<Option<Digest>, ParseError> {
+        match required(word, name)? {
+            "-" => Ok(None),
+            text => Digest::from_hex(text).map(Some).ok_or_else(|| bad_args("MD5 must be 32 hex digits or -")),
+        }
+    }
+    fn word(value: &Option<Digest>) -> Option<String> {
+        Some(value.map_or("-".to_string(), |d| d.to_string()))
+    }
+}
+
+impl ArgKind<u32> for Days {
+    fn parse(word: Option<&str>, name: &str) -> Result<u32, ParseError> {
+        match u32::try_from(number(required(word, name)?, name)?) {
+            Ok(d) if (1..=MAX_SHARE_DAYS).contains(&d) => Ok(d),
+            _ => Err(bad_args(&format!("{name} must be 1 to {MAX_SHARE_DAYS}"))),
+        }
+    }
+    fn word(value: &u32) -> Option<String> {
+        Some(value.to_string())
+    }
+}
+
+impl ArgKind<String> for ShareCode {
+    fn parse(word: Option<&str>, name: &str) -> Result<String, ParseError> {
+        required(word, name).map(str::to_ascii_lowercase)
+    }
+    fn word(value: &String) -> Option<String> {
+        Some(value.clone())
+    }
+}
+
+impl ArgKind<Purge> for Target {
+    fn parse(word: Option<&str>, name: &str) -> Result<Purge, ParseError> {
+        Ok(match required(word, name)? {
+            "all" => Purge::All,
+            id => Purge::Id(id.to_string()),
+        })
+    }
+    fn word(value: &Purge) -> Option<String> {
+        Some(match value {
+            Purge::All => "all".to_string(),
+            Purge::Id(id) => id.clone(),
+        })
+    }
+}
+
+impl ArgKind<SystemTime> for Time {
+    fn parse(word: Option<&str>, name: &str) -> Result<SystemTime, ParseError> {
+        let text = required(word, name)?;
+        clock::parse_utc_fine(text).ok_or_else(|| bad_args(&format!("{name} must be YYYY-MM-DDTHH:MM:SS[.F]Z (UTC)")))
+    }
+    fn word(value: &SystemTime) -> Option<String> {
+        Some(clock::utc_fine(*value))
     }
 }
 
@@ -355,89 +490,12 @@ pub fn check_field(field: &'static str, text: &str) -> Result<(), EncodeError> {
     }
 }
 
-/// A first field and an optional `PATH`.
-fn with_path<'a>(first: (&'static str, &'a str), path: &'a Option<String>) -> Vec<(&'static str, &'a str)> {
-    let mut out = vec![first];
-    out.extend(path.as_deref().map(|p| ("PATH", p)));
-    out
-}
-
 impl Command {
-    /// The command word.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Command::Register { .. } => "register",
-            Command::Login { .. } => "login",
-            Command::Pwd => "pwd",
-            Command::Ls { .. } => "ls",
-            Command::Makedir { .. } => "makedir",
-            Command::Cd { .. } => "cd",
-            Command::Upload { .. } => "upload",
-            Command::Download { .. } => "download",
-            Command::Stat { .. } => "stat",
-            Command::Rm { .. } => "rm",
-            Command::Rmdir { .. } => "rmdir",
-            Command::Mv { .. } => "mv",
-            Command::Quota => "quota",
-            Command::Help => "help",
-            Command::Quit => "quit",
-            Command::Trash => "trash",
-            Command::Restore { .. } => "restore",
-            Command::Purge { .. } => "purge",
-            Command::Makedirs { .. } => "makedirs",
-            Command::Cp { .. } => "cp",
-            Command::Find { .. } => "find",
-            Command::Passwd { .. } => "passwd",
-            Command::Claim { .. } => "claim",
-            Command::Share { .. } => "share",
-            Command::Shares => "shares",
-            Command::Unshare { .. } => "unshare",
-            Command::Peek { .. } => "peek",
-            Command::Save { .. } => "save",
-        }
-    }
-
-    /// The text fields, named as in the usage.
-    fn fields(&self) -> Vec<(&'static str, &str)> {
-        match self {
-            Command::Register { user, pass } | Command::Login { user, pass } => {
-                vec![("USER", user), ("PASS", pass.expose())]
-            }
-            Command::Ls { path: Some(path) }
-            | Command::Makedir { path }
-            | Command::Cd { path }
-            | Command::Upload { path, .. }
-            | Command::Download { path, .. }
-            | Command::Stat { path }
-            | Command::Rm { path }
-            | Command::Rmdir { path } => vec![("PATH", path)],
-            Command::Mv { from, to } | Command::Cp { from, to } => vec![("FROM", from), ("TO", to)],
-            Command::Makedirs { path }
-            | Command::Find { path: Some(path) }
-            | Command::Claim { path, .. }
-            | Command::Share { path, .. } => vec![("PATH", path)],
-            Command::Restore { id, path } => with_path(("ID", id), path),
-            Command::Purge { target: Purge::Id(id) } => vec![("ID", id)],
-            Command::Passwd { old, new } => vec![("OLD", old.expose()), ("NEW", new.expose())],
-            Command::Unshare { code } | Command::Peek { code } => vec![("CODE", code)],
-            Command::Save { code, path } => with_path(("CODE", code), path),
-            Command::Ls { path: None }
-            | Command::Find { path: None }
-            | Command::Purge { target: Purge::All }
-            | Command::Pwd
-            | Command::Quota
-            | Command::Help
-            | Command::Quit
-            | Command::Trash
-            | Command::Shares => Vec::new(),
-        }
-    }
-
     /// The request line to send, without its `\r\n`; an error, never a
     /// second line, when a field holds a control character.
     pub fn to_line(&self) -> Result<String, EncodeError> {
-        for (field, text) in self.fields() {
-            check_field(field, text)?;
+        for (field, text) in self.words() {
+            check_field(field, &text)?;
         }
         Ok(self.to_string())
     }
@@ -448,49 +506,9 @@ impl fmt::Display for Command {
     /// are not checked: send [`Command::to_line`], which refuses control
     /// characters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = |s: &str| quote(s);
-        match self {
-            Command::Register { user, pass } => write!(f, "register {} {}", q(user), q(&pass.0)),
-            Command::Login { user, pass } => write!(f, "login {} {}", q(user), q(&pass.0)),
-            Command::Pwd => f.write_str("pwd"),
-            Command::Ls { path: None } => f.write_str("ls"),
-            Command::Ls { path: Some(p) } => write!(f, "ls {}", q(p)),
-            Command::Makedir { path } => write!(f, "makedir {}", q(path)),
-            Command::Cd { path } => write!(f, "cd {}", q(path)),
-            Command::Upload { path, size, md5, from } => {
-                let md5 = md5.map_or("-".to_string(), |d| d.to_string());
-                write!(f, "upload {} {size} {md5}", q(path))?;
-                from.map_or(Ok(()), |from| write!(f, " {from}"))
-            }
-            Command::Download { path, offset } => write!(f, "download {} {offset}", q(path)),
-            Command::Stat { path } => write!(f, "stat {}", q(path)),
-            Command::Rm { path } => write!(f, "rm {}", q(path)),
-            Command::Rmdir { path } => write!(f, "rmdir {}", q(path)),
-            Command::Mv { from, to } => write!(f, "mv {} {}", q(from), q(to)),
-            Command::Quota => f.write_str("quota"),
-            Command::Help => f.write_str("help"),
-            Command::Quit => f.write_str("quit"),
-            Command::Trash => f.write_str("trash"),
-            Command::Restore { id, path } => write!(f, "restore {}{}", q(id), opt(path)),
-            Command::Purge { target: Purge::All } => f.write_str("purge all"),
-            Command::Purge { target: Purge::Id(id) } => write!(f, "purge {}", q(id)),
-            Command::Makedirs { path } => write!(f, "makedirs {}", q(path)),
-            Command::Cp { from, to } => write!(f, "cp {} {}", q(from), q(to)),
-            Command::Find { path } => write!(f, "find{}", opt(path)),
-            Command::Passwd { old, new } => write!(f, "passwd {} {}", q(&old.0), q(&new.0)),
-            Command::Claim { path, size, md5 } => write!(f, "claim {} {size} {md5}", q(path)),
-            Command::Share { path, days } => write!(f, "share {}{}", q(path), opt(&days.map(|d| d.to_string()))),
-            Command::Shares => f.write_str("shares"),
-            Command::Unshare { code } => write!(f, "unshare {}", q(code)),
-            Command::Peek { code } => write!(f, "peek {}", q(code)),
-            Command::Save { code, path } => write!(f, "save {}{}", q(code), opt(path)),
-        }
+        f.write_str(self.verb())?;
+        self.words().iter().try_for_each(|(_, word)| write!(f, " {}", quote(word)))
     }
-}
-
-/// An optional last argument: a space and the quoted word, or nothing.
-fn opt(word: &Option<String>) -> String {
-    word.as_ref().map_or(String::new(), |w| format!(" {}", quote(w)))
 }
 
 #[cfg(test)]
@@ -598,6 +616,10 @@ mod tests {
             Command::Peek { code: "c".into() },
             Command::Save { code: "c".into(), path: Some("t".into()) },
             Command::Save { code: "c".into(), path: None },
+            Command::Touch { path: "a b".into(), time: SystemTime::UNIX_EPOCH + std::time::Duration::new(9, 5) },
+            Command::Touch { path: "t".into(), time: SystemTime::UNIX_EPOCH },
+            Command::Pwd,
+            Command::Help,
         ];
         for cmd in cmds {
             let wire = cmd.to_string();
@@ -635,11 +657,17 @@ mod tests {
             let (min, max) = spec.arity();
             let args: Vec<String> = (0..min).map(|_| "1".to_string()).collect();
             let Ok(cmd) = (spec.build)(&args) else { continue };
-            let verb = if spec.name == "mkdir" { "makedir" } else { spec.name };
-            assert_eq!(cmd.verb(), verb, "what {} builds", spec.name);
+            assert_eq!(cmd.verb(), spec.name, "what {} builds", spec.name);
             assert!(max >= min);
         }
         assert_eq!(help_lines().len(), COMMANDS.len());
+        assert_eq!(parse_line(b"MKDIR x").unwrap(), Some(Command::Makedir { path: "x".into() }));
+        let secret = |verb: &str, i| spec_of(verb).unwrap().secret(i);
+        assert!(secret("login", 1) && secret("passwd", 0) && secret("save", 0) && !secret("save", 1));
+        assert!(!secret("login", 0) && !secret("share", 0) && !secret("touch", 1));
+        for bad in ["touch f 2026-11-24", "touch f 2026-11-24T12:00:00.1234567891Z", "touch f now"] {
+            assert_eq!(parse_line(bad.as_bytes()).unwrap_err().code, Code::BadArgs, "{bad}");
+        }
         assert_eq!(format!("{:?} {}", Password::new("secret"), Password::new("secret")), "*** ***");
         let err = parse_line(b"mv a").unwrap_err();
         assert_eq!((err.code, err.text.as_str()), (Code::BadArgs, "usage: mv FROM TO"));

@@ -17,14 +17,19 @@ pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password)
         cx.log(user, "passwd", "", 501, 0);
         return Ok(e.reply().into());
     }
+    let turn = cx.turn();
     match users.check_login(user, old) {
         Ok(true) => {}
-        Ok(false) => return Ok(cx.failed_login(user, "passwd", "old password incorrect")),
+        Ok(false) => {
+            let wrong = Reply::new(Code::NotLoggedIn, "old password incorrect");
+            return Ok(cx.wrong_guess(turn, user, "passwd", "", wrong));
+        }
         Err(e) => {
             cx.log(user, "passwd", "", e.outcome(), 0);
             return Ok(e.reply().into());
         }
     }
+    drop(turn);
     let result = users.set_password(user, new).map(|_| Reply::new(Code::Done, "password changed"));
     cx.note(user, "passwd", "", &result);
     Ok(Outcome::Reply(result.unwrap_or_else(|e| e.reply())))

@@ -11,11 +11,12 @@
 use std::fs;
 use std::io;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::digest::{Digest, EMPTY_MD5, Hasher, hash_range};
 use crate::proto::body::{Challenge, MAX_RANGES, Stored};
 use crate::proto::{Code, Reply};
+use crate::server::backoff::Turn;
 use crate::server::conn::{Input, later};
 use crate::server::error::Replied;
 use crate::server::error::{Error, ErrorKind, Result};
@@ -25,6 +26,7 @@ use crate::storage::content::{Dedup, Held, Store, random_hex};
 use crate::storage::durable::fsync;
 use crate::storage::links::same_inode;
 use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::mtime::fresh_times;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
@@ -67,23 +69,23 @@ pub(crate) fn claim(cx: &mut Cx, login: &Login, text: &str, size: u64, md5: Dige
     if let Some(held) = &ready.held {
         let challenge = new_challenge(size).map_err(|e| Error::server("claim", io::Error::other(e)))?;
         let expected = proof(&held.file, &challenge).map_err(|e| Error::server("claim", e))?;
-        if cx.wire.send(&Reply::new(Code::ProofNeeded, challenge.to_string())).is_err() {
-            return Ok(Outcome::Close);
-        }
-        match read_proof(cx) {
-            Ok(Some(answer)) if answer == expected => {}
-            Ok(_) => {
-                drop(ready);
-                let wrong = Reply::new(Code::Mismatch, "proof does not match");
-                return Ok(cx.wrong_guess(&login.user, "claim", text, wrong));
-            }
-            Err(outcome) => {
-                cx.log(&login.user, "claim", &login.shown(text), "no proof", 0);
-                return Ok(outcome);
-            }
+        let sent = cx.wire.send(&Reply::new(Code::ProofNeeded, challenge.to_string()));
+        let answer = if sent.is_ok() { read_proof(cx) } else { Proof::Gone };
+        let turn = cx.turn();
+        if answer == Proof::Digest(expected) {
+            drop(turn);
+        } else {
+            drop(ready);
+            return Ok(wrong_proof(cx, turn, login, text, answer));
         }
     }
     let path = ready.path.to_string();
+    // The claimed file is the claimer's own, created now (see `storage::mtime`).
+    if let Err(e) = fresh_times(&ready.staged.0, &cx.shared.sums, SystemTime::now()) {
+        let e = Error::server("claim", e);
+        cx.log(&login.user, "claim", &path, e.outcome(), 0);
+        return Ok(e.reply().into());
+    }
     let result = commit(cx, login, ready).map(|_| Reply::new(Code::TransferDone, Stored { size, md5 }.to_string()));
     cx.note(&login.user, "claim", &path, &result);
     Ok(result?.into())
@@ -143,16 +145,58 @@ fn not_held() -> Error {
     Error::new(ErrorKind::NotFound, "not held")
 }
 
-/// Reads the one line that answers a challenge, within the stall timeout:
-/// its digest, `None` if it is not 32 hex digits, or what the session does
-/// when no line came.
-fn read_proof(cx: &mut Cx) -> std::result::Result<Option<Digest>, Outcome> {
+/// What came after a `350`.
+#[derive(PartialEq)]
+enum Proof {
+    /// A line of 32 hex digits (blanks around them are dropped).
+    Digest(Digest),
+    /// Any other line (or one too long): what follows may be a payload.
+    NotHex,
+    /// No line within the stall timeout.
+    Stalled,
+    /// The connection closed.
+    Gone,
+}
+
+/// Reads the one line that answers a challenge, within the stall timeout.
+fn read_proof(cx: &mut Cx) -> Proof {
     let deadline = later(Instant::now(), cx.shared.config.stall_timeout);
     match cx.wire.read_line(deadline) {
-        Input::Line(line) => Ok(Digest::from_hex(String::from_utf8_lossy(&line).trim())),
-        Input::TooLong => Err(Outcome::Refuse(Reply::new(Code::Syntax, "line too long"))),
-        Input::Timeout => Err(Outcome::Refuse(Reply::new(Code::Closing, "stall timeout"))),
-        Input::Closed => Err(Outcome::Close),
+        Input::Line(line) => std::str::from_utf8(&line)
+            .ok()
+            .and_then(|l| Digest::from_hex(l.trim()))
+            .map_or(Proof::NotHex, Proof::Digest),
+        Input::TooLong => Proof::NotHex,
+        Input::Timeout => Proof::Stalled,
+        Input::Closed => Proof::Gone,
+    }
+}
+
+/// Everything but the right proof is a failed proof, with the address's
+/// back-off (its turn held): a wrong digest is `554` and the session goes
+/// on; a line that is not a digest is `554` then `421` and close (it may
+/// be the start of a payload); no line at all (a stall, or a connection
+/// closed after the `350`: an abandoned challenge) closes.
+fn wrong_proof(cx: &mut Cx, turn: Turn<'_>, login: &Login, text: &str, answer: Proof) -> Outcome {
+    let mismatch = || Reply::new(Code::Mismatch, "proof does not match");
+    let detail = login.shown(text);
+    match answer {
+        Proof::Digest(_) => cx.wrong_guess(turn, &login.user, "claim", &detail, mismatch()),
+        Proof::NotHex => {
+            cx.wrong_guess(turn, &login.user, "claim", &detail, mismatch());
+            if cx.wire.send(&mismatch()).is_err() {
+                return Outcome::Close;
+            }
+            Outcome::Refuse(Reply::new(Code::Closing, "a proof is one line of 32 hex digits; closing"))
+        }
+        Proof::Stalled => {
+            cx.wrong_guess(turn, &login.user, "claim", &format!("{detail} no proof"), mismatch());
+            Outcome::Refuse(Reply::new(Code::Closing, "stall timeout"))
+        }
+        Proof::Gone => {
+            cx.wrong_guess(turn, &login.user, "claim", &format!("{detail} no proof"), mismatch());
+            Outcome::Close
+        }
     }
 }
 
@@ -162,6 +206,12 @@ fn read_proof(cx: &mut Cx) -> std::result::Result<Option<Digest>, Outcome> {
 /// or copied file whose digest was recorded from its handle: nothing here
 /// looks the path up again.
 fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
+    // The marker links the staged inode, the claimer's own (see
+    // `storage::mtime`); should the commit fail, it names nothing they
+    // hold and counts for nothing.
+    if ready.size > 0 && store(cx).mark(&login.user, ready.size, ready.md5, &ready.staged.0).is_err() {
+        cx.log(&login.user, "store", &ready.path.to_string(), "not marked", 0);
+    }
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let trash = login.trash(cx.shared);
     let at = (&login.tree, &trash, &cx.shared.sums);
@@ -171,9 +221,6 @@ fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
     if settled.freed() {
         login.usage_changed(cx.shared);
     }
-    if ready.size > 0 && store(cx).mark(&login.user, ready.size, ready.md5).is_err() {
-        cx.log(&login.user, "store", &ready.path.to_string(), "not marked", 0);
-    }
     Ok(())
 }
 
@@ -181,24 +228,31 @@ fn store(cx: &Cx) -> Store {
     Store::new(&cx.shared.data, cx.shared.config.dedup)
 }
 
-/// A fresh challenge for a file of `size` (> 0) bytes: a random nonce and
-/// 1 to [`MAX_RANGES`] random ranges inside the file, at most
-/// [`MAX_PROOF_BYTES`] in all.
+/// A fresh challenge for a file of `size` (> 0) bytes: a random nonce
+/// and ranges inside the file, at most [`MAX_PROOF_BYTES`] in all. A file
+/// of up to that size is proven whole (`0:SIZE`); a larger one by 2 to
+/// [`MAX_RANGES`] ranges, the first starting at 0, the last ending at
+/// SIZE (the ends of a file are where a secret most often sits: a header,
+/// a trailer), the others at random.
 fn new_challenge(size: u64) -> std::result::Result<Challenge, getrandom::Error> {
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce)?;
+    if size <= MAX_PROOF_BYTES {
+        return Ok(Challenge { nonce: hex::encode(nonce), ranges: vec![(0, size)] });
+    }
     let mut random = [0u8; 8 * (1 + 2 * MAX_RANGES)];
     getrandom::fill(&mut random)?;
     let mut words = random.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
     let mut next = move || words.next().unwrap_or(0);
-    let count = 1 + next() % MAX_RANGES as u64;
-    let each = (size.min(MAX_PROOF_BYTES) / count).max(1);
-    let ranges = (0..count)
-        .map(|_| {
-            let len = 1 + next() % each;
-            (next() % (size - len + 1), len)
-        })
-        .collect();
+    let count = 2 + next() % (MAX_RANGES as u64 - 1);
+    let each = MAX_PROOF_BYTES / count;
+    let (first, last) = (1 + next() % each, 1 + next() % each);
+    let mut ranges = vec![(0, first)];
+    for _ in 2..count {
+        let n = 1 + next() % each;
+        ranges.push((next() % (size - n + 1), n));
+    }
+    ranges.push((size - last, last));
     Ok(Challenge { nonce: hex::encode(nonce), ranges })
 }
 
@@ -223,13 +277,19 @@ mod tests {
 
     #[test]
     fn challenges_stay_inside_the_file_and_the_budget() {
-        for size in [1, 2, 3, 5, 1000, 1 << 20, (1 << 20) + 1, 1 << 40] {
+        for size in [1, 2, 3, 5, 1000, 1 << 20, (1 << 20) + 1, 3 << 20, 1 << 40] {
             for _ in 0..50 {
                 let c = new_challenge(size).unwrap();
                 assert!((1..=MAX_RANGES).contains(&c.ranges.len()));
                 assert_eq!(c.nonce.len(), 32);
                 assert!(c.ranges.iter().all(|(o, l)| *l >= 1 && o + l <= size), "{size} {c}");
                 assert!(c.ranges.iter().map(|(_, l)| l).sum::<u64>() <= MAX_PROOF_BYTES);
+                if size <= MAX_PROOF_BYTES {
+                    assert_eq!(c.ranges, [(0, size)], "proven whole");
+                } else {
+                    assert!(c.ranges.len() >= 2 && c.ranges[0].0 == 0, "{c}");
+                    assert!(c.ranges.iter().any(|(o, l)| o + l == size), "{c}");
+                }
             }
         }
     }

@@ -16,6 +16,10 @@ use crate::proto::{MAX_LINE, Reply};
 use crate::server::config::MAX_DURATION;
 use crate::server::shared::Slot;
 
+/// The buffer a listing is written through: its memory, whatever the
+/// listing's size.
+pub(crate) const LISTING_BUFFER: usize = 64 * 1024;
+
 /// A byte stream a session runs over.
 pub(crate) trait Socket: Read + Write {
     /// Bounds how long the next read may block (`None`: for ever).
@@ -144,6 +148,12 @@ impl<S: Socket> Framed<S> {
     /// Sends replies already put on the wire's form, in one write.
     pub(crate) fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.reader.get_mut().write_all(bytes)
+    }
+
+    /// A buffer of [`LISTING_BUFFER`] bytes in front of the socket, for
+    /// the lines of a long reply; flush it before dropping it.
+    pub(crate) fn writer(&mut self) -> io::BufWriter<&mut S> {
+        io::BufWriter::with_capacity(LISTING_BUFFER, self.reader.get_mut())
     }
 
     /// Whether a request (or part of one) can be read without waiting:

@@ -1,17 +1,18 @@
 //! Handlers of the commands that read or change the user's tree and trash:
-//! `pwd`, `cd`, `ls`, `stat`, `find`, `makedir(s)`, `rm`, `rmdir`, `mv`,
-//! `cp`, `trash`, `restore`, `purge`.
+//! `pwd`, `cd`, `ls`, `stat`, `touch`, `find`, `makedir(s)`, `rm`, `rmdir`,
+//! `mv`, `cp`, `trash`, `restore`, `purge`.
 //!
 //! Each resolves its paths through the login's jail, does one storage
 //! operation and returns its reply; those that change something log it.
 
-use crate::proto::body::{FindLine, QuotedPath, TrashLine};
+use crate::proto::body::{QuotedPath, TrashLine};
 use crate::proto::{Code, Purge, Reply};
 use crate::server::error::Result;
 use crate::server::handler::{Cx, Handled, Login};
+use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
 use crate::server::view;
-use crate::storage::find::find as find_lines;
+use crate::storage::mtime::set_mtime;
 use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
@@ -25,15 +26,15 @@ pub(crate) fn pwd(login: &Login) -> Handled {
     Ok(path_reply(Code::Path, &login.cwd).into())
 }
 
-/// Keeps only each entry's line while reading (not its metadata), and at
-/// most `--max-list` of them.
-pub(crate) fn ls(cx: &Cx, login: &Login, text: &str) -> Handled {
+/// Keeps only each entry's line while reading (not its metadata), at most
+/// `--max-list` of them, and writes them through the listing buffer.
+pub(crate) fn ls(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
     let mut limit = ListLimit::new(cx.shared.config.max_list);
-    let mut named = Vec::new();
-    tree.scan(&path, &mut limit, |e| named.push((e.name.len(), view::list_line(&e).to_string())))?;
-    named.sort_unstable_by(|(a_len, a), (b_len, b)| a[a.len() - a_len..].cmp(&b[b.len() - b_len..]));
-    Ok(Reply::multi(Code::Listing, named.into_iter().map(|(_, line)| line).collect()).into())
+    let mut lines = Vec::new();
+    tree.scan(&path, &mut limit, |e| lines.push(view::list_line(&e)))?;
+    lines.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    send_lines(cx, lines.iter())
 }
 
 pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
@@ -63,6 +64,19 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
     Ok(Reply::new(Code::Status, view::stat_line(&entry, md5).to_string()).into())
 }
 
+/// `touch PATH TIME`: the file's own mtime (see `storage::mtime`).
+pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemTime) -> Handled {
+    let result = login.resolve(text).and_then(|(tree, path)| {
+        // A shared file gets its own inode by a rename over the path: a
+        // replacing request like any other.
+        let _replace = Replace::lock(&cx.shared.data, &login.user)?;
+        set_mtime(tree, &cx.shared.sums, &path, &login.staging(cx.shared), time)?;
+        Ok(path_reply(Code::ActionDone, &path))
+    });
+    cx.note(&login.user, "touch", &login.shown(text), &result);
+    Ok(result?.into())
+}
+
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
@@ -77,9 +91,9 @@ pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     Ok(result?.into())
 }
 
-pub(crate) fn trash_list(cx: &Cx, login: &Login) -> Handled {
+pub(crate) fn trash_list(cx: &mut Cx, login: &Login) -> Handled {
     let lines = login.trash(cx.shared).list(cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| TrashLine::from(l).to_string()).collect()).into())
+    send_lines(cx, lines.into_iter().map(TrashLine::from))
 }
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
@@ -189,8 +203,7 @@ fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> 
     Ok(())
 }
 
-pub(crate) fn find(cx: &Cx, login: &Login, text: &str) -> Handled {
+pub(crate) fn find(cx: &mut Cx, login: &Login, text: &str) -> Handled {
     let (tree, path) = login.resolve(text)?;
-    let lines = find_lines(tree, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()).into())
+    send_find(cx, tree, &path)
 }

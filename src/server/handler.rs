@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use crate::proto::{Code, Reply};
+use crate::server::backoff::Turn;
 use crate::server::conn::Framed;
 use crate::server::error::Replied;
 use crate::server::error::Result;
@@ -164,31 +165,33 @@ impl<'a> Cx<'a> {
         self.log(user, action, detail, outcome, 0);
     }
 
-    /// A wrong password (`login`, or `passwd` with a wrong OLD): the
-    /// per-address back-off, then `530`, or `421` and close after too many
-    /// on this connection.
-    pub(crate) fn failed_login(&mut self, shown: &str, action: &str, text: &str) -> Outcome {
-        *self.failures += 1;
-        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
-        self.log(shown, action, "", 530, 0);
-        if *self.failures >= self.shared.config.max_login_failures {
-            self.log(shown, action, "", 421, 0);
-            return Outcome::Refuse(Reply::new(Code::Closing, "too many failed logins"));
-        }
-        Outcome::Reply(Reply::new(Code::NotLoggedIn, text))
+    /// This address's turn to have one guess checked (a password, a
+    /// claim proof, a share code), whatever connection it comes on: see
+    /// `server::backoff`.
+    pub(crate) fn turn(&self) -> Turn<'a> {
+        self.shared.backoff.turn(self.peer.ip())
     }
 
-    /// A wrong guess (a wrong proof for `claim`, an unknown share code):
-    /// counted like a failed login, with the same back-off, then `reply`,
-    /// or `421` and close after too many on this connection. `detail` is
-    /// logged, so it is never a code.
-    pub(crate) fn wrong_guess(&mut self, user: &str, action: &str, detail: &str, reply: Reply) -> Outcome {
+    /// A wrong guess (a wrong password for `login` or `passwd`, a wrong or
+    /// abandoned claim proof, an unknown share code), its turn held: the
+    /// address's back-off, then `reply`, or `421` and close after too many
+    /// on this connection. `detail` is logged, so it is never a secret.
+    pub(crate) fn wrong_guess(
+        &mut self,
+        turn: Turn<'_>,
+        user: &str,
+        action: &str,
+        detail: &str,
+        reply: Reply,
+    ) -> Outcome {
         *self.failures += 1;
-        std::thread::sleep(self.shared.login_failed(self.peer.ip()));
+        turn.failed();
         self.log(user, action, detail, reply.code.number(), 0);
         if *self.failures >= self.shared.config.max_login_failures {
             self.log(user, action, detail, 421, 0);
-            return Outcome::Refuse(Reply::new(Code::Closing, "too many failed attempts"));
+            let text =
+                if reply.code == Code::NotLoggedIn { "too many failed logins" } else { "too many failed attempts" };
+            return Outcome::Refuse(Reply::new(Code::Closing, text));
         }
         Outcome::Reply(reply)
     }

@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 pub mod admin;
+pub(crate) mod backoff;
 pub(crate) mod claim;
 pub mod config;
 pub(crate) mod conn;
@@ -17,6 +18,7 @@ pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod group;
 pub(crate) mod handler;
+pub(crate) mod listing;
 pub use crate::log;
 mod open_files;
 pub(crate) mod quota;

@@ -224,6 +224,7 @@ impl Session<'_> {
     }
 
     fn login(&mut self, user: &str, pass: &Password) -> Outcome {
+        let turn = self.shared.backoff.turn(self.peer.ip());
         let ok = match self.shared.users.check_login(user, pass) {
             Ok(ok) => check_user(user).is_ok() & ok,
             Err(e) => {
@@ -234,8 +235,9 @@ impl Session<'_> {
         if !ok {
             let shown = if check_user(user).is_ok() { user } else { "?" };
             let mut cx = Cx::new(self.shared, self.peer, &mut self.wire, &mut self.failures);
-            return cx.failed_login(shown, "login", "login incorrect");
+            return cx.wrong_guess(turn, shown, "login", "", Reply::new(Code::NotLoggedIn, "login incorrect"));
         }
+        drop(turn);
         let home = self.shared.home(user);
         let made = std::fs::create_dir_all(&home).and_then(|_| std::fs::symlink_metadata(&home));
         let home_id = match made {
@@ -260,7 +262,7 @@ fn changes(cmd: &Command) -> bool {
     match cmd {
         Register { .. } | Makedir { .. } | Makedirs { .. } | Upload { .. } | Rm { .. } | Rmdir { .. } => true,
         Mv { .. } | Cp { .. } | Passwd { .. } | Restore { .. } | Purge { .. } | Claim { .. } => true,
-        Share { .. } | Unshare { .. } | Save { .. } => true,
+        Share { .. } | Unshare { .. } | Save { .. } | Touch { .. } => true,
         Login { .. } | Help | Quit | Pwd | Ls { .. } | Cd { .. } | Download { .. } | Stat { .. } => false,
         Quota | Find { .. } | Trash | Shares | Peek { .. } => false,
     }
@@ -286,6 +288,7 @@ fn route(cx: &mut Cx, login: &mut Login, group: &mut Group, cmd: Command) -> Han
         }
         Command::Download { path, offset } => download::download(cx, login, &path, offset),
         Command::Stat { path } => files::stat(cx, login, &path),
+        Command::Touch { path, time } => files::touch(cx, login, &path, time),
         Command::Rm { path } => files::rm(cx, login, &path),
         Command::Rmdir { path } => files::rmdir(cx, login, &path),
         Command::Mv { from, to } => files::mv(cx, login, &from, &to),

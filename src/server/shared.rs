@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::server::backoff::Backoff;
 use crate::server::config::Config;
 use crate::server::takeover::Holders;
 use crate::storage::DataDir;
@@ -19,8 +20,6 @@ use crate::storage::quota::Reservations;
 use crate::storage::trash::Trash;
 use crate::storage::users::Users;
 
-/// Failed logins from one address are remembered this long.
-const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// Registrations one address earns back per second, after its burst of
 /// `--register-burst`.
 const REGISTER_RATE: f64 = 1.0;
@@ -36,7 +35,8 @@ pub struct Shared {
     /// Bytes booked against the quota by uploads in progress.
     pub(crate) reservations: Reservations,
     conns: Mutex<Conns>,
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Guesses from each address, one at a time (`server::backoff`).
+    pub(crate) backoff: Backoff,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -63,7 +63,7 @@ impl Shared {
             reservations: Reservations::default(),
             config,
             conns: Mutex::default(),
-            failures: Mutex::default(),
+            backoff: Backoff::default(),
             registrations: Mutex::default(),
         }
     }
@@ -96,22 +96,6 @@ impl Shared {
     /// [`Shared::quota_of`], so a change counts at once.
     pub(crate) fn entries_of(&self, user: &str) -> Option<u64> {
         self.users.entries(user).over(self.config.max_entries)
-    }
-
-    /// Records a failed login from `ip` and returns how long to wait before
-    /// answering: 100 ms, doubling with each recent failure from that
-    /// address, at most 5 s. Reconnecting does not reset it.
-    pub fn login_failed(&self, ip: IpAddr) -> Duration {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < FAILURE_WINDOW));
-        }
-        let times = map.entry(ip).or_default();
-        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-        times.push(now);
-        let n = times.len().min(7) as u32;
-        Duration::from_millis(100 << (n - 1)).min(Duration::from_secs(5))
     }
 
     /// Takes one registration from `ip`'s bucket; `false` when it is empty.

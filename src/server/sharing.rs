@@ -9,16 +9,17 @@
 //! never replaces anything.
 
 use std::path::Path;
+use std::time::SystemTime;
 
-use crate::proto::body::FindLine;
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Login, Outcome};
+use crate::server::listing::{send_find, send_lines};
 use crate::server::quota::book;
 use crate::server::view;
 use crate::storage::copies::{Built, Plan, measure};
-use crate::storage::find::find;
+use crate::storage::mtime::fresh_times;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
@@ -43,9 +44,9 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
     Ok(result?.into())
 }
 
-pub(crate) fn shares(cx: &Cx, login: &Login) -> Handled {
+pub(crate) fn shares(cx: &mut Cx, login: &Login) -> Handled {
     let list = records(cx).list(&login.user, cx.shared.config.max_list)?;
-    Ok(Reply::multi(Code::Listing, list.iter().map(|s| view::share_line(s).to_string()).collect()).into())
+    send_lines(cx, list.iter().map(view::share_line))
 }
 
 pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
@@ -58,11 +59,12 @@ pub(crate) fn unshare(cx: &Cx, login: &Login, code: &str) -> Handled {
 
 /// The live share of `code`, or what a wrong guess gets.
 fn shared_by(cx: &mut Cx, login: &Login, action: &str, code: &str) -> std::result::Result<Share, Outcome> {
+    let turn = cx.turn();
     match records(cx).lookup(code) {
         Ok(Some(share)) => Ok(share),
         Ok(None) => {
             let reply = Reply::new(Code::Unavailable, "unknown or expired code");
-            Err(cx.wrong_guess(&login.user, action, "", reply))
+            Err(cx.wrong_guess(turn, &login.user, action, "", reply))
         }
         // The server's own record unreadable: not the client's guess.
         Err(e) => {
@@ -79,12 +81,15 @@ pub(crate) fn peek(cx: &mut Cx, login: &Login, code: &str) -> Handled {
         Err(outcome) => return Ok(outcome),
     };
     let owner = Tree::new(cx.shared.home(&share.owner));
-    let result = share.user_path().and_then(|path| {
-        let lines = find(&owner, &cx.shared.sums, &path, cx.shared.config.max_list)?;
-        Ok(Reply::multi(Code::Listing, lines.into_iter().map(|l| FindLine::from(l).to_string()).collect()))
-    });
-    cx.note(&login.user, "peek", &format!("{}:{}", share.owner, share.path), &result);
-    Ok(result?.into())
+    let shown = format!("{}:{}", share.owner, share.path);
+    let result = share.user_path().and_then(|path| send_find(cx, &owner, &path));
+    let outcome = match &result {
+        Ok(Outcome::Go) => "212".to_string(),
+        Ok(_) => "closed".to_string(),
+        Err(e) => e.outcome(),
+    };
+    cx.log(&login.user, "peek", &shown, outcome, 0);
+    result
 }
 
 pub(crate) fn save(cx: &mut Cx, login: &Login, code: &str, to: Option<&str>) -> Handled {
@@ -137,6 +142,8 @@ fn build_and_place(
     let what = target.to_string();
     let io = |e| Error::io(&what, e);
     let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
+    // The saver's own files, dated now (see `storage::mtime`).
+    fresh_times(&built.path, &cx.shared.sums, SystemTime::now()).map_err(io)?;
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
     within(booking, plan.placed(&built), || replace.put_new(&built.path, &real).map_err(io))

@@ -4,8 +4,10 @@
 //! Layout: `store/MD5-SIZE` is a hard link to a committed file with that
 //! content, made when an upload or a claim commits (`link` fails on an
 //! existing entry, so the first one is kept). In `--dedup user` mode,
-//! `store/users/USER/MD5-SIZE` (an empty file) marks content that USER
-//! committed. Everything is in the file system, so two server processes
+//! `store/users/USER/MD5-SIZE` is a hard link to the file USER committed
+//! last with that content, and counts only while USER still holds that
+//! inode in their tree or trash (its other links); claims then prove and
+//! copy from it, never from another user's file. Everything is in the file system, so two server processes
 //! on one data directory share it.
 //!
 //! An entry is only a hint: before it is used, its size and its recorded
@@ -35,7 +37,7 @@ use crate::storage::links::same_inode;
 pub enum Dedup {
     /// Any user's files and trash.
     Global,
-    /// Only content the claimer committed.
+    /// Only content the claimer holds now (tree or trash).
     User,
     /// No claim ever succeeds; no store entries are made.
     Off,
@@ -135,10 +137,11 @@ impl Store {
             return Ok(());
         }
         let entry = self.entry(size, md5);
+        self.mark(user, size, md5, tmp)?;
         if self.needs(&entry, size, md5, sums) {
             fs::rename(tmp, &entry)?;
         }
-        self.mark(user, size, md5)
+        Ok(())
     }
 
     /// Whether `entry` does not hold the content (missing, changed, or its
@@ -148,14 +151,30 @@ impl Store {
         meta.nlink() >= LINKS_ENOUGH || !matches(entry, size, md5, sums)
     }
 
-    /// Records that `user` holds the content (`--dedup user`).
-    pub(crate) fn mark(&self, user: &str, size: u64, md5: Digest) -> io::Result<()> {
+    /// Records that `user` holds the content (`--dedup user`): their
+    /// marker becomes a link to `held`, a name of the inode they commit.
+    pub(crate) fn mark(&self, user: &str, size: u64, md5: Digest, held: &Path) -> io::Result<()> {
         if self.mode == Dedup::User {
             let marker = self.marker(user, size, md5);
-            fs::create_dir_all(marker.parent().unwrap_or(&self.dir))?;
-            File::create(marker)?;
+            let dir = marker.parent().unwrap_or(&self.dir);
+            fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!("{TMP}{}", random_hex()?));
+            fs::hard_link(held, &tmp)?;
+            let renamed = fs::rename(&tmp, &marker);
+            let _ = fs::remove_file(&tmp);
+            renamed?;
         }
         Ok(())
+    }
+
+    /// Whether the marker (`meta`) names a file its user still holds: an
+    /// inode of theirs is linked only from their tree and trash, the
+    /// marker and perhaps the store entry (claims and saves make their own
+    /// inodes), so any link besides those two is theirs.
+    fn still_held(&self, meta: &Metadata, size: u64, md5: Digest) -> bool {
+        let entry = fs::metadata(self.entry(size, md5)).ok();
+        let by_store = entry.is_some_and(|e| e.dev() == meta.dev() && e.ino() == meta.ino());
+        meta.nlink() > 1 + u64::from(by_store)
     }
 
     /// After a claim of the entry for `size` and `md5` found its inode
@@ -178,15 +197,17 @@ impl Store {
     /// The stored content of `size` bytes with MD5 `md5` that `user` may
     /// claim, checked and open; `None` when not held (or `--dedup off`).
     pub(crate) fn find(&self, user: &str, size: u64, md5: Digest, sums: &Sums) -> Option<Held> {
-        match self.mode {
+        let path = match self.mode {
             Dedup::Off => return None,
-            Dedup::User if !self.marker(user, size, md5).is_file() => return None,
-            _ => {}
-        }
-        let path = self.entry(size, md5);
+            Dedup::User => self.marker(user, size, md5),
+            Dedup::Global => self.entry(size, md5),
+        };
         let file = File::open(&path).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() != size || sums.of_file(&file, &meta).ok()? != md5 {
+            return None;
+        }
+        if self.mode == Dedup::User && !self.still_held(&meta, size, md5) {
             return None;
         }
         Some(Held { path, file, meta })
@@ -196,6 +217,7 @@ impl Store {
     /// entry is gone, and old temporary names; returns how many entries
     /// went.
     pub(crate) fn sweep(&self, sums: &Sums) -> usize {
+        self.sweep_markers();
         let mut removed = 0;
         for item in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             let name = item.file_name().to_string_lossy().into_owned();
@@ -206,19 +228,25 @@ impl Store {
                 removed += 1;
             }
         }
-        self.sweep_markers();
         removed
     }
 
-    /// Markers whose entry is gone say nothing any more.
+    /// Markers of content their user no longer holds say nothing any more
+    /// (and would keep its inode alive).
     fn sweep_markers(&self) {
         for user in fs::read_dir(&self.users).into_iter().flatten().flatten() {
             if user.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             for marker in fs::read_dir(user.path()).into_iter().flatten().flatten() {
-                let entry = fs::symlink_metadata(self.dir.join(marker.file_name()));
-                if matches!(entry, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                let name = marker.file_name().to_string_lossy().into_owned();
+                let Ok(meta) = marker.metadata() else { continue };
+                if name.starts_with(TMP) && !is_old(&meta) {
+                    continue;
+                }
+                let Some((md5, size)) = name.split_once('-') else { continue };
+                let content = Digest::from_hex(md5).zip(size.parse::<u64>().ok());
+                if content.is_none_or(|(md5, size)| meta.len() != size || !self.still_held(&meta, size, md5)) {
                     let _ = fs::remove_file(marker.path());
                 }
             }

@@ -1,8 +1,13 @@
 //! Recorded MD5s of committed files.
 //!
-//! One small file per committed file, `sums/DEV-INODE`, holding the file's
-//! stamp and its MD5. A record is used only while the file still has that
-//! stamp, so a file changed behind the server's back is hashed again.
+//! One small file per committed file, `sums/INODE`, holding the file's
+//! stamp and its MD5. The key is the inode alone: the data directory is on
+//! one file system, whose inode numbers every client sees the same, while
+//! its device number differs from one mount (one server) to the next (so
+//! a key with the device made every server record and hash every file
+//! again). Records of version 2 (`DEV-INODE`) are no longer read. A record
+//! is used only while the file still has that stamp, so a file changed
+//! behind the server's back is hashed again.
 //!
 //! The stamp is what survives `mv` and hard links but not a new file that
 //! reuses the inode: size, mtime and birth time, each to the nanosecond
@@ -24,7 +29,7 @@ use std::time::UNIX_EPOCH;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::storage::durable::replace_record;
 
-/// Recorded MD5s of committed files, keyed by device and inode.
+/// Recorded MD5s of committed files, keyed by inode.
 #[derive(Clone, Debug)]
 pub struct Sums {
     dir: PathBuf,
@@ -36,7 +41,7 @@ impl Sums {
     }
 
     fn path(&self, meta: &Metadata) -> PathBuf {
-        self.dir.join(format!("{}-{}", meta.dev(), meta.ino()))
+        self.dir.join(meta.ino().to_string())
     }
 
     /// The recorded digest, if the file is unchanged since it was recorded.

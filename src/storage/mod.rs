@@ -15,6 +15,7 @@ pub mod error;
 pub(crate) mod find;
 pub mod health;
 pub(crate) mod links;
+pub(crate) mod mtime;
 pub(crate) mod quota;
 pub(crate) mod replace;
 pub(crate) mod shares;

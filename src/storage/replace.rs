@@ -29,7 +29,7 @@ use std::path::Path;
 use crate::digest::Digest;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
-use crate::storage::durable::sync_parent;
+use crate::storage::durable::{open_or_create, sync_parent};
 use crate::storage::error::{Error, Result};
 use crate::storage::links::same_inode;
 use crate::storage::trash::{Kept, Trash, rename_noreplace};
@@ -50,7 +50,8 @@ impl Replace {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = File::options().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let options = File::options().read(true).write(true).create(true).truncate(false).clone();
+        let file = open_or_create(&options, &path).map_err(io)?;
         file.lock().map_err(io)?;
         Ok(Replace { _lock: file })
     }

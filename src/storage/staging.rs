@@ -30,7 +30,7 @@ use crate::behind::drop_cached;
 use crate::digest::{Digest, Hasher, hash_range};
 use crate::hashing::Hashing;
 use crate::storage::digests::Sums;
-use crate::storage::durable::replace_record;
+use crate::storage::durable::{open_or_create, replace_record};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::health;
 use crate::storage::quota::{Ledger, Quota, Reservation, staged_bytes_where};
@@ -559,13 +559,8 @@ pub fn part_path(staging: &Path, what: &str) -> PathBuf {
 /// that is still at that path (it may have just been committed or removed).
 fn lock_part(path: &Path, what: &str) -> Result<File> {
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io(what, e))?;
+        let options = OpenOptions::new().read(true).write(true).create(true).truncate(false).clone();
+        let file = open_or_create(&options, path).map_err(|e| Error::io(what, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -719,7 +714,7 @@ fn cut_marks(path: &Path, keep: u64) -> io::Result<()> {
 }
 
 fn append_mark(path: &Path, at: u64, state: &str) -> io::Result<()> {
-    let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+    let mut file = open_or_create(OpenOptions::new().append(true).create(true), path)?;
     file.write_all(format!("{at} {state}\n").as_bytes())
 }
 

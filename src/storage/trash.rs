@@ -10,7 +10,7 @@
 //! - `rm` writes and syncs `info` first, then renames the item into `item`.
 //!   An entry without `item` is incomplete: ignored, and cleaned later.
 //! - `restore` renames `item` out (never over an existing path, with
-//!   `renameat2(RENAME_NOREPLACE)`), then removes the entry.
+//!   [`rename_noreplace`]), then removes the entry.
 //! - `purge` renames the entry to a hidden `.purge-ID` (gone at once), then
 //!   deletes it; leftovers are deleted by the sweeper.
 //!
@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::storage::digests::Sums;
+pub(crate) use crate::storage::durable::rename_noreplace;
 use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
@@ -539,12 +540,6 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<u64> {
         }
     }
     Ok(made)
-}
-
-/// Renames `from` to `to` unless something exists at `to` (atomically:
-/// a path created meanwhile is never overwritten).
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    crate::sys::rename_with(from, to, crate::sys::RENAME_NOREPLACE)
 }
 
 /// Bytes of the regular files at or under `top`, walked with a stack of

@@ -19,6 +19,7 @@
 //! for that crash window and for what another process adds between two
 //! reads (both documented in docs/DEPLOY.md).
 
+use crate::storage::durable::open_or_create;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -116,7 +117,7 @@ impl UsageFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::server(what, e))?;
         }
-        let open = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path);
+        let open = open_or_create(OpenOptions::new().read(true).write(true).create(true).truncate(false), &self.path);
         let file = open.map_err(|e| Error::server(what, e))?;
         file.lock().map_err(|e| Error::server(what, e))?;
         Ok(Counted { file, last })

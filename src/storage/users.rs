@@ -34,7 +34,7 @@ use crate::digest::Digest;
 use crate::log;
 use crate::secret::Password;
 use crate::storage::DataDir;
-use crate::storage::durable::{fdatasync, replace_file, sync_dir};
+use crate::storage::durable::{fdatasync, open_or_create, replace_file, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 
 /// Hash rounds for new accounts: one check costs 5-7 ms on one core.
@@ -159,7 +159,8 @@ impl Users {
         let local = |e: io::Error| Error::server("users file", e);
         let _lock = self.lock_writers().map_err(local)?;
         let created = !self.path.exists();
-        let mut file = OpenOptions::new().create(true).append(true).read(true).open(&self.path).map_err(local)?;
+        let options = OpenOptions::new().create(true).append(true).read(true).clone();
+        let mut file = open_or_create(&options, &self.path).map_err(local)?;
         cut_torn_tail(&file).map_err(local)?;
         let (record, dead) = {
             let cache = self.read_whole().map_err(local)?;
@@ -260,7 +261,7 @@ impl Users {
     }
 
     fn lock_writers(&self) -> io::Result<File> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&self.lock_path)?;
+        let lock = open_or_create(OpenOptions::new().create(true).truncate(false).write(true), &self.lock_path)?;
         lock.lock()?;
         Ok(lock)
     }

@@ -464,3 +464,28 @@ pub fn client_command() -> Command {
     cmd.env_remove("NETDISK_PASSWORD");
     cmd
 }
+
+/// Whether a test that needs root and `programs` can run here. When not,
+/// it says what is missing on stderr and the test returns early (skips);
+/// with `NETDISK_REQUIRE_ALL=1` (CI, where `make test` installed them) it
+/// fails instead.
+pub fn can_run(test: &str, programs: &[&str]) -> bool {
+    let root = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    let in_path = |p: &str| {
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+    };
+    let mut missing: Vec<String> = programs.iter().filter(|p| !in_path(p)).map(|p| p.to_string()).collect();
+    if !root {
+        missing.insert(0, "root".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test}: skipped, needs {} (`sudo make test` installs them)", missing.join(", "));
+    assert!(std::env::var_os("NETDISK_REQUIRE_ALL").is_none(), "{why}");
+    eprintln!("{why}");
+    false
+}

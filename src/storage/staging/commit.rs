@@ -8,7 +8,9 @@
 //!    the staged inode (the one verified), the staged inode linked into
 //!    the content store under a temporary name, and the file it replaces
 //!    kept in a new trash entry (nothing synced);
-//! 2. for a group of several files, one `syncfs` of the file system (the
+//! 2. for a group of several files, on a file system whose `syncfs`
+//!    flushes every file (`durable::syncfs_flushes`; not FUSE, NFS, CephFS:
+//!    there each file is synced as a lone one is), one `syncfs` (the
 //!    staged files' writeback was started at their verification): every
 //!    staged file, trash record and directory entry made so far is on
 //!    stable storage, in one journal commit and one flush of the disk's
@@ -31,7 +33,7 @@
 
 use super::*;
 use crate::storage::content::{Pending, Store};
-use crate::storage::durable::{fsync, start_writeback, sync_dir, sync_fs};
+use crate::storage::durable::{fsync, start_writeback, sync_dir, sync_fs, syncfs_flushes};
 use crate::storage::health;
 use crate::storage::replace::{Displaced, Replace, Settled};
 use crate::storage::trash::{Kept, Trash};
@@ -128,7 +130,9 @@ pub(crate) fn commit_group(items: Vec<(Verified, UserPath)>, at: &Place) -> Vec<
     // A group of several files is synced by one `syncfs` before the
     // renames and one after (one journal commit and one cache flush each):
     // per-file fsyncs would each flush the disk's cache.
-    let whole = going.len() > 1;
+    // Where `syncfs` does not flush everything (FUSE, NFS, ...), each
+    // file is synced on its own instead.
+    let whole = going.len() > 1 && going.first().is_some_and(|(_, g)| syncfs_flushes(&g.v.up.part));
     let synced = if whole { sync_whole(&going) } else { sync_trash_dirs(&going) };
     let mut placed = Vec::new();
     for (i, mut g) in going {
