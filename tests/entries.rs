@@ -117,6 +117,8 @@ fn each_refused_request_creates_nothing() {
     c.ok(&format!("upload g 1 {}", md5_hex(b"z")), "552");
     let mut c = s.user("amy");
     assert_eq!(on_disk(&s.data, "amy"), before, "nothing was created");
+    let staged = files_under(&s.data.join("staging/amy"));
+    assert!(staged.iter().all(|f| !f.ends_with(".part") && !f.contains("claim-")), "nothing staged: {staged:?}");
     assert_eq!(entries(&mut c), 5);
 
     // What creates nothing still works: a path that exists, a move, and

@@ -588,7 +588,9 @@ mod tests {
             entries: Some(3),
             deleted: 1_700_000_000_123_456_789,
         };
-        assert_eq!(Info::parse(&info.to_text()), Some(info));
+        assert_eq!(Info::parse(&info.to_text()), Some(info.clone()));
+        let older = info.to_text().replace("entries 3\n", "");
+        assert_eq!(Info::parse(&older), Some(Info { entries: None, ..info }), "a record from before 2.1");
         let id = new_id(now_ns()).unwrap();
         assert!(valid_id(&id), "{id}");
         assert!(!valid_id("all") && !valid_id("") && !valid_id("A1") && !valid_id(&"1".repeat(33)));
