@@ -1,6 +1,7 @@
 # netdisk — the two commands a new user needs are `make run-server` and `make test`.
 
 ADDR ?= 127.0.0.1:9021
+HTTP ?= 127.0.0.1:9080
 DATA ?= ./data
 CARGO ?= cargo
 PREFIX ?= /usr/local
@@ -10,7 +11,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test fault-tools test-deps test-cluster test-deploy client check fmt clippy bench bench-peers build install
+.PHONY: run-server test test-tools fault-tools test-deps test-cluster test-deploy client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -22,9 +23,25 @@ install: build
 	install -m 755 target/native/release/examples/client $(DESTDIR)$(PREFIX)/bin/netdisk-client
 
 run-server:
-	$(NATIVE) $(CARGO) run --release --bin netdisk -- --listen $(ADDR) --data $(DATA)
+	$(NATIVE) $(CARGO) run --release --bin netdisk -- --listen $(ADDR) --http $(HTTP) --data $(DATA)
 
-test: fault-tools test-deps
+# The real clients the HTTP tests drive (curl, wget, unzip, bsdtar, 7z,
+# python3; litmus, rclone, cadaver, davfs2 for WebDAV), installed when run
+# as root; without them those checks skip with a message (in CI they fail).
+test-tools:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for t in curl wget unzip bsdtar 7zz python3; do command -v $$t >/dev/null || missing=1; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq curl wget unzip libarchive-tools 7zip python3 >/dev/null || echo "some HTTP test tools could not be installed: those checks skip"; fi; \
+	fi
+	@# The WebDAV clients (tests/dav.rs): litmus, rclone, cadaver, davfs2.
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for t in litmus rclone cadaver mount.davfs; do command -v $$t >/dev/null || dav=1; done; \
+	  if [ -n "$$dav" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq litmus rclone cadaver davfs2 >/dev/null || echo "some WebDAV clients could not be installed: their tests fail in CI"; fi; \
+	else \
+	  for t in litmus rclone cadaver mount.davfs; do command -v $$t >/dev/null || echo "$$t is not installed (make test installs it as root): its WebDAV test skips"; done; \
+	fi
+
+test: test-tools fault-tools test-deps
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 

@@ -37,11 +37,15 @@
 //! - [`server`]: the text face: accept loop and limits; shared state;
 //!   framing; the session and its handlers; configuration, the mapping of
 //!   engine errors and values to replies, `netdisk user`
+//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/` and share links
+//!   for browsers, `curl` and `wget`, WebDAV at `/dav/`, on the same engine
+//!   and state as the text face (`--http ADDR`)
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,
 //!   recorded MD5s, accounts, the trash, copies, the content store, share
-//!   records, its own [`storage::error::Error`]
+//!   records, WebDAV locks and dead properties, its own
+//!   [`storage::error::Error`]
 //! - [`client`]: a blocking client library
 //! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all
@@ -61,6 +65,7 @@ pub mod client;
 pub mod clock;
 pub mod digest;
 pub(crate) mod hashing;
+pub mod http;
 pub mod log;
 pub mod proto;
 pub mod secret;

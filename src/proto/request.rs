@@ -112,7 +112,7 @@ commands! {
         size: u64 = "SIZE" as Number,
         md5: Digest = "MD5" as Md5,
     };
-    Share "share" "make a code that lets others copy PATH" {
+    Share "share" "a code (with HTTP on, a link) to see PATH" {
         path: String = "PATH" as Text,
         days: Option<u32> = "[DAYS]" as Days,
     };

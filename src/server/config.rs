@@ -3,6 +3,7 @@
 //! Every flag `--some-flag V` can also be given as `NETDISK_SOME_FLAG=V`;
 //! a flag wins over the environment.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +47,53 @@ pub struct Config {
     pub registration_open: bool,
     /// Which content `claim` may find (`--dedup global|user|off`).
     pub dedup: Dedup,
+    /// Where the HTTP face listens (`--http ADDR`); `None`: no HTTP.
+    pub http: Option<String>,
+    /// The base of links handed out (`--public-url`), without a path.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-*` are believed (`--trust-proxy`).
+    pub trust_proxy: Vec<Cidr>,
+}
+
+/// An address or a network (`10.0.0.0/8`, `::1`), for `--trust-proxy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (`::ffff:a.b.c.d` as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(&net.octets(), &ip.octets(), self.bits),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_eq(&net.octets(), &ip.octets(), self.bits),
+            _ => false,
+        }
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let (whole, rest) = (usize::from(bits / 8), bits % 8);
+    let mask = if rest == 0 { 0 } else { 0xffu8 << (8 - rest) };
+    a[..whole] == b[..whole] && (rest == 0 || a[whole] & mask == b[whole] & mask)
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("{text:?} is not an address or ADDRESS/BITS");
+        let (addr, bits) = text.split_once('/').map_or((text, None), |(a, b)| (a, Some(b)));
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+        };
+        Ok(Cidr { addr, bits })
+    }
 }
 
 /// Files and directories a user may hold when `--max-entries` is not set.
@@ -71,11 +119,15 @@ impl Default for Config {
             max_list: 200_000,
             registration_open: true,
             dedup: Dedup::Global,
+            http: None,
+            public_url: None,
+            trust_proxy: Vec::new(),
         }
     }
 }
 
-/// What the command line asked for.
+/// What the command line asked for (parsed once: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Parsed {
     /// Serve with this configuration.
@@ -112,13 +164,16 @@ options (each also read from the environment variable in brackets):
   --max-list N           most entries in one listing, more are refused [NETDISK_MAX_LIST] (200000)
   --registration open|closed  whether `register` is allowed [NETDISK_REGISTRATION] (open)
   --dedup global|user|off  what `claim` may find: any user's files, the claimer's own, nothing [NETDISK_DEDUP] (global)
+  --http ADDR            also serve HTTP on ADDR (docs/HTTP.md) [NETDISK_HTTP] (off)
+  --public-url URL       base of the links handed out, e.g. https://disk.example.org [NETDISK_PUBLIC_URL] (from the request)
+  --trust-proxy LIST     addresses or networks (a,b/24) whose X-Forwarded-For/-Proto count [NETDISK_TRUST_PROXY] (none)
   --help                 this text
   --version              the version
 
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 17] = [
+const FLAGS: [&str; 20] = [
     "listen",
     "data",
     "max-clients",
@@ -136,6 +191,9 @@ const FLAGS: [&str; 17] = [
     "max-list",
     "registration",
     "dedup",
+    "http",
+    "public-url",
+    "trust-proxy",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -196,6 +254,9 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "max-list" => c.max_list = positive(value)? as usize,
         "registration" => c.registration_open = open_or_closed(value)?,
         "dedup" => c.dedup = value.parse()?,
+        "http" => c.http = Some(value.to_string()),
+        "public-url" => c.public_url = Some(public_url(value)?),
+        "trust-proxy" => c.trust_proxy = value.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>()?,
         _ => return Err("unknown option".into()),
     }
     Ok(())
@@ -239,6 +300,17 @@ pub fn size(value: &str) -> Result<u64, String> {
     };
     let n = number(digits).map_err(|_| format!("{value:?} is not a size (digits, then K, M, G or T)"))?;
     n.checked_mul(1 << shift).ok_or_else(|| format!("{value:?} is too large"))
+}
+
+/// `http://` or `https://`, a host, an optional port, no path.
+fn public_url(value: &str) -> Result<String, String> {
+    let bad = || format!("{value:?}: expected http(s)://HOST[:PORT] without a path");
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(bad)?;
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad());
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 fn open_or_closed(value: &str) -> Result<bool, String> {
@@ -300,6 +372,23 @@ mod tests {
         let err = run(&[], &[("NETDISK_STALL_TIMEOUT", "0")]).unwrap_err();
         assert!(err.starts_with("NETDISK_STALL_TIMEOUT") && err.contains("out of range"), "{err}");
         assert!(run(&["--stall-timeout", "1.5"], &[]).unwrap_err().contains("not a whole number"));
+    }
+
+    #[test]
+    fn http_flags() {
+        let c = run(
+            &["--http", "127.0.0.1:0", "--public-url", "https://d.example/", "--trust-proxy", "::1,10.0.0.0/8"],
+            &[],
+        )
+        .unwrap();
+        assert_eq!((c.http.as_deref(), c.public_url.as_deref()), (Some("127.0.0.1:0"), Some("https://d.example")));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(c.trust_proxy[0].contains(ip("::1")) && c.trust_proxy[1].contains(ip("::ffff:10.9.8.7")));
+        assert!(!c.trust_proxy[1].contains(ip("11.0.0.1")));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err() && "x".parse::<Cidr>().is_err());
+        for bad in ["ftp://x", "https://x/path", "https://", "x.org"] {
+            assert!(run(&["--public-url", bad], &[]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,10 +12,18 @@ use crate::server::handler::{Cx, Handled, Login};
 use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
 use crate::server::view;
+use crate::storage::locks::Locks;
 use crate::storage::mtime::set_mtime;
+use crate::storage::props;
 use crate::storage::replace::Replace;
 use crate::storage::staging::Download;
 use crate::storage::tree::{Kind, ListLimit, Tree, UserPath};
+
+/// Refuses (`450`) a write of `path` that a WebDAV lock holds: the text
+/// protocol submits no lock token (`whole`: what is under it counts too).
+pub(crate) fn unlocked(cx: &Cx, login: &Login, path: &UserPath, whole: bool) -> Result<()> {
+    Locks::refuse_locked(&cx.shared.data, &login.user, path, whole)
+}
 
 /// `257 "PATH"`.
 fn path_reply(code: Code, path: &UserPath) -> Reply {
@@ -39,6 +47,7 @@ pub(crate) fn ls(cx: &mut Cx, login: &Login, text: &str) -> Handled {
 
 pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, false)?;
         tree.makedir(&path, login.quota(cx.shared))?;
         Ok(path_reply(Code::Path, &path))
     });
@@ -79,6 +88,7 @@ pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemT
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, true)?;
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
         login.trash(cx.shared).remove(tree, &path, &cx.shared.sums)?;
         drop(replace);
@@ -98,6 +108,9 @@ pub(crate) fn trash_list(cx: &mut Cx, login: &Login) -> Handled {
 
 pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Handled {
     let result = login.resolve(to.unwrap_or(".")).and_then(|(tree, path)| {
+        if to.is_some() {
+            unlocked(cx, login, &path, true)?;
+        }
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
         let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
         let quota = login.quota(cx.shared);
@@ -123,6 +136,10 @@ pub(crate) fn purge(cx: &Cx, login: &Login, target: &Purge) -> Handled {
 
 pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, true)?;
+        if let Ok(real) = tree.dir(&path) {
+            let _ = props::clear_if_empty(&real);
+        }
         tree.remove_dir(&path)?;
         Ok(Reply::new(Code::ActionDone, format!("removed {path}")))
     });
@@ -133,7 +150,12 @@ pub(crate) fn rmdir(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn mv(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
+        unlocked(cx, login, &a, true)?;
+        unlocked(cx, login, &b, true)?;
         move_over(cx, login, (tree, &a, &b))?;
+        if let (Ok(from), Ok(to)) = (tree.checked(&a), tree.checked(&b)) {
+            let _ = props::moved(&from, &to);
+        }
         Ok(Reply::new(Code::ActionDone, format!("moved {a} to {b}")))
     });
     cx.note(&login.user, "mv", &format!("{} -> {}", login.shown(from), login.shown(to)), &result);
@@ -166,6 +188,7 @@ fn move_over(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)
 
 pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
+        unlocked(cx, login, &path, false)?;
         tree.makedirs(&path, login.quota(cx.shared))?;
         Ok(path_reply(Code::Path, &path))
     });
@@ -179,6 +202,7 @@ pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn cp(cx: &Cx, login: &Login, from: &str, to: &str) -> Handled {
     let result = login.resolve(from).and_then(|(tree, a)| {
         let (_, b) = login.resolve(to)?;
+        unlocked(cx, login, &b, true)?;
         copy(cx, login, (tree, &a, &b))?;
         Ok(Reply::new(Code::ActionDone, format!("copied {a} to {b}")))
     });

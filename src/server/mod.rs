@@ -67,6 +67,12 @@ impl Server {
         Ok(Server { listener, shared: Arc::new(Shared::new(config)) })
     }
 
+    /// The state this server's sessions share, for another face (HTTP)
+    /// to serve from.
+    pub fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::server::backoff::Backoff;
@@ -37,7 +37,11 @@ pub struct Shared {
     conns: Mutex<Conns>,
     /// Guesses from each address, one at a time (`server::backoff`).
     pub(crate) backoff: Backoff,
+    /// Unknown share codes tried over HTTP, one at a time per address: a
+    /// back-off like the login one, kept apart from it (HTTP.md "Share links").
+    pub(crate) share_guesses: Backoff,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
+    link_base: OnceLock<String>,
 }
 
 /// A token bucket: registrations an address may still make, as of `at`.
@@ -64,7 +68,9 @@ impl Shared {
             config,
             conns: Mutex::default(),
             backoff: Backoff::default(),
+            share_guesses: Backoff::default(),
             registrations: Mutex::default(),
+            link_base: OnceLock::new(),
         }
     }
 
@@ -119,14 +125,40 @@ impl Shared {
 
     /// Counts a new connection in, if the limits allow it.
     pub(crate) fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        self.enter_as(ip, true)
+    }
+
+    /// Counts a new connection in against `--max-clients`, and against the
+    /// per-address limit of `ip` when `per_ip` (not for a trusted proxy,
+    /// whose clients are told apart per request).
+    pub(crate) fn enter_as(self: &Arc<Self>, ip: IpAddr, per_ip: bool) -> Option<Slot> {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = conns.per_ip.get(&ip).copied().unwrap_or(0);
+        let mine = if per_ip { conns.per_ip.get(&ip).copied().unwrap_or(0) } else { 0 };
         if conns.total >= self.config.max_clients || mine >= self.config.max_per_ip {
             return None;
         }
         conns.total += 1;
-        *conns.per_ip.entry(ip).or_default() += 1;
-        Some(Slot { shared: Arc::clone(self), ip })
+        if per_ip {
+            *conns.per_ip.entry(ip).or_default() += 1;
+        }
+        Some(Slot { shared: Arc::clone(self), ip: per_ip.then_some(ip) })
+    }
+
+    /// Whether `--max-clients` connections are open (else a refusal is
+    /// for the per-address limit).
+    pub(crate) fn all_taken(&self) -> bool {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).total >= self.config.max_clients
+    }
+
+    /// Where the links the text face hands out point (`share`): set once
+    /// when the HTTP face starts; `None` without it.
+    pub fn link_base(&self) -> Option<&str> {
+        self.link_base.get().map(String::as_str)
+    }
+
+    /// Sets [`Shared::link_base`] (the first call wins).
+    pub fn set_link_base(&self, base: String) {
+        let _ = self.link_base.set(base);
     }
 }
 
@@ -136,17 +168,20 @@ impl Shared {
 /// is never refused for its own old session.
 pub struct Slot {
     shared: Arc<Shared>,
-    ip: IpAddr,
+    /// The address counted in the per-address limit, if any.
+    ip: Option<IpAddr>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut conns = self.shared.conns.lock().unwrap_or_else(|e| e.into_inner());
         conns.total -= 1;
-        if let Some(n) = conns.per_ip.get_mut(&self.ip) {
+        if let Some(ip) = self.ip
+            && let Some(n) = conns.per_ip.get_mut(&ip)
+        {
             *n -= 1;
             if *n == 0 {
-                conns.per_ip.remove(&self.ip);
+                conns.per_ip.remove(&ip);
             }
         }
     }

@@ -38,7 +38,12 @@ pub(crate) fn share(cx: &Cx, login: &Login, text: &str, days: Option<u32>) -> Ha
         let entry = tree.entry(&path)?;
         let share = records(cx).create(&login.user, &path, entry.kind, days);
         let share = share.map_err(|e| Error::server("share record", e))?;
-        Ok(Reply::new(Code::Done, share.code))
+        // With the HTTP face on: `200 CODE URL` (the first word stays the code).
+        let text = match cx.shared.link_base() {
+            Some(base) => format!("{} {base}/s/{}", share.code, share.code),
+            None => share.code,
+        };
+        Ok(Reply::new(Code::Done, text))
     });
     cx.note(&login.user, "share", &login.shown(text), &result);
     Ok(result?.into())

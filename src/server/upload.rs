@@ -115,6 +115,7 @@ fn prepare(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload, UserPath)> {
     let quota = login.quota(shared);
     let limits = Limits { max_file_size: shared.config.max_file_size, quota };
     let (tree, path) = login.resolve(asked.text)?;
+    crate::server::files::unlocked(cx, login, &path, false)?;
     let request = Request { path: &path, size: asked.size, md5: asked.md5, from: asked.from };
     let up = Upload::prepare(tree, &login.staging(shared), &request, limits)?;
     Ok((up, path))

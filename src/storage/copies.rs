@@ -24,6 +24,7 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::props;
 use crate::storage::quota::{Quota, at_once};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
 use crate::storage::usage::Usage;
@@ -218,7 +219,8 @@ pub(crate) fn measure(dir: &Path) -> io::Result<(Usage, usize)> {
 /// The name of a directory entry if the tree shows it (as `ls` does).
 fn visible_name(item: &fs::DirEntry) -> Option<String> {
     let name = item.file_name().into_string().ok()?;
-    check_name(&name).is_ok().then_some(name)
+    // Dead properties (see `props`) are copied with their folder.
+    (check_name(&name).is_ok() || name == props::HIDDEN).then_some(name)
 }
 
 /// One step of a tree copy: fill a new directory, or, once everything in

@@ -15,7 +15,9 @@ pub mod error;
 pub(crate) mod find;
 pub mod health;
 pub(crate) mod links;
+pub mod locks;
 pub(crate) mod mtime;
+pub mod props;
 pub(crate) mod quota;
 pub(crate) mod replace;
 pub(crate) mod shares;
@@ -36,7 +38,8 @@ pub(crate) const PURGING: &str = ".purge-";
 /// The data directory (`--data`) and every path under it:
 ///
 /// ```text
-/// home/USER/       the user's visible tree
+/// home/USER/       the user's visible tree (each folder may hold a hidden
+///                  `\x01props` folder: WebDAV dead properties, see `props`)
 /// staging/USER/    interrupted uploads, copy scratch space
 /// trash/USER/      removed entries, kept --trash-days
 /// sums/            the MD5 recorded for each committed file
@@ -46,6 +49,7 @@ pub(crate) const PURGING: &str = ".purge-";
 /// shares/USER/     USER's share records; share-codes/ the code index
 /// usage/USER       the bytes USER holds, as last counted
 /// locks/USER       USER's replace lock (an `flock`, see `replace`)
+/// dav-locks/USER/  USER's WebDAV write locks (see `locks`)
 /// ```
 #[derive(Clone, Debug)]
 pub struct DataDir {
@@ -144,11 +148,26 @@ impl DataDir {
         self.root.join("locks").join(user)
     }
 
+    /// A user's WebDAV write locks: the record and its `flock` file.
+    pub(crate) fn dav_locks(&self, user: &str) -> PathBuf {
+        self.root.join("dav-locks").join(user)
+    }
+
     /// The directories that hold one entry per user; a feature that keeps
     /// per-user data adds its top here, so deleting an account reaches it.
-    pub(crate) fn per_user(&self) -> [PathBuf; 7] {
+    pub(crate) fn per_user(&self) -> [PathBuf; 8] {
         let locks = self.root.join("locks");
-        [self.homes(), self.stagings(), self.trashes(), self.shares(), self.store_users(), self.usages(), locks]
+        let dav_locks = self.root.join("dav-locks");
+        [
+            self.homes(),
+            self.stagings(),
+            self.trashes(),
+            self.shares(),
+            self.store_users(),
+            self.usages(),
+            locks,
+            dav_locks,
+        ]
     }
 
     /// The directories a server makes at start.

@@ -112,10 +112,11 @@ impl Shares {
         Ok(share)
     }
 
-    /// The live share with this code, if the text is a code at all; an
-    /// error if its records could not be read (never "no such share").
+    /// The live share with this code (in any case: codes are
+    /// case-insensitive), if the text is a code at all; an error if its
+    /// records could not be read (never "no such share").
     pub(crate) fn lookup(&self, code: &str) -> io::Result<Option<Share>> {
-        Ok(self.recorded(code)?.filter(|s| !s.expired()))
+        Ok(self.recorded(&code.to_ascii_lowercase())?.filter(|s| !s.expired()))
     }
 
     /// The share recorded under `code`, expired or not: `None` when the

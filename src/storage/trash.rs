@@ -28,6 +28,7 @@ pub(crate) use crate::storage::durable::rename_noreplace;
 use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
+use crate::storage::props;
 use crate::storage::quota::{Quota, at_once};
 use crate::storage::tree::{Kind, Tree, UserPath};
 use crate::storage::usage::Usage;
@@ -174,6 +175,7 @@ impl Trash {
         let real = tree.checked(path)?;
         if self.days == 0 {
             let hidden = self.hidden_slot().map_err(io)?;
+            props::forget(&real).map_err(io)?;
             fs::rename(&real, &hidden).map_err(io)?;
             sync_parent(&real).map_err(io)?;
             let _ = remove_tree(&hidden, |m| sums.forget(m));
@@ -185,6 +187,7 @@ impl Trash {
         };
         let mut info = Info { path: what.clone(), kind: entry.kind, size, entries, deleted: now_ns() };
         let slot = self.new_entry(&info).map_err(io)?;
+        props::to_trash(&real, &slot).map_err(io)?;
         fs::rename(&real, slot.join("item")).map_err(io)?;
         // What went in is what counts: measured in the trash, where
         // nothing can move into it any more.
@@ -363,6 +366,7 @@ impl Trash {
             Err(e) => return Err(Error::io(&what, e)),
         }
         let io = |e| Error::io(&what, e);
+        props::from_trash(&slot, &real).map_err(io)?;
         sync_dir(&slot).map_err(io)?;
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);

@@ -169,6 +169,8 @@ impl Drop for TempDir {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// The HTTP face's address (`http on ADDR`), empty without `--http`.
+    pub http: String,
     pub data: PathBuf,
     pub log: PathBuf,
 }
@@ -189,12 +191,19 @@ impl Server {
         let n = STARTS.fetch_add(1, Ordering::SeqCst);
         let log = data.parent().unwrap().join(format!("server-{n}.log"));
         let stderr = fs::File::create(&log).unwrap();
+        let with_http = cmd.get_args().any(|a| a == "--http");
         let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().ok()?;
         let mut line = String::new();
-        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let _ = out.read_line(&mut line);
         let data = data.to_path_buf();
-        let mut server = Server { child, addr: String::new(), data, log };
+        let mut server = Server { child, addr: String::new(), http: String::new(), data, log };
         server.addr = line.trim().strip_prefix("listening on ")?.to_string();
+        if with_http {
+            line.clear();
+            let _ = out.read_line(&mut line);
+            server.http = line.trim().strip_prefix("http on ")?.to_string();
+        }
         Some(server)
     }
 

@@ -506,3 +506,36 @@ fn an_unreadable_trash_entry_is_451_not_missing() {
     assert!(reply.starts_with("451"), "{reply}");
     c.ok(&format!("restore {id}"), "257");
 }
+
+/// The HTTP face after a failed sync: `PUT` and `DELETE` get `503` (before
+/// anything is read or changed) while downloads go on.
+#[test]
+fn after_a_failed_sync_http_writes_get_503() {
+    if !can_fault() {
+        return;
+    }
+    let dir = test_dir!();
+    let data = dir.data();
+    Server::start(&data, &[]).user("ann").upload("f", b"kept");
+    let s = Traced::start(&data, "fsync:error=EIO:when=1", &data.join("home/ann"), &["--http", "127.0.0.1:0"]);
+    let mut c = s.user("ann");
+    let reply = c.cmd("makedir d");
+    assert!(reply.starts_with("451"), "{reply}\n{}", c.transcript);
+    let basic = "Authorization: Basic YW5uOnB3LWFubg==\r\n";
+    let ask = |method: &str, path: &str, body: &str| {
+        let mut sock = std::net::TcpStream::connect(&s.http).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let raw = format!(
+            "{method} {path} HTTP/1.1\r\nHost: a\r\n{basic}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(raw.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut sock, &mut out);
+        out
+    };
+    assert!(ask("PUT", "/files/g", "new").starts_with("HTTP/1.1 503 "));
+    assert!(ask("DELETE", "/files/f", "").starts_with("HTTP/1.1 503 "));
+    let got = ask("GET", "/files/f", "");
+    assert!(got.starts_with("HTTP/1.1 200 ") && got.ends_with("\r\n\r\nkept"), "reads go on: {got}");
+}

@@ -1,0 +1,179 @@
+//! The one door from the HTTP face to what it shares with the text face
+//! outside the engine: the shared server state (`server::shared`: the
+//! configuration, accounts, digests, connection limits and back-offs),
+//! a user's logged-in view (`server::handler::Login`: tree, trash,
+//! staging, quota), and the table from engine errors to statuses.
+//!
+//! The engine itself (`storage`: its error type, the quota ledger, the
+//! commit-and-replace primitive) is used directly. What still lives in
+//! `server` is reached through here only, so moving it down into the
+//! engine or a shared leaf means re-pointing this file and nothing else.
+//! Nothing here decides a rule of the product: it only forwards.
+
+use crate::server::backoff::Turn;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::log;
+pub(crate) use crate::server::config::Cidr;
+pub(crate) use crate::server::handler::Login;
+use crate::server::handler::home_id;
+pub(crate) use crate::server::shared::{Shared, Slot};
+use crate::storage::content::Store;
+pub(crate) use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::replace::Replace;
+use crate::storage::staging::Limits;
+use crate::storage::staging::{Place, Verified, commit_group};
+use crate::storage::tree::{Tree, UserPath};
+
+/// The logged-in view of `user` (their tree, trash, staging, quota),
+/// making their home if this is their first request, as a text login
+/// does.
+pub(crate) fn login(shared: &Shared, user: &str) -> Result<Login> {
+    let home = shared.home(user);
+    let made = std::fs::create_dir_all(&home).and_then(|_| std::fs::symlink_metadata(&home));
+    let meta = made.map_err(|e| Error::io("home directory", e))?;
+    Ok(Login::new(user, Tree::new(home), UserPath::root(), home_id(&meta)))
+}
+
+/// The limits of one upload by `login`: the file-size limit and their
+/// quota (bytes and entries) with its ledger.
+pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
+    let quota = login.quota(shared);
+    Limits { max_file_size: shared.config.max_file_size, quota }
+}
+
+/// Copies `from` to `to` in `login`'s tree as `cp` does: hard links
+/// built aside, booked against the quota, put in place through the
+/// commit-and-replace primitive (a file replaced at `to` kept in the
+/// trash).
+pub(crate) fn copy(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let (tree, staging) = (&login.tree, login.staging(shared));
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let plan = tree.plan_copy(from, to)?;
+    tree.check_copy_length(to, &plan, &staging)?;
+    let booking = login.quota(shared).map(|quota| quota.book(plan.booked(), &to.to_string())).transpose()?;
+    let (trash, sums) = (login.trash(shared), &shared.sums);
+    let built = tree.build_copy(from, &plan, &staging, sums)?;
+    let settled = crate::storage::quota::within(booking.as_ref(), plan.placed(&built), || {
+        replace.put((tree, &trash, sums), &built.path, to, built.md5)
+    })?;
+    if settled.freed() {
+        login.usage_changed(shared);
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` (where nothing is: a destination is sent to
+/// the trash first) under the user's replace lock.
+pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserPath) -> Result<()> {
+    let _replace = Replace::lock(&shared.data, &login.user)?;
+    login.tree.rename_with(from, to, || Ok(()))
+}
+
+/// Commits one verified upload of `login` at `path`, like a text
+/// upload: under the user's replace lock, the replaced file to the trash,
+/// the content into the store.
+pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &UserPath) -> Result<PathBuf> {
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
+    let place = Place {
+        user: &login.user,
+        tree: &login.tree,
+        sums: &shared.sums,
+        trash: &trash,
+        store: &store,
+        replace: &replace,
+    };
+    let done = commit_group(vec![(verified, path.clone())], &place).pop();
+    done.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))
+}
+
+/// `rm` of `path`: to the trash (or gone, with no trash), under the
+/// user's replace lock.
+pub(crate) fn remove(shared: &Shared, login: &Login, path: &UserPath) -> Result<()> {
+    let replace = Replace::lock(&shared.data, &login.user)?;
+    login.trash(shared).remove(&login.tree, path, &shared.sums)?;
+    drop(replace);
+    if shared.config.trash_days == 0 {
+        login.usage_changed(shared);
+    }
+    Ok(())
+}
+
+/// One line in the event log.
+pub(crate) fn event(peer: SocketAddr, user: &str, action: &str, detail: &str, outcome: &str, bytes: u64) {
+    log::event(Some(peer), user, action, detail, outcome, bytes);
+}
+
+/// A server-wide line in the log.
+pub(crate) fn server_event(action: &str, outcome: &str) {
+    log::server(action, outcome);
+}
+
+/// The turn of a password check from `client` (PROTOCOL.md 2.1
+/// "Back-off across connections": one guess at a time per address, the
+/// same back-off as the text face's logins); `Turn::failed` when wrong.
+pub(crate) fn login_turn(shared: &Shared, client: IpAddr) -> Turn<'_> {
+    shared.backoff.turn(client)
+}
+
+/// The turn of a share-code lookup from `client`: the share-guess
+/// back-off, kept apart from the login one (HTTP.md "Share links").
+pub(crate) fn share_turn(shared: &Shared, client: IpAddr) -> Turn<'_> {
+    shared.share_guesses.turn(client)
+}
+
+/// Whether the engine refuses writes until a restart (a failed sync
+/// makes it read-only, PROTOCOL.md 2.1, `storage::health`): writes then
+/// get `503`.
+pub(crate) fn read_only(_shared: &Shared) -> bool {
+    crate::storage::health::failing().is_some()
+}
+
+/// The status an engine failure gets: the one table of HTTP.md
+/// "Requests and limits".
+pub(crate) fn status_of(e: &Error) -> u16 {
+    match e.kind() {
+        ErrorKind::NotFound => 404,
+        // The engine tells "too many entries" (`--max-list`) by its text.
+        ErrorKind::Refused if e.to_string().ends_with("too many entries") => 403,
+        ErrorKind::Exists | ErrorKind::Refused => 409,
+        ErrorKind::BadName | ErrorKind::BadArgs | ErrorKind::Mismatch => 400,
+        ErrorKind::NotLoggedIn => 401,
+        ErrorKind::Busy => 423,
+        ErrorKind::Quota | ErrorKind::DiskFull => 507,
+        ErrorKind::Server => 500,
+    }
+}
+
+/// What the log says about an engine failure (its cause, for `500`).
+pub(crate) fn cause_of(e: &Error) -> String {
+    e.detail()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_map_to_the_statuses_of_the_table() {
+        let io = |k| Error::io("/a", std::io::Error::from(k));
+        use std::io::ErrorKind as Io;
+        let cases = [
+            (io(Io::NotFound), 404),
+            (io(Io::AlreadyExists), 409),
+            (io(Io::DirectoryNotEmpty), 409),
+            (io(Io::InvalidFilename), 400),
+            (io(Io::StorageFull), 507),
+            (io(Io::QuotaExceeded), 507),
+            (io(Io::Other), 500),
+            (Error::new(ErrorKind::Refused, "too many entries"), 403),
+            (Error::new(ErrorKind::Busy, "later"), 423),
+            (Error::new(ErrorKind::Quota, "x"), 507),
+        ];
+        for (e, status) in cases {
+            assert_eq!(status_of(&e), status, "{e}");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Streamed ZIP archives (APPNOTE 6.3.10) of stored members, and the
+//! CRC-32 they need (slice-by-8, tables built at compile time).
+//!
+//! Each member's size is known before its bytes (the file is open), so
+//! local headers carry the sizes; the CRC-32, computed while the bytes
+//! go out, follows in a data descriptor (flag bit 3). Names are UTF-8
+//! with the language-encoding flag (bit 11). ZIP64 fields appear when a
+//! member or offset passes 4 GiB or the archive holds 65,535 entries or
+//! more. The central directory is spooled to an unlinked file, so
+//! memory does not grow with the archive.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::time::SystemTime;
+
+use crate::clock::civil_from_days;
+
+/// The eight CRC-32 tables (reflected polynomial 0xEDB88320).
+const TABLES: [[u32; 256]; 8] = tables();
+
+const fn tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut s = 1;
+        while s < 8 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            s += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// A running CRC-32 (ISO-HDLC, as ZIP and gzip use).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Crc32(u32);
+
+impl Crc32 {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        let mut c = !self.0;
+        let mut chunks = data.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            c = TABLES[7][(lo & 0xff) as usize]
+                ^ TABLES[6][((lo >> 8) & 0xff) as usize]
+                ^ TABLES[5][((lo >> 16) & 0xff) as usize]
+                ^ TABLES[4][(lo >> 24) as usize]
+                ^ TABLES[3][b[4] as usize]
+                ^ TABLES[2][b[5] as usize]
+                ^ TABLES[1][b[6] as usize]
+                ^ TABLES[0][b[7] as usize];
+        }
+        for &b in chunks.remainder() {
+            c = (c >> 8) ^ TABLES[0][((c ^ u32::from(b)) & 0xff) as usize];
+        }
+        self.0 = !c;
+    }
+
+    pub(crate) fn value(&self) -> u32 {
+        self.0
+    }
+}
+
+/// Past these, a field goes to the ZIP64 extra field or records.
+const MAX32: u64 = 0xFFFF_FFFF;
+const MAX16: u64 = 0xFFFF;
+/// General purpose flags: sizes and CRC in a data descriptor (bit 3);
+/// names in UTF-8 (bit 11).
+const FLAGS: u16 = 0x0808;
+/// Made by Unix (3), spec 4.5 (ZIP64).
+const MADE_BY: u16 = (3 << 8) | 45;
+
+/// An archive being written to `out`: the offset reached, and the
+/// central directory so far (in a spool file).
+pub(crate) struct Writer<W: Write> {
+    out: W,
+    offset: u64,
+    entries: u64,
+    central: io::BufWriter<File>,
+    central_len: u64,
+}
+
+impl<W: Write> Writer<W> {
+    /// An archive written to `out`, its central directory spooled in
+    /// `spool` (an unlinked file of our own).
+    pub(crate) fn new(out: W, spool: File) -> Writer<W> {
+        Writer { out, offset: 0, entries: 0, central: io::BufWriter::new(spool), central_len: 0 }
+    }
+
+    /// Adds a folder member (`name` ends with `/`).
+    pub(crate) fn add_dir(&mut self, name: &str, mtime: SystemTime) -> io::Result<()> {
+        self.member(name, mtime, 0, 0o40755, &mut io::empty())
+    }
+
+    /// Adds a file member of `size` bytes read from `data`; fails if
+    /// `data` ends early (the file shrank), and never reads past `size`.
+    pub(crate) fn add_file(
+        &mut self,
+        name: &str,
+        mtime: SystemTime,
+        size: u64,
+        data: &mut impl Read,
+    ) -> io::Result<()> {
+        self.member(name, mtime, size, 0o100644, data)
+    }
+
+    fn member(&mut self, name: &str, mtime: SystemTime, size: u64, mode: u32, data: &mut impl Read) -> io::Result<()> {
+        let (time, date) = dos_time(mtime);
+        let start = self.offset;
+        let big = size >= MAX32;
+        let mut local = Vec::with_capacity(64 + name.len());
+        local.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        local.extend_from_slice(&(if big { 45u16 } else { 20 }).to_le_bytes());
+        local.extend_from_slice(&FLAGS.to_le_bytes());
+        local.extend_from_slice(&0u16.to_le_bytes()); // stored
+        local.extend_from_slice(&time.to_le_bytes());
+        local.extend_from_slice(&date.to_le_bytes());
+        local.extend_from_slice(&0u32.to_le_bytes()); // CRC: in the descriptor
+        let small = if big { MAX32 as u32 } else { size as u32 };
+        local.extend_from_slice(&small.to_le_bytes());
+        local.extend_from_slice(&small.to_le_bytes());
+        local.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        local.extend_from_slice(&(if big { 20u16 } else { 0 }).to_le_bytes());
+        local.extend_from_slice(name.as_bytes());
+        if big {
+            local.extend_from_slice(&1u16.to_le_bytes());
+            local.extend_from_slice(&16u16.to_le_bytes());
+            local.extend_from_slice(&size.to_le_bytes());
+            local.extend_from_slice(&size.to_le_bytes());
+        }
+        self.write(&local)?;
+        let crc = self.copy(data, size)?;
+        let mut descriptor = Vec::with_capacity(24);
+        descriptor.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
+        descriptor.extend_from_slice(&crc.to_le_bytes());
+        if big {
+            descriptor.extend_from_slice(&size.to_le_bytes());
+            descriptor.extend_from_slice(&size.to_le_bytes());
+        } else {
+            descriptor.extend_from_slice(&(size as u32).to_le_bytes());
+            descriptor.extend_from_slice(&(size as u32).to_le_bytes());
+        }
+        self.write(&descriptor)?;
+        let record = central_record(name, (time, date), crc, size, start, mode);
+        self.central.write_all(&record)?;
+        self.central_len += record.len() as u64;
+        self.entries += 1;
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Copies exactly `size` bytes, returning their CRC-32.
+    fn copy(&mut self, data: &mut impl Read, size: u64) -> io::Result<u32> {
+        let mut crc = Crc32::default();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = data.read(&mut buf[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was zipped"));
+            }
+            crc.update(&buf[..n]);
+            self.write(&buf[..n])?;
+            left -= n as u64;
+        }
+        Ok(crc.value())
+    }
+
+    /// Writes the central directory and the end records; returns the
+    /// output and the archive's length.
+    pub(crate) fn finish(mut self) -> io::Result<(W, u64)> {
+        let central_at = self.offset;
+        self.central.flush()?;
+        let spool = self.central.get_mut();
+        spool.seek(SeekFrom::Start(0))?;
+        let copied = io::copy(spool, &mut self.out)?;
+        self.offset += copied;
+        let (entries, size) = (self.entries, self.central_len);
+        let zip64 = entries >= MAX16 || size >= MAX32 || central_at >= MAX32;
+        let mut end = Vec::with_capacity(120);
+        if zip64 {
+            let record_at = self.offset;
+            end.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+            end.extend_from_slice(&44u64.to_le_bytes());
+            end.extend_from_slice(&MADE_BY.to_le_bytes());
+            end.extend_from_slice(&45u16.to_le_bytes());
+            end.extend_from_slice(&0u32.to_le_bytes());
+            end.extend_from_slice(&0u32.to_le_bytes());
+            end.extend_from_slice(&entries.to_le_bytes());
+            end.extend_from_slice(&entries.to_le_bytes());
+            end.extend_from_slice(&size.to_le_bytes());
+            end.extend_from_slice(&central_at.to_le_bytes());
+            end.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+            end.extend_from_slice(&0u32.to_le_bytes());
+            end.extend_from_slice(&record_at.to_le_bytes());
+            end.extend_from_slice(&1u32.to_le_bytes());
+        }
+        end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        let count = entries.min(MAX16) as u16;
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&(size.min(MAX32) as u32).to_le_bytes());
+        end.extend_from_slice(&(central_at.min(MAX32) as u32).to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        self.write(&end)?;
+        self.out.flush()?;
+        Ok((self.out, self.offset))
+    }
+}
+
+/// One central directory record, with a ZIP64 extra field for what
+/// does not fit 32 bits.
+fn central_record(name: &str, (time, date): (u16, u16), crc: u32, size: u64, at: u64, mode: u32) -> Vec<u8> {
+    let mut extra = Vec::new();
+    if size >= MAX32 {
+        extra.extend_from_slice(&size.to_le_bytes());
+        extra.extend_from_slice(&size.to_le_bytes());
+    }
+    if at >= MAX32 {
+        extra.extend_from_slice(&at.to_le_bytes());
+    }
+    let zip64 = !extra.is_empty();
+    let mut r = Vec::with_capacity(46 + name.len() + 4 + extra.len());
+    r.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    r.extend_from_slice(&MADE_BY.to_le_bytes());
+    r.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
+    r.extend_from_slice(&FLAGS.to_le_bytes());
+    r.extend_from_slice(&0u16.to_le_bytes());
+    r.extend_from_slice(&time.to_le_bytes());
+    r.extend_from_slice(&date.to_le_bytes());
+    r.extend_from_slice(&crc.to_le_bytes());
+    let small = size.min(MAX32) as u32;
+    r.extend_from_slice(&small.to_le_bytes());
+    r.extend_from_slice(&small.to_le_bytes());
+    r.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    r.extend_from_slice(&(if zip64 { 4 + extra.len() as u16 } else { 0 }).to_le_bytes());
+    r.extend_from_slice(&0u16.to_le_bytes()); // comment
+    r.extend_from_slice(&0u16.to_le_bytes()); // disk
+    r.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+    let dos_dir = if mode & 0o40000 != 0 { 0x10 } else { 0 };
+    r.extend_from_slice(&((mode << 16) | dos_dir).to_le_bytes());
+    r.extend_from_slice(&(at.min(MAX32) as u32).to_le_bytes());
+    r.extend_from_slice(name.as_bytes());
+    if zip64 {
+        r.extend_from_slice(&1u16.to_le_bytes());
+        r.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+        r.extend_from_slice(&extra);
+    }
+    r
+}
+
+/// MS-DOS time and date of `t` in UTC (2-second steps, 1980 to 2107).
+fn dos_time(t: SystemTime) -> (u16, u16) {
+    let secs = crate::clock::secs(t).clamp(315_532_800, 4_354_819_198);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rest = secs % 86_400;
+    let time = ((rest / 3600) << 11) | ((rest % 3600 / 60) << 5) | (rest % 60 / 2);
+    let date = ((y as u64 - 1980) << 9) | (u64::from(m) << 5) | u64::from(d);
+    (time as u16, date as u16)
+}
+
+/// The top folder's name in an archive: `:`, `\`, and leading or trailing
+/// dots and spaces become `_` (HTTP.md "Share links").
+pub(crate) fn top_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().map(|c| if c == ':' || c == '\\' { '_' } else { c }).collect();
+    let edge = |c: &char| *c == '.' || *c == ' ';
+    let lead = chars.iter().take_while(|c| edge(c)).count();
+    let trail = chars[lead..].iter().rev().take_while(|c| edge(c)).count();
+    let mut out = String::new();
+    for (i, c) in chars.iter().enumerate() {
+        out.push(if i < lead || i >= chars.len() - trail { '_' } else { *c });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_known_values() {
+        let crc = |data: &[u8]| {
+            let mut c = Crc32::default();
+            c.update(data);
+            c.value()
+        };
+        assert_eq!(crc(b""), 0);
+        assert_eq!(crc(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
+        let long: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut split = Crc32::default();
+        for piece in long.chunks(333) {
+            split.update(piece);
+        }
+        assert_eq!(split.value(), crc(&long), "pieces and whole agree");
+        let mut bitwise = 0xFFFF_FFFFu32;
+        for &b in &long {
+            bitwise ^= u32::from(b);
+            for _ in 0..8 {
+                bitwise = if bitwise & 1 != 0 { 0xEDB8_8320 ^ (bitwise >> 1) } else { bitwise >> 1 };
+            }
+        }
+        assert_eq!(!bitwise, crc(&long), "slice-by-8 agrees with the bitwise definition");
+    }
+
+    #[test]
+    fn top_names_lose_what_windows_refuses_at_the_edges() {
+        assert_eq!(top_name("a:b\\c"), "a_b_c");
+        assert_eq!(top_name(" .x. "), "__x__");
+        assert_eq!(top_name("..."), "___");
+        assert_eq!(top_name("文件"), "文件");
+    }
+
+    #[test]
+    fn dos_times_are_clamped_to_their_range() {
+        assert_eq!(dos_time(SystemTime::UNIX_EPOCH), (0, (1 << 5) | 1));
+    }
+}
