@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 # portable builds of `cargo build` and `make test` are not rebuilt each time.
 NATIVE = RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native
 
-.PHONY: run-server test test-tools fault-tools test-deps test-cluster test-deploy client check fmt clippy bench bench-peers build install
+.PHONY: run-server test test-tools fault-tools test-deps test-cluster test-deploy test-web screenshots client check fmt clippy bench bench-peers build install
 
 build:
 	$(NATIVE) $(CARGO) build --release --bins --examples
@@ -44,6 +44,22 @@ test-tools:
 test: test-tools fault-tools test-deps
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	$(MAKE) test-web
+
+# The HTTP face with real clients: tus (python3-tuspy), the JSON API
+# (curl) and the web app in headless Chromium (Selenium). Missing tools
+# are installed when root, else named and their tests skipped.
+# WEB_TESTS: modules or tests to run (e.g. test_tus test_app.AppTest).
+test-web:
+	$(CARGO) build --bin netdisk
+	tests/web/setup.sh
+	/usr/bin/python3 tests/web/run.py $(WEB_TESTS)
+
+# docs/screenshots/ from a demo account (headless Chromium).
+screenshots:
+	$(CARGO) build --bin netdisk
+	tests/web/setup.sh
+	/usr/bin/python3 tests/web/screenshots.py
 
 # The fault tests (tests/faults) need root, strace, e2fsprogs (mkfs.ext4)
 # and util-linux (losetup, fstrim): as root, missing ones are installed;

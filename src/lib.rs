@@ -37,9 +37,9 @@
 //! - [`server`]: the text face: accept loop and limits; shared state;
 //!   framing; the session and its handlers; configuration, the mapping of
 //!   engine errors and values to replies, `netdisk user`
-//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/` and share links
-//!   for browsers, `curl` and `wget`, WebDAV at `/dav/`, on the same engine
-//!   and state as the text face (`--http ADDR`)
+//! - [`http`]: the HTTP face (`docs/HTTP.md`): `/files/`, share links,
+//!   browser sessions, the web app and its API, tus uploads, WebDAV at
+//!   `/dav/`, on the same engine and state as the text face (`--http ADDR`)
 //! - [`storage`]: the engine: the data directory's layout
 //!   ([`storage::DataDir`]), the per-user jail ([`storage::tree::UserPath`]),
 //!   staged uploads, the one commit-and-replace primitive, quota bookings,

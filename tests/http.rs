@@ -436,7 +436,7 @@ fn connections_over_the_limit_get_503_with_retry_after() {
     });
     drop((first, second));
     wait_until(20, "a slot again", || {
-        exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
+        exchange(&s.http, b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
     });
 }
 
@@ -695,9 +695,8 @@ fn the_text_client_prints_the_link() {
     let mut cmd = common::client_command();
     cmd.arg(&s.addr).current_dir(s.dir()).env("HOME", s.dir()).env("XDG_CACHE_HOME", s.dir().join(".cache"));
     let ran = run(&mut cmd, "login alice pw-alice\nshare docs\n");
-    let line =
-        ran.out.lines().find(|l| l.starts_with("share link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
-    assert!(line.starts_with(&format!("share link: http://{}/s/", s.http)), "{line}");
+    let line = ran.out.lines().find(|l| l.starts_with("link: ")).unwrap_or_else(|| panic!("{}{}", ran.out, ran.err));
+    assert!(line.starts_with(&format!("link: http://{}/s/", s.http)), "{line}");
 }
 
 #[test]

@@ -121,6 +121,9 @@ pub(crate) fn cross_site(shared: &Shared, client: &Client, req: &Request) -> Opt
 
 /// The account a request acts for, or the reply that refuses it.
 pub(crate) fn user(shared: &Shared, client: &Client, req: &Request) -> Result<String, Reply> {
+    if let Some(user) = crate::http::session::user_of(shared, client, req) {
+        return Ok(user);
+    }
     let browser = req.header("cookie").is_some() || req.header("sec-fetch-mode").is_some();
     let Some(credentials) = req.header("authorization") else {
         return Err(ask(client, req, browser));

@@ -17,6 +17,8 @@
 //! headers every response carries. Nothing here panics on what a client
 //! sends; a panic in one connection ends that connection only.
 
+mod api;
+mod app;
 mod auth;
 mod date;
 pub mod dav;
@@ -25,8 +27,10 @@ mod files;
 mod html;
 mod idle;
 mod serve;
+mod session;
 mod share;
 mod target;
+mod tus;
 mod wire;
 mod zip;
 
@@ -412,7 +416,14 @@ fn route(cx: &mut Cx) -> Reply {
         Some("files") => files::route(cx, &segments.names[1..]),
         Some("dav") => dav::route(cx, &segments),
         Some("s") if segments.names.len() >= 2 => share::route(cx, &segments),
+        Some(what @ ("login" | "logout" | "register")) if segments.names.len() == 1 => session::route(cx, what),
+        Some("tus") => tus::route(cx, &segments.names[1..]),
+        Some("api") => api::route(cx, &segments.names[1..]),
+        Some("app") if segments.names.len() == 2 => {
+            app::asset(cx, &segments.names[1]).unwrap_or_else(|| cx.failure(404, "nothing here"))
+        }
         None if cx.req.method == "OPTIONS" => dav::options(),
+        None => app::index(cx),
         _ => cx.failure(404, "nothing here"),
     }
 }

@@ -203,13 +203,38 @@ fn zip(cx: &Cx, asked: &Asked, path: &UserPath, entry: &Entry) -> Reply {
     reply.head.set("Content-Security-Policy", "sandbox");
     let job = ZipJob {
         data: cx.shared.data.clone(),
-        code: asked.share.code.clone(),
+        code: Some(asked.share.code.clone()),
         tree: asked.owner.clone(),
         dir: path.clone(),
         top,
         max_list: cx.shared.config.max_list,
         spool,
     };
+    reply.body = Payload::Zip(Box::new(job));
+    reply
+}
+
+/// `/api/zip/PATH`: an account holder's own folder as a streamed ZIP,
+/// like a shared folder's `?zip` (the web app's folder download).
+pub(crate) fn own_zip(cx: &Cx, tree: &Tree, path: &UserPath) -> Reply {
+    let entry = match tree.entry(path) {
+        Ok(e) if e.kind == Kind::Dir => e,
+        Ok(_) => return cx.failure(404, "not a folder"),
+        Err(e) => return cx.engine_failure(&e),
+    };
+    let spool = match spool_file(&cx.shared.data) {
+        Ok(file) => file,
+        Err(e) => return cx.failure(500, "cannot start the archive").with_note(e.to_string()),
+    };
+    let top = top_name(if path.is_root() { "files" } else { &entry.name });
+    let mut reply = Reply::new(200);
+    reply.head.set("Content-Type", "application/zip");
+    reply.head.set("Content-Disposition", disposition("attachment", &format!("{top}.zip")));
+    reply.head.set("Content-Security-Policy", "sandbox");
+    reply.head.set("Cache-Control", "private, no-store");
+    let data = cx.shared.data.clone();
+    let max_list = cx.shared.config.max_list;
+    let job = ZipJob { data, code: None, tree: tree.clone(), dir: path.clone(), top, max_list, spool };
     reply.body = Payload::Zip(Box::new(job));
     reply
 }
@@ -226,7 +251,9 @@ fn spool_file(data: &DataDir) -> io::Result<File> {
 /// A folder to stream as a ZIP once the response head is sent.
 pub(crate) struct ZipJob {
     data: DataDir,
-    code: String,
+    /// The share it comes through (checked before each member); `None`
+    /// for an account holder's own folder (`/api/zip/`).
+    code: Option<String>,
     tree: Tree,
     dir: UserPath,
     top: String,
@@ -241,9 +268,10 @@ impl ZipJob {
     pub(crate) fn run(self, out: &TcpStream, chunked: bool) -> io::Result<u64> {
         let ZipJob { data, code, tree, dir, top, max_list, spool } = self;
         let mut zip = Writer::new(Chunked::new(out, chunked), spool);
-        let live = || match Shares::new(&data).lookup(&code)? {
-            Some(_) => Ok(()),
-            None => Err(io::Error::other("the share was revoked")),
+        let live = || match code.as_ref().map(|c| Shares::new(&data).lookup(c)) {
+            Some(Ok(None)) => Err(io::Error::other("the share was revoked")),
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
         };
         // Folders still to do, each with its name in the archive: a stack,
         // never recursion, whatever the depth.

@@ -53,6 +53,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-*` are believed (`--trust-proxy`).
     pub trust_proxy: Vec<Cidr>,
+    /// Days a browser session lasts without use (`--web-session-days`).
+    pub web_session_days: u64,
 }
 
 /// An address or a network (`10.0.0.0/8`, `::1`), for `--trust-proxy`.
@@ -122,6 +124,7 @@ impl Default for Config {
             http: None,
             public_url: None,
             trust_proxy: Vec::new(),
+            web_session_days: 7,
         }
     }
 }
@@ -167,6 +170,7 @@ options (each also read from the environment variable in brackets):
   --http ADDR            also serve HTTP on ADDR (docs/HTTP.md) [NETDISK_HTTP] (off)
   --public-url URL       base of the links handed out, e.g. https://disk.example.org [NETDISK_PUBLIC_URL] (from the request)
   --trust-proxy LIST     addresses or networks (a,b/24) whose X-Forwarded-For/-Proto count [NETDISK_TRUST_PROXY] (none)
+  --web-session-days N   end a browser session unused this long [NETDISK_WEB_SESSION_DAYS] (7)
   --help                 this text
   --version              the version
 
@@ -194,6 +198,7 @@ const FLAGS: [&str; 20] = [
     "http",
     "public-url",
     "trust-proxy",
+    "web-session-days",
 ];
 
 /// Parses flags (without the program name) over the environment `env`.
@@ -257,6 +262,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "http" => c.http = Some(value.to_string()),
         "public-url" => c.public_url = Some(public_url(value)?),
         "trust-proxy" => c.trust_proxy = value.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>()?,
+        "web-session-days" => c.web_session_days = positive(value)?.min(3650),
         _ => return Err("unknown option".into()),
     }
     Ok(())

@@ -201,6 +201,15 @@ impl Users {
         Ok(check_record(&record, pass) && known)
     }
 
+    /// A tag of `user`'s password record (the MD5 of its salted hash):
+    /// it changes with every new password and is gone with the account,
+    /// so a browser session that keeps it dies with either.
+    pub(crate) fn credential_tag(&self, user: &str) -> Option<crate::digest::Digest> {
+        // Unreadable records end the session (it fails closed).
+        let record = self.lookup(user).ok().flatten()?;
+        Some(crate::digest::Digest::of(credential(&record).as_bytes()))
+    }
+
     /// Removes `users.tmp.*` copies left by a crashed compaction (under the
     /// writers' lock, so no live compaction's copy is touched). Returns how
     /// many went.

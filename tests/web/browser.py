@@ -1,0 +1,85 @@
+"""Headless Chromium through Selenium, for the web app's tests."""
+import os
+import shutil
+import tempfile
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from harness import basic
+
+DESKTOP = (1366, 860)
+PHONE = (375, 760)
+
+
+class Browser:
+    """A fresh Chromium (its own profile) driven by chromedriver."""
+
+    def __init__(self, size=DESKTOP):
+        self.profile = tempfile.mkdtemp(prefix="netdisk-chromium-")
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = shutil.which("chromium")
+        for arg in ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    f"--user-data-dir={self.profile}", f"--window-size={size[0]},{size[1]}", "--lang=en-US"]:
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+        self.driver.set_window_size(*size)
+
+    def use_basic(self, user, password):
+        """Sends Basic credentials with every request (a stand-in for the
+        login form where the server has none)."""
+        self.driver.execute_cdp_cmd("Network.enable", {})
+        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": basic(user, password)}})
+
+    def wait(self, timeout=20):
+        # The page re-renders lists: an element found may go stale while
+        # looked at; the condition is then simply tried again.
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException])
+
+    def by_name(self, name, tag="*", within=None):
+        """The visible element whose accessible name is `name` (its text
+        or aria-label), the way a screen reader user finds it."""
+        root = within or self.driver
+        xp = (f".//{tag}[normalize-space(.)={xq(name)} or @aria-label={xq(name)}]")
+        found = [e for e in root.find_elements(By.XPATH, xp) if e.is_displayed()]
+        return found[0] if found else None
+
+    def wait_name(self, name, tag="*", within=None, timeout=20):
+        return self.wait(timeout).until(lambda d: self.by_name(name, tag, within), f"a control named {name!r}")
+
+    def click(self, name, tag="*", within=None, timeout=20):
+        """Clicks the control named `name`, found again if the page
+        re-renders it meanwhile."""
+        def go(_):
+            found = self.by_name(name, tag, within)
+            if found:
+                found.click()
+            return bool(found)
+        self.wait(timeout).until(go, f"a control named {name!r} to click")
+
+    def wait_text(self, text, timeout=20):
+        self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")
+
+    def console_errors(self):
+        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def close(self):
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def xq(text):
+    """An XPath string literal of any text."""
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in text.split("'")) + ")"
