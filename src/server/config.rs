@@ -177,7 +177,7 @@ options (each also read from the environment variable in brackets):
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 20] = [
+const FLAGS: [&str; 21] = [
     "listen",
     "data",
     "max-clients",
