@@ -78,10 +78,11 @@ fault-tools:
 	fi
 
 # Debian packages of the tests that need root (tests/cluster.rs: MooseFS in
-# a network namespace; tests/deploy.rs: stunnel, systemd-analyze). As root,
+# a network namespace; tests/deploy.rs: stunnel, systemd-analyze, and
+# Caddy with curl, which need no root to run but are installed here). As root,
 # `make test` installs the missing ones; otherwise it names them, and those
 # tests say "skipped" (with NETDISK_REQUIRE_ALL=1, as in CI, they fail).
-TEST_PACKAGES = moosefs-master moosefs-chunkserver moosefs-client moosefs-cli strace stunnel4 openssl systemd
+TEST_PACKAGES = moosefs-master moosefs-chunkserver moosefs-client moosefs-cli strace stunnel4 openssl systemd caddy curl
 test-deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -98,7 +99,7 @@ test-deps:
 test-cluster: test-deps
 	$(CARGO) test --test cluster -- --nocapture
 
-# TLS through stunnel and the systemd unit (a few seconds).
+# TLS through stunnel, HTTPS through Caddy, and the systemd unit (a few seconds).
 test-deploy: test-deps
 	$(CARGO) test --test deploy -- --nocapture
 

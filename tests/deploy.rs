@@ -1,11 +1,14 @@
 //! The deployment recipe of docs/DEPLOY.md, run on loopback: stunnel in
 //! front of the text protocol with a certificate from a local CA, a
-//! client-side stunnel for `netdisk-client` (and `openssl s_client`), and
-//! the systemd unit in `deploy/`.
+//! client-side stunnel for `netdisk-client` (and `openssl s_client`);
+//! Caddy with `tls internal` in front of the HTTP face (`deploy/Caddyfile`);
+//! and the systemd unit in `deploy/`.
 //!
-//! Needs root (only for the package install; the programs run as any
-//! user), `stunnel4`, `openssl` and `systemd-analyze`; skipped, saying so,
-//! without them. Every process is killed when the test ends, panics
+//! The stunnel and systemd tests need root (only for the package install;
+//! the programs run as any user), `stunnel4`, `openssl` and
+//! `systemd-analyze`; the Caddy test needs `caddy` and `curl` (no root).
+//! Each is skipped, saying so, without them (with `NETDISK_REQUIRE_ALL=1`
+//! it fails instead). Every process is killed when the test ends, panics
 //! included.
 
 mod common;
@@ -224,4 +227,238 @@ fn the_systemd_unit_verifies_and_its_flags_start_the_server() {
     cmd.args(&args);
     let server = Server::launch(cmd, &data).expect("the unit's flags start the server");
     assert!(server.connect().greeting.starts_with("220"), "the unit's flags start a server that greets");
+}
+
+/// Whether `programs` are installed (they need no root to run). When not,
+/// says so and the test skips; with `NETDISK_REQUIRE_ALL=1` (CI, where
+/// `make test` installed them as root) it fails instead.
+fn installed(test: &str, programs: &[&str]) -> bool {
+    let in_path = |p: &str| {
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+    };
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !in_path(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test}: skipped, needs {} (`sudo make test` installs them)", missing.join(", "));
+    assert!(std::env::var_os("NETDISK_REQUIRE_ALL").is_none(), "{why}");
+    eprintln!("{why}");
+    false
+}
+
+/// What `curl` got: the status (0 if no HTTP answer), the headers of the
+/// last response (names lowercased) and the body.
+#[derive(Debug)]
+struct Got {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    err: String,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// `curl URL ARGS` (no proxy from the environment, no redirect followed),
+/// its body and headers kept in `dir`.
+fn curl<S: AsRef<std::ffi::OsStr>>(dir: &Path, url: &str, args: &[S]) -> Got {
+    let (head, body) = (dir.join("curl.head"), dir.join("curl.body"));
+    let _ = (fs::remove_file(&head), fs::remove_file(&body));
+    let out = Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "--max-time", "60", "-D"])
+        .arg(&head)
+        .arg("-o")
+        .arg(&body)
+        .args(["-w", "%{http_code}"])
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = fs::read_to_string(&head).unwrap_or_default();
+    // With `100 Continue`, the last response's headers follow the last blank line pair.
+    let last = text.trim_end().rsplit("\r\n\r\n").next().unwrap_or("");
+    let headers = last
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Got {
+        status: String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0),
+        headers,
+        body: fs::read(&body).unwrap_or_default(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Caddy with the recipe (deploy/Caddyfile) for `public` in front of
+/// `http`, its state in `dir` (XDG_DATA_HOME: the local CA and
+/// certificates; XDG_CONFIG_HOME: its autosaved config), under global
+/// options that keep it off everything shared: no admin endpoint, no
+/// install of its root into the system's trust store, no HTTP redirect
+/// listener on port 80, loopback only, no HTTP/3 (a UDP port). Returns
+/// once it answers over verified HTTPS (`tls`: curl's `--cacert ROOT`);
+/// `None` if its port was taken meanwhile.
+fn caddy(dir: &Path, public: &str, http: &str, tls: &[&str]) -> Option<Daemon> {
+    let site = recipe("Caddyfile", &[("disk.example.com {", format!("{public} {{")), ("127.0.0.1:9080", http.into())]);
+    let global = "{\n\tadmin off\n\tskip_install_trust\n\tauto_https disable_redirects\n\tdefault_bind 127.0.0.1\n\tservers {\n\t\tprotocols h1 h2\n\t}\n}\n";
+    let caddyfile = dir.join("Caddyfile");
+    fs::write(&caddyfile, format!("{global}{site}")).unwrap();
+    let log_path = dir.join("caddy.log");
+    let log = fs::File::create(&log_path).unwrap();
+    let child = Command::new("caddy")
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&caddyfile)
+        .env("XDG_DATA_HOME", dir.join("caddy-data"))
+        .env("XDG_CONFIG_HOME", dir.join("caddy-config"))
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut caddy = Daemon(child);
+    let root = dir.join("caddy-data/caddy/pki/authorities/local/root.crt");
+    let mut exited = None;
+    // Up: its CA made, its certificate served (verified) and the proxy
+    // answering (404: no such page, from netdisk).
+    wait_until(60, "Caddy serving HTTPS", || {
+        if let Ok(Some(status)) = caddy.0.try_wait() {
+            exited = Some(status);
+            return true;
+        }
+        root.is_file() && curl(dir, &format!("{public}/nothing-here"), tls).status == 404
+    });
+    let Some(status) = exited else { return Some(caddy) };
+    let log = fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(log.contains("address already in use"), "caddy exited ({status}): {log}");
+    None
+}
+
+#[test]
+fn caddy_in_front_of_the_http_face_carries_basic_cookies_uploads_and_share_links() {
+    if !installed("deploy (caddy)", &["caddy", "curl"]) {
+        return;
+    }
+    // The flags DEPLOY.md gives netdisk behind Caddy, with the test's ports.
+    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/DEPLOY.md")).unwrap();
+    let flags = "--http 127.0.0.1:9080 --trust-proxy 127.0.0.1 --public-url https://disk.example.com";
+    assert!(doc.contains(flags), "DEPLOY.md does not start netdisk with {flags}");
+    let recipe_text = recipe("Caddyfile", &[]);
+    assert!(doc.contains(&format!("```\n{recipe_text}```")), "DEPLOY.md does not show deploy/Caddyfile as it is");
+    // Caddy takes a fixed port, found free just before: if something else
+    // takes it first, both start again on another.
+    let flags = |public: &str| {
+        ["--http", "127.0.0.1:0", "--trust-proxy", "127.0.0.1", "--public-url", public].map(String::from)
+    };
+    let mut public = format!("https://127.0.0.1:{}", free_port());
+    let mut server = common::Fixture::new(common::test_name!(), &flags(&public).each_ref().map(String::as_str));
+    let dir = server.dir().to_path_buf();
+    let root = dir.join("caddy-data/caddy/pki/authorities/local/root.crt");
+    let ca = root.display().to_string();
+    let tls = ["--cacert", ca.as_str()];
+    let mut tries = 0;
+    let _caddy = loop {
+        if let Some(caddy) = caddy(&dir, &public, &server.http, &tls) {
+            break caddy;
+        }
+        tries += 1;
+        assert!(tries < 5, "Caddy's port was taken {tries} times");
+        public = format!("https://127.0.0.1:{}", free_port());
+        server.restart(&flags(&public).each_ref().map(String::as_str));
+    };
+
+    // An account, made through the text protocol.
+    let mut text = server.connect();
+    text.ok("register tess pw-tess-long", "201");
+    text.ok("login tess pw-tess-long", "230");
+    let basic = ["-u", "tess:pw-tess-long"];
+    let with = |extra: &[&'static str]| -> Vec<String> { tls.iter().chain(extra).map(|s| s.to_string()).collect() };
+
+    // Basic through Caddy: a challenge without credentials, accepted with them.
+    let got = curl(&dir, &format!("{public}/files/none"), &tls);
+    assert_eq!(got.status, 401, "no credentials through HTTPS: {got:?}");
+    assert!(got.header("www-authenticate").is_some_and(|v| v.starts_with("Basic ")), "{got:?}");
+
+    // An upload (PUT /files/…) and its download, with Basic through HTTPS.
+    let data = bytes(3 << 20, 7);
+    let src = dir.join("up.bin");
+    fs::write(&src, &data).unwrap();
+    let mut put = with(&basic);
+    put.extend(["-T".to_string(), src.display().to_string()]);
+    let got = curl(&dir, &format!("{public}/files/up.bin"), &put);
+    assert_eq!(got.status, 201, "PUT through Caddy: {got:?}");
+    let md5 = common::md5_hex(&data);
+    assert_eq!(got.header("etag"), Some(format!("\"{md5}\"").as_str()));
+    let got = curl(&dir, &format!("{public}/files/up.bin"), &with(&basic));
+    assert_eq!(got.status, 200, "GET through Caddy: {}", got.err);
+    assert_eq!(common::md5_hex(&got.body), md5, "the download through Caddy differs");
+    assert_eq!(got.header("etag"), Some(format!("\"{md5}\"").as_str()));
+    // A client's own `X-Forwarded-Proto: http` changes nothing: Caddy
+    // sets the forwarding headers itself.
+    let mut forged = with(&basic);
+    forged.extend(["-H", "X-Forwarded-Proto: http"].map(String::from));
+    let got = curl(&dir, &format!("{public}/files/up.bin"), &forged);
+    assert_eq!(got.status, 200, "a client's X-Forwarded-Proto through Caddy: {got:?}");
+    let log = server.log_text();
+    assert!(log.contains("user=tess action=http"), "{log}");
+    assert!(!log.contains("outside --trust-proxy"), "Caddy taken for an untrusted proxy: {log}");
+
+    // The same Basic straight to the plain port: the peer (loopback) is a
+    // trusted proxy that did not say https, so it is clear text: 403.
+    let plain = format!("http://{}", server.http);
+    let got = curl(&dir, &format!("{plain}/files/up.bin"), &basic);
+    assert_eq!(got.status, 403, "Basic over plain HTTP from the trusted proxy's address: {got:?}");
+    assert!(String::from_utf8_lossy(&got.body).contains("TLS"), "{got:?}");
+    let got = curl::<&str>(&dir, &format!("{plain}/files/up.bin"), &[]);
+    assert_eq!((got.status, got.header("www-authenticate")), (403, None), "no invitation to send a password in clear");
+
+    // A browser login through Caddy gets the `Secure`, `__Host-` cookie;
+    // the same login on the plain port gets neither.
+    let form = ["--data", "user=tess&password=pw-tess-long", "-H"];
+    let mut login = with(&form);
+    login.push(format!("Origin: {public}"));
+    let got = curl(&dir, &format!("{public}/login"), &login);
+    assert_eq!(got.status, 303, "login through Caddy: {got:?}");
+    let cookie = got.all("set-cookie").join(" | ");
+    assert!(cookie.starts_with("__Host-") && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    // That session works through Caddy, and never over the plain port.
+    let session = format!("Cookie: {}", cookie.split(';').next().unwrap());
+    let mut get = with(&[]);
+    get.extend(["-H".to_string(), session.clone()]);
+    let got = curl(&dir, &format!("{public}/files/up.bin"), &get);
+    assert_eq!(got.status, 200, "the secure session through Caddy: {}", got.err);
+    let got = curl(&dir, &format!("{plain}/files/up.bin"), &["-H", &session]);
+    assert_eq!(got.status, 401, "a session made over TLS used over the plain port: {got:?}");
+    let origin = format!("Origin: {plain}");
+    let got = curl(&dir, &format!("{plain}/login"), &[form[0], form[1], form[2], &origin]);
+    assert_eq!(got.status, 303, "login on the plain port: {got:?}");
+    let cookie = got.all("set-cookie").join(" | ");
+    assert!(!cookie.is_empty() && !cookie.starts_with("__Host-") && !cookie.contains("Secure"), "{cookie}");
+
+    // A share link made through the text protocol carries the public
+    // https URL, and works through Caddy: its page and its download.
+    let reply = text.ok("share up.bin", "200 ");
+    let words: Vec<&str> = reply.split_whitespace().collect();
+    let (code, url) = (words[1], words.get(2).copied().unwrap_or(""));
+    assert_eq!(url, format!("{public}/s/{code}"), "{reply}");
+    let got = curl(&dir, url, &tls);
+    assert_eq!(got.status, 200, "the share page through Caddy: {got:?}");
+    assert!(String::from_utf8_lossy(&got.body).contains(&md5), "the share page names the MD5");
+    let got = curl(&dir, &format!("{url}/up.bin"), &tls);
+    assert_eq!(got.status, 200, "the shared file through Caddy: {}", got.err);
+    assert_eq!(common::md5_hex(&got.body), md5, "the shared download through Caddy differs");
+
+    // A client that does not trust Caddy's local CA gets nothing.
+    let got = curl::<&str>(&dir, url, &[]);
+    assert_eq!(got.status, 0, "an unverified certificate accepted: {got:?}");
+    drop(text);
 }

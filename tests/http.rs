@@ -487,6 +487,9 @@ fn basic_only_on_loopback_or_behind_tls() {
     let wrong = format!("{secure}Authorization: Basic {}\r\n", b64(b"alice:nope"));
     assert_eq!(ask(&s.http, "GET", "/files/f", &wrong, b"").status, 401);
     assert!(s.log_text().contains("peer=127.0.0.1"), "logged");
+    let log = s.log_text();
+    let through = log.lines().filter(|l| l.contains("peer=203.0.113.9:0 user=alice")).count();
+    assert!(through >= 1, "a request through the proxy is logged with the client's address:\n{log}");
     // A browser never gets a Basic challenge.
     let s = http_fixture("basic_browser", &[]);
     let r = ask(&s.http, "GET", "/files/f", "Sec-Fetch-Mode: cors\r\n", b"");

@@ -184,7 +184,7 @@ fn path_of(form: &Form, key: &str) -> engine::Result<UserPath> {
 fn mkdir(cx: &Cx, login: &Login, form: &Form) -> Done {
     let path = path_of(form, "path")?;
     login.tree.makedir(&path, login.quota(cx.shared))?;
-    engine::event(cx.client.peer, &login.user, "makedir", &path.to_string(), "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "makedir", &path.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&path.to_string())))
 }
 
@@ -200,7 +200,7 @@ fn move_to(cx: &Cx, login: &Login, form: &Form) -> Done {
         return Err(Error::new(ErrorKind::Exists, format!("{to}: exists already")));
     }
     login.tree.rename(&from, &to)?;
-    engine::event(cx.client.peer, &login.user, "mv", &format!("{from} -> {to}"), "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "mv", &format!("{from} -> {to}"), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&to.to_string())))
 }
 
@@ -215,7 +215,7 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
     if cx.shared.config.trash_days == 0 {
         login.usage_changed(cx.shared);
     }
-    engine::event(cx.client.peer, &login.user, "rm", &path.to_string(), "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "rm", &path.to_string(), "ok", 0);
     Ok(format!("{{\"trash\":{}}}", cx.shared.config.trash_days > 0))
 }
 
@@ -224,7 +224,7 @@ fn restore(cx: &Cx, login: &Login, form: &Form) -> Done {
     let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
     let quota = login.quota(cx.shared);
     let back = login.trash(cx.shared).restore(put_new, &login.tree, field(form, "id")?, None, quota)?;
-    engine::event(cx.client.peer, &login.user, "restore", &back.to_string(), "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "restore", &back.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&back.to_string())))
 }
 
@@ -238,7 +238,7 @@ fn purge(cx: &Cx, login: &Login, form: &Form) -> Done {
         trash.purge(field(form, "id")?, sums)?
     }
     login.usage_changed(cx.shared);
-    engine::event(cx.client.peer, &login.user, "purge", if all { "all" } else { "one" }, "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "purge", if all { "all" } else { "one" }, "ok", 0);
     Ok("{}".to_string())
 }
 
@@ -258,14 +258,14 @@ fn share(cx: &Cx, login: &Login, form: &Form) -> Done {
     let entry = login.tree.entry(&path)?;
     let share = Shares::new(&cx.shared.data).create(&login.user, &path, entry.kind, days);
     let share = share.map_err(|e| Error::io("share record", e))?;
-    engine::event(cx.client.peer, &login.user, "share", &path.to_string(), "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "share", &path.to_string(), "ok", 0);
     let expires = share.expires.map_or("null".to_string(), |e| e.to_string());
     Ok(format!("{{\"link\":{},\"expires\":{expires}}}", string(&link(cx, &share.code))))
 }
 
 fn unshare(cx: &Cx, login: &Login, form: &Form) -> Done {
     let share = Shares::new(&cx.shared.data).remove(&login.user, field(form, "code")?)?;
-    engine::event(cx.client.peer, &login.user, "unshare", &share.path, "ok", 0);
+    engine::event(cx.client.logged(), &login.user, "unshare", &share.path, "ok", 0);
     Ok("{}".to_string())
 }
 
@@ -286,7 +286,7 @@ fn passwd(cx: &Cx, login: &Login, form: &Form) -> Reply {
     }
     match cx.shared.users.set_password(&login.user, &new) {
         Ok(()) => {
-            engine::event(cx.client.peer, &login.user, "passwd", "", "ok", 0);
+            engine::event(cx.client.logged(), &login.user, "passwd", "", "ok", 0);
             json(200, "{}".to_string())
         }
         Err(e) => failed(cx, &e),

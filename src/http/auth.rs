@@ -37,6 +37,13 @@ impl Client {
         key_of(self.addr)
     }
 
+    /// The address the log names: the peer, or through a trusted proxy
+    /// the client's address it reported (port 0: the client's port is not
+    /// known).
+    pub(crate) fn logged(&self) -> SocketAddr {
+        if self.addr == self.peer.ip() { self.peer } else { SocketAddr::new(self.addr, 0) }
+    }
+
     /// Whether HTTP Basic may be used: a secure request, or a loopback
     /// peer that is not a trusted proxy (through one, only its word counts).
     pub(crate) fn basic_allowed(&self) -> bool {

@@ -290,7 +290,7 @@ fn exchange(shared: &Shared, conn: &mut Conn, peer: SocketAddr, req: &Request) -
     let note = [reply.note.as_str(), sent.cut.as_str()].join(" ");
     let outcome = format!("{status} {}", note.trim()).trim().to_string();
     let what = format!("{} {}", req.method, shown_path(&req.target));
-    engine::event(client.peer, &user, "http", &what, &outcome, sent.bytes);
+    engine::event(client.logged(), &user, "http", &what, &outcome, sent.bytes);
     if close && !body_done {
         conn.linger_close(LINGER);
     }

@@ -181,7 +181,7 @@ fn register(cx: &mut Cx) -> Reply {
     });
     match result {
         Ok(()) => {
-            engine::event(cx.client.peer, &user, "register", &user, "ok", 0);
+            engine::event(cx.client.logged(), &user, "register", &user, "ok", 0);
             cx.user = user.clone();
             start(cx, &user, "/")
         }
