@@ -59,7 +59,9 @@ fn admin_commands_report_success_and_failure() {
     admin_fails(&data, &["user", "frob"], "", 2, "unknown command");
     admin_fails(&data, &["user", "list", "--listen", "x"], "", 2, "unknown option");
     admin_fails(&data, &["user", "del", "nobody"], "", 1, "no user nobody");
-    assert_eq!(admin_ok(&data, &["user", "list"], ""), "ann 5120 0\n");
+    admin_ok(&data, &["user", "entries", "ann", "40"], "");
+    admin_fails(&data, &["user", "entries", "ann", "4K"], "", 2, "entries");
+    assert_eq!(admin_ok(&data, &["user", "list"], ""), "ann 5120 0 40 0\n");
     assert_eq!(admin_ok(&data, &["user", "del", "ann"], ""), "deleted ann and its files\n");
     assert_eq!(admin_ok(&data, &["user", "list"], ""), "");
     admin_fails(&dir.path().join("none"), &["user", "list"], "", 1, "no such data directory");
@@ -135,27 +137,27 @@ fn user_list_shows_quota_and_bytes_used() {
     admin_ok(&s.data, &["user", "quota", "amy", "-"], "");
     admin_ok(&s.data, &["user", "quota", "max", "1G"], "");
     let listed = admin_ok(&s.data, &["user", "list"], "");
-    assert_eq!(listed, "amy - 0\nmax 1073741824 0\nzed default 2000\n");
+    assert_eq!(listed, "amy - 0 default 0\nmax 1073741824 0 default 0\nzed default 2000 default 3\n");
     admin_ok(&s.data, &["user", "quota", "max", "default"], "");
-    assert!(admin_ok(&s.data, &["user", "list"], "").contains("max default 0\n"));
+    assert!(admin_ok(&s.data, &["user", "list"], "").contains("max default 0 default 0\n"));
 }
 
 #[test]
 fn a_users_own_quota_overrides_the_server_quota_at_once() {
     let s = fixture!(&["--quota", "1K"]);
     let mut c = s.user("fay");
-    assert_eq!(c.cmd("quota"), "213 0 1024");
+    assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 0 1024");
     admin_ok(&s.data, &["user", "quota", "fay", "4K"], "");
-    assert_eq!(c.cmd("quota"), "213 0 4096");
+    assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 0 4096");
     assert!(try_upload(&mut c, "one", 2000).starts_with("226"), "{}", c.transcript);
     admin_ok(&s.data, &["user", "quota", "fay", "3K"], "");
     assert!(try_upload(&mut c, "two", 2000).starts_with("552"), "{}", c.transcript);
     let mut c = s.user("fay");
     admin_ok(&s.data, &["user", "quota", "fay", "-"], "");
-    assert_eq!(c.cmd("quota"), "213 2000 -");
+    assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 2000 -");
     assert!(try_upload(&mut c, "two", 2000).starts_with("226"), "{}", c.transcript);
     admin_ok(&s.data, &["user", "quota", "fay", "default"], "");
-    assert_eq!(c.cmd("quota"), "213 4000 1024");
+    assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 4000 1024");
     // Another user is still under the server's quota.
     let mut g = s.user("gil");
     assert!(try_upload(&mut g, "big", 2000).starts_with("552"));
@@ -175,10 +177,11 @@ fn passwd_changes_the_password_and_keeps_the_quota() {
     let s = fixture!();
     let mut c = s.user("ivy");
     admin_ok(&s.data, &["user", "quota", "ivy", "7K"], "");
+    admin_ok(&s.data, &["user", "entries", "ivy", "9"], "");
     assert_eq!(c.cmd("passwd pw-ivy \"new pw\""), "200 password changed");
     assert!(s.logs_in("ivy", "\"new pw\""));
     assert!(!s.logs_in("ivy", "pw-ivy"));
-    assert_eq!(admin_ok(&s.data, &["user", "list"], ""), "ivy 7168 0\n");
+    assert_eq!(admin_ok(&s.data, &["user", "list"], ""), "ivy 7168 0 9 0\n");
     c.ok("pwd", "257");
 }
 
@@ -206,7 +209,7 @@ fn passwd_with_a_wrong_old_password_is_a_failed_login() {
 fn size_flags_take_suffixes() {
     let s = fixture!(&["--max-file-size", "1K", "--quota=3k"]);
     let mut c = s.user("kim");
-    assert_eq!(c.cmd("quota"), "213 0 3072");
+    assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 0 3072");
     assert!(try_upload(&mut c, "ok", 1024).starts_with("226"));
     assert!(try_upload(&mut c, "big", 1025).starts_with("552"));
     let mut c = s.user("kim");

@@ -620,3 +620,20 @@ fn a_chunked_put_as_finder_sends_it() {
     assert!(r.body.contains("<D:getcontentlength>11</D:getcontentlength>"), "{}", r.body);
     assert_eq!(s.user("ann").download("._chunked"), b"hello world");
 }
+
+/// Protocol 2.1 "Entries count" holds on the WebDAV face too (it books
+/// through the engine): at the limit, `MKCOL`, `PUT` of a new file and
+/// `COPY` are `507` and make nothing.
+#[test]
+fn the_entries_limit_holds_over_webdav() {
+    let s = dav_fixture(common::test_name!(), &["--max-entries", "2"]);
+    assert_eq!(req(&s.http, "ann", "MKCOL", "/dav/a/", "", b"").status, 201);
+    assert_eq!(req(&s.http, "ann", "PUT", "/dav/a/f", "", b"one").status, 201);
+    assert_eq!(req(&s.http, "ann", "MKCOL", "/dav/b/", "", b"").status, 507);
+    assert_eq!(req(&s.http, "ann", "PUT", "/dav/g", "", b"two").status, 507);
+    let to = format!("Destination: http://{}/dav/c/\r\n", s.http);
+    assert_eq!(req(&s.http, "ann", "COPY", "/dav/a/", &to, b"").status, 507);
+    let mut c = s.user("ann");
+    assert_eq!(c.ls("/"), ["a"]);
+    assert_eq!(c.ok("quota", "213 "), "213 3 - 2 2");
+}

@@ -54,6 +54,22 @@ fn scripts_stop_at_the_first_failure_unless_the_line_says_otherwise() {
     assert!(out.contains("usage: upload LOCAL [REMOTE]") && out.contains("example: upload"), "{out}");
 }
 
+/// Protocol 2.1: `quota` also tells files and directories held and
+/// allowed; the shell shows both.
+#[test]
+fn quota_shows_bytes_and_entries() {
+    let s = fixture!(&["--quota", "1K", "--max-entries", "50"]);
+    let dir = &s.dir;
+    let script = "register bob pw; login bob pw; mkdir -p a/b; quota";
+    let (code, out, err) = client(&["-c", script, &s.addr], dir.path(), dir.path(), &[], "");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("; 2 of 50 files and folders\n"), "{out}");
+    let mut c = Client::connect(&s.addr).unwrap();
+    c.login("bob", "pw").unwrap();
+    let quota = c.quota().unwrap();
+    assert_eq!((quota.used, quota.limit, quota.entries, quota.max_entries), (0, Some(1024), Some(2), Some(50)));
+}
+
 #[test]
 fn tilde_paths_and_passwords_from_the_environment() {
     let s = fixture!();

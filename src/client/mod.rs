@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::digest::{Digest, Hasher, hash_range};
-use crate::proto::body::{FindLine, ListLine, QuotedPath, StatLine, TrashLine};
+use crate::proto::body::{FindLine, ListLine, Quota, QuotedPath, StatLine, TrashLine};
 use crate::proto::{Code, Command, EncodeError, Password, Purge, Reply};
 
 pub use cache::DigestCache;
@@ -217,6 +217,12 @@ impl Client {
     /// `stat`: type, size, time, MD5 and name of a remote path.
     pub fn stat(&mut self, path: &str) -> Result<StatLine> {
         parse_body(&self.expect(&Command::Stat { path: path.into() })?)
+    }
+
+    /// `quota`: bytes used and allowed, and (from a 2.1 server) files and
+    /// directories held and allowed.
+    pub fn quota(&mut self) -> Result<Quota> {
+        parse_body(&self.expect(&Command::Quota)?)
     }
 
     /// Whether `path` is an existing remote directory.

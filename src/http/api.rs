@@ -83,9 +83,14 @@ fn post(cx: &mut Cx, login: &Login, what: &str) -> Reply {
 
 fn me(cx: &Cx, login: &Login) -> Reply {
     match login.count_usage(cx.shared) {
-        Ok(used) => {
-            let quota = cx.shared.quota_of(&login.user).map_or("null".to_string(), |q| q.to_string());
-            let body = format!("{{\"user\":{},\"used\":{used},\"quota\":{quota}}}", string(&login.user));
+        Ok(held) => {
+            let limit = |l: Option<u64>| l.map_or("null".to_string(), |q| q.to_string());
+            let quota = limit(cx.shared.quota_of(&login.user));
+            let (used, entries, max) = (held.bytes, held.entries, limit(cx.shared.entries_of(&login.user)));
+            let body = format!(
+                "{{\"user\":{},\"used\":{used},\"quota\":{quota},\"entries\":{entries},\"max_entries\":{max}}}",
+                string(&login.user)
+            );
             json(200, body)
         }
         Err(e) => failed(cx, &e),
@@ -178,7 +183,7 @@ fn path_of(form: &Form, key: &str) -> engine::Result<UserPath> {
 
 fn mkdir(cx: &Cx, login: &Login, form: &Form) -> Done {
     let path = path_of(form, "path")?;
-    login.tree.makedir(&path)?;
+    login.tree.makedir(&path, login.quota(cx.shared))?;
     engine::event(cx.client.logged(), &login.user, "makedir", &path.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&path.to_string())))
 }
@@ -217,7 +222,8 @@ fn delete(cx: &Cx, login: &Login, form: &Form) -> Done {
 fn restore(cx: &Cx, login: &Login, form: &Form) -> Done {
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
-    let back = login.trash(cx.shared).restore(put_new, &login.tree, field(form, "id")?, None)?;
+    let quota = login.quota(cx.shared);
+    let back = login.trash(cx.shared).restore(put_new, &login.tree, field(form, "id")?, None, quota)?;
     engine::event(cx.client.logged(), &login.user, "restore", &back.to_string(), "ok", 0);
     Ok(format!("{{\"path\":{}}}", string(&back.to_string())))
 }

@@ -37,9 +37,9 @@ pub(crate) fn login(shared: &Shared, user: &str) -> Result<Login> {
 }
 
 /// The limits of one upload by `login`: the file-size limit and their
-/// quota with its ledger.
+/// quota (bytes and entries) with its ledger.
 pub(crate) fn limits(shared: &Shared, login: &Login) -> Limits {
-    let quota = shared.quota_of(&login.user).map(|limit| login.quota(shared, limit));
+    let quota = login.quota(shared);
     Limits { max_file_size: shared.config.max_file_size, quota }
 }
 
@@ -52,13 +52,10 @@ pub(crate) fn copy(shared: &Shared, login: &Login, from: &UserPath, to: &UserPat
     let replace = Replace::lock(&shared.data, &login.user)?;
     let plan = tree.plan_copy(from, to)?;
     tree.check_copy_length(to, &plan, &staging)?;
-    let booking = match shared.quota_of(&login.user) {
-        Some(limit) => Some(login.quota(shared, limit).book(&staging, plan.bytes, &to.to_string())?),
-        None => None,
-    };
+    let booking = login.quota(shared).map(|quota| quota.book(plan.booked(), &to.to_string())).transpose()?;
     let (trash, sums) = (login.trash(shared), &shared.sums);
     let built = tree.build_copy(from, &plan, &staging, sums)?;
-    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+    let settled = crate::storage::quota::within(booking.as_ref(), plan.placed(&built), || {
         replace.put((tree, &trash, sums), &built.path, to, built.md5)
     })?;
     if settled.freed() {

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use crate::digest::{Digest, Hasher};
 use crate::http::date;
 use crate::http::decode::base64;
-use crate::http::engine::{self, Error, ErrorKind, Login};
+use crate::http::engine::{self, Error, ErrorKind, Login, Shared};
 use crate::http::{Cx, Reply, not_allowed};
 use crate::storage::content::Store;
 use crate::storage::replace::Replace;
@@ -216,7 +216,7 @@ fn create(cx: &mut Cx, login: &Login) -> Reply {
         Err(reply) => return reply,
     };
     let carries = cx.req.header("content-type").is_some_and(|t| t.trim() == OFFSET_TYPE);
-    let path = match make_folder(login, &record) {
+    let path = match make_folder(cx.shared, login, &record) {
         Ok(p) => p,
         Err(e) => return cx.engine_failure(&e),
     };
@@ -253,11 +253,12 @@ fn create(cx: &mut Cx, login: &Login) -> Reply {
     reply
 }
 
-/// The target path, its folder made like `makedirs` if missing.
-fn make_folder(login: &Login, record: &Record) -> engine::Result<UserPath> {
+/// The target path, its folder made like `makedirs` if missing (booked
+/// against the user's limit of entries, as `makedirs` is).
+fn make_folder(shared: &Shared, login: &Login, record: &Record) -> engine::Result<UserPath> {
     let path = record.user_path()?;
     if !path.parent().is_root() {
-        login.tree.makedirs(&path.parent())?;
+        login.tree.makedirs(&path.parent(), login.quota(shared))?;
     }
     login.tree.file_target(&path)?;
     Ok(path)

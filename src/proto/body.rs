@@ -286,26 +286,44 @@ from_text!(ShareLine, |s: &str| {
     Ok(ShareLine { code: w[0].into(), expires: maybe_time(w[1])?, kind: w[2].parse()?, path: path.into() })
 });
 
-/// The `213` reply to `quota`: `USED LIMIT` (`-` when unlimited).
+/// The `213` reply to `quota`: `USED LIMIT ENTRIES MAX_ENTRIES` (a limit
+/// is `-` when there is none). A server before 2.1 sends `USED LIMIT`
+/// only (`entries` is then `None`); words after the fourth are left for
+/// later versions and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     pub used: u64,
     pub limit: Option<u64>,
+    /// Files and directories held (tree and trash).
+    pub entries: Option<u64>,
+    pub max_entries: Option<u64>,
+}
+
+/// A limit as the wire shows it.
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map_or("-".to_string(), |n| n.to_string())
 }
 
 impl fmt::Display for Quota {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.limit {
-            Some(limit) => write!(f, "{} {limit}", self.used),
-            None => write!(f, "{} -", self.used),
+        write!(f, "{} {}", self.used, limit_text(self.limit))?;
+        match self.entries {
+            Some(entries) => write!(f, " {entries} {}", limit_text(self.max_entries)),
+            None => Ok(()),
         }
     }
 }
 
 from_text!(Quota, |s: &str| {
-    let w = exact_words(s, 2)?;
-    let limit = if w[1] == "-" { None } else { Some(num(w[1])?) };
-    Ok(Quota { used: num(w[0])?, limit })
+    let w: Vec<&str> = s.split(' ').collect();
+    let limit = |w: &str| if w == "-" { Ok(None) } else { num(w).map(Some) };
+    let (used, max) = match w.len() {
+        2 => (exact_words(s, 2)?, None),
+        n if n >= 4 => (w[..2].to_vec(), Some(limit(w[3])?)),
+        _ => return Err(BadBody(s.into())),
+    };
+    let entries = if max.is_some() { Some(num(w[2])?) } else { None };
+    Ok(Quota { used: num(used[0])?, limit: limit(used[1])?, entries, max_entries: max.flatten() })
 });
 
 /// The `350` reply to `claim`: `NONCE RANGES`, RANGES being 1 to 4
@@ -417,8 +435,12 @@ mod tests {
             ShareLine { code: "x".into(), expires: Some(T0), kind: Kind::File, path: "/a".into() },
             "x 2026-11-24T12:00:00Z f /a",
         );
-        round_trip(Quota { used: 10, limit: None }, "10 -");
-        round_trip(Quota { used: 10, limit: Some(20) }, "10 20");
+        round_trip(Quota { used: 10, limit: None, entries: None, max_entries: None }, "10 -");
+        round_trip(Quota { used: 10, limit: Some(20), entries: None, max_entries: None }, "10 20");
+        round_trip(Quota { used: 10, limit: Some(20), entries: Some(3), max_entries: Some(50) }, "10 20 3 50");
+        round_trip(Quota { used: 10, limit: None, entries: Some(3), max_entries: None }, "10 - 3 -");
+        let later: Quota = "10 20 3 50 more words".parse().unwrap();
+        assert_eq!(later, Quota { used: 10, limit: Some(20), entries: Some(3), max_entries: Some(50) });
         round_trip(Challenge { nonce: dh.into(), ranges: vec![(0, 5), (100, 7)] }, &format!("{dh} 0:5,100:7"));
         round_trip(QuotedPath("/a \"b\"\\c".into()), "\"/a \\\"b\\\"\\\\c\"");
     }
@@ -431,6 +453,8 @@ mod tests {
         assert!("q 6 2026-11-24T12:00:00Z a".parse::<ListLine>().is_err());
         assert!("f 6 yesterday a".parse::<ListLine>().is_err());
         assert!("10".parse::<Quota>().is_err());
+        assert!("10 20 3".parse::<Quota>().is_err());
+        assert!("10 20 x 5".parse::<Quota>().is_err());
         assert!("00 0:1,1:1,2:2,3:3,4:4".parse::<Challenge>().is_err());
         assert!("/a".parse::<QuotedPath>().is_err());
     }

@@ -121,7 +121,7 @@ commands! {
     Peek "peek" "list what a share holds" { code: String = "CODE" as ShareCode };
     Save "save" "copy a share into your tree" { code: String = "CODE" as ShareCode, path: Option<String> = "[PATH]" as Text };
     Passwd "passwd" "change your password" { old: Password = "OLD" as Secret, new: Password = "NEW" as Secret };
-    Quota "quota" "bytes used and the limit";
+    Quota "quota" "bytes and entries used, and their limits";
     Help "help" "this list";
     Quit "quit" "end the session";
 }

@@ -36,11 +36,13 @@ pub(crate) fn passwd(cx: &mut Cx, login: &Login, old: &Password, new: &Password)
     Ok(Outcome::Reply(result.unwrap_or_else(|e| e.reply())))
 }
 
-/// `quota`: the tree, staged uploads and the trash all count.
+/// `quota`: the tree, staged uploads and the trash all count; then the
+/// files and directories of the tree and the trash, and their limit.
 pub(crate) fn quota(cx: &Cx, login: &Login) -> Handled {
-    let result = login.count_usage(cx.shared).map(|used| {
-        let limit = cx.shared.quota_of(&login.user);
-        Reply::new(Code::Status, Quota { used, limit }.to_string())
+    let result = login.count_usage(cx.shared).map(|held| {
+        let (limit, max_entries) = (cx.shared.quota_of(&login.user), cx.shared.entries_of(&login.user));
+        let figures = Quota { used: held.bytes, limit, entries: Some(held.entries), max_entries };
+        Reply::new(Code::Status, figures.to_string())
     });
     if let Err(e) = &result {
         cx.note(&login.user, "quota", &e.to_string(), &result);

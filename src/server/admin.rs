@@ -23,11 +23,15 @@ pub const USAGE: &str = "\
 usage: netdisk user add NAME          add an account; the password is one line on standard input
        netdisk user passwd NAME       set a password, read as one line from standard input
        netdisk user del NAME          remove an account and all its files
-       netdisk user list              one line per account: NAME QUOTA USED
-                                      (QUOTA in bytes, `-` for no limit, `default` for --quota)
+       netdisk user list              one line per account: NAME QUOTA USED MAX_ENTRIES ENTRIES
+                                      (QUOTA in bytes, MAX_ENTRIES in files and directories,
+                                      `-` for no limit, `default` for --quota / --max-entries)
        netdisk user quota NAME BYTES|-|default
                                       the account's own quota (BYTES may end in K, M, G or T;
                                       `-`: no limit whatever --quota says; `default`: --quota)
+       netdisk user entries NAME N|-|default
+                                      the account's own limit of files and directories (tree
+                                      and trash; `-`: no limit; `default`: --max-entries)
 
 `--data DIR` (default ./data, or NETDISK_DATA) may stand anywhere on the line.
 Safe while servers run on the same data directory; changes count at once.
@@ -42,6 +46,7 @@ enum Action {
     Del(String),
     List,
     Quota(String, UserQuota),
+    Entries(String, UserQuota),
 }
 
 /// What the command line asked for.
@@ -117,11 +122,12 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Parsed
         ["user", "del", name] => Action::Del(name.into()),
         ["user", "list"] => Action::List,
         ["user", "quota", name, limit] => Action::Quota(name.into(), quota(limit)?),
-        ["user", verb, ..] if ["add", "passwd", "del", "list", "quota"].contains(&verb) => {
+        ["user", "entries", name, limit] => Action::Entries(name.into(), entries(limit)?),
+        ["user", verb, ..] if ["add", "passwd", "del", "list", "quota", "entries"].contains(&verb) => {
             return Err(format!("wrong number of arguments for `user {verb}`"));
         }
         ["user", verb, ..] => return Err(format!("unknown command `user {verb}`")),
-        _ => return Err("expected a command: user add|passwd|del|list|quota".into()),
+        _ => return Err("expected a command: user add|passwd|del|list|quota|entries".into()),
     };
     Ok(Parsed::Run { data, action })
 }
@@ -131,6 +137,17 @@ fn quota(text: &str) -> Result<UserQuota, String> {
         "-" => Ok(UserQuota::Unlimited),
         "default" => Ok(UserQuota::Default),
         _ => size(text).map(UserQuota::Bytes).map_err(|e| format!("quota: {e}, `-` or `default`")),
+    }
+}
+
+fn entries(text: &str) -> Result<UserQuota, String> {
+    let number = text.parse().ok().filter(|_| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
+    match text {
+        "-" => Ok(UserQuota::Unlimited),
+        "default" => Ok(UserQuota::Default),
+        _ => number
+            .map(UserQuota::Bytes)
+            .ok_or_else(|| format!("entries: {text:?} is not a whole number, `-` or `default`")),
     }
 }
 
@@ -147,6 +164,7 @@ fn execute(data: &Path, action: &Action, stdin: &mut impl BufRead) -> Result<Str
             .map(|_| format!("deleted {name} and its files\n")),
         Action::List => Ok(list(data, &users)),
         Action::Quota(name, q) => users.set_quota(name, *q).map(|_| format!("quota of {name}: {q}\n")),
+        Action::Entries(name, n) => users.set_entries(name, *n).map(|_| format!("entries of {name}: {n}\n")),
     };
     done.map_err(|e| e.detail())
 }
@@ -164,8 +182,9 @@ fn open_data(data: &Path, create: bool) -> Result<(), String> {
 
 fn list(data: &Path, users: &Users) -> String {
     let mut out = String::new();
-    for (name, quota) in users.list() {
-        out.push_str(&format!("{name} {quota} {}\n", accounts::usage(&DataDir::new(data), &name)));
+    for (name, quota, entries) in users.list() {
+        let held = accounts::usage(&DataDir::new(data), &name);
+        out.push_str(&format!("{name} {quota} {} {entries} {}\n", held.bytes, held.entries));
     }
     out
 }
@@ -199,8 +218,21 @@ mod tests {
         assert!(!wants(&args("--listen 1:2 --data /d")));
         let q = parse(&args("user quota a 2K"), |_| Some("/e".into())).unwrap();
         assert_eq!(q, Parsed::Run { data: "/e".into(), action: Action::Quota("a".into(), UserQuota::Bytes(2048)) });
-        for bad in ["user", "user add", "user list x", "user quota a", "user quota a 1X", "user nope", "user list --x"]
-        {
+        let e = parse(&args("user entries a 50"), |_| Some("/e".into())).unwrap();
+        assert_eq!(e, Parsed::Run { data: "/e".into(), action: Action::Entries("a".into(), UserQuota::Bytes(50)) });
+        let e = parse(&args("user entries a -"), |_| None).unwrap();
+        assert!(matches!(e, Parsed::Run { action: Action::Entries(_, UserQuota::Unlimited), .. }));
+        for bad in [
+            "user",
+            "user add",
+            "user list x",
+            "user quota a",
+            "user quota a 1X",
+            "user nope",
+            "user list --x",
+            "user entries a",
+            "user entries a 1K",
+        ] {
             assert!(parse(&args(bad), |_| None).is_err(), "{bad}");
         }
     }

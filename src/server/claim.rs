@@ -31,6 +31,7 @@ use crate::storage::mtime::fresh_times;
 use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::tree::UserPath;
+use crate::storage::usage::Usage;
 
 /// Most bytes a challenge asks for, in all.
 const MAX_PROOF_BYTES: u64 = 1 << 20;
@@ -101,7 +102,7 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
     if size > cx.shared.config.max_file_size {
         return Err(Error::new(ErrorKind::Quota, format!("{path}: larger than the server's file-size limit")));
     }
-    let booking = book(cx, login, size, &path)?;
+    let booking = book(cx, login, claimed(size), &path)?;
     let staging = login.staging(cx.shared);
     let staged = Staged(staging.join(format!("claim-{}.tmp", random_hex().map_err(io_local)?)));
     fs::create_dir_all(&staging).map_err(io_local)?;
@@ -133,6 +134,12 @@ fn prepare(cx: &Cx, login: &Login, text: &str, size: u64, md5: Digest) -> Result
         return Err(not_held());
     }
     Ok(Ready { path, size, md5, staged, booking, held: Some(held) })
+}
+
+/// What a claim of `size` bytes books: its bytes and one entry (the file,
+/// or the trash entry of the file it replaces), like an upload.
+fn claimed(size: u64) -> Usage {
+    Usage::new(size, 1)
 }
 
 fn not_held() -> Error {
@@ -209,8 +216,9 @@ fn commit(cx: &Cx, login: &Login, ready: Ready) -> Result<()> {
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let trash = login.trash(cx.shared);
     let at = (&login.tree, &trash, &cx.shared.sums);
-    let settled =
-        within(ready.booking.as_ref(), ready.size, || replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5)))?;
+    let settled = within(ready.booking.as_ref(), claimed(ready.size), || {
+        replace.put(at, &ready.staged.0, &ready.path, Some(ready.md5))
+    })?;
     if settled.freed() {
         login.usage_changed(cx.shared);
     }

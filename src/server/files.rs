@@ -49,7 +49,7 @@ pub(crate) fn ls(cx: &mut Cx, login: &Login, text: &str) -> Handled {
 pub(crate) fn makedir(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         unlocked(cx, login, &path, false)?;
-        tree.makedir(&path)?;
+        tree.makedir(&path, login.quota(cx.shared))?;
         Ok(path_reply(Code::Path, &path))
     });
     cx.note(&login.user, "makedir", &login.shown(text), &result);
@@ -114,7 +114,8 @@ pub(crate) fn restore(cx: &Cx, login: &Login, id: &str, to: Option<&str>) -> Han
         }
         let replace = Replace::lock(&cx.shared.data, &login.user)?;
         let put_new = |item: &std::path::Path, at: &std::path::Path| replace.put_new(item, at);
-        let back = login.trash(cx.shared).restore(put_new, tree, id, to.map(|_| path))?;
+        let quota = login.quota(cx.shared);
+        let back = login.trash(cx.shared).restore(put_new, tree, id, to.map(|_| path), quota)?;
         Ok(path_reply(Code::Path, &back))
     });
     cx.note(&login.user, "restore", id, &result);
@@ -189,7 +190,7 @@ fn move_over(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)
 pub(crate) fn makedirs(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         unlocked(cx, login, &path, false)?;
-        tree.makedirs(&path)?;
+        tree.makedirs(&path, login.quota(cx.shared))?;
         Ok(path_reply(Code::Path, &path))
     });
     cx.note(&login.user, "makedirs", &login.shown(text), &result);
@@ -215,10 +216,10 @@ fn copy(cx: &Cx, login: &Login, (tree, a, b): (&Tree, &UserPath, &UserPath)) -> 
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let plan = tree.plan_copy(a, b)?;
     tree.check_copy_length(b, &plan, &staging)?;
-    let booking = quota::book(cx, login, plan.bytes, b)?;
+    let booking = quota::book(cx, login, plan.booked(), b)?;
     let (trash, sums) = (login.trash(cx.shared), &cx.shared.sums);
     let built = tree.build_copy(a, &plan, &staging, sums)?;
-    let settled = crate::storage::quota::within(booking.as_ref(), built.bytes, || {
+    let settled = crate::storage::quota::within(booking.as_ref(), plan.placed(&built), || {
         replace.put((tree, &trash, sums), &built.path, b, built.md5)
     })?;
     if settled.freed() {

@@ -6,11 +6,11 @@ use crate::server::handler::Cx;
 use crate::service::login::Login;
 use crate::storage::quota::Booking;
 use crate::storage::tree::UserPath;
+use crate::storage::usage::Usage;
 
-/// Books `size` bytes against the user's quota (none without a quota),
-/// or refuses with `552`, like an upload's booking.
-pub(crate) fn book(cx: &Cx, login: &Login, size: u64, what: &UserPath) -> Result<Option<Booking>> {
-    let Some(limit) = cx.shared.quota_of(&login.user) else { return Ok(None) };
-    let quota = login.quota(cx.shared, limit);
-    quota.book(&login.staging(cx.shared), size, &what.to_string()).map(Some)
+/// Books `size` (bytes and entries) against the user's quota (none
+/// without one), or refuses with `552`, like an upload's booking.
+pub(crate) fn book(cx: &Cx, login: &Login, size: Usage, what: &UserPath) -> Result<Option<Booking>> {
+    let Some(quota) = login.quota(cx.shared) else { return Ok(None) };
+    quota.book(size, &what.to_string()).map(Some)
 }

@@ -25,6 +25,7 @@ use crate::storage::quota::{Booking, within};
 use crate::storage::replace::Replace;
 use crate::storage::shares::{Share, Shares};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::Usage;
 
 fn records(cx: &Cx) -> Shares {
     Shares::new(&cx.shared.data)
@@ -121,14 +122,14 @@ fn save_copy(cx: &Cx, login: &Login, share: &Share, to: Option<&str>) -> Result<
     tree.dir(&target.parent())?;
     let real_source = owner.checked(&source)?;
     let plan = match entry.kind {
-        Kind::File => Plan { kind: Kind::File, bytes: entry.size, deepest: 0 },
+        Kind::File => Plan { kind: Kind::File, size: Usage::new(entry.size, 1), replaces: false, deepest: 0 },
         Kind::Dir => {
-            let (bytes, deepest) = measure(&real_source).map_err(|e| Error::io(&share.path, e))?;
-            Plan { kind: Kind::Dir, bytes, deepest }
+            let (size, deepest) = measure(&real_source).map_err(|e| Error::io(&share.path, e))?;
+            Plan { kind: Kind::Dir, size, replaces: false, deepest }
         }
     };
     tree.check_copy_length(&target, &plan, &login.staging(cx.shared))?;
-    let booking = book(cx, login, plan.bytes, &target)?;
+    let booking = book(cx, login, plan.booked(), &target)?;
     build_and_place(cx, login, (&real_source, &target), &plan, booking.as_ref())?;
     Ok(target)
 }
@@ -151,5 +152,5 @@ fn build_and_place(
     fresh_times(&built.path, &cx.shared.sums, SystemTime::now()).map_err(io)?;
     let replace = Replace::lock(&cx.shared.data, &login.user)?;
     let real = login.tree.checked(target)?;
-    within(booking, built.bytes, || replace.put_new(&built.path, &real).map_err(io))
+    within(booking, plan.placed(&built), || replace.put_new(&built.path, &real).map_err(io))
 }

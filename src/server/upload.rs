@@ -113,7 +113,7 @@ fn prepare_or_take_over(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload,
 
 fn prepare(cx: &Cx, login: &Login, asked: Asked) -> Result<(Upload, UserPath)> {
     let shared = cx.shared;
-    let quota = shared.quota_of(&login.user).map(|limit| login.quota(shared, limit));
+    let quota = login.quota(shared);
     let limits = Limits { max_file_size: shared.config.max_file_size, quota };
     let (tree, path) = login.resolve(asked.text)?;
     crate::server::files::unlocked(cx, login, &path, false)?;

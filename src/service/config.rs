@@ -32,6 +32,9 @@ pub struct Config {
     pub max_file_size: u64,
     /// Bytes per user; `None` is unlimited.
     pub quota: Option<u64>,
+    /// Files and directories per user (tree and trash); `None` is
+    /// unlimited.
+    pub max_entries: Option<u64>,
     /// Failed logins on one connection before it is closed.
     pub max_login_failures: u32,
     /// Registrations one address may make at once; then one per second.
@@ -95,6 +98,9 @@ impl std::str::FromStr for Cidr {
     }
 }
 
+/// Files and directories a user may hold when `--max-entries` is not set.
+pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -108,6 +114,7 @@ impl Default for Config {
             partial_ttl: Duration::from_secs(7 * 86_400),
             max_file_size: 1 << 40,
             quota: None,
+            max_entries: Some(DEFAULT_MAX_ENTRIES),
             max_login_failures: 3,
             register_burst: 30,
             trash_days: 30,
@@ -153,6 +160,7 @@ options (each also read from the environment variable in brackets):
   --partial-ttl SECS     remove interrupted uploads older than this [NETDISK_PARTIAL_TTL] (604800)
   --max-file-size BYTES  largest file [NETDISK_MAX_FILE_SIZE] (1099511627776)
   --quota BYTES          bytes per user, files and staged uploads [NETDISK_QUOTA] (unlimited)
+  --max-entries N        files and directories per user, tree and trash, `-`: no limit [NETDISK_MAX_ENTRIES] (1000000)
   --max-login-failures N failed logins before a connection is closed [NETDISK_MAX_LOGIN_FAILURES] (3)
   --register-burst N     registrations from one address before they slow to one a second [NETDISK_REGISTER_BURST] (30)
   --trash-days N         keep removed and replaced files this long, 0: no trash [NETDISK_TRASH_DAYS] (30)
@@ -169,7 +177,7 @@ options (each also read from the environment variable in brackets):
 SECS is a whole number of seconds from 1 to 2592000 (30 days).
 ";
 
-const FLAGS: [&str; 20] = [
+const FLAGS: [&str; 21] = [
     "listen",
     "data",
     "max-clients",
@@ -180,6 +188,7 @@ const FLAGS: [&str; 20] = [
     "partial-ttl",
     "max-file-size",
     "quota",
+    "max-entries",
     "max-login-failures",
     "register-burst",
     "trash-days",
@@ -243,6 +252,7 @@ fn set(c: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "partial-ttl" => c.partial_ttl = seconds(value)?,
         "max-file-size" => c.max_file_size = size(value)?,
         "quota" => c.quota = if value == "-" || value == "unlimited" { None } else { Some(size(value)?) },
+        "max-entries" => c.max_entries = if value == "-" || value == "unlimited" { None } else { Some(number(value)?) },
         "max-login-failures" => c.max_login_failures = positive(value)? as u32,
         "register-burst" => c.register_burst = positive(value)? as u32,
         "trash-days" => c.trash_days = days(value)?,

@@ -14,7 +14,7 @@ use crate::storage::error::Result;
 use crate::storage::quota::{Quota, staged_bytes};
 use crate::storage::trash::Trash;
 use crate::storage::tree::{Tree, UserPath};
-use crate::storage::usage::UsageFile;
+use crate::storage::usage::{Limits, Usage, UsageFile};
 
 /// A logged-in user: the tree, the working directory, and which account.
 pub(crate) struct Login {
@@ -48,15 +48,24 @@ impl Login {
         shared.trash(&self.user)
     }
 
-    /// The user's quota of `limit` bytes: the ledger of their uploads in
-    /// progress, and the figure of what they hold (files and trash).
-    pub(crate) fn quota(&self, shared: &Shared, limit: u64) -> Quota {
+    /// The user's quota (bytes and entries, each as it applies now), the
+    /// ledger of their requests in progress, and the figure of what they
+    /// hold (files and trash); `None` when neither is limited. Every
+    /// request that creates files or directories passes it to the engine,
+    /// which books them.
+    pub(crate) fn quota(&self, shared: &Shared) -> Option<Quota> {
+        let limits = Limits { bytes: shared.quota_of(&self.user), entries: shared.entries_of(&self.user) };
+        (limits != Limits::default()).then(|| self.quota_within(shared, limits))
+    }
+
+    fn quota_within(&self, shared: &Shared, limits: Limits) -> Quota {
         let (tree, trash) = (self.tree.clone(), self.trash(shared));
         Quota {
-            limit,
+            limits,
+            staging: self.staging(shared),
             account: shared.reservations.account(&self.user),
             usage: UsageFile::new(shared.data.usage(&self.user)),
-            count: Box::new(move || Ok(tree.usage()?.saturating_add(trash.usage()))),
+            count: Box::new(move || Ok(tree.usage()?.plus(trash.usage()))),
         }
     }
 
@@ -70,14 +79,15 @@ impl Login {
     }
 
     /// The bytes the user holds, counted now (files, trash and staged
-    /// uploads), and recorded as their figure.
-    pub(crate) fn count_usage(&self, shared: &Shared) -> Result<u64> {
-        let quota = self.quota(shared, 0);
+    /// uploads), and their files and directories (tree and trash),
+    /// recorded as their figure.
+    pub(crate) fn count_usage(&self, shared: &Shared) -> Result<Usage> {
+        let quota = self.quota_within(shared, Limits::default());
         let mut ledger = quota.account.lock();
         let mut counted = quota.usage.lock(ledger.counted_at)?;
         let held = counted.recount(&*quota.count);
         ledger.counted_at = counted.last();
-        Ok(held?.saturating_add(staged_bytes(&self.staging(shared))))
+        Ok(held?.plus(Usage::new(staged_bytes(&self.staging(shared)), 0)))
     }
 
     /// Where the user's interrupted uploads wait.

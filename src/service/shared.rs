@@ -98,6 +98,13 @@ impl Shared {
         self.users.quota(user).over(self.config.quota)
     }
 
+    /// The limit of files and directories that applies to `user`: their
+    /// own (`netdisk user entries`), else `--max-entries`; read like
+    /// [`Shared::quota_of`], so a change counts at once.
+    pub(crate) fn entries_of(&self, user: &str) -> Option<u64> {
+        self.users.entries(user).over(self.config.max_entries)
+    }
+
     /// Takes one registration from `ip`'s bucket; `false` when it is empty.
     /// A full bucket is the same as none, so the map is pruned of them.
     pub(crate) fn may_register(&self, ip: IpAddr) -> bool {

@@ -20,6 +20,9 @@ use crate::storage::digests::Sums;
 use crate::storage::durable::remove_tree;
 use crate::storage::error::{Error, Result};
 use crate::storage::quota::staged_bytes;
+use crate::storage::trash::Trash;
+use crate::storage::tree::held_of;
+use crate::storage::usage::Usage;
 use crate::storage::users::Users;
 use crate::storage::{DELETING, DataDir};
 
@@ -32,10 +35,13 @@ pub(crate) fn user_dirs(data: &DataDir, user: &str) -> Vec<PathBuf> {
     data.per_user().iter().map(|top| top.join(user)).collect()
 }
 
-/// Bytes a user holds: files, trash and staged uploads.
-pub(crate) fn usage(data: &DataDir, user: &str) -> u64 {
+/// Bytes a user holds (files, trash and staged uploads), and their files
+/// and directories (tree and trash, counted as `quota` counts them).
+pub(crate) fn usage(data: &DataDir, user: &str) -> Usage {
     let (home, staging, trash) = (data.home(user), data.staging(user), data.trash(user));
-    bytes_under(&home) + staged_bytes(&staging) + bytes_under(&trash)
+    let bytes = bytes_under(&home) + staged_bytes(&staging) + bytes_under(&trash);
+    let tree = held_of(&home).map_or(0, |held| held.entries);
+    Usage::new(bytes, tree + Trash::new(data, user, 1).usage().entries)
 }
 
 /// Removes the account `user` and everything it holds under `data`.

@@ -25,7 +25,9 @@ use crate::storage::durable::{remove_tree, sync_dir};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::props;
+use crate::storage::quota::{Quota, at_once};
 use crate::storage::tree::{Kind, Tree, UserPath, check_name};
+use crate::storage::usage::Usage;
 
 /// Names of scratch directories under `staging/USER/`.
 pub(crate) const SCRATCH_PREFIX: &str = "cp-";
@@ -39,17 +41,51 @@ const LEFTOVER_AGE: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub kind: Kind,
-    /// Bytes of every file copied: what the copy adds to the quota.
-    pub bytes: u64,
+    /// Bytes of every file copied and how many files and directories (the
+    /// copy's top included): what the copy adds to the quota.
+    pub size: Usage,
+    /// Whether a file is at the target (kept in the trash when replaced:
+    /// one entry more).
+    pub replaces: bool,
     /// Bytes of the longest path below the source, relative to it.
     pub deepest: usize,
 }
 
+impl Plan {
+    /// What the copy books: what it copies, and the trash entry of the
+    /// file it replaces.
+    pub(crate) fn booked(&self) -> Usage {
+        self.size.plus(Usage::new(0, u64::from(self.replaces)))
+    }
+
+    /// What `built` places, by the same rule, measured on the copy.
+    pub(crate) fn placed(&self, built: &Built) -> Usage {
+        built.size.plus(Usage::new(0, u64::from(self.replaces)))
+    }
+}
+
 impl Tree {
-    /// Makes `p` and its missing parents; an existing directory is success,
-    /// a file (or anything else) in the way is refused.
-    pub(crate) fn makedirs(&self, p: &UserPath) -> Result<()> {
+    /// `makedirs`: makes `p` and its missing parents, booked against
+    /// `quota` as one entry each (refused with [`ErrorKind::Quota`] at the
+    /// user's limit, making nothing); an existing directory is success, a
+    /// file (or anything else) in the way is refused.
+    pub(crate) fn makedirs(&self, p: &UserPath, quota: Option<Quota>) -> Result<()> {
+        let booked = self.missing_dirs(p)?;
+        at_once(quota, Usage::new(0, booked), &p.to_string(), || {
+            // Counted again under the ledger: what is made is what was checked.
+            if self.missing_dirs(p)? > booked {
+                return Err(Error::new(ErrorKind::Quota, format!("{p}: changed while booking; try again")));
+            }
+            let made = self.make_missing_dirs(p)?;
+            Ok(((), Usage::new(0, made)))
+        })
+    }
+
+    /// Makes `p` and its missing parents, unbooked; returns how many it
+    /// made.
+    fn make_missing_dirs(&self, p: &UserPath) -> Result<u64> {
         let mut real = self.checked(&UserPath::root())?;
+        let mut made = 0;
         let mut shown = String::new();
         for name in p.to_string().split('/').filter(|n| !n.is_empty()) {
             shown = format!("{shown}/{name}");
@@ -62,13 +98,16 @@ impl Tree {
                 Err(e) => return Err(Error::io(&shown, e)),
             }
             match fs::create_dir(&real) {
-                Ok(()) => sync_dir(&parent).map_err(|e| Error::io(&shown, e))?,
+                Ok(()) => {
+                    made += 1;
+                    sync_dir(&parent).map_err(|e| Error::io(&shown, e))?
+                }
                 // Made meanwhile by another session: fine if a directory.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && real.is_dir() && !real.is_symlink() => {}
                 Err(e) => return Err(Error::io(&shown, e)),
             }
         }
-        Ok(())
+        Ok(made)
     }
 
     /// Checks a copy against the rules of `mv` and walks its source.
@@ -77,23 +116,24 @@ impl Tree {
         if to.is_within(from) {
             return Err(Error::new(ErrorKind::Refused, format!("{to}: is or is inside {from}")));
         }
-        match self.entry(to) {
+        let replaces = match self.entry(to) {
             Ok(e) if e.kind == Kind::Dir => {
                 return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing directory")));
             }
             Ok(_) if source.kind == Kind::Dir => {
                 return Err(Error::new(ErrorKind::Exists, format!("{to}: is an existing file")));
             }
-            Ok(_) | Err(Error { kind: ErrorKind::NotFound, .. }) => {}
+            Ok(_) => true,
+            Err(Error { kind: ErrorKind::NotFound, .. }) => false,
             Err(e) => return Err(e),
-        }
+        };
         self.dir(&to.parent())?;
         if source.kind == Kind::File {
-            return Ok(Plan { kind: Kind::File, bytes: source.size, deepest: 0 });
+            return Ok(Plan { kind: Kind::File, size: Usage::new(source.size, 1), replaces, deepest: 0 });
         }
         let real = self.checked(from)?;
-        let (bytes, deepest) = measure(&real).map_err(|e| Error::io(&from.to_string(), e))?;
-        Ok(Plan { kind: Kind::Dir, bytes, deepest })
+        let (size, deepest) = measure(&real).map_err(|e| Error::io(&from.to_string(), e))?;
+        Ok(Plan { kind: Kind::Dir, size, replaces, deepest })
     }
 
     /// Refuses a copy whose deepest path would be longer than the kernel
@@ -127,8 +167,8 @@ pub(crate) struct Built {
     _scratch: Scratch,
     /// The copy (a file or a tree).
     pub(crate) path: PathBuf,
-    /// Bytes of the files it holds.
-    pub(crate) bytes: u64,
+    /// Bytes of the files it holds, and how many files and directories.
+    pub(crate) size: Usage,
     /// Its recorded MD5 (a file's, when recorded).
     pub(crate) md5: Option<crate::digest::Digest>,
 }
@@ -138,22 +178,23 @@ impl Built {
     pub(crate) fn new(source: &Path, kind: Kind, staging: &Path, sums: &Sums) -> io::Result<Built> {
         let scratch = Scratch::new(staging)?;
         let path = scratch.dir.join("c");
-        let (bytes, md5) = match kind {
+        let (size, md5) = match kind {
             Kind::File => {
                 share_file(source, &path, sums)?;
                 let meta = fs::symlink_metadata(&path)?;
-                (meta.len(), sums.get(&meta))
+                (Usage::new(meta.len(), 1), sums.get(&meta))
             }
             Kind::Dir => (copy_tree(source, &path, sums)?, None),
         };
-        Ok(Built { _scratch: scratch, path, bytes, md5 })
+        Ok(Built { _scratch: scratch, path, size, md5 })
     }
 }
 
-/// Bytes of the files below `dir` and the length of the longest relative
+/// Bytes of the files below `dir`, how many files and directories a copy
+/// of it makes (`dir` included), and the length of the longest relative
 /// path there, walked with an explicit stack.
-pub(crate) fn measure(dir: &Path) -> io::Result<(u64, usize)> {
-    let (mut bytes, mut deepest) = (0u64, 0usize);
+pub(crate) fn measure(dir: &Path) -> io::Result<(Usage, usize)> {
+    let (mut bytes, mut entries, mut deepest) = (0u64, 1u64, 0usize);
     let mut stack = vec![(dir.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = stack.pop() {
         for item in fs::read_dir(&dir)? {
@@ -163,14 +204,16 @@ pub(crate) fn measure(dir: &Path) -> io::Result<(u64, usize)> {
             let kind = item.file_type()?;
             if kind.is_dir() {
                 deepest = deepest.max(length);
+                entries += 1;
                 stack.push((item.path(), length));
             } else if kind.is_file() {
                 deepest = deepest.max(length);
+                entries += 1;
                 bytes = bytes.saturating_add(item.metadata()?.len());
             }
         }
     }
-    Ok((bytes, deepest))
+    Ok((Usage::new(bytes, entries), deepest))
 }
 
 /// The name of a directory entry if the tree shows it (as `ls` does).
@@ -190,16 +233,17 @@ enum Step {
 /// Makes a copy of the directory `source` at `target` (which must not
 /// exist): directories made, files hard-linked. Returns the bytes of the
 /// files it holds, each measured on its new link (what was copied, not
-/// what a walk saw before). Nothing is flushed here: the rename that puts
+/// what a walk saw before), and how many files and directories it made. Nothing is flushed here: the rename that puts
 /// the copy in place is followed by a directory sync.
-pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<u64> {
-    let mut bytes = 0u64;
+pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result<Usage> {
+    let mut made = Usage::default();
     let mut stack = vec![Step::Enter(source.to_path_buf(), target.to_path_buf())];
     while let Some(step) = stack.pop() {
         match step {
             Step::Enter(from, to) => {
                 let mtime = fs::symlink_metadata(&from)?.modified()?;
                 fs::create_dir(&to)?;
+                made.entries += 1;
                 stack.push(Step::Seal(to.clone(), mtime));
                 for item in fs::read_dir(&from)? {
                     let item = item?;
@@ -210,14 +254,14 @@ pub(crate) fn copy_tree(source: &Path, target: &Path, sums: &Sums) -> io::Result
                     } else if kind.is_file() {
                         let linked = to.join(&name);
                         share_file(&item.path(), &linked, sums)?;
-                        bytes = bytes.saturating_add(fs::symlink_metadata(&linked)?.len());
+                        made = made.plus(Usage::new(fs::symlink_metadata(&linked)?.len(), 1));
                     }
                 }
             }
             Step::Seal(dir, mtime) => File::open(&dir)?.set_modified(mtime)?,
         }
     }
-    Ok(bytes)
+    Ok(made)
 }
 
 /// Gives `target` the content of `source`: a hard link, or a byte copy

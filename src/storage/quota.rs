@@ -1,6 +1,12 @@
 //! Quota bookings: the one ledger of what each user's requests in
 //! progress have booked against their quota, in this process, and the
-//! check that decides whether more bytes fit.
+//! check that decides whether more bytes and entries fit.
+//!
+//! Bytes and entries (files and directories, protocol 2.1 "Entries
+//! count") are booked and checked together, as one [`Usage`], under the
+//! same locks: every request that creates entries (an upload, `claim`,
+//! `cp`, `save`, `makedir(s)`, the parents `restore` makes) books them
+//! here, so no face can create one unbooked.
 //!
 //! An upload books its whole announced size when it is accepted and gives
 //! it back when it commits, fails or its session ends; requests that
@@ -22,83 +28,120 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::storage::content::random_hex;
 use crate::storage::error::{Error, ErrorKind, Result};
-use crate::storage::usage::{CountFn, Counted, UsageFile};
+use crate::storage::usage::{CountFn, Counted, Limits, Over, Usage, UsageFile};
 
-/// A user's quota, the ledger of their uploads in progress, and the
-/// figure of what they hold (see `storage::usage`).
+/// A user's quota (bytes and entries), the ledger of their uploads in
+/// progress, and the figure of what they hold (see `storage::usage`).
 pub(crate) struct Quota {
-    pub(crate) limit: u64,
+    pub(crate) limits: Limits,
+    /// Where the user's uploads and copies are staged.
+    pub(crate) staging: PathBuf,
     pub(crate) account: Account,
     pub(crate) usage: UsageFile,
     pub(crate) count: CountFn,
 }
 
 impl Quota {
-    /// Checks, with `ledger` locked, that `more` bytes fit beside what the
-    /// user holds and `besides` (staged bytes nobody booked, other
-    /// bookings); returns the locked figure, to add what gets placed.
-    /// `what` names the request in the refusal.
-    pub(crate) fn check(&self, ledger: &mut Ledger, more: u64, besides: u64, what: &str) -> Result<Counted> {
+    /// Checks, with `ledger` locked, that `more` fits beside what the user
+    /// holds and `besides` (staged bytes nobody booked, other bookings);
+    /// returns the locked figure, to add what gets placed. `what` names
+    /// the request in the refusal.
+    pub(crate) fn check(&self, ledger: &mut Ledger, more: Usage, besides: Usage, what: &str) -> Result<Counted> {
         let mut counted = self.usage.lock(ledger.counted_at)?;
-        let fits = counted.fits(more, besides, self.limit, &*self.count);
+        let over = counted.fits(more, besides, self.limits, &*self.count);
         ledger.counted_at = counted.last();
-        if !fits? {
-            let limit = self.limit;
-            return Err(Error::new(ErrorKind::Quota, format!("{what}: would exceed the quota of {limit} bytes")));
-        }
-        Ok(counted)
+        let detail = match over? {
+            None => return Ok(counted),
+            Some(Over::Bytes(limit)) => format!("would exceed the quota of {limit} bytes"),
+            Some(Over::Entries(limit)) => format!("would exceed the limit of {limit} files and directories"),
+        };
+        Err(Error::new(ErrorKind::Quota, format!("{what}: {detail}")))
+    }
+
+    /// What the user's ledger has booked and nobody's booking covers in
+    /// `staging`, besides `except`.
+    fn besides(ledger: &Ledger, staging: &Path, except: Option<&Reservation>) -> Usage {
+        let unbooked = staged_bytes_where(staging, |p| !ledger.covers(p));
+        ledger.booked_except(except).plus(Usage::new(unbooked, 0))
     }
 }
 
-/// Bytes booked against the quota by a claim, a copy or a save in
-/// progress; given back when dropped.
+/// Bytes and entries booked against the quota by a claim, a copy, a save
+/// or a `makedir` in progress; given back when dropped.
 pub(crate) struct Booking {
     reservation: Reservation,
     quota: Quota,
-    staging: PathBuf,
 }
 
 impl Quota {
-    /// Books `size` bytes for a request that places bytes without a
-    /// payload, staged by the user in `staging`; or refuses with
-    /// [`ErrorKind::Quota`], like an upload's booking.
-    pub(crate) fn book(self, staging: &Path, size: u64, what: &str) -> Result<Booking> {
+    /// Books `size` (bytes and entries) for a request that places them
+    /// without a payload; or refuses with [`ErrorKind::Quota`], like an
+    /// upload's booking.
+    pub(crate) fn book(self, size: Usage, what: &str) -> Result<Booking> {
         let account = self.account.clone();
         let mut ledger = account.lock();
-        let besides = staged_bytes_where(staging, |p| !ledger.covers(p)).saturating_add(ledger.booked_except(None));
+        let besides = Quota::besides(&ledger, &self.staging, None);
         self.check(&mut ledger, size, besides, what)?;
-        let tag = staging.join(format!("book-{}", random_hex().map_err(|e| Error::server("staging", e))?));
+        let tag = self.staging.join(format!("book-{}", random_hex().map_err(|e| Error::server("staging", e))?));
         let reservation = ledger.book(&account, &tag, size);
-        Ok(Booking { reservation, quota: self, staging: staging.to_path_buf() })
+        Ok(Booking { reservation, quota: self })
     }
 }
 
 impl Booking {
-    /// Runs `place` (which makes `size` bytes part of the tree: what is
-    /// placed, measured, which may differ from what was booked) with the
-    /// ledger locked, after checking that they fit; the booking is given
-    /// back, and the bytes added to the user's figure, under the same lock.
-    pub(crate) fn place<T>(&self, size: u64, place: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// Runs `place` (which makes `size` part of the tree: what is placed,
+    /// measured, which may differ from what was booked) with the ledger
+    /// locked, after checking that it fits; the booking is given back, and
+    /// what `place` says it placed (`Usage` in its result, at most `size`)
+    /// added to the user's figure, under the same lock.
+    pub(crate) fn place_measured<T>(
+        &self,
+        size: Usage,
+        what: &str,
+        place: impl FnOnce() -> Result<(T, Usage)>,
+    ) -> Result<T> {
         let mut ledger = self.reservation.account().lock();
-        let unbooked = staged_bytes_where(&self.staging, |p| !ledger.covers(p));
-        let besides = unbooked.saturating_add(ledger.booked_except(Some(&self.reservation)));
-        let mut counted = self.quota.check(&mut ledger, size, besides, "the copy")?;
-        let placed = place()?;
+        let besides = Quota::besides(&ledger, &self.quota.staging, Some(&self.reservation));
+        let mut counted = self.quota.check(&mut ledger, size, besides, what)?;
+        let (placed, added) = place()?;
         ledger.release(&self.reservation);
-        if counted.changed(size, 0).is_err() {
+        if counted.changed(added, Usage::default()).is_err() {
             // Counted again at the next decision rather than trusted low.
             ledger.counted_at = None;
         }
         Ok(placed)
     }
+
+    /// [`Booking::place_measured`] for a `place` that places all of `size`.
+    pub(crate) fn place<T>(&self, size: Usage, place: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.place_measured(size, "the copy", || Ok((place()?, size)))
+    }
 }
 
 /// Runs `place` within `booking` (see [`Booking::place`]), or as it is
 /// without a quota.
-pub(crate) fn within<T>(booking: Option<&Booking>, size: u64, place: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn within<T>(booking: Option<&Booking>, size: Usage, place: impl FnOnce() -> Result<T>) -> Result<T> {
     match booking {
         Some(booking) => booking.place(size, place),
         None => place(),
+    }
+}
+
+/// Books `size` against `quota` (if any) and runs `place` within it at
+/// once: for requests that decide and create in one step (`makedir`,
+/// `makedirs`, the parents of `restore`). `place` returns what it made,
+/// which is what is added to the figure. A request that needs nothing is
+/// not checked (a user above a lowered limit may still `makedirs` a path
+/// that exists).
+pub(crate) fn at_once<T>(
+    quota: Option<Quota>,
+    size: Usage,
+    what: &str,
+    place: impl FnOnce() -> Result<(T, Usage)>,
+) -> Result<T> {
+    match quota {
+        Some(quota) if size != Usage::default() => quota.book(size, what)?.place_measured(size, what, place),
+        _ => place().map(|(placed, _)| placed),
     }
 }
 
@@ -144,26 +187,27 @@ impl Account {
 #[derive(Default)]
 pub(crate) struct Ledger {
     next: u64,
-    booked: HashMap<u64, (PathBuf, u64)>,
+    booked: HashMap<u64, (PathBuf, Usage)>,
     /// When this process last counted the user's bytes (see
     /// `storage::usage`); `None`: not yet.
     pub(crate) counted_at: Option<std::time::Instant>,
 }
 
 impl Ledger {
-    /// Books `size` bytes for the upload staged in `part`; given back when
-    /// the returned [`Reservation`] drops (or by [`Ledger::release`]).
-    pub(crate) fn book(&mut self, account: &Account, part: &Path, size: u64) -> Reservation {
+    /// Books `size` for the upload staged in `part`; given back when the
+    /// returned [`Reservation`] drops (or by [`Ledger::release`]).
+    pub(crate) fn book(&mut self, account: &Account, part: &Path, size: Usage) -> Reservation {
         let id = self.next;
         self.next += 1;
         self.booked.insert(id, (part.to_path_buf(), size));
         Reservation { account: account.clone(), id }
     }
 
-    /// Bytes booked by every upload but `except`.
-    pub(crate) fn booked_except(&self, except: Option<&Reservation>) -> u64 {
+    /// What every booking but `except` booked.
+    pub(crate) fn booked_except(&self, except: Option<&Reservation>) -> Usage {
         let skip = except.map(|r| r.id);
-        self.booked.iter().filter(|(id, _)| Some(**id) != skip).map(|(_, (_, size))| *size).sum()
+        let others = self.booked.iter().filter(|(id, _)| Some(**id) != skip);
+        others.fold(Usage::default(), |sum, (_, (_, size))| sum.plus(*size))
     }
 
     /// Whether the staged file `part` is covered by a booking (its bytes
@@ -205,15 +249,15 @@ mod tests {
     fn bookings_are_given_back_on_drop() {
         let account = Reservations::default().account("u");
         let part = Path::new("/s/a.part");
-        let a = account.lock().book(&account, part, 10);
-        let b = account.lock().book(&account, Path::new("/s/b.part"), 5);
-        assert_eq!(account.lock().booked_except(None), 15);
-        assert_eq!(account.lock().booked_except(Some(&a)), 5);
+        let a = account.lock().book(&account, part, Usage::new(10, 1));
+        let b = account.lock().book(&account, Path::new("/s/b.part"), Usage::new(5, 3));
+        assert_eq!(account.lock().booked_except(None), Usage::new(15, 4));
+        assert_eq!(account.lock().booked_except(Some(&a)), Usage::new(5, 3));
         assert!(account.lock().covers(part));
         drop(a);
         assert!(!account.lock().covers(part));
         account.lock().release(&b);
         drop(b);
-        assert_eq!(account.lock().booked_except(None), 0);
+        assert_eq!(account.lock().booked_except(None), Usage::default());
     }
 }

@@ -34,6 +34,7 @@ use crate::storage::error::{Error, Result};
 use crate::storage::links::same_inode;
 use crate::storage::trash::{Kept, Trash, rename_noreplace};
 use crate::storage::tree::{Tree, UserPath};
+use crate::storage::usage::Usage;
 
 /// A user's replace lock, held for one request's look at its target and
 /// the change it makes; released when dropped.
@@ -133,6 +134,11 @@ impl Settled {
     /// Bytes that left for good.
     pub(crate) fn freed_bytes(&self) -> u64 {
         if self.kept { 0 } else { self.replaced.unwrap_or(0) }
+    }
+
+    /// Bytes and entries that left for good (the file replaced, not kept).
+    pub(crate) fn freed_usage(&self) -> Usage {
+        Usage::new(self.freed_bytes(), u64::from(self.freed()))
     }
 }
 

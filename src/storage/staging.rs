@@ -35,6 +35,7 @@ use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::health;
 use crate::storage::quota::{Ledger, Quota, Reservation, staged_bytes_where};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::Usage;
 use crate::sys;
 
 mod commit;
@@ -210,17 +211,23 @@ impl Upload {
     fn book(&self, req: &Request, quota: Quota) -> Result<Booked> {
         let account = quota.account.clone();
         let mut ledger = account.lock();
-        let besides = self.staged_besides(&ledger).saturating_add(ledger.booked_except(None));
-        quota.check(&mut ledger, req.size, besides, &self.meta.path)?;
-        let reservation = ledger.book(&account, &self.part_path, req.size);
+        let besides = self.staged_besides(&ledger).plus(ledger.booked_except(None));
+        quota.check(&mut ledger, self.booked_size(req.size), besides, &self.meta.path)?;
+        let reservation = ledger.book(&account, &self.part_path, self.booked_size(req.size));
         Ok(Booked { reservation, quota })
+    }
+
+    /// What an upload of `size` bytes books: its bytes and one entry (the
+    /// file, or the trash entry of the file it replaces).
+    fn booked_size(&self, size: u64) -> Usage {
+        Usage::new(size, 1)
     }
 
     /// Staged uploads of the user that nobody booked (their bytes are
     /// held, but no upload in progress counts them), this one aside.
-    fn staged_besides(&self, ledger: &Ledger) -> u64 {
+    fn staged_besides(&self, ledger: &Ledger) -> Usage {
         let staging = self.part_path.parent().unwrap_or(Path::new("/"));
-        staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p))
+        Usage::new(staged_bytes_where(staging, |p| p != self.part_path && !ledger.covers(p)), 0)
     }
 
     /// After a refusal: removes the staged file if this request created it

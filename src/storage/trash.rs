@@ -29,7 +29,9 @@ use crate::storage::durable::{fsync, remove_tree, sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::links::{copy_from, too_many_links};
 use crate::storage::props;
+use crate::storage::quota::{Quota, at_once};
 use crate::storage::tree::{Kind, Tree, UserPath};
+use crate::storage::usage::Usage;
 use crate::storage::{DataDir, PURGING};
 
 /// Incomplete entries and `.purge-*` leftovers younger than this may belong
@@ -44,6 +46,9 @@ pub(crate) struct Info {
     pub path: String,
     pub kind: Kind,
     pub size: u64,
+    /// Files and directories of the item, itself included (`entries N`,
+    /// recorded for a directory; `None` in an older record: walked).
+    pub entries: Option<u64>,
     /// Nanoseconds since 1970.
     pub deleted: u128,
 }
@@ -51,7 +56,11 @@ pub(crate) struct Info {
 impl Info {
     fn to_text(&self) -> String {
         let t = if self.kind == Kind::Dir { 'd' } else { 'f' };
-        format!("netdisk-trash v1\ntype {t}\nsize {}\ndeleted {}\npath {}\n", self.size, self.deleted, self.path)
+        let entries = self.entries.map_or(String::new(), |n| format!("entries {n}\n"));
+        format!(
+            "netdisk-trash v1\ntype {t}\nsize {}\n{entries}deleted {}\npath {}\n",
+            self.size, self.deleted, self.path
+        )
     }
 
     fn parse(text: &str) -> Option<Info> {
@@ -59,18 +68,19 @@ impl Info {
         if lines.next()? != "netdisk-trash v1" {
             return None;
         }
-        let (mut kind, mut size, mut deleted, mut path) = (None, None, None, None);
+        let (mut kind, mut size, mut deleted, mut path, mut entries) = (None, None, None, None, None);
         for line in lines {
             let (key, value) = line.split_once(' ')?;
             match key {
                 "type" => kind = Some(if value == "d" { Kind::Dir } else { Kind::File }),
                 "size" => size = value.parse().ok(),
                 "deleted" => deleted = value.parse().ok(),
+                "entries" => entries = value.parse().ok(),
                 "path" => path = Some(value.to_string()),
                 _ => {}
             }
         }
-        Some(Info { path: path?, kind: kind?, size: size?, deleted: deleted? })
+        Some(Info { path: path?, kind: kind?, size: size?, entries, deleted: deleted? })
     }
 
     /// The item of the `trash` listing.
@@ -171,16 +181,20 @@ impl Trash {
             let _ = remove_tree(&hidden, |m| sums.forget(m));
             return Ok(());
         }
-        let size = if entry.kind == Kind::Dir { bytes_under(&real) } else { entry.size };
-        let mut info = Info { path: what.clone(), kind: entry.kind, size, deleted: now_ns() };
+        let (size, entries) = match entry.kind {
+            Kind::Dir => held_under(&real).into(),
+            Kind::File => (entry.size, None),
+        };
+        let mut info = Info { path: what.clone(), kind: entry.kind, size, entries, deleted: now_ns() };
         let slot = self.new_entry(&info).map_err(io)?;
         props::to_trash(&real, &slot).map_err(io)?;
         fs::rename(&real, slot.join("item")).map_err(io)?;
         // What went in is what counts: measured in the trash, where
         // nothing can move into it any more.
-        let moved = bytes_under(&slot.join("item"));
-        if moved != info.size {
-            info.size = moved;
+        let moved = held_under(&slot.join("item"));
+        let entries = (entry.kind == Kind::Dir).then_some(moved.entries);
+        if moved.bytes != info.size || entries != info.entries {
+            (info.size, info.entries) = (moved.bytes, entries);
             rewrite_info(&slot, &info).map_err(io)?;
         }
         sync_dir(&slot).and_then(|_| sync_parent(&real)).map_err(io)
@@ -198,7 +212,8 @@ impl Trash {
         let io = |e| Error::io(what, e);
         let file = File::open(real).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
-        let info = Info { path: what.to_string(), kind: Kind::File, size: meta.len(), deleted: now_ns() };
+        let info =
+            Info { path: what.to_string(), kind: Kind::File, size: meta.len(), entries: None, deleted: now_ns() };
         let kept = self.make_entry(&info).map_err(io)?;
         let item = kept.slot.join("item");
         let linked = match fs::hard_link(real, &item) {
@@ -299,30 +314,50 @@ impl Trash {
     }
 
     /// `restore ID [PATH]`: puts the item back at its original path, or at
-    /// `to`, making missing parents; never over an existing path.
-    /// The item is placed by `put_new` (the commit primitive's
-    /// `Replace::put_new`, under the user's replace lock).
+    /// `to`, making missing parents, each booked as an entry against
+    /// `quota` (the item itself is counted already, in the trash); never
+    /// over an existing path. The item is placed by `put_new` (the commit
+    /// primitive's `Replace::put_new`, under the user's replace lock).
     pub(crate) fn restore(
         &self,
         put_new: impl FnOnce(&Path, &Path) -> io::Result<()>,
         tree: &Tree,
         id: &str,
         to: Option<UserPath>,
+        quota: Option<Quota>,
     ) -> Result<UserPath> {
-        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
         let info = self.info_of(id)?;
         let target = match to {
             Some(t) => t,
             None => UserPath::root().resolve(&info.path)?,
         };
-        let what = target.to_string();
         if target.is_root() {
             return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
         let slot = self.entry(id);
         tree.fits_placed(&slot.join("item"), &target)?;
-        make_parents(tree, &target)?;
-        let real = tree.checked(&target)?;
+        let parents = tree.missing_dirs(&target.parent())?;
+        at_once(quota, Usage::new(0, parents), &target.to_string(), || {
+            let made = make_parents(tree, &target)?;
+            self.put_back(put_new, tree, id, &target)?;
+            Ok(((), Usage::new(0, made)))
+        })?;
+        Ok(target)
+    }
+
+    /// Renames the item of `id` to `target`, whose parent exists, then
+    /// removes the entry.
+    fn put_back(
+        &self,
+        put_new: impl FnOnce(&Path, &Path) -> io::Result<()>,
+        tree: &Tree,
+        id: &str,
+        target: &UserPath,
+    ) -> Result<()> {
+        let missing = || Error::new(ErrorKind::NotFound, format!("{id}: no such entry in the trash"));
+        let what = target.to_string();
+        let slot = self.entry(id);
+        let real = tree.checked(target)?;
         match put_new(&slot.join("item"), &real) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(slot.join("item")).is_err() => {
@@ -336,7 +371,7 @@ impl Trash {
         let _ = fs::remove_file(slot.join("info"));
         let _ = fs::remove_dir(&slot);
         let _ = sync_dir(&self.dir);
-        Ok(target)
+        Ok(())
     }
 
     /// `purge ID`: the entry disappears at once (one rename), then is deleted.
@@ -373,8 +408,19 @@ impl Trash {
 
     /// Bytes of every file in the trash (counted in the quota), as
     /// recorded in each entry: an item never changes once in the trash.
-    pub(crate) fn usage(&self) -> u64 {
-        self.entries().flatten().map(|(_, info)| info.size).sum()
+    /// Entries: each file and directory of every item (a removed
+    /// directory counts with everything in it), as recorded, or walked
+    /// for an older record without the count.
+    pub(crate) fn usage(&self) -> Usage {
+        let each = self.entries().flatten().map(|(id, info)| {
+            let entries = match (info.kind, info.entries) {
+                (Kind::File, _) => 1,
+                (Kind::Dir, Some(n)) => n,
+                (Kind::Dir, None) => held_under(&self.entry(&id).join("item")).entries,
+            };
+            Usage::new(info.size, entries)
+        });
+        each.fold(Usage::default(), Usage::plus)
     }
 
     /// Deletes expired entries, and leftovers of interrupted requests
@@ -473,7 +519,8 @@ fn now_ns() -> u128 {
 }
 
 /// Makes the missing parents of `target`; a file in the way is `550`.
-fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
+fn make_parents(tree: &Tree, target: &UserPath) -> Result<u64> {
+    let mut made = 0;
     let mut chain = Vec::new();
     let mut p = target.parent();
     while !p.is_root() {
@@ -487,27 +534,31 @@ fn make_parents(tree: &Tree, target: &UserPath) -> Result<()> {
             Err(Error { kind: ErrorKind::NotFound, .. }) => {}
             Err(e) => return Err(e),
         }
-        match tree.makedir(&dir) {
-            Ok(()) | Err(Error { kind: ErrorKind::Exists, .. }) => {}
+        match tree.create_dir(&dir) {
+            Ok(()) => made += 1,
+            Err(Error { kind: ErrorKind::Exists, .. }) => {}
             Err(e) => return Err(e),
         }
         if tree.entry(&dir)?.kind != Kind::Dir {
             return Err(Error::new(ErrorKind::Refused, format!("{dir}: a file is in the way")));
         }
     }
-    Ok(())
+    Ok(made)
 }
 
 /// Bytes of the regular files at or under `top`, walked with a stack of
 /// its own, never following links.
-pub(crate) fn bytes_under(top: &Path) -> u64 {
-    let mut total = 0;
+/// Bytes of the files at and under `top`, and how many files and
+/// directories are there, `top` included.
+pub(crate) fn held_under(top: &Path) -> Usage {
+    let mut held = Usage::default();
     walk(top, |_, meta| {
+        held.entries += 1;
         if meta.is_file() {
-            total += meta.len();
+            held.bytes += meta.len();
         }
     });
-    total
+    held
 }
 
 /// Calls `each` for `top` and everything under it, parents before
@@ -534,8 +585,16 @@ mod tests {
 
     #[test]
     fn info_round_trips_and_ids_are_valid() {
-        let info = Info { path: "/a b/c".into(), kind: Kind::Dir, size: 7, deleted: 1_700_000_000_123_456_789 };
-        assert_eq!(Info::parse(&info.to_text()), Some(info));
+        let info = Info {
+            path: "/a b/c".into(),
+            kind: Kind::Dir,
+            size: 7,
+            entries: Some(3),
+            deleted: 1_700_000_000_123_456_789,
+        };
+        assert_eq!(Info::parse(&info.to_text()), Some(info.clone()));
+        let older = info.to_text().replace("entries 3\n", "");
+        assert_eq!(Info::parse(&older), Some(Info { entries: None, ..info }), "a record from before 2.1");
         let id = new_id(now_ns()).unwrap();
         assert!(valid_id(&id), "{id}");
         assert!(!valid_id("all") && !valid_id("") && !valid_id("A1") && !valid_id(&"1".repeat(33)));
@@ -552,7 +611,7 @@ mod tests {
         }
         fs::create_dir_all(&at).unwrap();
         fs::write(at.join("f"), b"x").unwrap();
-        assert_eq!(bytes_under(&top), 1);
+        assert_eq!(held_under(&top), Usage::new(1, 1502), "the top, 1500 directories, one file");
         let _ = remove_tree(&top, |_| {});
         assert!(!top.exists());
     }

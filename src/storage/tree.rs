@@ -25,6 +25,8 @@ use std::time::SystemTime;
 
 use crate::storage::durable::{sync_dir, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
+use crate::storage::quota::{Quota, at_once};
+use crate::storage::usage::Usage;
 
 /// Longest name (one path component), in bytes.
 pub const MAX_NAME: usize = 255;
@@ -384,8 +386,17 @@ impl Tree {
         Ok(out)
     }
 
-    /// Makes one directory; its parent must exist.
-    pub fn makedir(&self, p: &UserPath) -> Result<()> {
+    /// `makedir`: makes one directory (its parent must exist), booked as
+    /// one entry against `quota` (protocol 2.1: refused with
+    /// [`ErrorKind::Quota`] at the user's limit, making nothing).
+    pub(crate) fn makedir(&self, p: &UserPath, quota: Option<Quota>) -> Result<()> {
+        let what = p.to_string();
+        at_once(quota, Usage::new(0, 1), &what, || self.create_dir(p).map(|_| ((), Usage::new(0, 1))))
+    }
+
+    /// Makes one directory; its parent must exist. Unbooked: only for
+    /// callers that booked it ([`Tree::makedir`], `restore`).
+    pub(crate) fn create_dir(&self, p: &UserPath) -> Result<()> {
         if p.is_root() {
             return Err(Error::new(ErrorKind::Exists, "/: exists already"));
         }
@@ -459,10 +470,25 @@ impl Tree {
         synced.map_err(|e| Error::io(&to.to_string(), e))
     }
 
-    /// Bytes in regular files anywhere in the tree; `451` if any
+    /// Bytes in regular files anywhere in the tree, and how many entries
+    /// (files and directories; `/` itself is not one); `451` if any
     /// directory cannot be read (never a silent 0).
-    pub fn usage(&self) -> Result<u64> {
-        usage_of(&self.home).map_err(|e| Error::server("cannot count the space used", e))
+    pub(crate) fn usage(&self) -> Result<Usage> {
+        held_of(&self.home).map_err(|e| Error::server("cannot count the space used", e))
+    }
+
+    /// How many of the directories on the way to `p` are missing (what
+    /// `makedirs` of `p` would make); `p` itself counts.
+    pub(crate) fn missing_dirs(&self, p: &UserPath) -> Result<u64> {
+        let mut real = self.checked(&UserPath::root())?;
+        let mut missing = 0;
+        for name in p.to_string().split('/').filter(|n| !n.is_empty()) {
+            real.push(name);
+            if missing > 0 || fs::symlink_metadata(&real).is_err() {
+                missing += 1;
+            }
+        }
+        Ok(missing)
     }
 
     /// The real path where a new file `p` is committed, after checking that
@@ -496,14 +522,22 @@ fn fd_dir() -> Option<&'static Path> {
 /// Bytes in regular files under `dir`, never following links. An error
 /// reading any directory is returned, never counted as 0.
 pub fn usage_of(dir: &Path) -> io::Result<u64> {
-    let mut total = 0u64;
+    held_of(dir).map(|held| held.bytes)
+}
+
+/// Bytes in regular files under `dir` and how many entries are there
+/// (`dir` itself aside), never following links; an error reading any
+/// directory is returned.
+pub(crate) fn held_of(dir: &Path) -> io::Result<Usage> {
+    let mut held = Usage::default();
     walk(dir, |_, meta| {
+        held.entries += 1;
         if meta.is_file() {
-            total = total.saturating_add(meta.len());
+            held.bytes = held.bytes.saturating_add(meta.len());
         }
         true
     })?;
-    Ok(total)
+    Ok(held)
 }
 
 /// The names of the subdirectories still to visit in one directory.

@@ -1,7 +1,8 @@
-//! How many bytes a user's files and trash hold, known without walking
-//! the tree on every upload.
+//! How many bytes a user's files and trash hold, and how many entries
+//! (files and directories), known without walking the tree on every
+//! upload.
 //!
-//! The figure lives in `usage/USER`, shared by every server process on the
+//! The figure ([`Usage`]: bytes and entries) lives in `usage/USER`, shared by every server process on the
 //! data directory and read under an `flock` on that file, so quota
 //! decisions of one user take turns across processes. It is counted by a
 //! walk (home and trash) the first time a process needs it for a user,
@@ -31,13 +32,72 @@ use crate::storage::error::{Error, Result};
 pub(crate) const RECOUNT_AFTER: Duration = Duration::from_secs(600);
 /// A refusal counts again first, unless the last count is this recent.
 const RECOUNT_BEFORE_REFUSING: Duration = Duration::from_secs(2);
-/// The record: a fixed-width decimal, so a rewrite never leaves a tail.
-const WIDTH: usize = 21;
+/// The record: two fixed-width decimals (bytes, entries), so a rewrite
+/// never leaves a tail. A record of another width (an older one, with
+/// bytes only) is counted again.
+const WIDTH: usize = 42;
+
+/// What a user holds, or what a request places or books: bytes of files,
+/// and entries (files and directories, each counted once; `/` is not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) bytes: u64,
+    pub(crate) entries: u64,
+}
+
+impl Usage {
+    pub(crate) fn new(bytes: u64, entries: u64) -> Usage {
+        Usage { bytes, entries }
+    }
+
+    /// Both figures added, saturating.
+    pub(crate) fn plus(self, other: Usage) -> Usage {
+        Usage::new(self.bytes.saturating_add(other.bytes), self.entries.saturating_add(other.entries))
+    }
+
+    /// Both figures taken away, saturating at 0.
+    pub(crate) fn minus(self, other: Usage) -> Usage {
+        Usage::new(self.bytes.saturating_sub(other.bytes), self.entries.saturating_sub(other.entries))
+    }
+}
+
+impl From<Usage> for (u64, Option<u64>) {
+    /// Bytes, and entries as a trash record keeps them.
+    fn from(held: Usage) -> (u64, Option<u64>) {
+        (held.bytes, Some(held.entries))
+    }
+}
+
+/// The limits of one user: bytes (`--quota`) and entries
+/// (`--max-entries`); `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) bytes: Option<u64>,
+    pub(crate) entries: Option<u64>,
+}
+
+/// Which limit a request would pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Over {
+    Bytes(u64),
+    Entries(u64),
+}
+
+impl Limits {
+    /// The first limit `total` passes, if any.
+    fn passed_by(&self, total: Usage) -> Option<Over> {
+        match (self.bytes, self.entries) {
+            (Some(b), _) if total.bytes > b => Some(Over::Bytes(b)),
+            (_, Some(e)) if total.entries > e => Some(Over::Entries(e)),
+            _ => None,
+        }
+    }
+}
 
 /// The walk that counts a user's files and trash.
-pub(crate) type Counter<'a> = &'a dyn Fn() -> Result<u64>;
+pub(crate) type Counter<'a> = &'a dyn Fn() -> Result<Usage>;
 /// The same walk, owned (kept by an upload from its booking to its commit).
-pub(crate) type CountFn = Box<dyn Fn() -> Result<u64>>;
+pub(crate) type CountFn = Box<dyn Fn() -> Result<Usage>>;
 
 /// The usage file of one user.
 pub(crate) struct UsageFile {
@@ -76,9 +136,9 @@ impl Counted {
         self.last
     }
 
-    /// The bytes of the user's files and trash: the recorded figure, or a
-    /// new count when this process has none recent enough.
-    pub(crate) fn held(&mut self, count: Counter) -> Result<u64> {
+    /// The bytes and entries of the user's files and trash: the recorded
+    /// figure, or a new count when this process has none recent enough.
+    pub(crate) fn held(&mut self, count: Counter) -> Result<Usage> {
         let recent = self.last.is_some_and(|t| t.elapsed() < RECOUNT_AFTER);
         match self.read().filter(|_| recent) {
             Some(bytes) => Ok(bytes),
@@ -89,36 +149,35 @@ impl Counted {
     /// Counts again and records the result.
     /// A count that fails forgets the figure: no decision may go on
     /// trusting what can no longer be counted.
-    pub(crate) fn recount(&mut self, count: Counter) -> Result<u64> {
-        let bytes = count().inspect_err(|_| {
+    pub(crate) fn recount(&mut self, count: Counter) -> Result<Usage> {
+        let held = count().inspect_err(|_| {
             let _ = self.forget();
             self.last = None;
         })?;
-        self.write(bytes)?;
+        self.write(held)?;
         self.last = Some(Instant::now());
-        Ok(bytes)
+        Ok(held)
     }
 
-    /// Whether `more` bytes fit under `limit` beside what the user holds
-    /// and `besides` (staged bytes, other bookings). Before saying no, a
-    /// figure that may be stale is counted again.
-    pub(crate) fn fits(&mut self, more: u64, besides: u64, limit: u64, count: Counter) -> Result<bool> {
-        let need = more.saturating_add(besides);
-        if self.held(count)?.saturating_add(need) <= limit {
-            return Ok(true);
+    /// Whether `more` fits within `limits` beside what the user holds and
+    /// `besides` (staged bytes, other bookings): `None` if it does, else
+    /// the limit it would pass. Before saying no, a figure that may be
+    /// stale is counted again.
+    pub(crate) fn fits(&mut self, more: Usage, besides: Usage, limits: Limits, count: Counter) -> Result<Option<Over>> {
+        let need = more.plus(besides);
+        let over = limits.passed_by(self.held(count)?.plus(need));
+        if over.is_none() || self.last.is_some_and(|t| t.elapsed() < RECOUNT_BEFORE_REFUSING) {
+            return Ok(over);
         }
-        if self.last.is_some_and(|t| t.elapsed() < RECOUNT_BEFORE_REFUSING) {
-            return Ok(false);
-        }
-        Ok(self.recount(count)?.saturating_add(need) <= limit)
+        Ok(limits.passed_by(self.recount(count)?.plus(need)))
     }
 
-    /// Records bytes just placed in the user's tree (`added`) and a file
-    /// that went for good in the same step (`removed`: one replaced and
-    /// not kept in the trash).
-    pub(crate) fn changed(&mut self, added: u64, removed: u64) -> Result<()> {
+    /// Records what was just placed in the user's tree (`added`) and what
+    /// went for good in the same step (`removed`: a file replaced and not
+    /// kept in the trash).
+    pub(crate) fn changed(&mut self, added: Usage, removed: Usage) -> Result<()> {
         match self.read() {
-            Some(held) => self.write(held.saturating_add(added).saturating_sub(removed)),
+            Some(held) => self.write(held.plus(added).minus(removed)),
             None => Ok(()),
         }
     }
@@ -129,15 +188,17 @@ impl Counted {
         self.file.set_len(0).map_err(|e| Error::server("usage record", e))
     }
 
-    fn read(&self) -> Option<u64> {
-        let mut buf = [0u8; WIDTH];
+    fn read(&self) -> Option<Usage> {
+        let mut buf = [0u8; WIDTH + 1];
         let n = self.file.read_at(&mut buf, 0).ok()?;
-        let text = std::str::from_utf8(&buf[..n]).ok()?;
-        text.strip_suffix('\n')?.trim_start().parse().ok()
+        let text = std::str::from_utf8(&buf[..n]).ok().filter(|_| n == WIDTH)?;
+        let (bytes, entries) = text.strip_suffix('\n')?.trim_start().split_once(' ')?;
+        Some(Usage::new(bytes.parse().ok()?, entries.trim_start().parse().ok()?))
     }
 
-    fn write(&self, bytes: u64) -> Result<()> {
-        let record = format!("{bytes:>width$}\n", width = WIDTH - 1);
+    fn write(&self, held: Usage) -> Result<()> {
+        let half = WIDTH / 2 - 1;
+        let record = format!("{:>half$} {:>half$}\n", held.bytes, held.entries);
         let written = self.file.write_all_at(record.as_bytes(), 0).and_then(|_| self.file.set_len(WIDTH as u64));
         written.map_err(|e: io::Error| Error::server("usage record", e))
     }
@@ -170,32 +231,48 @@ mod tests {
         let walks = Cell::new(0);
         let count = || {
             walks.set(walks.get() + 1);
-            Ok(100)
+            Ok(Usage::new(100, 7))
         };
         let mut c = f.lock(None).unwrap();
-        assert_eq!(c.held(&count).unwrap(), 100);
-        c.changed(60, 10).unwrap();
+        assert_eq!(c.held(&count).unwrap(), Usage::new(100, 7));
+        c.changed(Usage::new(60, 3), Usage::new(10, 1)).unwrap();
         let last = c.last();
         drop(c);
         let mut c = f.lock(last).unwrap();
-        assert_eq!(c.held(&count).unwrap(), 150);
+        assert_eq!(c.held(&count).unwrap(), Usage::new(150, 9));
         assert_eq!(walks.get(), 1, "a recent count is trusted");
         drop(c);
         let mut fresh = f.lock(None).unwrap();
-        assert_eq!(fresh.held(&count).unwrap(), 100, "a process without a count of its own counts");
+        assert_eq!(fresh.held(&count).unwrap(), Usage::new(100, 7), "a process without a count of its own counts");
     }
 
     #[test]
     fn a_refusal_counts_again_unless_just_counted() {
         let f = file("refuse");
         let held = Cell::new(900);
-        let count = || Ok(held.get());
+        let count = || Ok(Usage::new(held.get(), held.get() / 100));
+        let limits = Limits { bytes: Some(1000), entries: Some(10) };
+        let none = Usage::default();
         let mut c = f.lock(None).unwrap();
-        assert!(!c.fits(200, 0, 1000, &count).unwrap(), "just counted: no second walk");
+        let over = c.fits(Usage::new(200, 0), none, limits, &count).unwrap();
+        assert_eq!(over, Some(Over::Bytes(1000)), "just counted: no second walk");
         held.set(100);
         c.last = Some(Instant::now() - RECOUNT_BEFORE_REFUSING * 2);
-        assert!(c.fits(200, 0, 1000, &count).unwrap(), "removals found by counting again");
-        assert!(!c.fits(2000, 0, 1000, &count).unwrap());
+        assert_eq!(c.fits(Usage::new(200, 0), none, limits, &count).unwrap(), None, "found by counting again");
+        assert!(c.fits(Usage::new(2000, 0), none, limits, &count).unwrap().is_some());
+        assert_eq!(c.fits(Usage::new(0, 9), none, limits, &count).unwrap(), None, "1 held + 9 fit under 10");
+        assert_eq!(c.fits(Usage::new(0, 9), Usage::new(0, 1), limits, &count).unwrap(), Some(Over::Entries(10)));
+        let unlimited = Limits::default();
+        assert_eq!(c.fits(Usage::new(u64::MAX, u64::MAX), none, unlimited, &count).unwrap(), None);
+    }
+
+    #[test]
+    fn an_older_record_of_bytes_only_is_counted_again() {
+        let f = file("old");
+        std::fs::create_dir_all(f.path.parent().unwrap()).unwrap();
+        std::fs::write(&f.path, format!("{:>20}\n", 12)).unwrap();
+        let mut c = f.lock(Some(Instant::now())).unwrap();
+        assert_eq!(c.held(&|| Ok(Usage::new(7, 2))).unwrap(), Usage::new(7, 2));
     }
 
     #[test]
@@ -204,6 +281,6 @@ mod tests {
         std::fs::create_dir_all(f.path.parent().unwrap()).unwrap();
         std::fs::write(&f.path, b"12").unwrap();
         let mut c = f.lock(Some(Instant::now())).unwrap();
-        assert_eq!(c.held(&|| Ok(7)).unwrap(), 7);
+        assert_eq!(c.held(&|| Ok(Usage::new(7, 1))).unwrap(), Usage::new(7, 1));
     }
 }

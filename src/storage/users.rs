@@ -5,7 +5,8 @@
 //! record for a name wins. CREDENTIAL is `md5$ROUNDS$SALT$HASH` (salt and
 //! hash in hex), or `-` for a removed account; fields after it are kept as
 //! they are and ignored by checks; `quota=BYTES|-` is the user's own quota
-//! ([`UserQuota`]), kept when the password changes. Lines that are not records (comments, damage) are skipped.
+//! and `entries=N|-` their own limit of files and directories (each a
+//! [`UserQuota`]), kept when the password changes. Lines that are not records (comments, damage) are skipped.
 //!
 //! Writers take an exclusive lock on `users.lock` (so several server
 //! processes may share one data directory), cut off a torn last line left by
@@ -51,6 +52,8 @@ const MIN_DEAD_LINES: usize = 1024;
 const TMP_PREFIX: &str = "users.tmp.";
 /// The field of a per-user quota: `quota=BYTES` or `quota=-`.
 const QUOTA_FIELD: &str = "quota=";
+/// The field of a per-user limit of entries: `entries=N` or `entries=-`.
+const ENTRIES_FIELD: &str = "entries=";
 
 /// The accounts of one data directory.
 pub struct Users {
@@ -296,21 +299,27 @@ impl Users {
     }
 }
 
-/// A user's own quota: the `quota=` field of their record.
+/// A user's own quota: the `quota=` field of their record (or their own
+/// limit of entries: the `entries=` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserQuota {
     /// No field: the server's `--quota` applies.
     Default,
     /// `quota=-`: no limit, whatever `--quota` says.
     Unlimited,
-    /// `quota=BYTES`.
+    /// `quota=BYTES` (or `entries=N`).
     Bytes(u64),
 }
 
 impl UserQuota {
-    /// The field in a stored record; a damaged value counts as absent.
+    /// The quota field in a stored record; a damaged value counts as absent.
     fn of_record(record: &str) -> UserQuota {
-        match fields(record).find_map(|f| f.strip_prefix(QUOTA_FIELD)) {
+        UserQuota::of_field(record, QUOTA_FIELD)
+    }
+
+    /// The field `name` in a stored record; a damaged value counts as absent.
+    fn of_field(record: &str, name: &str) -> UserQuota {
+        match fields(record).find_map(|f| f.strip_prefix(name)) {
             Some("-") => UserQuota::Unlimited,
             Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().map_or(UserQuota::Default, UserQuota::Bytes),
             _ => UserQuota::Default,
@@ -360,10 +369,20 @@ impl Users {
         self.current().accounts.get(user).map_or(UserQuota::Default, |r| UserQuota::of_record(r))
     }
 
-    /// Every live account with its own quota, sorted by name.
-    pub fn list(&self) -> Vec<(String, UserQuota)> {
+    /// The user's own limit of entries (files and directories); `Default`
+    /// for an unknown user (or when the file could not be read).
+    pub fn entries(&self, user: &str) -> UserQuota {
         let cache = self.current();
-        let mut out: Vec<_> = cache.accounts.iter().map(|(n, r)| (n.clone(), UserQuota::of_record(r))).collect();
+        cache.accounts.get(user).map_or(UserQuota::Default, |r| UserQuota::of_field(r, ENTRIES_FIELD))
+    }
+
+    /// Every live account with its own quota and its own limit of
+    /// entries, sorted by name.
+    pub fn list(&self) -> Vec<(String, UserQuota, UserQuota)> {
+        let cache = self.current();
+        let each = cache.accounts.iter();
+        let mut out: Vec<_> =
+            each.map(|(n, r)| (n.clone(), UserQuota::of_record(r), UserQuota::of_field(r, ENTRIES_FIELD))).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -380,12 +399,22 @@ impl Users {
 
     /// Sets the user's own quota; `NotFound` if there is no such account.
     pub fn set_quota(&self, user: &str, quota: UserQuota) -> Result<()> {
+        self.set_field(user, QUOTA_FIELD, quota)
+    }
+
+    /// Sets the user's own limit of entries; `NotFound` if there is no
+    /// such account.
+    pub fn set_entries(&self, user: &str, limit: UserQuota) -> Result<()> {
+        self.set_field(user, ENTRIES_FIELD, limit)
+    }
+
+    fn set_field(&self, user: &str, name: &str, value: UserQuota) -> Result<()> {
         self.change(user, |record| {
             let mut kept: Vec<&str> = vec![credential(record)];
-            kept.extend(fields(record).filter(|f| !f.starts_with(QUOTA_FIELD)));
-            let field = match quota {
+            kept.extend(fields(record).filter(|f| !f.starts_with(name)));
+            let field = match value {
                 UserQuota::Default => None,
-                other => Some(format!("{QUOTA_FIELD}{other}")),
+                other => Some(format!("{name}{other}")),
             };
             kept.into_iter().map(str::to_string).chain(field).collect::<Vec<_>>().join(" ")
         })

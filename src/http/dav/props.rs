@@ -100,7 +100,7 @@ impl Dav {
         let asks_quota = matches!(&want, Want::Named(n) | Want::All(n) if n.iter().any(|n| n.ns == DAV && QUOTA.contains(&n.local.as_str())));
         let quota = match asks_quota {
             true => match self.login.count_usage(cx.shared) {
-                Ok(used) => Some((used, cx.shared.quota_of(&self.login.user))),
+                Ok(used) => Some((used.bytes, cx.shared.quota_of(&self.login.user))),
                 Err(e) => return cx.engine_failure(&e),
             },
             false => None,
@@ -182,7 +182,7 @@ impl Dav {
     fn over_quota(&self, cx: &Cx, grown: usize) -> Result<bool, Reply> {
         let Some(limit) = cx.shared.quota_of(&self.login.user) else { return Ok(false) };
         match self.login.count_usage(cx.shared) {
-            Ok(used) => Ok(used.saturating_add(grown as u64) > limit),
+            Ok(used) => Ok(used.bytes.saturating_add(grown as u64) > limit),
             Err(e) => Err(cx.engine_failure(&e)),
         }
     }

@@ -110,7 +110,7 @@ impl Dav {
         if let Err(reply) = self.unlocked(cx, &self.path, false, true, &tokens) {
             return reply;
         }
-        match self.login.tree.makedir(&self.path) {
+        match self.login.tree.makedir(&self.path, self.login.quota(cx.shared)) {
             Ok(()) => Reply::new(201),
             Err(e) => cx.engine_failure(&e),
         }
@@ -187,7 +187,7 @@ impl Dav {
     fn copy_to(&self, cx: &Cx, to: &UserPath, dir: bool, deep: bool) -> engine::Result<()> {
         let tree = &self.login.tree;
         if dir && !deep {
-            tree.makedir(to)?;
+            tree.makedir(to, self.login.quota(cx.shared))?;
             if let (Ok(a), Ok(b)) = (tree.checked(&self.path), tree.checked(to)) {
                 let _ = records::read(&a).and_then(|bytes| records::write(&b, &bytes));
             }

@@ -268,11 +268,12 @@ impl Upload {
         let rename = || fs::rename(&self.part_path, target).map_err(|e| Error::io(&self.meta.path, e));
         let Some(booked) = &self.booked else { return rename() };
         let mut ledger = booked.reservation.account().lock();
-        let besides = self.staged_besides(&ledger).saturating_add(ledger.booked_except(Some(&booked.reservation)));
-        let mut counted = booked.quota.check(&mut ledger, self.meta.size, besides, &self.meta.path)?;
+        let besides = self.staged_besides(&ledger).plus(ledger.booked_except(Some(&booked.reservation)));
+        let size = self.booked_size(self.meta.size);
+        let mut counted = booked.quota.check(&mut ledger, size, besides, &self.meta.path)?;
         rename()?;
         ledger.release(&booked.reservation);
-        if counted.changed(self.meta.size, old.freed_bytes()).is_err() {
+        if counted.changed(size, old.freed_usage()).is_err() {
             // Counted again at the next decision rather than trusted low.
             ledger.counted_at = None;
         }
