@@ -182,10 +182,11 @@ fn listing(asked: &Asked, rel: &str, mut entries: Vec<Entry>) -> Reply {
     }
     let title = asked.rest.last().map_or(top, String::as_str);
     let body = format!(
-        "<nav>{crumbs}</nav>\n<h1>{}</h1>\n<p><a href=\"?zip\">Download all</a> ({} items)</p>\n\
+        "<nav>{crumbs}</nav>\n<h1>{}</h1>\n<p><a href=\"?zip\">Download all</a> ({} item{})</p>\n\
          <table><thead><tr><th>Name</th><th>Size</th><th>Date</th></tr></thead><tbody>\n{rows}</tbody></table>",
         html::escape(title),
-        entries.len()
+        entries.len(),
+        if entries.len() == 1 { "" } else { "s" }
     );
     Reply::page(200, html::page(title, &body))
 }
