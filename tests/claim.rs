@@ -6,23 +6,10 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use common::{Raw, Server, bytes, fixture, md5_hex, test_dir};
+use common::{Raw, Server, bytes, fixture, md5_hex, proof, test_dir};
 
 fn home(server: &Server, user: &str) -> PathBuf {
     server.data.join("home").join(user)
-}
-
-/// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
-fn proof(challenge: &str, data: &[u8]) -> String {
-    let mut words = challenge.split(' ').skip(1);
-    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
-    let mut input = nonce.as_bytes().to_vec();
-    for range in ranges.split(',') {
-        let (offset, len) = range.split_once(':').unwrap();
-        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
-        input.extend_from_slice(&data[offset..offset + len]);
-    }
-    md5_hex(&input)
 }
 
 /// `claim PATH` of `data`, answering the challenge from `answer_from`;

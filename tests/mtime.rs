@@ -3,20 +3,7 @@
 
 mod common;
 
-use common::{Raw, bytes, fixture, md5_hex};
-
-/// The proof for a `350 NONCE RANGES` challenge from the bytes `data`.
-fn proof(challenge: &str, data: &[u8]) -> String {
-    let mut words = challenge.split(' ').skip(1);
-    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
-    let mut input = nonce.as_bytes().to_vec();
-    for range in ranges.split(',') {
-        let (offset, len) = range.split_once(':').unwrap();
-        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
-        input.extend_from_slice(&data[offset..offset + len]);
-    }
-    md5_hex(&input)
-}
+use common::{Raw, bytes, fixture, md5_hex, proof};
 
 /// The MTIME word of `stat PATH`.
 fn mtime(c: &mut Raw, path: &str) -> String {

@@ -11,23 +11,10 @@ mod common;
 use std::fs;
 use std::path::PathBuf;
 
-use common::{Raw, Server, bytes, fixture, md5_hex};
+use common::{Raw, Server, bytes, fixture, md5_hex, proof};
 
 fn home(server: &Server, user: &str) -> PathBuf {
     server.data.join("home").join(user)
-}
-
-/// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
-fn proof(challenge: &str, data: &[u8]) -> String {
-    let mut words = challenge.split(' ').skip(1);
-    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
-    let mut input = nonce.as_bytes().to_vec();
-    for range in ranges.split(',') {
-        let (offset, len) = range.split_once(':').unwrap();
-        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
-        input.extend_from_slice(&data[offset..offset + len]);
-    }
-    md5_hex(&input)
 }
 
 /// `claim PATH` of `data`, proven; returns the final reply.

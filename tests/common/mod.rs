@@ -367,6 +367,19 @@ pub fn md5_hex(data: &[u8]) -> String {
 }
 
 /// The MD5 of a local file, in hex.
+/// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
+pub fn proof(challenge: &str, data: &[u8]) -> String {
+    let mut words = challenge.split(' ').skip(1);
+    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
+    let mut input = nonce.as_bytes().to_vec();
+    for range in ranges.split(',') {
+        let (offset, len) = range.split_once(':').unwrap();
+        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
+        input.extend_from_slice(&data[offset..offset + len]);
+    }
+    md5_hex(&input)
+}
+
 pub fn md5_file(path: &Path) -> String {
     md5_hex(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }

@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, bytes, md5_hex, test_dir, wait_until};
+use common::{Raw, Server, bytes, md5_hex, proof, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
 const READ_ONLY: &str = "451 storage failing: read-only until restart";
@@ -462,19 +462,6 @@ fn a_failed_rename_over_a_file_leaves_no_trash_entry() {
     let head = c.ok("trash", "212 1");
     assert!(c.lines_after(&head)[0].ends_with(" /b"), "only cp's entry:\n{}", c.transcript);
     assert_eq!(c.download("c"), b"another old one");
-}
-
-/// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
-fn proof(challenge: &str, data: &[u8]) -> String {
-    let mut words = challenge.split(' ').skip(1);
-    let (nonce, ranges) = (words.next().unwrap(), words.next().unwrap());
-    let mut input = nonce.as_bytes().to_vec();
-    for range in ranges.split(',') {
-        let (offset, len) = range.split_once(':').unwrap();
-        let (offset, len): (usize, usize) = (offset.parse().unwrap(), len.parse().unwrap());
-        input.extend_from_slice(&data[offset..offset + len]);
-    }
-    md5_hex(&input)
 }
 
 /// Item 6: a trash entry that cannot be read is `451` for `trash` and
