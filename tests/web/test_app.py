@@ -179,14 +179,29 @@ class AppTest(ServerTest):
 
         wait_until("2 MiB staged", staged, timeout=60)
         self.s.restart()
-        b.wait_text("continues where it stopped", timeout=60)
+
+        def finished(d):
+            return d.find_elements(By.CSS_SELECTOR, "#upload-list li.done")
+
+        def settled(d):
+            return finished(d) or "continues where it stopped" in d.find_element(By.TAG_NAME, "body").text
+
+        b.wait(60).until(settled, "the page asks for the file again, or carries on by itself")
         b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-        self.choose(b, [path])
+        if finished(b.driver):
+            # Chromium re-sent the cut PATCH on a new connection (it does so
+            # when a reused connection fails before any answer): the server
+            # said 409, the page read the offset back with HEAD and went on.
+            # Resumed, not restarted: one creation in both servers' logs.
+            self.assertEqual(self.s.log_text().count("POST /tus/\""), 1, self.s.log_text())
+            self.assertIn("HEAD /tus/", self.s.log_text())
+        else:
+            self.choose(b, [path])
+            done = b.wait(60).until(finished, "a finished upload")
+            self.assertGreaterEqual(int(done[0].get_attribute("data-resumed-at")), 2 * 1024 * 1024, "it resumed, not restarted")
+            self.assertIn("resumed at", done[0].text)
         b.wait_name("video.mp4", "a", timeout=60)
-        done = b.wait(60).until(lambda d: [li for li in d.find_elements(By.CSS_SELECTOR, "#upload-list li.done")], "a finished upload")
-        self.assertGreaterEqual(int(done[0].get_attribute("data-resumed-at")), 2 * 1024 * 1024, "it resumed, not restarted")
-        self.assertIn("resumed at", done[0].text)
         with open(self.s.file_path("alice", "video.mp4"), "rb") as f:
             self.assertEqual(hashlib.md5(f.read()).hexdigest(), hashlib.md5(content).hexdigest())
 
