@@ -470,8 +470,8 @@ fn a_pipelined_group_is_on_the_volume_when_acknowledged(rig: &Rig) {
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-qq", "-e", "trace=syncfs,fsync", "-o"]).arg(&trace).arg(env!("CARGO_BIN_EXE_netdisk"));
     cmd.args(["--listen", "127.0.0.1:0", "--data"]).arg(rig.data(0)).args(ARGS);
-    let traced = Server::launch(cmd, &rig.data(0)).expect("a server under strace");
-    let mut a = traced.user("gina");
+    let traced = Traced(Server::launch(cmd, &rig.data(0)).expect("a server under strace"));
+    let mut a = traced.0.user("gina");
     let files: Vec<(String, Vec<u8>)> = (0..24).map(|i| (format!("g/f{i}"), bytes(150_000, 100 + i))).collect();
     a.ok("mkdir g", "257");
     let mut wire = Vec::new();
@@ -489,12 +489,27 @@ fn a_pipelined_group_is_on_the_volume_when_acknowledged(rig: &Rig) {
         let got = fs::read(home.join(path)).unwrap();
         assert!(got == *data, "{path}: {} bytes on B's mount, {} acknowledged on A", got.len(), data.len());
     }
-    let log = traced.log_text();
+    let log = traced.0.log_text();
     assert!(log.contains("action=commit"), "{log}");
     let calls = fs::read_to_string(&trace).unwrap();
     let count = |call: &str| calls.lines().filter(|l| l.contains(call)).count();
     assert_eq!(count("syncfs("), 0, "a group commit relied on syncfs on FUSE");
     assert!(count("fsync(") >= files.len(), "{} fsyncs for {} files", count("fsync("), files.len());
+}
+
+/// A server that `strace` runs: killed before `strace` when dropped,
+/// since a killed `strace` lets its tracee run on, detached.
+struct Traced(Server);
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        let id = self.0.child.id();
+        let children = fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+        self.0.kill();
+    }
 }
 
 trait OkLine {
