@@ -16,8 +16,9 @@ use crate::http::engine::{self, Login};
 use crate::http::serve::{self, Served, etag};
 use crate::http::target::has_flag;
 use crate::http::wire::Framing;
-use crate::http::{Cx, Reply, dav, not_allowed};
+use crate::http::{Cx, Reply, not_allowed};
 use crate::storage::content::random_hex;
+use crate::storage::locks::Locks;
 use crate::storage::staging::{Download, Request, Stop, Upload};
 use crate::storage::tree::{Kind, UserPath};
 
@@ -47,7 +48,7 @@ pub(crate) fn route(cx: &mut Cx, names: &[String]) -> Reply {
     };
     // A WebDAV lock binds this face too (no token is submitted here).
     if matches!(cx.req.method.as_str(), "PUT" | "DELETE")
-        && let Err(e) = dav::refuse_locked(cx, &login, &path)
+        && let Err(e) = Locks::refuse_locked(&cx.shared.data, &login.user, &path, true)
     {
         return cx.engine_failure(&e);
     }

@@ -110,12 +110,6 @@ impl Dav {
     }
 }
 
-/// For the other HTTP routes that write (`/files/`, tus): a WebDAV lock
-/// in the way of a write of `path` is `423` (they submit no token).
-pub(crate) fn refuse_locked(cx: &Cx, login: &Login, path: &UserPath) -> engine::Result<()> {
-    Locks::refuse_locked(&cx.shared.data, &login.user, path, true)
-}
-
 /// The URL of `path` under `/dav`, percent-encoded; folders end with `/`.
 pub(crate) fn href(path: &UserPath, dir: bool) -> String {
     let mut out = format!("/dav{}", encode_path(&path.to_string()));
