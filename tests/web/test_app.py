@@ -12,7 +12,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import PHONE, Browser
+from browser import DESKTOP, PHONE, Browser
 from harness import ServerTest, basic, data_bytes, request, wait_until
 
 # Names hold no `/`, so no closing tag: the opening ones are the danger.
@@ -21,6 +21,9 @@ XSS_NAMES = ['<img src=x onerror="window.__xss=1">', '"><script>window.__xss=2<s
 
 class AppTest(ServerTest):
     server_args = ("--quota", "1G")
+    # Which browser drives the page (test_firefox.py runs these steps again
+    # in Firefox).
+    kind = "chromium"
 
     def setUp(self):
         super().setUp()
@@ -33,7 +36,7 @@ class AppTest(ServerTest):
             b.close()
 
     def browser(self, size=None, login=True):
-        b = Browser(size) if size else Browser()
+        b = Browser(size or DESKTOP, self.kind)
         self.browsers.append(b)
         if login:
             self.login(b)
@@ -302,7 +305,7 @@ class AppTest(ServerTest):
         self.assertEqual(request("GET", download)[2], b"the plan")
 
         b.click("Shares", "a")
-        b.wait(10).until(lambda d: "/plan.txt" in b.by_name(link, "a").find_element(
+        b.wait(10).until(lambda d: (a := b.by_name(link, "a")) and "/plan.txt" in a.find_element(
             By.XPATH, "./ancestor::div[contains(@class,'row')]").text)
         self.press(b, link, "Stop sharing")
         b.wait_text("no longer shared")
@@ -325,33 +328,84 @@ class AppTest(ServerTest):
         self.press(b, XSS_NAMES[1] + ".txt", "Rename")
         self.assertEqual(b.driver.find_element(By.ID, "prompt-title").text, f"Rename “{XSS_NAMES[1]}.txt”")
         b.driver.find_element(By.ID, "prompt-input").send_keys(Keys.ESCAPE)
+        self.press(b, XSS_NAMES[1] + ".txt", "Move")
+        picker = b.driver.find_element(By.ID, "dlg-move")
+        for n in XSS_NAMES:
+            b.wait_name(n, "button", picker)
+        self.assertEqual(picker.find_elements(By.CSS_SELECTOR, "img, script"), [])
+        picker.send_keys(Keys.ESCAPE)
         self.no_xss(b)
 
     def test_new_folder_rename_and_move(self):
         self.put("draft.txt", b"draft")
+        self.mkdir("Archive 2026/Old")
         b = self.browser()
         b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
-        box.send_keys("Archive 2026", Keys.ENTER)
-        b.wait_name("Archive 2026", "a")
+        box.send_keys("Inbox", Keys.ENTER)
+        b.wait_name("Inbox", "a")
         self.press(b, "draft.txt", "Rename")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.clear()
         box.send_keys("final.txt", Keys.ENTER)
         b.wait_name("final.txt", "a")
+        # Move through the folder picker: it opens where the file is (and
+        # says so), goes down a folder, deeper, and back up by a breadcrumb.
         self.press(b, "final.txt", "Move")
-        box = b.driver.find_element(By.ID, "prompt-input")
-        box.clear()
-        box.send_keys("/Archive 2026", Keys.ENTER)
+        dialog = b.driver.find_element(By.ID, "dlg-move")
+        self.assertEqual(dialog.find_element(By.ID, "move-title").text, "Move “final.txt”")
+        b.wait_name("Inbox", "button", dialog)
+        self.assertFalse(b.by_name("Move here", "button", dialog).is_enabled(), "it is in this folder already")
+        b.click("Archive 2026", "button", dialog)
+        self.wait_picker(b, ["All files", "Archive 2026"])
+        b.click("Old", "button", dialog)
+        self.wait_picker(b, ["All files", "Archive 2026", "Old"])
+        b.wait_text("No folders in here.")
+        b.click("Archive 2026", "button", b.driver.find_element(By.ID, "move-crumbs"))
+        self.wait_picker(b, ["All files", "Archive 2026"])
+        b.click("Move here", "button", dialog)
         b.wait(10).until(lambda d: b.by_name("final.txt", "a") is None)
+        b.wait_text("Moved “final.txt” to /Archive 2026.")
         b.click("Archive 2026", "a")
         b.wait_name("final.txt", "a")
+        self.assertTrue(os.path.isfile(self.s.file_path("alice", "Archive 2026/final.txt")))
         b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.send_keys("final.txt", Keys.ENTER)
         error = b.wait(10).until(lambda d: d.find_element(By.ID, "prompt-error").text)
         self.assertIn("already exists", error)
-        self.assertTrue(os.path.isfile(self.s.file_path("alice", "Archive 2026/final.txt")))
+
+    def test_move_a_folder_with_the_keyboard(self):
+        """The picker by keys alone; a folder is never offered as a place
+        for itself."""
+        self.mkdir("Albums/2024")
+        self.mkdir("Backup")
+        b = self.browser()
+        self.press(b, "Albums", "Move")
+        dialog = b.driver.find_element(By.ID, "dlg-move")
+        b.wait_name("Backup", "button", dialog)
+        self.assertIsNone(b.by_name("Albums", "button", dialog), "not into itself")
+        focused = b.wait(10).until(lambda d: d.switch_to.active_element.text == "Backup" and d.switch_to.active_element)
+        focused.send_keys(Keys.ENTER)
+        self.wait_picker(b, ["All files", "Backup"])
+        focused = b.wait(10).until(lambda d: d.switch_to.active_element.text == "Move here" and d.switch_to.active_element)
+        focused.send_keys(Keys.ENTER)
+        b.wait_text("Moved “Albums” to /Backup.")
+        self.assertTrue(os.path.isdir(self.s.file_path("alice", "Backup/Albums/2024")))
+        self.assertFalse(os.path.exists(self.s.file_path("alice", "Albums")))
+
+    def mkdir(self, path):
+        """Makes `path` and its parents through the API."""
+        parts = path.split("/")
+        for n in range(1, len(parts) + 1):
+            form = urllib.parse.urlencode({"path": "/" + "/".join(parts[:n])}).encode()
+            request("POST", self.s.base + "/api/mkdir", dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}), form)
+
+    def wait_picker(self, b, crumbs):
+        """Waits until the Move picker shows the folder `crumbs`."""
+        def shown(d):
+            return [e.text for e in d.find_elements(By.CSS_SELECTOR, "#move-crumbs button")] == crumbs
+        b.wait(10).until(shown, f"the picker at {crumbs}")
 
     def test_phone_width_keyboard_and_weight(self):
         self.put("a-rather-long-file-name-for-a-small-screen.txt", b"x")
