@@ -559,6 +559,27 @@
     }
   }
 
+  // 423: another request holds this upload for now. The server waits out
+  // one of its own that lets go by itself (a cut PATCH saving its bytes),
+  // and shuts one that has sent nothing for 10 s (a connection dead
+  // without a word); so the page asks again after a wait, for about 20 s,
+  // before it says so in a sentence.
+  const LOCKED_WAITS = [500, 1000, 2000, 4000, 6000, 8000];
+  async function unlocked(item, ask) {
+    for (let i = 0; ; i++) {
+      const x = await ask();
+      if (x.status !== 423 || i >= LOCKED_WAITS.length || item.state === 'cancelled') return x;
+      item.row.speed.textContent = 'waiting for the upload to be free';
+      await new Promise((r) => setTimeout(r, LOCKED_WAITS[i]));
+    }
+  }
+  // Where the server's copy of the upload stands now (HEAD).
+  async function offsetNow(item) {
+    const h = await unlocked(item, () => send(item, 'HEAD', item.url, {}, null));
+    if (h.status !== 200) throw new Failure(why(h, item));
+    item.sent = Number(h.getResponseHeader('Upload-Offset'));
+  }
+
   // Finds where an earlier upload of this file stopped: the URL this
   // browser kept, else one the server still holds for the same path.
   async function previous(item) {
@@ -574,7 +595,7 @@
       } catch (e) { /* none */ }
     }
     for (const url of candidates) {
-      const x = await send(item, 'HEAD', url, {}, null);
+      const x = await unlocked(item, () => send(item, 'HEAD', url, {}, null));
       if (x.status === 200) {
         const offset = Number(x.getResponseHeader('Upload-Offset'));
         if (Number(x.getResponseHeader('Upload-Length')) === item.file.size && offset <= item.file.size) return { url, offset };
@@ -609,6 +630,7 @@
     if (file.size === 0) {
       // Created empty: the creation itself committed it.
     }
+    let locked = 0; // PATCHes refused with 423 in a row
     while (item.sent < file.size) {
       const start = item.sent;
       const end = Math.min(file.size, start + CHUNK);
@@ -622,12 +644,14 @@
           show(item);
           totals();
         });
-      if (x.status === 409) {
-        const h = await send(item, 'HEAD', item.url, {}, null);
-        if (h.status !== 200) throw new Failure(why(h, item));
-        item.sent = Number(h.getResponseHeader('Upload-Offset'));
+      // 409: the server holds another offset (a PATCH re-sent by the
+      // browser after a cut); 423: held by another request for now.
+      if (x.status === 409 || (x.status === 423 && locked < LOCKED_WAITS.length)) {
+        if (x.status === 423) await new Promise((r) => setTimeout(r, LOCKED_WAITS[locked++]));
+        await offsetNow(item);
         continue;
       }
+      locked = 0;
       if (x.status === 404) { localStorage.removeItem(key); throw new Failure(`The upload of “${file.name}” expired on the server. Choose the file again to start over.`); }
       if (x.status !== 204) {
         if (x.status === 460) localStorage.removeItem(key);
