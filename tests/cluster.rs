@@ -19,7 +19,8 @@
 //! and what must work across servers (accounts, transfers, trash, shares,
 //! quota, kill -9 of one server and resuming on the other), and over HTTP:
 //! share links, revocation, a tus upload begun on one server and finished
-//! on the other, browser sessions, `/files/`.
+//! on the other (after a cut connection, and after a kill -9), browser
+//! sessions, `/files/`.
 //!
 //! Needs root and `mfsmaster`, `mfschunkserver`, `mfsmount`, `mfscli`
 //! (`make test` installs them as root); skipped, saying so, otherwise.
@@ -29,6 +30,8 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
@@ -275,7 +278,7 @@ fn two_servers_on_two_moosefs_mounts_of_one_volume() {
     let b = Server::start(&cluster.mounts[1].join("data"), ARGS);
     let mut rig = Rig { a, b, cluster, _dir: dir };
     // Each check runs even when one before it failed: one run shows all.
-    let checks: [Check; 13] = [
+    let checks: [Check; 14] = [
         ("accounts and transfers", |r| accounts_and_transfers_cross_servers(r)),
         ("one digest record", |r| one_digest_record_serves_both_mounts(r)),
         ("restore", |r| restore_moves_files_and_folders_back_without_replacing(r)),
@@ -288,6 +291,7 @@ fn two_servers_on_two_moosefs_mounts_of_one_volume() {
         ("browser session", |r| a_browser_session_of_one_server_holds_on_the_other(r)),
         ("files PUT and GET", |r| a_file_put_on_one_server_is_served_by_the_other(r)),
         ("kill -9 and resume", killed_server_upload_resumes_on_the_other),
+        ("kill -9 and resume tus", a_tus_upload_on_a_killed_server_is_finished_on_the_other),
         ("start at once", both_servers_start_at_once_without_eexist),
     ];
     let mut failed = Vec::new();
@@ -646,47 +650,87 @@ const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
 fn a_tus_upload_begun_on_one_server_is_finished_on_the_other(rig: &Rig) {
     rig.a.user("tess");
     let data = bytes(3 << 20, 12);
-    let md5 = md5_hex(&data);
-    let meta = format!("filename {},md5 {}", b64(b"movie.bin"), b64(md5.as_bytes()));
-    let head = format!("{TUS}{}Upload-Length: {}\r\nUpload-Metadata: {meta}\r\n", auth("tess"), data.len());
-    let made = ask(&rig.a.http, "POST", "/tus/", &head, b"");
-    assert_eq!(made.status, 201, "{}", made.head);
-    let url = made.header("location").unwrap();
-    let id = &url[url.find("/tus/").unwrap()..];
-    cut_patch(&rig.a.http, id, &data, 1 << 20);
+    let id = tus_create(&rig.a, "tess", "movie.bin", &data);
+    let mut cut = tus_patch_head(&rig.a, "tess", &id, data.len());
+    cut.write_all(&data[..1 << 20]).unwrap();
+    drop(cut);
     rig.a.wait_log("204 interrupted", 1);
-    let held = ask(&rig.b.http, "HEAD", id, &format!("{TUS}{}", auth("tess")), b"");
-    assert_eq!(held.status, 200, "{}", held.head);
-    let offset: usize = held.header("upload-offset").unwrap().parse().unwrap();
-    assert!(offset > 0 && offset <= 1 << 20, "B holds {offset} of the 1 MiB A took");
-    let patch =
-        format!("{TUS}{}Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n", auth("tess"));
-    let done = ask(&rig.b.http, "PATCH", id, &patch, &data[offset..]);
-    assert_eq!(done.status, 204, "{}\n{}", done.head, done.text());
-    assert_eq!(done.header("etag"), Some(format!("\"{md5}\"")));
+    let offset = tus_resume(&rig.b, "tess", &id, &data);
+    assert!(offset > 0 && offset <= 1 << 20, "B held {offset} of the 1 MiB A took");
     for server in [&rig.a, &rig.b] {
         let got = ask(&server.http, "GET", "/files/movie.bin", &auth("tess"), b"");
-        assert!(got.status == 200 && md5_hex(&got.body) == md5, "{}", got.head);
-        let again = ask(&server.http, "HEAD", id, &format!("{TUS}{}", auth("tess")), b"");
+        assert!(got.status == 200 && got.body == data, "{}", got.head);
+        let again = ask(&server.http, "HEAD", &id, &format!("{TUS}{}", auth("tess")), b"");
         assert_eq!(again.status, 404, "the finished upload's URL");
     }
-    let commits: usize = [&rig.a, &rig.b].iter().map(|s| s.log_text().matches("bytes committed").count()).sum();
+    let commits: usize = [&rig.a, &rig.b]
+        .iter()
+        .map(|s| s.log_text().lines().filter(|l| l.contains("user=tess") && l.contains("bytes committed")).count())
+        .sum();
     assert_eq!(commits, 1, "one commit in both logs");
     assert!(trash(&mut rig.b.user("tess")).is_empty(), "nothing replaced, nothing in the trash");
 }
 
-/// Sends a `PATCH` at offset 0 announcing all of `data` but only its first
-/// `sent` bytes, then closes the connection.
-fn cut_patch(http: &str, id: &str, data: &[u8], sent: usize) {
-    let mut s = std::net::TcpStream::connect(http).unwrap();
+/// kill -9 of A in the middle of a tus `PATCH`: B resumes it from what A
+/// staged and finishes it; A comes back and serves it.
+fn a_tus_upload_on_a_killed_server_is_finished_on_the_other(rig: &mut Rig) {
+    rig.a.user("tina");
+    let data = bytes(6 << 20, 14);
+    let id = tus_create(&rig.a, "tina", "killed.bin", &data);
+    let mut patch = tus_patch_head(&rig.a, "tina", &id, data.len());
+    patch.write_all(&data[..4 << 20]).unwrap();
+    let staging = rig.data(0).join("staging/tina");
+    wait_until(30, "A staged 2 MiB", || {
+        fs::read_dir(&staging).into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".part") && e.metadata().is_ok_and(|m| m.len() >= 2 << 20)
+        })
+    });
+    rig.a.kill();
+    let offset = tus_resume(&rig.b, "tina", &id, &data);
+    assert!(offset >= 2 << 20, "B held {offset}, A had staged 2 MiB");
+    rig.a = Server::start(&rig.data(0), ARGS);
+    let got = ask(&rig.a.http, "GET", "/files/killed.bin", &auth("tina"), b"");
+    assert!(got.status == 200 && got.body == data, "{}", got.head);
+}
+
+/// `POST /tus/` on `server` for `user`'s new file `name` holding `data`
+/// (its MD5 in the metadata): the upload's path, `/tus/ID`.
+fn tus_create(server: &Server, user: &str, name: &str, data: &[u8]) -> String {
+    let meta = format!("filename {},md5 {}", b64(name.as_bytes()), b64(md5_hex(data).as_bytes()));
+    let head = format!("{TUS}{}Upload-Length: {}\r\nUpload-Metadata: {meta}\r\n", auth(user), data.len());
+    let made = ask(&server.http, "POST", "/tus/", &head, b"");
+    assert_eq!(made.status, 201, "{}", made.head);
+    let url = made.header("location").unwrap();
+    url[url.find("/tus/").unwrap()..].to_string()
+}
+
+/// A connection to `server` that has sent the head of a `PATCH` at offset
+/// 0 announcing `len` bytes; the caller sends (some of) the body.
+fn tus_patch_head(server: &Server, user: &str, id: &str, len: usize) -> TcpStream {
+    let mut s = TcpStream::connect(&server.http).unwrap();
     let head = format!(
-        "PATCH {id} HTTP/1.1\r\nHost: {http}\r\n{TUS}{}Upload-Offset: 0\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
-        auth("tess"),
-        data.len()
+        "PATCH {id} HTTP/1.1\r\nHost: {}\r\n{TUS}{}Upload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {len}\r\n\r\n",
+        server.http,
+        auth(user)
     );
-    std::io::Write::write_all(&mut s, head.as_bytes()).unwrap();
-    std::io::Write::write_all(&mut s, &data[..sent]).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// Resumes upload `id` of `data` on `server`: `HEAD` for the offset held,
+/// then one `PATCH` with the rest, which must commit it with its MD5. The
+/// offset the server held.
+fn tus_resume(server: &Server, user: &str, id: &str, data: &[u8]) -> usize {
+    let held = ask(&server.http, "HEAD", id, &format!("{TUS}{}", auth(user)), b"");
+    assert_eq!(held.status, 200, "{}", held.head);
+    let offset: usize = held.header("upload-offset").unwrap().parse().unwrap();
+    let patch =
+        format!("{TUS}{}Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n", auth(user));
+    let done = ask(&server.http, "PATCH", id, &patch, &data[offset..]);
+    assert_eq!(done.status, 204, "{}\n{}", done.head, done.text());
+    assert_eq!(done.header("etag"), Some(format!("\"{}\"", md5_hex(data))));
+    offset
 }
 
 /// A session cookie from a login on A is good on B; a logout on B ends it
