@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, bytes, md5_hex, proof, test_dir, wait_until};
+use common::{Raw, Server, bytes, http, md5_hex, proof, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
 const READ_ONLY: &str = "451 storage failing: read-only until restart";
@@ -527,18 +527,6 @@ fn after_a_failed_sync_http_writes_get_503() {
     assert!(got.starts_with("HTTP/1.1 200 ") && got.ends_with("\r\n\r\nkept"), "reads go on: {got}");
 }
 
-/// One HTTP/1.1 request as raw bytes (`Connection: close`): the answer.
-fn http_ask(addr: &str, head: &str, body: &[u8]) -> String {
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut all = head.replace("\n", "\r\n").into_bytes();
-    all.extend_from_slice(body);
-    sock.write_all(&all).unwrap();
-    let mut out = String::new();
-    let _ = std::io::Read::read_to_string(&mut sock, &mut out);
-    out
-}
-
 /// A tus PATCH cut off mid-body holds its upload while it saves what came
 /// (made slow here: from the second `rename` of each thread on, each one
 /// waits 3 s; a request's first is its own record of the attempt, the
@@ -556,27 +544,22 @@ fn a_tus_head_right_after_a_cut_patch_gets_the_offset_not_423() {
     Server::start(&data, &[]).user("ann");
     let part = part_of(&data, "ann", "/f.bin");
     let s = Traced::start_anywhere(&data, "rename:delay_enter=3000000:when=2+", &["--http", "127.0.0.1:0"]);
-    let tus = "Host: a\nAuthorization: Basic YW5uOnB3LWFubg==\nTus-Resumable: 1.0.0\nConnection: close\n";
-    let created = http_ask(
-        &s.http,
-        &format!(
-            "POST /tus/ HTTP/1.1\n{tus}Upload-Length: 4194304\nUpload-Metadata: filename Zi5iaW4=\nContent-Length: 0\n\n"
-        ),
-        b"",
-    );
-    assert!(created.starts_with("HTTP/1.1 201 "), "{created}");
-    let url = created.lines().find_map(|l| l.strip_prefix("Location: ")).unwrap().trim();
+    let tus = format!("{}Tus-Resumable: 1.0.0\r\n", http::auth("ann"));
+    let meta = "Upload-Length: 4194304\r\nUpload-Metadata: filename Zi5iaW4=\r\nContent-Length: 0\r\n";
+    let created = http::ask(&s.http, "POST", "/tus/", &format!("{tus}{meta}"), b"");
+    assert_eq!(created.status, 201, "{created:?}");
+    let url = created.header("location").unwrap();
     let id = url.rsplit('/').next().unwrap().to_string();
     // 1 MiB of the 4 MiB, then the client is gone (its connection closed).
     let mut cut = std::net::TcpStream::connect(&s.http).unwrap();
     let patch = format!(
-        "PATCH /tus/{id} HTTP/1.1\n{tus}Content-Type: application/offset+octet-stream\nUpload-Offset: 0\nContent-Length: 4194304\n\n"
+        "PATCH /tus/{id} HTTP/1.1\r\nHost: a\r\n{tus}Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 4194304\r\n\r\n"
     );
-    cut.write_all(patch.replace("\n", "\r\n").as_bytes()).unwrap();
+    cut.write_all(patch.as_bytes()).unwrap();
     cut.write_all(&bytes(1 << 20, 5)).unwrap();
     wait_until(60, "the first MiB staged", || fs::metadata(&part).is_ok_and(|m| m.len() == 1 << 20));
     drop(cut);
-    let head = http_ask(&s.http, &format!("HEAD /tus/{id} HTTP/1.1\n{tus}\n"), b"");
-    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{}", s.log_text());
-    assert!(head.contains("Upload-Offset: 1048576\r\n"), "{head}");
+    let head = http::ask(&s.http, "HEAD", &format!("/tus/{id}"), &tus, b"");
+    assert_eq!(head.status, 200, "{head:?}\n{}", s.log_text());
+    assert_eq!(head.header("upload-offset").as_deref(), Some("1048576"), "{head:?}");
 }

@@ -3,6 +3,7 @@ HTTP.md's table: login, upload through the file input, a resumed upload
 after a server restart, delete and restore, share and open the link in a
 fresh browser, hostile names, folders, the phone width and the weight of
 the first load."""
+import base64
 import hashlib
 import os
 import time
@@ -149,6 +150,39 @@ class AppTest(ServerTest):
         self.assertEqual(request("GET", href, self.auth)[2], two)
         b.wait(10).until(lambda d: "300 KiB" in d.find_element(By.ID, "quota-text").text or "293" in d.find_element(By.ID, "quota-text").text)
         self.assertEqual(b.console_errors(), [])
+
+    def test_an_upload_held_elsewhere_for_a_while_is_asked_again(self):
+        """A tus upload whose staged file another writer holds (here a
+        text-protocol upload of the same path, moving bytes, so never
+        taken over) gets 423: the page waits and asks again, and carries
+        on from the server's offset once the other writer lets go."""
+        content = data_bytes(3 * 1024 * 1024, 13)
+        path = self.local("held.bin", content)
+        mtime = int(os.stat(path).st_mtime)
+        meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in [("filename", "held.bin"), ("mtime", str(mtime))])
+        created = request("POST", self.s.base + "/tus/", dict(self.auth, **{
+            "Tus-Resumable": "1.0.0", "Upload-Length": str(len(content)), "Upload-Metadata": meta}))
+        self.assertEqual(created[0], 201, created)
+        b = self.browser()
+        other = self.s.connect()
+        try:
+            other.ask(f"login {self.name} {self.pw}", "230")
+            other.ask(f"upload /held.bin {len(content)} {hashlib.md5(content).hexdigest()}", "150")
+            other.send(content[:1024 * 1024])
+            wait_until("the other writer's bytes staged", lambda: self.staged_size() == 1024 * 1024)
+            self.choose(b, [path])
+            b.wait_text("waiting for the upload to be free")
+        finally:
+            other.close()
+        done = b.wait(60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload-list li.done"), "a finished upload")
+        self.assertGreaterEqual(int(done[0].get_attribute("data-resumed-at")), 1024 * 1024, "it carried on")
+        with open(self.s.file_path("alice", "held.bin"), "rb") as f:
+            self.assertEqual(f.read(), content)
+
+    def staged_size(self):
+        staging = os.path.join(self.s.data, "staging", "alice")
+        parts = [f for f in os.listdir(staging) if f.endswith(".part")] if os.path.isdir(staging) else []
+        return parts and os.path.getsize(os.path.join(staging, parts[0]))
 
     def test_upload_folder_keeps_its_tree(self):
         b = self.browser()
