@@ -148,10 +148,13 @@ fn cookie(cx: &Cx, value: &str, max_age: Option<u64>) -> String {
     format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/{secure}{age}")
 }
 
-/// Only a path of this server (`/...`, never `//host` or `/\host`).
+/// Only a path of this server: `/` then printable ASCII, never `//host`,
+/// and no backslash, space or control character anywhere (browsers read
+/// `\` as `/` and drop tabs and line breaks, so `/\host` or `/<TAB>/host`
+/// would leave the origin); anything else becomes `/`.
 fn safe_next(next: &str) -> String {
-    let ok =
-        next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']);
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let ok = plain && next.starts_with('/') && !next.starts_with("//");
     if ok { next.to_string() } else { "/".to_string() }
 }
 
@@ -195,15 +198,7 @@ fn capitalised(text: &str) -> String {
 }
 
 fn read_form(cx: &mut Cx) -> Option<Vec<(String, String)>> {
-    let mut bytes = Vec::new();
-    let mut body = cx.body();
-    let read = io::Read::read_to_end(&mut io::Read::take(&mut body, MAX_FORM + 1), &mut bytes);
-    let (done, broken) = (body.complete(), body.broken);
-    (cx.body_done, cx.body_broken) = (done, broken);
-    if read.is_err() || !done || bytes.len() as u64 > MAX_FORM {
-        return None;
-    }
-    parse_form(&String::from_utf8(bytes).ok()?)
+    cx.form(MAX_FORM).ok()
 }
 
 fn new_token() -> io::Result<String> {
@@ -293,7 +288,21 @@ mod tests {
     #[test]
     fn only_paths_of_this_server_are_followed() {
         assert_eq!(safe_next("/#/files/a/"), "/#/files/a/");
-        for bad in ["//evil.example/", "/\\evil.example", "https://evil.example/", "", "/a\r\nSet-Cookie: x"] {
+        assert_eq!(safe_next("/s/abcdefghijkmnpq2/%E5%AD%90/"), "/s/abcdefghijkmnpq2/%E5%AD%90/");
+        let bad = [
+            "//evil.example/",
+            "/\\evil.example",
+            "/.\\/evil.example",
+            "/\t/evil.example",
+            "/ /x",
+            "https://evil.example/",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\r\nSet-Cookie: x",
+            "/文件",
+        ];
+        for bad in bad {
             assert_eq!(safe_next(bad), "/", "{bad:?}");
         }
     }
