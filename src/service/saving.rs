@@ -2,8 +2,9 @@
 //! a user's tree, the same for both faces (the text protocol's `save`,
 //! the share pages' *Save to my disk*).
 //!
-//! The copy is made of hard links (as `cp`, `storage::copies`), built in
-//! the saver's staging area, dated now, booked against the saver's quota
+//! The copy is built in the saver's staging area by hard links (as `cp`,
+//! `storage::copies`), each file then given its own inode dated now
+//! (`storage::mtime`), booked against the saver's quota
 //! and put in place under their replace lock by one rename that never
 //! replaces anything: a name already taken is refused, even one taken
 //! while the copy was built. It decides nothing a face could decide
