@@ -817,8 +817,12 @@ fn save_to_my_disk_through_the_login_and_back() {
     assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
     let login_page = ask(&s.http, "GET", &to_login, "", b"").text();
     assert!(login_page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{login_page}");
-    let form = format!("user=bob&password=pw-bob&next=%2Fs%2F{code}%2F");
     let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+    let wrong = format!("user=bob&password=wrong&next=%2Fs%2F{code}%2F");
+    let retry = ask(&s.http, "POST", "/login", &headers, wrong.as_bytes());
+    assert_eq!(retry.status, 401);
+    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
+    let form = format!("user=bob&password=pw-bob&next=%2Fs%2F{code}%2F");
     let back = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
     assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
     let cookie = login_cookie(&s, "bob", &format!("/s/{code}/"));
