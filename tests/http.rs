@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::http::{ask, auth, b64, exchange, parse_all};
+use common::http::{Resp, ask, auth, b64, exchange, parse_all};
 use common::{Fixture, bytes, md5_hex, run, wait_until, write_file};
 
 /// A server with HTTP on, and `alice` registered.
