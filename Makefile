@@ -131,3 +131,12 @@ bench:
 # prints "peer not installed" for those figures.
 bench-peers:
 	apt-get install -y rsync lftp vsftpd
+	@# The HTTP rows' peers (examples/bench/http.rs): curl, Debian's tuspy,
+	@# rclone, and nginx, which the bench runs itself (private config, a free
+	@# loopback port). Installing nginx may start its default service on
+	@# port 80: when this installs it, that service is stopped and disabled.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y curl python3-tuspy rclone
+	@if ! dpkg-query -W -f='$${Status}' nginx 2>/dev/null | grep -q 'ok installed'; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx; \
+		systemctl disable --now nginx 2>/dev/null || service nginx stop 2>/dev/null || true; \
+	fi

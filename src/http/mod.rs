@@ -44,6 +44,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use zip::Crc32;
+
 use engine::Shared;
 use engine::Slot;
 use wire::{Body, Conn, Framing, Head, NoHead, Request};
