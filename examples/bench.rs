@@ -195,6 +195,7 @@ fn section_mirror(o: &Opts, dir: &Path) {
         mirror::show("netdisk", &link, &ours, theirs.as_ref().map(|t| ("rsync", t)));
         if let Some(synced) = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &["--fsync"]) {
             mirror::show("rsync --fsync", &link, &synced, None);
+            mirror::show_first_vs_fsync(&link, &ours, &synced);
         }
         if n == 0 {
             mirror::lftp(&dir, &link, &tree, o.files, &mut round);
