@@ -78,11 +78,12 @@ fault-tools:
 	fi
 
 # Debian packages of the tests that need root (tests/cluster.rs: MooseFS in
-# a network namespace; tests/deploy.rs: stunnel, systemd-analyze, and
+# a network namespace; tests/filesystems.rs: xfsprogs for an XFS on a loop
+# device; tests/deploy.rs: stunnel, systemd-analyze, systemd-nspawn, and
 # Caddy with curl, which need no root to run but are installed here). As root,
 # `make test` installs the missing ones; otherwise it names them, and those
 # tests say "skipped" (with NETDISK_REQUIRE_ALL=1, as in CI, they fail).
-TEST_PACKAGES = moosefs-master moosefs-chunkserver moosefs-client moosefs-cli strace stunnel4 openssl systemd caddy curl
+TEST_PACKAGES = moosefs-master moosefs-chunkserver moosefs-client moosefs-cli strace stunnel4 openssl systemd caddy curl xfsprogs systemd-container
 test-deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
