@@ -227,14 +227,7 @@ impl Client {
                 md5
             }
         };
-        self.transfer_done(Transferred {
-            size,
-            md5,
-            resumed_at: offset,
-            moved: size - offset,
-            elapsed: started.elapsed(),
-            instant: false,
-        })
+        self.transfer_done((size, md5, offset), started)
     }
 
     /// Sends the payload while `ahead` hashes the file ahead of it, and
@@ -249,6 +242,7 @@ impl Client {
         let started = Instant::now();
         let Sending { local, meta, size, offset, .. } = sending;
         let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        // A client like this one, not connected yet, for the claim.
         let side = Client {
             addr: self.addr.clone(),
             conn: None,
@@ -257,17 +251,8 @@ impl Client {
             cache: None,
         };
         let cut = self.conn()?.writer.try_clone().map_err(ClientError::Io)?;
-        let plan = Plan {
-            file: file.try_clone().map_err(local_err)?,
-            meta: meta.clone(),
-            from: offset,
-            hasher,
-            size,
-            remote: remote.into(),
-            side,
-            cut,
-            rtt,
-        };
+        let (own, opened) = (file.try_clone().map_err(local_err)?, meta.clone());
+        let plan = Plan { file: own, meta: opened, from: offset, hasher, size, remote: remote.into(), side, cut, rtt };
         let ahead = Ahead::start(plan).map_err(local_err)?;
         let mut done = offset;
         let sent = (|| {
@@ -281,14 +266,7 @@ impl Client {
             }
             let md5 = ahead.digest().map_err(local_err)?;
             self.digest_line(file, (local, meta), md5)?;
-            self.transfer_done(Transferred {
-                size,
-                md5,
-                resumed_at: offset,
-                moved: size - offset,
-                elapsed: started.elapsed(),
-                instant: false,
-            })
+            self.transfer_done((size, md5, offset), started)
         })();
         match (ahead.join(), sent) {
             (_, Ok(t)) => Ok(t),
@@ -340,13 +318,15 @@ impl Client {
         self.send_line(&md5.to_string())
     }
 
-    /// Reads the `226` that ends an upload.
-    fn transfer_done(&mut self, t: Transferred) -> Result<Transferred> {
+    /// Reads the `226` that ends an upload of `size` bytes with MD5 `md5`
+    /// sent from `offset` since `started`.
+    fn transfer_done(&mut self, (size, md5, offset): (u64, Digest, u64), started: Instant) -> Result<Transferred> {
         let reply = self.read_reply()?;
         if reply.code != Code::TransferDone {
             return Err(ClientError::Refused(reply));
         }
-        Ok(t)
+        let elapsed = started.elapsed();
+        Ok(Transferred { size, md5, resumed_at: offset, moved: size - offset, elapsed, instant: false })
     }
     /// Downloads `remote` to `local` (a directory means: inside it, under
     /// the remote name), resuming from `NAME.part` when the remote file is
