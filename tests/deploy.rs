@@ -19,7 +19,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{Server, bytes, can_run, fixture, run, wait_until};
+use common::{EVENT_WAIT, Server, bytes, can_run, fixture, run, wait_until};
 use netdisk::client::Client;
 
 /// A process killed when dropped.
@@ -88,7 +88,7 @@ fn stunnel(dir: &Path, name: &str, conf: &str, port: u16) -> Daemon {
     fs::write(&path, text).unwrap();
     let child = Command::new("stunnel4").arg(&path).stdin(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let daemon = Daemon(child);
-    wait_until(20, &format!("{name} listening on {port}"), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_until(EVENT_WAIT, &format!("{name} listening on {port}"), || TcpStream::connect(("127.0.0.1", port)).is_ok());
     daemon
 }
 

@@ -239,7 +239,7 @@ impl Server {
 
     /// Waits until the log holds `count` lines containing `needle`.
     pub fn wait_log(&self, needle: &str, count: usize) {
-        wait_until(20, needle, || self.log_text().lines().filter(|l| l.contains(needle)).count() >= count);
+        wait_until(EVENT_WAIT, needle, || self.log_text().lines().filter(|l| l.contains(needle)).count() >= count);
     }
 
     pub fn kill(&mut self) {
@@ -419,6 +419,11 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// How many seconds a test waits for an event (a file staged, a sweep,
+/// a daemon listening) before it fails: like [`REPLY_WAIT`], a bound for
+/// something hung on a loaded machine, not the time it should take.
+pub const EVENT_WAIT: u64 = 120;
 
 /// Polls `cond` every 20 ms until it holds; panics after `secs` seconds.
 pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
