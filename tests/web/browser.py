@@ -50,6 +50,12 @@ class Browser:
         found = [e for e in root.find_elements(By.XPATH, xp) if e.is_displayed()]
         return found[0] if found else None
 
+    def row_text(self, name):
+        """The text of the list row holding the link named `name`; empty
+        while there is none (the list not drawn yet)."""
+        a = self.by_name(name, "a")
+        return a.find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]").text if a else ""
+
     def wait_name(self, name, tag="*", within=None, timeout=20):
         return self.wait(timeout).until(lambda d: self.by_name(name, tag, within), f"a control named {name!r}")
 
