@@ -2,8 +2,8 @@
 //! ([`config`]), the state every connection shares (`shared`: accounts,
 //! digests, connection limits, back-offs, upload holders, quota
 //! bookings), the back-off of guesses (`backoff`), who holds which
-//! staged upload (`takeover`) and a logged-in user as a value
-//! (`login`).
+//! staged upload (`takeover`), a logged-in user as a value
+//! (`login`) and the copy of a share into a user's tree (`saving`).
 //!
 //! It imports the engine (`storage`) and the small leaves, never a face
 //! (`server`, `http`) nor a wire format (`proto`): a face builds its
@@ -12,5 +12,6 @@
 pub(crate) mod backoff;
 pub mod config;
 pub(crate) mod login;
+pub(crate) mod saving;
 pub(crate) mod shared;
 pub(crate) mod takeover;

@@ -1,8 +1,8 @@
 """The web app in headless Chromium, driven by the accessible names of
 HTTP.md's table: login, upload through the file input, a resumed upload
 after a server restart, delete and restore, share and open the link in a
-fresh browser, hostile names, folders, the phone width and the weight of
-the first load."""
+fresh browser, save a share to my disk, hostile names, folders, the phone
+width and the weight of the first load."""
 import hashlib
 import os
 import time
@@ -306,6 +306,22 @@ class AppTest(ServerTest):
         self.press(b, link, "Stop sharing")
         b.wait_text("no longer shared")
         self.assertEqual(request("GET", link)[0], 404)
+
+    def test_save_a_share_to_my_disk(self):
+        bob, bob_pw = self.s.user("bob")
+        status = request("PUT", self.s.base + "/files/gift.txt", {"Authorization": basic(bob, bob_pw)}, b"for alice")[0]
+        self.assertEqual(status, 201)
+        reply = self.s.text(f"login {bob} {bob_pw}", "share gift.txt")[1]
+        self.assertTrue(reply.startswith("200 "), reply)
+        link = reply.split()[2]
+        b = self.browser()
+        b.driver.get(link)
+        b.click("Save to my disk", "button")
+        b.wait_text("“gift.txt” is now /gift.txt in your files.")
+        b.click("Open in your files", "a")
+        b.wait_name("gift.txt", "a")
+        with open(self.s.file_path(self.name, "gift.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"for alice")
 
     def test_hostile_names_stay_text(self):
         for n in XSS_NAMES:
