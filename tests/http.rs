@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::http::{Resp, ask, auth, b64, exchange, parse_all};
-use common::{Fixture, bytes, md5_hex, run, wait_until, write_file};
+use common::{EVENT_WAIT, Fixture, bytes, md5_hex, run, wait_until, write_file};
 
 /// A server with HTTP on, and `alice` registered.
 fn http_fixture(name: &str, args: &[&str]) -> Fixture {
@@ -324,12 +324,12 @@ fn connections_over_the_limit_get_503_with_retry_after() {
     let first = TcpStream::connect(&s.http).unwrap();
     let second = TcpStream::connect(&s.http).unwrap();
     // Both are counted once the server has taken them: a third is refused.
-    wait_until(20, "a refusal", || {
+    wait_until(EVENT_WAIT, "a refusal", || {
         let got = exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         got.first().is_some_and(|r| r.status == 503 && r.header("retry-after").is_some())
     });
     drop((first, second));
-    wait_until(20, "a slot again", || {
+    wait_until(EVENT_WAIT, "a slot again", || {
         exchange(&s.http, b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
     });
 }
@@ -351,7 +351,7 @@ fn idle_keep_alive_connections_make_room_first() {
     // Both slots are taken by idle connections: a new one still gets in
     // (once they are listed as idle, just after their answer), and the
     // oldest idle one is closed for it.
-    wait_until(20, "room made", || exchange(&s.http, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 404);
+    wait_until(EVENT_WAIT, "room made", || exchange(&s.http, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 404);
     s.wait_log("idle connection closed for a new one", 1);
     let closed = |mut sock: &TcpStream| {
         sock.set_nonblocking(true).unwrap();
@@ -360,7 +360,7 @@ fn idle_keep_alive_connections_make_room_first() {
     assert!(closed(&a) ^ closed(&b), "one idle connection was closed, the other kept");
     // A connection that has not sent its first request is never closed for another.
     let _silent = (TcpStream::connect(&s.http).unwrap(), TcpStream::connect(&s.http).unwrap());
-    wait_until(20, "a refusal", || exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 503);
+    wait_until(EVENT_WAIT, "a refusal", || exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 503);
 }
 
 #[test]
