@@ -10,12 +10,14 @@
 //! ```
 //!
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
-//! mirror, scale, load. It starts the release server binary on
+//! mirror, scale, load, dav. It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
 //! installed (`make bench-peers`); otherwise "peer not installed".
 
 #[path = "bench/claim.rs"]
 mod claim;
+#[path = "bench/dav.rs"]
+mod dav;
 #[path = "bench/limits.rs"]
 mod limits;
 #[path = "bench/mirror.rs"]
@@ -44,11 +46,11 @@ use std::time::Instant;
 /// Files in the mirror tree: the quick default, and `--full`.
 const QUICK_FILES: usize = 2_000;
 const FULL_FILES: usize = 10_000;
-const SECTIONS: &str = "transfers,small,claim,mirror,scale,load";
+const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {
@@ -236,6 +238,13 @@ fn section_load(o: &Opts, dir: &Path) {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// WebDAV beside `rclone serve webdav` (examples/bench/dav.rs).
+fn section_dav(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("dav"));
+    dav::run(o.runs, &dir);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// One part of the run, by name.
 type Section = fn(&Opts, &Path);
 
@@ -244,13 +253,14 @@ fn main() {
     let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
     println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
-    let sections: [(&str, Section); 6] = [
+    let sections: [(&str, Section); 7] = [
         ("transfers", section_transfers),
         ("small", section_small),
         ("claim", section_claim),
         ("mirror", section_mirror),
         ("scale", section_scale),
         ("load", section_load),
+        ("dav", section_dav),
     ];
     for (name, run) in sections {
         if wanted(&o, name) {

@@ -21,13 +21,13 @@ pub fn find(program: &str) -> Option<PathBuf> {
     path.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("address").port()
 }
 
 /// Waits (up to 5 s) until something listens on `addr`.
-fn wait_listening(addr: &str) -> bool {
+pub fn wait_listening(addr: &str) -> bool {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(5) {
         if TcpStream::connect(addr).is_ok() {
@@ -39,7 +39,7 @@ fn wait_listening(addr: &str) -> bool {
 }
 
 /// A daemon started by the bench.
-struct Daemon(Child);
+pub struct Daemon(pub Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
