@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
-//! mirror, scale, load, dav. It starts the release server binary on
+//! mirror, scale, load, http (the HTTP face against nginx, curl and
+//! tuspy: `bench/http.rs`), dav (WebDAV against rclone: `bench/dav.rs`). It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
 //! installed (`make bench-peers`); otherwise "peer not installed".
 
@@ -18,6 +19,12 @@
 mod claim;
 #[path = "bench/dav.rs"]
 mod dav;
+#[path = "bench/http.rs"]
+mod http;
+#[path = "bench/http_load.rs"]
+mod http_load;
+#[path = "bench/http_peers.rs"]
+mod http_peers;
 #[path = "bench/limits.rs"]
 mod limits;
 #[path = "bench/mirror.rs"]
@@ -46,11 +53,11 @@ use std::time::Instant;
 /// Files in the mirror tree: the quick default, and `--full`.
 const QUICK_FILES: usize = 2_000;
 const FULL_FILES: usize = 10_000;
-const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,dav";
+const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,http,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load,dav] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,http,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {
@@ -253,13 +260,14 @@ fn main() {
     let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
     println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("transfers", section_transfers),
         ("small", section_small),
         ("claim", section_claim),
         ("mirror", section_mirror),
         ("scale", section_scale),
         ("load", section_load),
+        ("http", http::section),
         ("dav", section_dav),
     ];
     for (name, run) in sections {

@@ -6,8 +6,10 @@
 //! MooseFS refuses a master on 127.0.0.1, so the namespace's own loopback
 //! gets an address (10.200.0.1, never used outside it); the daemons and
 //! mounts run in it through `nsenter --net` (not `ip netns exec`, whose
-//! private mount namespace would hide the mounts). The servers listen on
-//! the host's 127.0.0.1 and reach the volume through the mounts.
+//! private mount namespace would hide the mounts). The servers (text and
+//! `--http`) listen on the host's 127.0.0.1, port 0, like every other
+//! test's, and reach the volume through the mounts: only MooseFS needs the
+//! namespace's address.
 //!
 //! What broke there and is checked here: `restore` and `save` (no
 //! `RENAME_NOREPLACE` on FUSE), EEXIST from `O_CREAT` when both mounts
@@ -15,7 +17,10 @@
 //! record, start-up), digest records keyed by a device number that differs
 //! per mount, group commits resting on a `syncfs` that flushes nothing;
 //! and what must work across servers (accounts, transfers, trash, shares,
-//! quota, kill -9 of one server and resuming on the other).
+//! quota, kill -9 of one server and resuming on the other), and over HTTP:
+//! share links, revocation, a tus upload begun on one server and finished
+//! on the other (after a cut connection, and after a kill -9), browser
+//! sessions, `/files/`.
 //!
 //! Needs root and `mfsmaster`, `mfschunkserver`, `mfsmount`, `mfscli`
 //! (`make test` installs them as root); skipped, saying so, otherwise.
@@ -25,11 +30,14 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::Instant;
 
+use common::http::{Resp, ask, auth, b64};
 use common::{Raw, Server, bytes, can_run, md5_hex, quote, wait_until};
 use netdisk::proto::body::TrashLine;
 
@@ -227,8 +235,9 @@ struct Rig {
     _dir: ClusterDir,
 }
 
-/// Every server runs with a quota, so that usage records are made.
-const ARGS: &[&str] = &["--quota", "1G", "--trash-days", "1"];
+/// Every server runs with a quota, so that usage records are made, and
+/// with its HTTP face.
+const ARGS: &[&str] = &["--quota", "1G", "--trash-days", "1", "--http", "127.0.0.1:0"];
 
 impl Rig {
     fn data(&self, mount: usize) -> PathBuf {
@@ -254,7 +263,8 @@ type Check = (&'static str, fn(&mut Rig));
 
 #[test]
 fn two_servers_on_two_moosefs_mounts_of_one_volume() {
-    if !can_run("cluster", &["mfsmaster", "mfschunkserver", "mfsmount", "mfscli", "ip", "nsenter", "strace"]) {
+    let tools = ["mfsmaster", "mfschunkserver", "mfsmount", "mfscli", "ip", "nsenter", "strace", "python3"];
+    if !can_run("cluster", &tools) {
         return;
     }
     let started = Instant::now();
@@ -268,7 +278,7 @@ fn two_servers_on_two_moosefs_mounts_of_one_volume() {
     let b = Server::start(&cluster.mounts[1].join("data"), ARGS);
     let mut rig = Rig { a, b, cluster, _dir: dir };
     // Each check runs even when one before it failed: one run shows all.
-    let checks: [Check; 9] = [
+    let checks: [Check; 14] = [
         ("accounts and transfers", |r| accounts_and_transfers_cross_servers(r)),
         ("one digest record", |r| one_digest_record_serves_both_mounts(r)),
         ("restore", |r| restore_moves_files_and_folders_back_without_replacing(r)),
@@ -276,7 +286,12 @@ fn two_servers_on_two_moosefs_mounts_of_one_volume() {
         ("same new path at once", |r| one_new_path_uploaded_on_both_servers_at_once(r)),
         ("fresh user at once", |r| a_fresh_users_first_uploads_on_both_servers_at_once(r)),
         ("group commit durable", |r| a_pipelined_group_is_on_the_volume_when_acknowledged(r)),
+        ("share links", |r| share_links_made_on_one_server_open_on_the_other(r)),
+        ("tus", |r| a_tus_upload_begun_on_one_server_is_finished_on_the_other(r)),
+        ("browser session", |r| a_browser_session_of_one_server_holds_on_the_other(r)),
+        ("files PUT and GET", |r| a_file_put_on_one_server_is_served_by_the_other(r)),
         ("kill -9 and resume", killed_server_upload_resumes_on_the_other),
+        ("kill -9 and resume tus", a_tus_upload_on_a_killed_server_is_finished_on_the_other),
         ("start at once", both_servers_start_at_once_without_eexist),
     ];
     let mut failed = Vec::new();
@@ -372,8 +387,7 @@ fn save_copies_files_and_folders_without_replacing(rig: &Rig) {
     assert!(owner.upload("doc", &data).starts_with("226"));
     owner.ok("mkdir folder", "257");
     assert!(owner.upload("folder/a", &data).starts_with("226"));
-    let code = |c: &mut Raw, what: &str| c.ok(&format!("share {what} 1"), "200 ")[4..].to_string();
-    let (file, folder) = (code(&mut owner, "doc"), code(&mut owner, "folder"));
+    let (file, folder) = (share_code(&mut owner, "doc"), share_code(&mut owner, "folder"));
     assert_eq!(taker.cmd(&format!("save {file}")), "257 \"/doc\"", "{}", taker.transcript);
     assert_eq!(taker.cmd(&format!("save {folder}")), "257 \"/folder\"", "{}", taker.transcript);
     assert!(taker.cmd(&format!("save {file}")).starts_with("550 "), "{}", taker.transcript);
@@ -580,4 +594,171 @@ fn server_command(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_netdisk"));
     cmd.args(["--listen", "127.0.0.1:0", "--data"]).arg(data).args(ARGS);
     cmd
+}
+
+/// `share PATH 1` on `c`: the code.
+fn share_code(c: &mut Raw, path: &str) -> String {
+    let reply = c.ok(&format!("share {path} 1"), "200 ");
+    reply.split(' ').nth(1).unwrap().to_string()
+}
+
+/// A share made through A opens as `/s/CODE` on B: a file (with a
+/// `Range`), a folder's page and its ZIP; a code revoked on B is gone on A
+/// at once.
+fn share_links_made_on_one_server_open_on_the_other(rig: &Rig) {
+    let mut a = rig.a.user("sara");
+    let data = bytes(200_000, 11);
+    a.ok("mkdir pics", "257");
+    assert!(a.upload("pics/one.bin", &data).starts_with("226"));
+    assert!(a.upload("pics/two.txt", b"two").starts_with("226"));
+    let (file, folder) = (share_code(&mut a, "pics/one.bin"), share_code(&mut a, "pics"));
+    let part = ask(&rig.b.http, "GET", &format!("/s/{file}/one.bin"), "Range: bytes=1000-1999\r\n", b"");
+    assert_eq!(part.status, 206, "{}", part.head);
+    assert!(part.body == data[1000..2000], "the range served by B");
+    let page = ask(&rig.b.http, "GET", &format!("/s/{folder}/"), "", b"");
+    assert_eq!(page.status, 200, "{}", page.head);
+    for name in ["one.bin", "two.txt"] {
+        assert!(page.text().contains(&format!("href=\"/s/{folder}/{name}\"")), "{}", page.text());
+    }
+    let zip = ask(&rig.b.http, "GET", &format!("/s/{folder}/?zip"), "", b"");
+    assert_eq!(zip.status, 200, "{}", zip.head);
+    let want = format!("pics/ -\npics/one.bin {}\npics/two.txt {}\n", md5_hex(&data), md5_hex(b"two"));
+    assert_eq!(zip_contents(rig, &zip), want);
+    rig.b.user("sara").ok(&format!("unshare {file}"), "250");
+    let gone = ask(&rig.a.http, "GET", &format!("/s/{file}/one.bin"), "", b"");
+    assert_eq!(gone.status, 404, "a code revoked on B still opens on A");
+}
+
+/// The names in a ZIP, each with the MD5 of its content (`-` for a
+/// folder), as Python's `zipfile` reads them after testing the archive.
+fn zip_contents(rig: &Rig, zip: &Resp) -> String {
+    let file = rig.cluster.dir.join("share.zip");
+    fs::write(&file, &zip.body).unwrap();
+    let script = "import sys, zipfile, hashlib\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n\
+                  for n in sorted(z.namelist()):\n    \
+                  print(n, '-' if n.endswith('/') else hashlib.md5(z.read(n)).hexdigest())";
+    let out = Command::new("python3").args(["-c", script]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
+
+/// A tus upload created on A (`POST /tus/`), its first `PATCH` cut off on
+/// A, then resumed and finished with a `PATCH` on B: committed once, with
+/// its MD5, on both servers; its URL then gone on both.
+fn a_tus_upload_begun_on_one_server_is_finished_on_the_other(rig: &Rig) {
+    rig.a.user("tess");
+    let data = bytes(3 << 20, 12);
+    let id = tus_create(&rig.a, "tess", "movie.bin", &data);
+    let mut cut = tus_patch_head(&rig.a, "tess", &id, data.len());
+    cut.write_all(&data[..1 << 20]).unwrap();
+    drop(cut);
+    rig.a.wait_log("204 interrupted", 1);
+    let offset = tus_resume(&rig.b, "tess", &id, &data);
+    assert!(offset > 0 && offset <= 1 << 20, "B held {offset} of the 1 MiB A took");
+    for server in [&rig.a, &rig.b] {
+        let got = ask(&server.http, "GET", "/files/movie.bin", &auth("tess"), b"");
+        assert!(got.status == 200 && got.body == data, "{}", got.head);
+        let again = ask(&server.http, "HEAD", &id, &format!("{TUS}{}", auth("tess")), b"");
+        assert_eq!(again.status, 404, "the finished upload's URL");
+    }
+    let commits: usize = [&rig.a, &rig.b]
+        .iter()
+        .map(|s| s.log_text().lines().filter(|l| l.contains("user=tess") && l.contains("bytes committed")).count())
+        .sum();
+    assert_eq!(commits, 1, "one commit in both logs");
+    assert!(trash(&mut rig.b.user("tess")).is_empty(), "nothing replaced, nothing in the trash");
+}
+
+/// kill -9 of A in the middle of a tus `PATCH`: B resumes it from what A
+/// staged and finishes it; A comes back and serves it.
+fn a_tus_upload_on_a_killed_server_is_finished_on_the_other(rig: &mut Rig) {
+    rig.a.user("tina");
+    let data = bytes(6 << 20, 14);
+    let id = tus_create(&rig.a, "tina", "killed.bin", &data);
+    let mut patch = tus_patch_head(&rig.a, "tina", &id, data.len());
+    patch.write_all(&data[..4 << 20]).unwrap();
+    let staging = rig.data(0).join("staging/tina");
+    wait_until(30, "A staged 2 MiB", || {
+        fs::read_dir(&staging).into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".part") && e.metadata().is_ok_and(|m| m.len() >= 2 << 20)
+        })
+    });
+    rig.a.kill();
+    let offset = tus_resume(&rig.b, "tina", &id, &data);
+    assert!(offset >= 2 << 20, "B held {offset}, A had staged 2 MiB");
+    rig.a = Server::start(&rig.data(0), ARGS);
+    let got = ask(&rig.a.http, "GET", "/files/killed.bin", &auth("tina"), b"");
+    assert!(got.status == 200 && got.body == data, "{}", got.head);
+}
+
+/// `POST /tus/` on `server` for `user`'s new file `name` holding `data`
+/// (its MD5 in the metadata): the upload's path, `/tus/ID`.
+fn tus_create(server: &Server, user: &str, name: &str, data: &[u8]) -> String {
+    let meta = format!("filename {},md5 {}", b64(name.as_bytes()), b64(md5_hex(data).as_bytes()));
+    let head = format!("{TUS}{}Upload-Length: {}\r\nUpload-Metadata: {meta}\r\n", auth(user), data.len());
+    let made = ask(&server.http, "POST", "/tus/", &head, b"");
+    assert_eq!(made.status, 201, "{}", made.head);
+    let url = made.header("location").unwrap();
+    url[url.find("/tus/").unwrap()..].to_string()
+}
+
+/// A connection to `server` that has sent the head of a `PATCH` at offset
+/// 0 announcing `len` bytes; the caller sends (some of) the body.
+fn tus_patch_head(server: &Server, user: &str, id: &str, len: usize) -> TcpStream {
+    let mut s = TcpStream::connect(&server.http).unwrap();
+    let head = format!(
+        "PATCH {id} HTTP/1.1\r\nHost: {}\r\n{TUS}{}Upload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {len}\r\n\r\n",
+        server.http,
+        auth(user)
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// Resumes upload `id` of `data` on `server`: `HEAD` for the offset held,
+/// then one `PATCH` with the rest, which must commit it with its MD5. The
+/// offset the server held.
+fn tus_resume(server: &Server, user: &str, id: &str, data: &[u8]) -> usize {
+    let held = ask(&server.http, "HEAD", id, &format!("{TUS}{}", auth(user)), b"");
+    assert_eq!(held.status, 200, "{}", held.head);
+    let offset: usize = held.header("upload-offset").unwrap().parse().unwrap();
+    let patch =
+        format!("{TUS}{}Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n", auth(user));
+    let done = ask(&server.http, "PATCH", id, &patch, &data[offset..]);
+    assert_eq!(done.status, 204, "{}\n{}", done.head, done.text());
+    assert_eq!(done.header("etag"), Some(format!("\"{}\"", md5_hex(data))));
+    offset
+}
+
+/// A session cookie from a login on A is good on B; a logout on B ends it
+/// on A too.
+fn a_browser_session_of_one_server_holds_on_the_other(rig: &Rig) {
+    rig.a.user("cora");
+    let form = b"user=cora&password=pw-cora&next=%2F";
+    let login = ask(&rig.a.http, "POST", "/login", "Content-Type: application/x-www-form-urlencoded\r\n", form);
+    assert_eq!(login.status, 303, "{}", login.text());
+    let set = login.header("set-cookie").unwrap();
+    let cookie = format!("Cookie: {}\r\n", set.split(';').next().unwrap());
+    let me = ask(&rig.b.http, "GET", "/api/me", &cookie, b"");
+    assert_eq!(me.status, 200, "B takes A's session\n{}", me.head);
+    assert!(me.text().contains("\"user\":\"cora\""), "{}", me.text());
+    let origin = format!("{cookie}Origin: http://{}\r\n", rig.b.http);
+    assert_eq!(ask(&rig.b.http, "POST", "/logout", &origin, b"").status, 303);
+    assert_eq!(ask(&rig.a.http, "GET", "/api/me", &cookie, b"").status, 401, "A still takes the ended session");
+}
+
+/// `PUT /files/` on A, `GET` on B: the same bytes and ETag.
+fn a_file_put_on_one_server_is_served_by_the_other(rig: &Rig) {
+    rig.a.user("pete");
+    let data = bytes(500_000, 13);
+    let md5 = md5_hex(&data);
+    let put = ask(&rig.a.http, "PUT", "/files/put.bin", &format!("{}X-Netdisk-MD5: {md5}\r\n", auth("pete")), &data);
+    assert_eq!(put.status, 201, "{}", put.text());
+    let got = ask(&rig.b.http, "GET", "/files/put.bin", &auth("pete"), b"");
+    assert_eq!(got.status, 200, "{}", got.head);
+    assert!(got.body == data, "B serves what A stored");
+    assert_eq!(got.header("etag"), Some(format!("\"{md5}\"")));
 }

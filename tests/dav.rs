@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::http::auth;
 use common::{Fixture, Raw, bytes, md5_hex, run, wait_until};
 use netdisk::proto::body::TrashLine;
 
@@ -86,20 +87,6 @@ fn read_resp(s: &mut TcpStream, head_only: bool) -> Resp {
     }
     resp.body = String::from_utf8_lossy(&body).into_owned();
     resp
-}
-
-/// The `Authorization` line of `user` (password `pw-USER`).
-fn auth(user: &str) -> String {
-    let raw = format!("{user}:pw-{user}");
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in raw.as_bytes().chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    format!("Authorization: Basic {out}\r\n")
 }
 
 /// One request as `ann` (or with `extra` headers only, when `who` is

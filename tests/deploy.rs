@@ -2,11 +2,13 @@
 //! front of the text protocol with a certificate from a local CA, a
 //! client-side stunnel for `netdisk-client` (and `openssl s_client`);
 //! Caddy with `tls internal` in front of the HTTP face (`deploy/Caddyfile`);
-//! and the systemd unit in `deploy/`.
+//! and the systemd unit in `deploy/`: verified by `systemd-analyze`, and
+//! run by a live systemd in a container (`systemd-nspawn`).
 //!
 //! The stunnel and systemd tests need root (only for the package install;
 //! the programs run as any user), `stunnel4`, `openssl` and
-//! `systemd-analyze`; the Caddy test needs `caddy` and `curl` (no root).
+//! `systemd-analyze`; the live unit needs root and `systemd-nspawn`
+//! (`systemd-container`); the Caddy test needs `caddy` and `curl` (no root).
 //! Each is skipped, saying so, without them (with `NETDISK_REQUIRE_ALL=1`
 //! it fails instead). Every process is killed when the test ends, panics
 //! included.
@@ -227,6 +229,134 @@ fn the_systemd_unit_verifies_and_its_flags_start_the_server() {
     cmd.args(&args);
     let server = Server::launch(cmd, &data).expect("the unit's flags start the server");
     assert!(server.connect().greeting.starts_with("220"), "the unit's flags start a server that greets");
+}
+
+/// The unit under a live systemd (PID 1 here is not systemd): the host's
+/// own systemd booted in a container, `systemd-nspawn --volatile=yes`
+/// (the host's `/usr` read-only, everything else a fresh tmpfs, so nothing
+/// of the host is touched) with a network of its own. The unit, with the
+/// binary under test, is installed there as DEPLOY.md says and started by
+/// `systemctl`: the server runs as its own user, without capabilities,
+/// with `no_new_privs` and a seccomp filter, writes its data directory
+/// under `ProtectSystem=strict`, and answers a session.
+#[test]
+fn the_systemd_unit_runs_sandboxed_under_a_live_systemd() {
+    if !can_run("deploy (live systemd)", &["systemd-nspawn", "nsenter"]) {
+        return;
+    }
+    let dir = common::test_dir!();
+    let booted = Container::boot(&dir.path().join("container.log"));
+    let binary = fs::read(common::netdisk()).unwrap();
+    booted.run("mkdir -p /run/nd && cat > /run/nd/netdisk && chmod 755 /run/nd/netdisk", &binary);
+    let unit = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/netdisk.service")).unwrap();
+    let unit = unit.replace("/usr/local/bin/netdisk", "/run/nd/netdisk");
+    booted.run("cat > /etc/systemd/system/netdisk.service", unit.as_bytes());
+    // The install steps of the unit's header.
+    booted.run(
+        "useradd --system --user-group --home-dir /srv/netdisk --shell /usr/sbin/nologin netdisk && \
+         install -d -o netdisk -g netdisk -m 700 /srv/netdisk && \
+         systemctl daemon-reload && systemctl start netdisk",
+        b"",
+    );
+    let listening = "bash -c 'exec 3<>/dev/tcp/127.0.0.1/9021'";
+    wait_until(30, "the service listening", || booted.output(listening, b"").status.success());
+    let pid = booted.run("systemctl show -p MainPID --value netdisk", b"").trim().to_string();
+    let status = booted.run(&format!("cat /proc/{pid}/status"), b"");
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_string();
+    assert!(!field("Uid:").starts_with("0\t"), "runs as root: {}", field("Uid:"));
+    assert_eq!(field("CapBnd:"), "0000000000000000", "capabilities left");
+    assert_eq!(field("NoNewPrivs:"), "1");
+    assert_eq!(field("Seccomp:"), "2", "a seccomp filter");
+    let md5 = common::md5_hex(b"hello");
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/9021; printf 'register ann pw-ann-1\\r\\nlogin ann pw-ann-1\\r\\n\
+         upload f 5 {md5}\\r\\nhello' >&3; head -5 <&3; ls /srv/netdisk/home/ann"
+    );
+    let session = booted.run(&format!("bash -c \"{script}\""), b"");
+    let lines: Vec<&str> = session.lines().collect();
+    assert!(lines.len() == 6 && lines[0].starts_with("220") && lines[4].starts_with("226"), "{session}");
+    assert_eq!(lines[5], "f", "the file in the data directory");
+}
+
+/// A container running the host's systemd (see the test above); shut
+/// down when dropped.
+struct Container {
+    nspawn: Child,
+    /// The container's PID 1, as the host sees it.
+    init: String,
+}
+
+impl Container {
+    fn boot(log: &Path) -> Container {
+        let name = format!("netdisk-unit-{}", std::process::id());
+        let out = fs::File::create(log).unwrap();
+        let nspawn = Command::new("systemd-nspawn")
+            .args(["--quiet", "--register=no", "--keep-unit", "--directory=/", "--volatile=yes"])
+            .args(["--private-network", "--console=pipe", "--boot", "--machine", &name, "--"])
+            // Nothing waits for a network that never comes online.
+            .args(["systemd.firstboot=off", "systemd.mask=systemd-networkd-wait-online.service"])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("systemd-nspawn");
+        let id = nspawn.id();
+        let mut c = Container { nspawn, init: String::new() };
+        wait_until(60, "the container's systemd", || {
+            let children = fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
+            c.init = children.split_whitespace().next().unwrap_or("").to_string();
+            !c.init.is_empty() && c.manager_up()
+        });
+        c
+    }
+
+    /// Whether the container's manager answers (booting or booted).
+    fn manager_up(&self) -> bool {
+        let out = Command::new("nsenter").args(["-t", &self.init, "-a", "systemctl", "is-system-running"]).output();
+        let state = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+        ["starting", "running", "degraded"].contains(&state.as_str())
+    }
+
+    /// Runs `script` with `sh -c` in the container, `input` on its
+    /// standard input; its standard output (the test fails if it fails).
+    fn run(&self, script: &str, input: &[u8]) -> String {
+        let out = self.output(script, input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "in the container: {script}: {}\n{err}", out.status);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What `script` did in the container.
+    fn output(&self, script: &str, input: &[u8]) -> std::process::Output {
+        let mut child = Command::new("nsenter")
+            .args(["-t", &self.init, "-a", "sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        // SIGTERM asks nspawn to shut the container down; if it is still
+        // there after that, its PID 1 is killed (and all of it with it).
+        let _ = Command::new("kill").arg(self.nspawn.id().to_string()).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.nspawn.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if self.nspawn.try_wait().ok().flatten().is_none() {
+            if !self.init.is_empty() {
+                let _ = Command::new("kill").args(["-9", &self.init]).status();
+            }
+            let _ = self.nspawn.kill();
+            let _ = self.nspawn.wait();
+        }
+    }
 }
 
 /// Whether `programs` are installed (they need no root to run). When not,

@@ -10,114 +10,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
+use common::http::{Resp, ask, auth, b64, exchange, parse_all};
 use common::{Fixture, bytes, md5_hex, run, wait_until, write_file};
-
-/// One response as read off the wire.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Parses the responses in `wire` (`head_only`: bodies are not sent).
-fn parse_all(mut wire: &[u8], head_only: bool) -> Vec<Resp> {
-    let mut out = Vec::new();
-    while let Some(end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
-        let head = String::from_utf8_lossy(&wire[..end]).into_owned();
-        wire = &wire[end + 4..];
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut resp = Resp { status, head, body: Vec::new() };
-        if status == 100 {
-            continue;
-        }
-        let no_body = head_only || status == 204 || status == 304;
-        if let Some(len) = resp.header("content-length").filter(|_| !no_body) {
-            let len: usize = len.parse().unwrap();
-            let len = len.min(wire.len());
-            resp.body = wire[..len].to_vec();
-            wire = &wire[len..];
-        } else if resp.header("transfer-encoding").is_some() && !no_body {
-            while let Some(nl) = wire.windows(2).position(|w| w == b"\r\n") {
-                let size = usize::from_str_radix(std::str::from_utf8(&wire[..nl]).unwrap(), 16).unwrap();
-                wire = &wire[nl + 2..];
-                if size == 0 {
-                    wire = &wire[2.min(wire.len())..];
-                    break;
-                }
-                resp.body.extend_from_slice(&wire[..size]);
-                wire = &wire[size + 2..];
-            }
-        } else if !no_body {
-            resp.body = wire.to_vec();
-            wire = &[];
-        }
-        out.push(resp);
-    }
-    out
-}
-
-/// Sends `raw` on a new connection and reads until the server closes;
-/// the responses, in order.
-fn exchange(addr: &str, raw: &[u8]) -> Vec<Resp> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let _ = s.write_all(raw);
-    // Nothing more comes: the server sees the end after the request.
-    let _ = s.shutdown(std::net::Shutdown::Write);
-    let mut wire = Vec::new();
-    let _ = s.read_to_end(&mut wire);
-    parse_all(&wire, raw.starts_with(b"HEAD "))
-}
-
-/// One request (`Connection: close` added), one response.
-fn ask(addr: &str, method: &str, path: &str, headers: &str, body: &[u8]) -> Resp {
-    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}");
-    if !body.is_empty() {
-        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    raw.push_str("\r\n");
-    let mut raw = raw.into_bytes();
-    raw.extend_from_slice(body);
-    let mut all = exchange(addr, &raw);
-    assert_eq!(all.len(), 1, "one response to {method} {path}: {all:?}");
-    all.remove(0)
-}
-
-fn b64(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The `Authorization` line of `user` (password `pw-USER`).
-fn auth(user: &str) -> String {
-    format!("Authorization: Basic {}\r\n", b64(format!("{user}:pw-{user}").as_bytes()))
-}
 
 /// A server with HTTP on, and `alice` registered.
 fn http_fixture(name: &str, args: &[&str]) -> Fixture {
@@ -795,4 +689,263 @@ fn cached_basic_credentials_end_with_passwd_and_deletion() {
     assert_eq!(get("new-2"), 401, "the password of a deleted account");
     let log = s.log_text();
     assert!(!log.contains("new-2") && !log.contains("pw-alice"), "a password in the log:\n{log}");
+}
+
+// ---- Save to my disk ----
+
+/// The `Origin` of the server's HTTP face, as a browser's form sends it.
+fn origin(s: &Fixture) -> String {
+    format!("Origin: http://{}\r\n", s.http)
+}
+
+/// Logs `user` in through `POST /login` (going to `next`); the cookie line.
+fn login_cookie(s: &Fixture, user: &str, next: &str) -> String {
+    let form = format!("user={user}&password=pw-{user}&next={next}");
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(s));
+    let r = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
+    assert_eq!(r.status, 303, "{}", r.text());
+    let cookie = r.header("set-cookie").unwrap();
+    format!("Cookie: {}\r\n", cookie.split(';').next().unwrap())
+}
+
+/// `POST` of a share's URL (*Save to my disk*) with `headers` and `form`.
+fn save(s: &Fixture, url: &str, headers: &str, form: &str) -> Resp {
+    let headers = format!("{headers}Content-Type: application/x-www-form-urlencoded\r\nAccept: text/html\r\n");
+    ask(&s.http, "POST", url, &headers, form.as_bytes())
+}
+
+/// alice's folder `docs` (a file, a sub-folder with a file), shared.
+fn shared_docs(s: &Fixture) -> String {
+    let mut c = s.user("alice");
+    c.ok("mkdir docs", "257");
+    c.ok("mkdir docs/子", "257");
+    c.upload("/docs/a.txt", b"alpha");
+    c.upload("/docs/子/报告.pdf", &bytes(70_000, 3));
+    share(s, "alice", "docs").0
+}
+
+#[test]
+fn save_to_my_disk_through_the_login_and_back() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let code = shared_docs(&s);
+    let mut bob = s.user("bob");
+    let page = ask(&s.http, "GET", &format!("/s/{code}/"), "", b"").text();
+    assert!(page.contains(&format!("<form method=\"post\" action=\"/s/{code}/\">")), "{page}");
+    assert!(page.contains(">Save to my disk</button>"), "{page}");
+    // No session: to the login page, which comes back to the share page.
+    let r = save(&s, &format!("/s/{code}/"), &origin(&s), "");
+    assert_eq!(r.status, 303, "{}", r.text());
+    let to_login = r.header("location").unwrap();
+    assert_eq!(to_login, format!("/login?next=%2Fs%2F{code}%2F"));
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
+    let login_page = ask(&s.http, "GET", &to_login, "", b"").text();
+    assert!(login_page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{login_page}");
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+    let wrong = format!("user=bob&password=wrong&next=%2Fs%2F{code}%2F");
+    let retry = ask(&s.http, "POST", "/login", &headers, wrong.as_bytes());
+    assert_eq!(retry.status, 401);
+    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
+    let form = format!("user=bob&password=pw-bob&next=%2Fs%2F{code}%2F");
+    let back = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
+    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    let cookie = login_cookie(&s, "bob", &format!("/s/{code}/"));
+    // With the session: the folder lands at /docs, by hard links like `save`.
+    let r = save(&s, &format!("/s/{code}/"), &format!("{cookie}{}", origin(&s)), "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("“docs” is now /docs in your files."), "{}", r.text());
+    assert!(r.text().contains("<a href=\"/#/files/docs/\">Open in your files</a>"), "{}", r.text());
+    assert_eq!(bob.download("/docs/子/报告.pdf"), bytes(70_000, 3));
+    assert_eq!(bob.download("/docs/a.txt"), b"alpha");
+    // Again: the name is taken, as for `save`; *Save as* offers another.
+    let again = save(&s, &format!("/s/{code}/"), &format!("{cookie}{}", origin(&s)), "");
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.text().contains("“docs” already exists here."), "{}", again.text());
+    assert!(again.text().contains("name=\"to\" value=\"/docs (2)\""), "{}", again.text());
+    let other = save(&s, &format!("/s/{code}/"), &format!("{cookie}{}", origin(&s)), "to=%2Fdocs+%282%29");
+    assert_eq!(other.status, 200, "{}", other.text());
+    assert_eq!(bob.download("/docs (2)/a.txt"), b"alpha");
+    // A sub-folder of the share is saved by its own page's form.
+    let sub = save(&s, &format!("/s/{code}/%E5%AD%90/"), &format!("{cookie}{}", origin(&s)), "");
+    assert!(sub.text().contains("“子” is now /子 in your files."), "{}", sub.text());
+    assert_eq!(bob.ls("/子").len(), 1);
+    // HTTP Basic (curl -u, from loopback) saves too, a shared file to /NAME.
+    s.user("alice").upload("/r.txt", b"report");
+    let (file_code, _) = share(&s, "alice", "r.txt");
+    let file_page = ask(&s.http, "GET", &format!("/s/{file_code}"), "", b"").text();
+    assert!(file_page.contains(&format!("action=\"/s/{file_code}\"")), "{file_page}");
+    assert_eq!(save(&s, &format!("/s/{file_code}"), &auth("bob"), "").status, 200);
+    assert_eq!(bob.download("/r.txt"), b"report");
+    let log = s.log_text();
+    assert!(!log.contains(&code) && !log.contains(&file_code), "no code in the log: {log}");
+    assert!(log.contains("saved alice:/docs as /docs"), "{log}");
+}
+
+#[test]
+fn save_to_my_disk_refusals() {
+    let s = http_fixture(common::test_name!(), &["--quota", "100K"]);
+    let code = shared_docs(&s);
+    let mut bob = s.user("bob");
+    let cookie = login_cookie(&s, "bob", "/");
+    let url = format!("/s/{code}/");
+    // Cross-site: a foreign Origin, or a cookie without one: nothing saved.
+    let foreign = save(&s, &url, &format!("{cookie}Origin: http://evil.example\r\n"), "");
+    assert_eq!(foreign.status, 403, "{}", foreign.text());
+    assert_eq!(save(&s, &url, &cookie, "").status, 403, "a cookie needs our Origin");
+    assert_eq!(save(&s, &url, "Origin: http://evil.example\r\n", "").status, 403);
+    assert!(bob.cmd("stat /docs").starts_with("550"), "nothing saved");
+    // Over the quota: 507 and a sentence, nothing placed.
+    bob.upload("/mine", &bytes(50_000, 9));
+    let full = save(&s, &url, &format!("{cookie}{}", origin(&s)), "");
+    assert_eq!(full.status, 507, "{}", full.text());
+    assert!(full.text().contains("Not enough space: would exceed the quota"), "{}", full.text());
+    assert!(bob.cmd("stat /docs").starts_with("550"), "nothing placed");
+    // A bad target: a sentence, not a crash.
+    let bad = save(&s, &url, &format!("{cookie}{}", origin(&s)), "to=%2Fnowhere%2Fdocs");
+    assert_eq!(bad.status, 404, "{}", bad.text());
+    // Revoked: the plain 404 of a wrong code.
+    s.user("alice").ok(&format!("unshare {code}"), "250");
+    let gone = save(&s, &url, &format!("{cookie}{}", origin(&s)), "");
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert!(gone.text().contains("no such share"), "{}", gone.text());
+    // The login's way back is a path of this server only.
+    for next in ["%2F%2Fevil.example%2F", "%2F%5Cevil.example", "http%3A%2F%2Fevil.example%2F", "%2F%09%2Fevil.example"]
+    {
+        let page = ask(&s.http, "GET", &format!("/login?next={next}"), "", b"").text();
+        assert!(page.contains("name=\"next\" value=\"/\""), "{next}: {page}");
+        let form = format!("user=bob&password=pw-bob&next={next}");
+        let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+        let r = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
+        assert_eq!(r.header("location").as_deref(), Some("/"), "{next}");
+    }
+}
+
+#[test]
+fn a_share_folder_page_streams_and_past_max_list_is_refused_first() {
+    let s = http_fixture(common::test_name!(), &["--max-list", "5000"]);
+    let dir = s.data.join("home/alice/big");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for i in 0..4_000 {
+        std::fs::write(dir.join(format!("file-{i:05}")), b"x").unwrap();
+    }
+    let (code, _) = share(&s, "alice", "big");
+    let page = ask(&s.http, "GET", &format!("/s/{code}/"), "", b"");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.header("transfer-encoding").as_deref(), Some("chunked"), "streamed: {}", page.head);
+    assert_eq!(page.header("content-length"), None);
+    let html = page.text();
+    assert!(html.contains("(4001 items)") && html.ends_with("</body></html>\n"), "whole page");
+    let rows: Vec<&str> = html.lines().filter(|l| l.starts_with("<tr><td>")).collect();
+    assert_eq!(rows.len(), 4_001);
+    assert!(rows[0].contains(">sub/<") && rows[1].contains(">file-00000<") && rows[4_000].contains(">file-03999<"));
+    let head = ask(&s.http, "HEAD", &format!("/s/{code}/"), "", b"");
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    // HTTP/1.0: the page until the close.
+    let old = exchange(&s.http, format!("GET /s/{code}/sub/ HTTP/1.0\r\nHost: a\r\n\r\n").as_bytes());
+    assert!(old[0].text().contains("(0 items)") && old[0].text().ends_with("</html>\n"), "{:?}", old[0]);
+    // Past --max-list: the refusal, before any page.
+    for i in 4_000..5_001 {
+        std::fs::write(dir.join(format!("file-{i:05}")), b"x").unwrap();
+    }
+    let over = ask(&s.http, "GET", &format!("/s/{code}/"), "Accept: text/html\r\n", b"");
+    assert_eq!(over.status, 403, "{}", over.text());
+    assert!(over.text().contains("too many entries"), "{}", over.text());
+    assert!(!over.text().contains("<tr>"), "no row went out: {}", over.text());
+}
+
+/// Whether `tool` runs here; when not, the test says it skips, and
+/// fails instead under `NETDISK_REQUIRE_ALL=1` (CI, where `make test`
+/// installed it).
+fn required(tool: &str) -> bool {
+    let ok = have(tool);
+    assert!(ok || std::env::var_os("NETDISK_REQUIRE_ALL").is_none(), "{tool} is required (NETDISK_REQUIRE_ALL=1)");
+    ok
+}
+
+/// GETs `path` and writes the (chunked) body to `out` as a sparse file:
+/// runs of zeros are skipped, not written, so a 4 GiB archive of a
+/// sparse file costs little disk. The body's length.
+fn download_sparse(addr: &str, path: &str, out: &std::path::Path) -> u64 {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    (&sock).write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut r = BufReader::with_capacity(1 << 20, sock);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut chunked = false;
+    while line != "\r\n" {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        chunked |= line.eq_ignore_ascii_case("transfer-encoding: chunked\r\n");
+    }
+    assert!(chunked, "a streamed ZIP is chunked");
+    let mut file = std::fs::File::create(out).unwrap();
+    let (mut len, mut buf) = (0u64, vec![0u8; 1 << 20]);
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let mut left = u64::from_str_radix(line.trim_end(), 16).unwrap_or_else(|_| panic!("chunk size {line:?}"));
+        if left == 0 {
+            break;
+        }
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            r.read_exact(&mut buf[..n]).unwrap();
+            if buf[..n].iter().all(|&b| b == 0) {
+                file.seek(SeekFrom::Current(n as i64)).unwrap();
+            } else {
+                file.write_all(&buf[..n]).unwrap();
+            }
+            left -= n as u64;
+            len += n as u64;
+        }
+        r.read_line(&mut line).unwrap();
+    }
+    file.set_len(len).unwrap();
+    len
+}
+
+/// Streams and checks a 4 GiB archive: each reader computes the CRC of
+/// 4 GiB, about 2 minutes on a busy 2-core machine (the server 45 s,
+/// `zipfile` 18 s, `unzip -t` 49 s), so it runs with
+/// `NETDISK_BIG_TESTS=1` only (`make test-big`).
+#[test]
+fn zip64_past_4_gib_in_one_member() {
+    if std::env::var_os("NETDISK_BIG_TESTS").is_none() {
+        eprintln!("SKIPPED: streams 4 GiB; set NETDISK_BIG_TESTS=1 (make test-big) to run it");
+        return;
+    }
+    if !required("python3") {
+        return;
+    }
+    let s = http_fixture(common::test_name!(), &[]);
+    let dir = s.data.join("home/alice/huge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = (4u64 << 30) + 4096;
+    // Sparse: 4 GiB of zeros that cost no disk.
+    std::fs::File::create(dir.join("big.bin")).unwrap().set_len(big).unwrap();
+    std::fs::write(dir.join("small.txt"), b"after the big one").unwrap();
+    let (code, _) = share(&s, "alice", "huge");
+    let out = s.dir().join("huge.zip");
+    let start = std::time::Instant::now();
+    let len = download_sparse(&s.http, &format!("/s/{code}/?zip"), &out);
+    eprintln!("streamed {len} bytes in {:?}", start.elapsed());
+    assert!(len > big, "{len}");
+    // Every member's CRC checked; the big one's size and the small one's
+    // offset past 4 GiB come from the ZIP64 fields.
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n\
+                  print(' '.join(f'{i.filename}={i.file_size}' for i in z.infolist()))\n\
+                  print(z.read('huge/small.txt').decode())";
+    let start = std::time::Instant::now();
+    let ran = run(Command::new("python3").args(["-c", script]).arg(&out), "");
+    eprintln!("python zipfile testzip: {:?}", start.elapsed());
+    assert_eq!(ran.code, 0, "{}", ran.err);
+    assert_eq!(ran.out, format!("huge/=0 huge/big.bin={big} huge/small.txt=17\nafter the big one\n"));
+    if required("unzip") {
+        let start = std::time::Instant::now();
+        let ran = run(Command::new("unzip").arg("-tq").arg(&out), "");
+        eprintln!("unzip -t: {:?}", start.elapsed());
+        assert_eq!(ran.code, 0, "unzip -t: {}{}", ran.out, ran.err);
+    }
 }

@@ -11,7 +11,7 @@
 //! change goes through the engine exactly as the text protocol's command
 //! of the same name; nothing here decides a rule of the product.
 
-use crate::http::decode::{Form, parse_form};
+use crate::http::decode::Form;
 use crate::http::engine::{self, Error, ErrorKind, Login};
 use crate::http::{Cx, Reply, not_allowed, tus};
 use crate::storage::replace::Replace;
@@ -297,16 +297,7 @@ fn passwd(cx: &Cx, login: &Login, form: &Form) -> Reply {
 
 /// The urlencoded body, read whole (at most [`MAX_FORM`] bytes).
 fn read_form(cx: &mut Cx) -> Result<Form, Reply> {
-    let mut bytes = Vec::new();
-    let mut body = cx.body();
-    let read = std::io::Read::read_to_end(&mut std::io::Read::take(&mut body, MAX_FORM + 1), &mut bytes);
-    let (done, broken) = (body.complete(), body.broken);
-    (cx.body_done, cx.body_broken) = (done, broken);
-    if read.is_err() || !done || bytes.len() as u64 > MAX_FORM {
-        return Err(error(400, "The request's body was cut short or too long."));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| error(400, "The request is not UTF-8."))?;
-    parse_form(&text).ok_or_else(|| error(400, "The request's form is malformed."))
+    cx.form(MAX_FORM).map_err(|why| error(400, why))
 }
 
 /// A JSON string, with `<`, `>` and `&` escaped too (the text is never
@@ -348,31 +339,7 @@ fn error(status: u16, sentence: &str) -> Reply {
 fn failed(cx: &Cx, e: &Error) -> Reply {
     let status = engine::status_of(e);
     let _ = cx;
-    error(status, &sentence(e)).with_note(engine::cause_of(e))
-}
-
-/// What a person is told about an engine failure. The engine's text
-/// names the path first (`/a/b: exists already`); the sentence names
-/// the item by its last name.
-fn sentence(e: &Error) -> String {
-    let text = e.to_string();
-    let (path, why) = text.split_once(": ").unwrap_or(("", &text));
-    let name = path.rsplit('/').next().filter(|n| !n.is_empty()).map_or("It".to_string(), |n| format!("“{n}”"));
-    match e.kind() {
-        ErrorKind::NotFound => {
-            format!("{name} is not there any more (moved or deleted?). Reload to see the folder as it is now.")
-        }
-        ErrorKind::Exists => format!("{name} already exists here. Pick another name."),
-        ErrorKind::BadName => format!("{name} cannot be used as a name: {why}."),
-        ErrorKind::Quota => format!("Not enough space: {why}."),
-        ErrorKind::DiskFull => "The server's disk is full. Try again later or ask its administrator.".to_string(),
-        ErrorKind::Busy => format!("{name} is being written by another upload right now. Try again in a moment."),
-        ErrorKind::Refused if why == "too many entries" => {
-            "This folder has more entries than the server lists at once.".to_string()
-        }
-        ErrorKind::Server => "The server could not do it (its log says why). Try again later.".to_string(),
-        _ => format!("{name}: {why}."),
-    }
+    error(status, &engine::sentence(e)).with_note(engine::cause_of(e))
 }
 
 /// The link of a share code: `--public-url`, else the `Host` asked for.
@@ -388,6 +355,7 @@ pub(crate) fn link(cx: &Cx, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::decode::parse_form;
 
     #[test]
     fn forms_decode_and_json_escapes() {

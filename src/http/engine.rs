@@ -3,7 +3,7 @@
 //! configuration, accounts, digests, connection limits and back-offs;
 //! `service::login::Login`: a user's tree, trash, staging, quota), the
 //! engine's operations done as a text command does them, and the table
-//! from engine errors to statuses.
+//! from engine errors to statuses (and to sentences for people).
 //!
 //! The engine itself (`storage`: its error type, the quota ledger, the
 //! commit-and-replace primitive) is used directly. This face never
@@ -18,6 +18,9 @@ use crate::service::backoff::Turn;
 pub(crate) use crate::service::config::Cidr;
 pub(crate) use crate::service::login::Login;
 use crate::service::login::home_id;
+/// `save`: a share (or an item in a shared folder) copied into a user's
+/// tree, exactly as the text protocol's `save` does it.
+pub(crate) use crate::service::saving::save;
 pub(crate) use crate::service::shared::{Shared, Slot};
 use crate::storage::content::Store;
 pub(crate) use crate::storage::error::{Error, ErrorKind, Result};
@@ -148,6 +151,30 @@ pub(crate) fn status_of(e: &Error) -> u16 {
         ErrorKind::Busy => 423,
         ErrorKind::Quota | ErrorKind::DiskFull => 507,
         ErrorKind::Server => 500,
+    }
+}
+
+/// What a person is told about an engine failure. The engine's text
+/// names the path first (`/a/b: exists already`); the sentence names
+/// the item by its last name.
+pub(crate) fn sentence(e: &Error) -> String {
+    let text = e.to_string();
+    let (path, why) = text.split_once(": ").unwrap_or(("", &text));
+    let name = path.rsplit('/').next().filter(|n| !n.is_empty()).map_or("It".to_string(), |n| format!("“{n}”"));
+    match e.kind() {
+        ErrorKind::NotFound => {
+            format!("{name} is not there any more (moved or deleted?). Reload to see the folder as it is now.")
+        }
+        ErrorKind::Exists => format!("{name} already exists here. Pick another name."),
+        ErrorKind::BadName => format!("{name} cannot be used as a name: {why}."),
+        ErrorKind::Quota => format!("Not enough space: {why}."),
+        ErrorKind::DiskFull => "The server's disk is full. Try again later or ask its administrator.".to_string(),
+        ErrorKind::Busy => format!("{name} is being written by another upload right now. Try again in a moment."),
+        ErrorKind::Refused if why == "too many entries" => {
+            "This folder has more entries than the server lists at once.".to_string()
+        }
+        ErrorKind::Server => "The server could not do it (its log says why). Try again later.".to_string(),
+        _ => format!("{name}: {why}."),
     }
 }
 

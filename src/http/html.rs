@@ -22,13 +22,22 @@ pub(crate) fn escape(text: &str) -> String {
 /// A whole page: `title` is text (escaped here), `body` is HTML built
 /// from escaped pieces.
 pub(crate) fn page(title: &str, body: &str) -> String {
+    format!("{}{body}{PAGE_END}", page_start(title))
+}
+
+/// A page up to its body's content (for a page streamed in pieces,
+/// which then ends with [`PAGE_END`]).
+pub(crate) fn page_start(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · netdisk</title></head>\n<body>\n{body}\n</body></html>\n",
+         <title>{} · netdisk</title></head>\n<body>\n",
         escape(title)
     )
 }
+
+/// The end of every page.
+pub(crate) const PAGE_END: &str = "\n</body></html>\n";
 
 /// A byte count as people read it (`1.5 MiB`), with the exact figure
 /// left to the `title` of the element that shows it.

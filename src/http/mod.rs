@@ -44,6 +44,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use zip::Crc32;
+
 use engine::Shared;
 use engine::Slot;
 use wire::{Body, Conn, Framing, Head, NoHead, Request};
@@ -69,10 +71,18 @@ pub(crate) enum Payload {
     Bytes(Vec<u8>),
     /// `len` bytes of an open file from its position, by `sendfile(2)`.
     File { file: File, len: u64 },
-    /// A ZIP streamed with chunked coding (its length is not known).
-    Zip(Box<share::ZipJob>),
-    /// A WebDAV listing streamed with chunked coding.
-    Dav(Box<dav::Listing>),
+    /// A body whose length is not known beforehand (a ZIP, a WebDAV
+    /// listing, a share's folder page), streamed with chunked coding.
+    Stream(Box<dyn Streamed>),
+}
+
+/// A payload written as it is made, after the head: chunked on
+/// HTTP/1.1, until the close on HTTP/1.0 (see [`Chunked`]).
+pub(crate) trait Streamed {
+    /// Writes the whole body to `out`; its bytes. An error (a revoked
+    /// code, a failing file, the client gone) stops it before the last
+    /// chunk, so the client sees a cut body, never a short whole one.
+    fn run(self: Box<Self>, out: &TcpStream, chunked: bool) -> io::Result<u64>;
 }
 
 /// A response: head, payload, and what the log line says about it.
@@ -170,6 +180,21 @@ impl Cx<'_> {
     /// The request's body as a reader (see [`wire::Body`]).
     pub(crate) fn body(&mut self) -> Body<'_> {
         Body::new(self.conn, self.req.framing)
+    }
+
+    /// The request's urlencoded form, read whole (at most `max` bytes),
+    /// or why not, as a sentence.
+    pub(crate) fn form(&mut self, max: u64) -> Result<decode::Form, &'static str> {
+        let mut bytes = Vec::new();
+        let mut body = self.body();
+        let read = io::Read::read_to_end(&mut io::Read::take(&mut body, max + 1), &mut bytes);
+        let (done, broken) = (body.complete(), body.broken);
+        (self.body_done, self.body_broken) = (done, broken);
+        if read.is_err() || !done || bytes.len() as u64 > max {
+            return Err("The request's body was cut short or too long.");
+        }
+        let text = String::from_utf8(bytes).map_err(|_| "The request is not UTF-8.")?;
+        decode::parse_form(&text).ok_or("The request's form is malformed.")
     }
 }
 
@@ -331,11 +356,11 @@ fn finish_head(reply: &mut Reply, close: bool, minor: u8) {
         Payload::Empty => head.set("Content-Length", "0"),
         Payload::Bytes(b) => head.set("Content-Length", b.len().to_string()),
         Payload::File { len, .. } => head.set("Content-Length", len.to_string()),
-        Payload::Zip(_) | Payload::Dav(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
-        Payload::Zip(_) | Payload::Dav(_) => {}
+        Payload::Stream(_) if minor == 1 => head.set("Transfer-Encoding", "chunked"),
+        Payload::Stream(_) => {}
     }
-    let zip10 = matches!(reply.body, Payload::Zip(_) | Payload::Dav(_)) && minor == 0;
-    if close || zip10 {
+    let until_close = matches!(reply.body, Payload::Stream(_)) && minor == 0;
+    if close || until_close {
         head.set("Connection", "close");
     }
 }
@@ -362,23 +387,12 @@ fn send(conn: &mut Conn, req: &Request, head: Head, body: Payload) -> Sent {
             let (sent, _) = crate::sendfile::send_file(&mut file, &conn.stream, len);
             Sent { status, bytes: sent, whole: sent == len, cut: String::new() }
         }
-        Payload::Zip(job) if !bodiless => {
+        Payload::Stream(body) if !bodiless => {
             if conn.write_all(&wire).is_err() {
                 return fail;
             }
             let _ = conn.stream.set_write_timeout(Some(conn.stall));
-            let chunked = req.minor == 1;
-            match job.run(&conn.stream, chunked) {
-                Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
-                Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
-            }
-        }
-        Payload::Dav(listing) if !bodiless => {
-            if conn.write_all(&wire).is_err() {
-                return fail;
-            }
-            let _ = conn.stream.set_write_timeout(Some(conn.stall));
-            match listing.run(&conn.stream, req.minor == 1) {
+            match body.run(&conn.stream, req.minor == 1) {
                 Ok(bytes) => Sent { status, bytes, whole: true, cut: String::new() },
                 Err(e) => Sent { cut: format!("cut: {e}"), ..fail },
             }
@@ -452,19 +466,22 @@ pub(crate) struct Chunked<W: Write> {
     out: W,
     chunked: bool,
     buf: Vec<u8>,
+    /// Payload bytes written so far (framing not counted).
+    sent: u64,
 }
 
 impl<W: Write> Chunked<W> {
     const SIZE: usize = 64 * 1024;
 
     pub(crate) fn new(out: W, chunked: bool) -> Chunked<W> {
-        Chunked { out, chunked, buf: Vec::with_capacity(Self::SIZE) }
+        Chunked { out, chunked, buf: Vec::with_capacity(Self::SIZE), sent: 0 }
     }
 
     fn emit(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
+        self.sent += self.buf.len() as u64;
         if self.chunked {
             self.out.write_all(format!("{:x}\r\n", self.buf.len()).as_bytes())?;
             self.buf.extend_from_slice(b"\r\n");
@@ -474,13 +491,14 @@ impl<W: Write> Chunked<W> {
         Ok(())
     }
 
-    /// Flushes what is buffered and ends the body.
-    pub(crate) fn end(mut self) -> io::Result<()> {
+    /// Flushes what is buffered and ends the body; the payload's bytes.
+    pub(crate) fn end(mut self) -> io::Result<u64> {
         self.emit()?;
         if self.chunked {
             self.out.write_all(b"0\r\n\r\n")?;
         }
-        self.out.flush()
+        self.out.flush()?;
+        Ok(self.sent)
     }
 }
 
@@ -522,7 +540,7 @@ mod tests {
         out.write_all(b"hello").unwrap();
         out.flush().unwrap();
         out.write_all(b"!").unwrap();
-        out.end().unwrap();
+        assert_eq!(out.end().unwrap(), 6);
         assert_eq!(wire, b"5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n");
     }
 }

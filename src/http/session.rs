@@ -90,7 +90,7 @@ fn token_of(client: &Client, req: &Request) -> Option<String> {
 /// `/login`, `/logout`, `/register`.
 pub(crate) fn route(cx: &mut Cx, what: &str) -> Reply {
     let mut reply = match (what, cx.req.method.as_str()) {
-        ("login", "GET" | "HEAD") => login_page(cx, "", 200),
+        ("login", "GET" | "HEAD") => login_page(cx, "", 200, &next_asked(cx)),
         ("login", "POST") => login(cx),
         ("logout", "POST") => logout(cx),
         ("register", _) if !cx.shared.config.registration_open => {
@@ -108,7 +108,7 @@ pub(crate) fn route(cx: &mut Cx, what: &str) -> Reply {
 fn login(cx: &mut Cx) -> Reply {
     let form = match read_form(cx) {
         Some(form) => form,
-        None => return login_page(cx, "The form did not arrive whole. Try again.", 400),
+        None => return login_page(cx, "The form did not arrive whole. Try again.", 400, "/"),
     };
     let get = |k: &str| form.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
     let (user, pass) = (get("user").trim().to_string(), Password::new(get("password")));
@@ -116,7 +116,8 @@ fn login(cx: &mut Cx) -> Reply {
     let ok = check_user(&user).is_ok() & cx.shared.users.verify(&user, &pass);
     if !ok {
         turn.failed();
-        return login_page(cx, "Wrong user or password.", 401).with_note("login failed");
+        // The way back survives a wrong password.
+        return login_page(cx, "Wrong user or password.", 401, get("next")).with_note("login failed");
     }
     cx.user = user.clone();
     start(cx, &user, get("next"))
@@ -148,10 +149,13 @@ fn cookie(cx: &Cx, value: &str, max_age: Option<u64>) -> String {
     format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/{secure}{age}")
 }
 
-/// Only a path of this server (`/...`, never `//host` or `/\host`).
+/// Only a path of this server: `/` then printable ASCII, never `//host`,
+/// and no backslash, space or control character anywhere (browsers read
+/// `\` as `/` and drop tabs and line breaks, so `/\host` or `/<TAB>/host`
+/// would leave the origin); anything else becomes `/`.
 fn safe_next(next: &str) -> String {
-    let ok =
-        next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']);
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let ok = plain && next.starts_with('/') && !next.starts_with("//");
     if ok { next.to_string() } else { "/".to_string() }
 }
 
@@ -195,15 +199,7 @@ fn capitalised(text: &str) -> String {
 }
 
 fn read_form(cx: &mut Cx) -> Option<Vec<(String, String)>> {
-    let mut bytes = Vec::new();
-    let mut body = cx.body();
-    let read = io::Read::read_to_end(&mut io::Read::take(&mut body, MAX_FORM + 1), &mut bytes);
-    let (done, broken) = (body.complete(), body.broken);
-    (cx.body_done, cx.body_broken) = (done, broken);
-    if read.is_err() || !done || bytes.len() as u64 > MAX_FORM {
-        return None;
-    }
-    parse_form(&String::from_utf8(bytes).ok()?)
+    cx.form(MAX_FORM).ok()
 }
 
 fn new_token() -> io::Result<String> {
@@ -223,14 +219,15 @@ fn clear_text_note(cx: &Cx) -> &'static str {
     }
 }
 
-fn next_field(cx: &Cx) -> String {
+/// The `next` of the login page's query (`/login?next=PATH`).
+fn next_asked(cx: &Cx) -> String {
     let query = cx.req.path_and_query().1;
     let next = query.split('&').find_map(|p| p.strip_prefix("next=")).unwrap_or("/");
-    let next = parse_form(&format!("n={next}")).and_then(|f| f.into_iter().next()).map_or("/".into(), |(_, v)| v);
-    html::escape(&safe_next(&next))
+    parse_form(&format!("n={next}")).and_then(|f| f.into_iter().next()).map_or("/".into(), |(_, v)| v)
 }
 
-fn login_page(cx: &Cx, error: &str, status: u16) -> Reply {
+/// The login form, which goes on to `next` (a path of this server, else `/`).
+fn login_page(cx: &Cx, error: &str, status: u16, next: &str) -> Reply {
     let register = if cx.shared.config.registration_open {
         "<p class=\"alt\">No account yet? <a href=\"/register\">Register</a></p>"
     } else {
@@ -246,7 +243,7 @@ fn login_page(cx: &Cx, error: &str, status: u16) -> Reply {
          <button type=\"submit\" class=\"primary\">Log in</button>{register}</form>",
         error_html(error),
         clear_text_note(cx),
-        next_field(cx)
+        html::escape(&safe_next(next))
     );
     Reply::page(status, frame("Log in", &body))
 }
@@ -293,7 +290,21 @@ mod tests {
     #[test]
     fn only_paths_of_this_server_are_followed() {
         assert_eq!(safe_next("/#/files/a/"), "/#/files/a/");
-        for bad in ["//evil.example/", "/\\evil.example", "https://evil.example/", "", "/a\r\nSet-Cookie: x"] {
+        assert_eq!(safe_next("/s/abcdefghijkmnpq2/%E5%AD%90/"), "/s/abcdefghijkmnpq2/%E5%AD%90/");
+        let bad = [
+            "//evil.example/",
+            "/\\evil.example",
+            "/.\\/evil.example",
+            "/\t/evil.example",
+            "/ /x",
+            "https://evil.example/",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\r\nSet-Cookie: x",
+            "/文件",
+        ];
+        for bad in bad {
             assert_eq!(safe_next(bad), "/", "{bad:?}");
         }
     }

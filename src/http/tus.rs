@@ -22,13 +22,14 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::digest::{Digest, Hasher};
 use crate::http::date;
 use crate::http::decode::base64;
 use crate::http::engine::{self, Error, ErrorKind, Login, Shared};
 use crate::http::{Cx, Reply, not_allowed};
+use crate::service::takeover::Hold;
 use crate::storage::content::Store;
 use crate::storage::replace::Replace;
 use crate::storage::staging::{Place, Request, Stop, Upload, Verified, commit_group, part_path};
@@ -46,6 +47,9 @@ const CHECKSUM_MISMATCH: u16 = 460;
 const TAKEOVER_AFTER: Duration = Duration::from_secs(10);
 /// How long a request waits for a staged file locked for a moment.
 const BRIEF_BUSY: Duration = Duration::from_secs(1);
+/// How long a request waits for a request of the same upload whose body
+/// is over to let go (it saves its bytes, or commits, and needs no one).
+const FINISHING: Duration = Duration::from_secs(30);
 
 /// Serves `/tus/` + `names`.
 pub(crate) fn route(cx: &mut Cx, names: &[String]) -> Reply {
@@ -304,31 +308,46 @@ pub(crate) fn unfinished(cx: &Cx, login: &Login) -> Vec<(String, String, u64, u6
 fn prepare(cx: &Cx, login: &Login, r: &Record, path: &UserPath, from: Option<u64>) -> Result<Upload, Reply> {
     let request = Request { path, size: r.size, md5: r.md5, from };
     let once = || Upload::prepare(&login.tree, &login.staging(cx.shared), &request, engine::limits(cx.shared, login));
-    let busy = |r: &engine::Result<Upload>| matches!(r, Err(Error { kind: ErrorKind::Busy, .. }));
-    // A lock held for a moment (the sweep looking at the staged file, a
-    // request of this upload finishing) is waited out briefly.
-    let brief = std::time::Instant::now() + BRIEF_BUSY;
-    let mut first = once();
-    while busy(&first) && std::time::Instant::now() < brief {
-        std::thread::sleep(Duration::from_millis(25));
-        first = once();
-    }
+    let part = part_path(&login.staging(cx.shared), &r.path);
+    let first = wait_out(cx, &part, once);
     if !busy(&first) {
         return first.map_err(|e| cx.engine_failure(&e));
     }
-    let part = part_path(&login.staging(cx.shared), &r.path);
     let quiet = (cx.shared.config.stall_timeout / 2).min(TAKEOVER_AFTER);
     if !cx.shared.holders.release_stalled(&part, quiet) {
         return first.map_err(|e| cx.engine_failure(&e));
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let again = once();
-        if !busy(&again) || std::time::Instant::now() >= deadline {
+        if !busy(&again) || Instant::now() >= deadline {
             return again.map_err(|e| cx.engine_failure(&e));
         }
     }
+}
+
+fn busy(r: &engine::Result<Upload>) -> bool {
+    matches!(r, Err(Error { kind: ErrorKind::Busy, .. }))
+}
+
+/// Tries `once` until the staged file is free, while its lock is one that
+/// lets go by itself: held for a moment (the sweep looking at it), or by a
+/// request of this upload whose body is over (a PATCH whose connection
+/// was cut, saving what it got; or one committing). The answer to a
+/// request that asks again at once is then the offset, not `423`.
+fn wait_out(cx: &Cx, part: &Path, once: impl Fn() -> engine::Result<Upload>) -> engine::Result<Upload> {
+    let start = Instant::now();
+    let mut got = once();
+    while busy(&got) {
+        let limit = if cx.shared.holders.finishing(part) { FINISHING } else { BRIEF_BUSY };
+        if start.elapsed() >= limit {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+        got = once();
+    }
+    got
 }
 
 /// `HEAD /tus/ID`: the offset the engine holds.
@@ -403,15 +422,19 @@ fn take(cx: &mut Cx, login: &Login, mut up: Upload, file: &Path, r: &Record, pat
         up.keep();
         return cx.failure(400, "more bytes than the upload's length");
     }
+    // Held (and known to later requests of this upload) until this request
+    // lets the staged file go, which is after saving or committing.
     let hold = cx.shared.holders.hold(up.part_path(), &cx.conn.stream);
     let _ = cx.conn.stream.set_read_timeout(Some(cx.shared.config.stall_timeout));
-    let mut hashed = Hashed { body: cx.body(), hasher: checksum.map(|_| Hasher::new()) };
+    let mut hashed = Hashed { body: cx.body(), hasher: checksum.map(|_| Hasher::new()), hold: hold.as_ref() };
     let received = up.receive(&mut hashed);
     // The upload is whole: a body that still has bytes says too much.
     let over = received.is_ok() && !hashed.body.complete() && hashed.body.read(&mut [0u8; 1]).map_or(true, |n| n > 0);
     let chunk = hashed.hasher.take().map(|h| h.peek());
     (cx.body_done, cx.body_broken) = (hashed.body.complete(), hashed.body.broken);
-    drop(hold);
+    if let Some(h) = &hold {
+        h.stop_receiving();
+    }
     let held = up.held();
     let complete = match received {
         Ok(()) => true,
@@ -526,11 +549,11 @@ fn terminate(cx: &mut Cx, login: &Login, id: &str) -> Reply {
     };
     // A client that cancels aborts its PATCH and sends this at once: the
     // aborted request may hold the upload for a moment longer.
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(3);
     let up = loop {
         match prepare(cx, login, &record, &path, Some(0)) {
             Ok(up) => break up,
-            Err(r) if r.head.status == 423 && std::time::Instant::now() < deadline => {
+            Err(r) if r.head.status == 423 && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50))
             }
             Err(reply) => return reply,
@@ -583,15 +606,27 @@ fn discard_staged(part: &Path) {
     }
 }
 
-/// The request body, hashed for `Upload-Checksum` as it is read.
-struct Hashed<'a> {
+/// The request body, hashed for `Upload-Checksum` as it is read; when it
+/// ends or breaks off, the hold says so at once (the bytes are then saved
+/// under the lock, and a request asking again waits for that).
+struct Hashed<'a, 'h> {
     body: crate::http::wire::Body<'a>,
     hasher: Option<Hasher>,
+    hold: Option<&'h Hold<'h>>,
 }
 
-impl Read for Hashed<'_> {
+impl Read for Hashed<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.body.read(buf)?;
+        let read = self.body.read(buf);
+        let n = match read {
+            Ok(n) if n > 0 || buf.is_empty() => n,
+            _ => {
+                if let Some(h) = self.hold {
+                    h.stop_receiving();
+                }
+                read?
+            }
+        };
         if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
         }

@@ -486,7 +486,10 @@ impl<'a> Body<'a> {
     /// Reads and drops the rest of the body, at most `max` bytes; whether
     /// it ended (else the connection must close).
     pub(crate) fn discard(&mut self, max: u64) -> bool {
-        let mut sink = [0u8; 4096];
+        // On the heap: a buffer on the stack would be in the frame of
+        // every request (this is inlined into the connection's loop),
+        // and an idle keep-alive connection keeps its touched stack.
+        let mut sink = vec![0u8; 4096];
         let start = self.read;
         while !self.complete() && self.read - start <= max {
             match self.read(&mut sink) {

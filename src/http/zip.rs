@@ -1,5 +1,5 @@
 //! Streamed ZIP archives (APPNOTE 6.3.10) of stored members, and the
-//! CRC-32 they need (slice-by-8, tables built at compile time).
+//! CRC-32 they need (slice-by-16, tables built at compile time).
 //!
 //! Each member's size is known before its bytes (the file is open), so
 //! local headers carry the sizes; the CRC-32, computed while the bytes
@@ -15,11 +15,13 @@ use std::time::SystemTime;
 
 use crate::clock::civil_from_days;
 
-/// The eight CRC-32 tables (reflected polynomial 0xEDB88320).
-const TABLES: [[u32; 256]; 8] = tables();
+/// The sixteen CRC-32 tables (reflected polynomial 0xEDB88320): table
+/// `s` advances a byte through `s` more zero bytes, so sixteen bytes
+/// are folded in with sixteen lookups and no carried dependency.
+const TABLES: [[u32; 256]; 16] = tables();
 
-const fn tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
+const fn tables() -> [[u32; 256]; 16] {
+    let mut t = [[0u32; 256]; 16];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -34,7 +36,7 @@ const fn tables() -> [[u32; 256]; 8] {
     let mut i = 0;
     while i < 256 {
         let mut s = 1;
-        while s < 8 {
+        while s < 16 {
             let prev = t[s - 1][i];
             t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
             s += 1;
@@ -44,24 +46,27 @@ const fn tables() -> [[u32; 256]; 8] {
     t
 }
 
-/// A running CRC-32 (ISO-HDLC, as ZIP and gzip use).
+/// A running CRC-32 (ISO-HDLC, as ZIP and gzip use). Public for the
+/// benchmark, which times it beside the ZIP it is streamed with.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Crc32(u32);
+pub struct Crc32(u32);
 
 impl Crc32 {
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    /// Adds `data` to the checksum (slice-by-16: 1.2 to 1.6 times the
+    /// speed of slice-by-8, see docs/BENCHMARKS.md).
+    pub fn update(&mut self, data: &[u8]) {
         let mut c = !self.0;
-        let mut chunks = data.chunks_exact(8);
+        let mut chunks = data.chunks_exact(16);
         for b in &mut chunks {
             let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            c = TABLES[7][(lo & 0xff) as usize]
-                ^ TABLES[6][((lo >> 8) & 0xff) as usize]
-                ^ TABLES[5][((lo >> 16) & 0xff) as usize]
-                ^ TABLES[4][(lo >> 24) as usize]
-                ^ TABLES[3][b[4] as usize]
-                ^ TABLES[2][b[5] as usize]
-                ^ TABLES[1][b[6] as usize]
-                ^ TABLES[0][b[7] as usize];
+            let mut x = TABLES[15][(lo & 0xff) as usize]
+                ^ TABLES[14][((lo >> 8) & 0xff) as usize]
+                ^ TABLES[13][((lo >> 16) & 0xff) as usize]
+                ^ TABLES[12][(lo >> 24) as usize];
+            for (k, &byte) in b[4..].iter().enumerate() {
+                x ^= TABLES[11 - k][byte as usize];
+            }
+            c = x;
         }
         for &b in chunks.remainder() {
             c = (c >> 8) ^ TABLES[0][((c ^ u32::from(b)) & 0xff) as usize];
@@ -69,7 +74,8 @@ impl Crc32 {
         self.0 = !c;
     }
 
-    pub(crate) fn value(&self) -> u32 {
+    /// The checksum of everything added so far.
+    pub fn value(&self) -> u32 {
         self.0
     }
 }
@@ -321,7 +327,7 @@ mod tests {
                 bitwise = if bitwise & 1 != 0 { 0xEDB8_8320 ^ (bitwise >> 1) } else { bitwise >> 1 };
             }
         }
-        assert_eq!(!bitwise, crc(&long), "slice-by-8 agrees with the bitwise definition");
+        assert_eq!(!bitwise, crc(&long), "slice-by-16 agrees with the bitwise definition");
     }
 
     #[test]

@@ -4,28 +4,18 @@
 //! A code is a secret: log lines name the owner and the shared path,
 //! never the code. An unknown or expired code on `peek` or `save` counts
 //! like a failed login, so codes cannot be guessed quickly. `save` copies
-//! by hard links (as `cp` does, see `storage::copies`), builds the copy
-//! in the saver's staging area and puts it in place with one rename that
-//! never replaces anything.
-
-use std::path::Path;
-use std::time::SystemTime;
+//! by hard links through `service::saving`, the one save both faces use.
 
 use crate::proto::body::QuotedPath;
 use crate::proto::{Code, Reply};
 use crate::server::error::{Error, ErrorKind, Replied, Result};
 use crate::server::handler::{Cx, Handled, Outcome};
 use crate::server::listing::{send_find, send_lines};
-use crate::server::quota::book;
 use crate::server::view;
 use crate::service::login::Login;
-use crate::storage::copies::{Built, Plan, measure};
-use crate::storage::mtime::fresh_times;
-use crate::storage::quota::{Booking, within};
-use crate::storage::replace::Replace;
+use crate::service::saving;
 use crate::storage::shares::{Share, Shares};
-use crate::storage::tree::{Kind, Tree, UserPath};
-use crate::storage::usage::Usage;
+use crate::storage::tree::{Tree, UserPath};
 
 fn records(cx: &Cx) -> Shares {
     Shares::new(&cx.shared.data)
@@ -109,48 +99,11 @@ pub(crate) fn save(cx: &mut Cx, login: &Login, code: &str, to: Option<&str>) -> 
     Ok(result?.into())
 }
 
-/// Copies the shared item into the caller's tree: checks (target free,
-/// its directory there, path length, quota), then the copy.
+/// Copies the shared item into the caller's tree (`service::saving`):
+/// to `to`, or the shared item's name in the working directory.
 fn save_copy(cx: &Cx, login: &Login, share: &Share, to: Option<&str>) -> Result<UserPath> {
-    let owner = Tree::new(cx.shared.home(&share.owner));
     let source = share.user_path()?;
-    let entry = owner.entry(&source)?;
-    let (tree, target) = login.resolve(to.unwrap_or(source.name()))?;
-    if target.is_root() || tree.entry(&target).is_ok() {
-        return Err(Error::new(ErrorKind::Exists, format!("{target}: exists already")));
-    }
-    tree.dir(&target.parent())?;
-    let real_source = owner.checked(&source)?;
-    let plan = match entry.kind {
-        Kind::File => Plan { kind: Kind::File, size: Usage::new(entry.size, 1), replaces: false, deepest: 0 },
-        Kind::Dir => {
-            let (size, deepest) = measure(&real_source).map_err(|e| Error::io(&share.path, e))?;
-            Plan { kind: Kind::Dir, size, replaces: false, deepest }
-        }
-    };
-    tree.check_copy_length(&target, &plan, &login.staging(cx.shared))?;
-    let booking = book(cx, login, plan.booked(), &target)?;
-    build_and_place(cx, login, (&real_source, &target), &plan, booking.as_ref())?;
+    let (_, target) = login.resolve(to.unwrap_or(source.name()))?;
+    saving::save(cx.shared, login, share, &source, &target)?;
     Ok(target)
-}
-
-/// Builds the copy in a scratch directory, then renames it to the
-/// target unless something is there by then, under the saver's replace
-/// lock; what is booked is what was built (the owner may change the
-/// source meanwhile).
-fn build_and_place(
-    cx: &Cx,
-    login: &Login,
-    (source, target): (&Path, &UserPath),
-    plan: &Plan,
-    booking: Option<&Booking>,
-) -> Result<()> {
-    let what = target.to_string();
-    let io = |e| Error::io(&what, e);
-    let built = Built::new(source, plan.kind, &login.staging(cx.shared), &cx.shared.sums).map_err(io)?;
-    // The saver's own files, dated now (see `storage::mtime`).
-    fresh_times(&built.path, &cx.shared.sums, SystemTime::now()).map_err(io)?;
-    let replace = Replace::lock(&cx.shared.data, &login.user)?;
-    let real = login.tree.checked(target)?;
-    within(booking, plan.placed(&built), || replace.put_new(&built.path, &real).map_err(io))
 }

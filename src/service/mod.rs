@@ -4,8 +4,8 @@
 //! bookings), the back-off of guesses (`backoff`), the cache of verified
 //! HTTP Basic credentials (`credentials`), the group commit of uploads
 //! verified at once on several connections (`grouped`), who holds which
-//! staged upload (`takeover`) and a logged-in user as a value
-//! (`login`).
+//! staged upload (`takeover`), a logged-in user as a value
+//! (`login`) and the copy of a share into a user's tree (`saving`).
 //!
 //! It imports the engine (`storage`) and the small leaves, never a face
 //! (`server`, `http`) nor a wire format (`proto`): a face builds its
@@ -16,5 +16,6 @@ pub mod config;
 pub(crate) mod credentials;
 pub(crate) mod grouped;
 pub(crate) mod login;
+pub(crate) mod saving;
 pub(crate) mod shared;
 pub(crate) mod takeover;

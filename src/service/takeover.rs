@@ -69,6 +69,13 @@ impl Holders {
         holder.taken
     }
 
+    /// True if a session of this process holds `part` but has stopped
+    /// receiving (its client's body ended or broke off): it is saving or
+    /// committing, and lets go by itself without waiting on anyone.
+    pub fn finishing(&self, part: &Path) -> bool {
+        self.lock().get(part).is_some_and(|h| !h.receiving)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Holder>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -119,6 +126,9 @@ mod tests {
         let hold = holders.hold(part, &server).unwrap();
         assert!(hold.stop_receiving(), "not taken over");
         assert!(!holders.release_stalled(part, Duration::ZERO), "committing: left alone");
+        assert!(holders.finishing(part), "it lets go by itself");
+        drop(hold);
+        assert!(!holders.finishing(part), "gone");
     }
 
     #[test]

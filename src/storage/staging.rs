@@ -353,7 +353,18 @@ impl Upload {
             Hashing::Threaded(_) => Flusher::start(&self.part, self.held),
             Hashing::Inline { .. } => None,
         };
+        let start = self.held;
         let pumped = self.pump(input, &mut hashing, flusher.as_ref());
+        if flusher.is_some() && self.held > start {
+            // A receive shorter than a flush window (a tus PATCH of 8 MiB)
+            // is never flushed by the flusher: hand its bytes to the
+            // kernel for writeback now, and drop from the cache what the
+            // receives just before it wrote (written back by now), as the
+            // flusher does within one long receive. Advice only: the
+            // commit still syncs everything.
+            let back = start.saturating_sub(FLUSH_EVERY);
+            drop_cached(&self.part, back, self.held - back);
+        }
         let flushed = flusher.map_or(Ok(()), Flusher::finish);
         self.hasher = hashing.finish();
         // A failed write-back fails the upload, whatever else happened: the

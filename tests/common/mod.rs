@@ -35,7 +35,10 @@
 //! - Programs: [`run`] (a command with standard input, giving a [`Ran`]),
 //!   [`netdisk`] (the server binary), [`example_client`] and
 //!   [`client_command`] (the example client, built once per test process).
+//! - HTTP by hand: [`http`] (`ask`, `exchange`, `parse_all`, `auth`).
 #![allow(dead_code, unused_macros, unused_imports)]
+
+pub mod http;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -366,7 +369,6 @@ pub fn md5_hex(data: &[u8]) -> String {
     netdisk::Digest::of(data).to_string()
 }
 
-/// The MD5 of a local file, in hex.
 /// The answer to a `350 NONCE RANGES` challenge, from the bytes `data`.
 pub fn proof(challenge: &str, data: &[u8]) -> String {
     let mut words = challenge.split(' ').skip(1);
@@ -380,6 +382,7 @@ pub fn proof(challenge: &str, data: &[u8]) -> String {
     md5_hex(&input)
 }
 
+/// The MD5 of a local file, in hex.
 pub fn md5_file(path: &Path) -> String {
     md5_hex(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }

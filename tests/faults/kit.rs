@@ -8,6 +8,9 @@
 //! them a test prints what is missing and skips, unless
 //! `NETDISK_REQUIRE_FAULTS` is set (CI), where that is a failure.
 //! `make test` installs them when it runs as root.
+//!
+//! `tests/filesystems.rs` uses its mounts too; each suite uses a part.
+#![allow(dead_code)]
 
 use std::fs;
 use std::io::Write;
@@ -80,8 +83,22 @@ impl Mount {
         }
         args.push(text(img));
         sh("mkfs.ext4", &args);
+        Mount::image(img, at, "loop,errors=continue")
+    }
+
+    /// A fresh XFS of `mib` MiB (300 at least, mkfs.xfs's smallest) in
+    /// the image `img`, mounted through a loop device at `at`.
+    pub fn xfs(img: &Path, mib: u64, at: &Path) -> Mount {
+        sh("truncate", &["-s", &format!("{mib}M"), text(img)]);
+        sh("mkfs.xfs", &["-q", "-f", "-K", text(img)]);
+        Mount::image(img, at, "loop")
+    }
+
+    /// The file system in the image `img` mounted at `at` (made if
+    /// missing) with the options `opts` (`loop,...`).
+    pub fn image(img: &Path, at: &Path, opts: &str) -> Mount {
         fs::create_dir_all(at).unwrap();
-        sh("mount", &["-o", "loop,errors=continue", text(img), text(at)]);
+        sh("mount", &["-o", opts, text(img), text(at)]);
         Mount { at: at.to_path_buf() }
     }
 }

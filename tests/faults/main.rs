@@ -18,7 +18,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, bytes, md5_hex, proof, test_dir, wait_until};
+use common::{Raw, Server, bytes, http, md5_hex, proof, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
 const READ_ONLY: &str = "451 storage failing: read-only until restart";
@@ -525,4 +525,41 @@ fn after_a_failed_sync_http_writes_get_503() {
     assert!(ask("DELETE", "/files/f", "").starts_with("HTTP/1.1 503 "));
     let got = ask("GET", "/files/f", "");
     assert!(got.starts_with("HTTP/1.1 200 ") && got.ends_with("\r\n\r\nkept"), "reads go on: {got}");
+}
+
+/// A tus PATCH cut off mid-body holds its upload while it saves what came
+/// (made slow here: from the second `rename` of each thread on, each one
+/// waits 3 s; a request's first is its own record of the attempt, the
+/// later ones the saves after the cut). A HEAD sent right after the cut,
+/// as the web app sends when the file is chosen again, waits for that and
+/// answers the offset, never `423`. (`strace -P` cannot single out the
+/// record: it matches only the first path of a `rename`.)
+#[test]
+fn a_tus_head_right_after_a_cut_patch_gets_the_offset_not_423() {
+    if !can_fault() {
+        return;
+    }
+    let dir = test_dir!();
+    let data = dir.data();
+    Server::start(&data, &[]).user("ann");
+    let part = part_of(&data, "ann", "/f.bin");
+    let s = Traced::start_anywhere(&data, "rename:delay_enter=3000000:when=2+", &["--http", "127.0.0.1:0"]);
+    let tus = format!("{}Tus-Resumable: 1.0.0\r\n", http::auth("ann"));
+    let meta = "Upload-Length: 4194304\r\nUpload-Metadata: filename Zi5iaW4=\r\nContent-Length: 0\r\n";
+    let created = http::ask(&s.http, "POST", "/tus/", &format!("{tus}{meta}"), b"");
+    assert_eq!(created.status, 201, "{created:?}");
+    let url = created.header("location").unwrap();
+    let id = url.rsplit('/').next().unwrap().to_string();
+    // 1 MiB of the 4 MiB, then the client is gone (its connection closed).
+    let mut cut = std::net::TcpStream::connect(&s.http).unwrap();
+    let patch = format!(
+        "PATCH /tus/{id} HTTP/1.1\r\nHost: a\r\n{tus}Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 4194304\r\n\r\n"
+    );
+    cut.write_all(patch.as_bytes()).unwrap();
+    cut.write_all(&bytes(1 << 20, 5)).unwrap();
+    wait_until(60, "the first MiB staged", || fs::metadata(&part).is_ok_and(|m| m.len() == 1 << 20));
+    drop(cut);
+    let head = http::ask(&s.http, "HEAD", &format!("/tus/{id}"), &tus, b"");
+    assert_eq!(head.status, 200, "{head:?}\n{}", s.log_text());
+    assert_eq!(head.header("upload-offset").as_deref(), Some("1048576"), "{head:?}");
 }

@@ -1,4 +1,7 @@
-"""Headless Chromium through Selenium, for the web app's tests."""
+"""Headless Chromium (chromedriver) or Firefox (geckodriver) through
+Selenium, for the web app's tests. Both drivers are local programs found on
+the PATH: nothing is ever downloaded here (Selenium's own driver manager
+is never reached, as every driver is given by its path)."""
 import os
 import shutil
 import tempfile
@@ -6,6 +9,7 @@ import tempfile
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.firefox.service import Service as GeckoService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -17,10 +21,16 @@ PHONE = (375, 760)
 
 
 class Browser:
-    """A fresh Chromium (its own profile) driven by chromedriver."""
+    """A fresh headless browser (its own profile): Chromium driven by
+    chromedriver, or Firefox driven by geckodriver."""
 
-    def __init__(self, size=DESKTOP):
-        self.profile = tempfile.mkdtemp(prefix="netdisk-chromium-")
+    def __init__(self, size=DESKTOP, kind="chromium"):
+        self.kind = kind
+        self.profile = tempfile.mkdtemp(prefix=f"netdisk-{kind}-")
+        self.driver = self._firefox(size) if kind == "firefox" else self._chromium(size)
+        self.driver.set_window_size(*size)
+
+    def _chromium(self, size):
         opts = webdriver.ChromeOptions()
         opts.binary_location = shutil.which("chromium")
         for arg in ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -28,8 +38,30 @@ class Browser:
                     f"--user-data-dir={self.profile}", f"--window-size={size[0]},{size[1]}", "--lang=en-US"]:
             opts.add_argument(arg)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-        self.driver.set_window_size(*size)
+        return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+
+    def _firefox(self, size):
+        opts = webdriver.FirefoxOptions()
+        opts.binary_location = shutil.which("firefox-esr")
+        opts.add_argument("-headless")
+        # No updates, telemetry or other calls home from the test browser.
+        for key, value in [("app.update.enabled", False), ("browser.shell.checkDefaultBrowser", False),
+                           ("datareporting.policy.dataSubmissionEnabled", False), ("toolkit.telemetry.enabled", False),
+                           ("network.captive-portal-service.enabled", False), ("browser.safebrowsing.malware.enabled", False),
+                           ("browser.safebrowsing.phishing.enabled", False), ("extensions.update.enabled", False),
+                           ("intl.accept_languages", "en-US"), ("dom.disable_beforeunload", True)]:
+            opts.set_preference(key, value)
+        # Firefox's toolbars keep its window at least 500 px wide: a style
+        # of the profile's own (userChrome.css) lets it go down to a phone's
+        # 375 px. The profile is ours, so it goes with the rest in close().
+        os.makedirs(os.path.join(self.profile, "chrome"))
+        with open(os.path.join(self.profile, "chrome", "userChrome.css"), "w") as f:
+            f.write(":root, #main-window, #navigator-toolbox, #nav-bar { min-width: 0 !important; }\n")
+        opts.add_argument("-profile")
+        opts.add_argument(self.profile)
+        opts.set_preference("toolkit.legacyUserProfileCustomizations.stylesheets", True)
+        service = GeckoService(shutil.which("geckodriver"), log_path=os.path.join(self.profile, "geckodriver.log"))
+        return webdriver.Firefox(service=service, options=opts)
 
     def use_basic(self, user, password):
         """Sends Basic credentials with every request (a stand-in for the
@@ -67,6 +99,10 @@ class Browser:
         self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")
 
     def console_errors(self):
+        """The page's errors in the console (Chromium only: geckodriver
+        has no log endpoint, so Firefox reports none)."""
+        if self.kind != "chromium":
+            return []
         return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
 
     def close(self):

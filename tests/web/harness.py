@@ -108,6 +108,10 @@ class Server:
                 replies.append(f.readline().decode().strip())
             return replies
 
+    def connect(self):
+        """A text-protocol session kept open (greeting read)."""
+        return TextSession(self.addr)
+
     def user(self, name, password=None):
         password = password or f"pw-{name}-1"
         reply = self.text(f"register {name} {password}")[0]
@@ -116,6 +120,32 @@ class Server:
 
     def file_path(self, user, path):
         return os.path.join(self.data, "home", user, path.lstrip("/"))
+
+
+class TextSession:
+    """One text-protocol connection, for a test that needs it open."""
+
+    def __init__(self, addr):
+        host, port = addr.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        self.f = self.sock.makefile("rwb")
+        self.f.readline()
+
+    def ask(self, line, want):
+        """Sends `line`; the reply must start with `want`."""
+        self.f.write(line.encode() + b"\n")
+        self.f.flush()
+        reply = self.f.readline().decode().strip()
+        assert reply.startswith(want), f"{line!r}: {reply!r}"
+        return reply
+
+    def send(self, data):
+        self.f.write(data)
+        self.f.flush()
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
 
 
 def basic(user, password):

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Runs the web tests (tus, the JSON API, the web app in Chromium).
+"""Runs the web tests (tus, the JSON API, the web app in Chromium and in
+Firefox).
 
 Each module names the tools it needs; a module whose tools are missing is
-skipped with a message naming them, unless CI=true, where it fails.
+skipped with a message naming them, unless CI=true or
+NETDISK_REQUIRE_ALL=1, where it fails.
 Closes with the line `web: N passed, N failed, N skipped`.
 """
 import importlib.util
@@ -14,20 +16,26 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+SELENIUM = ("python3-selenium", lambda: importlib.util.find_spec("selenium"))
+
+
+def program(package, name):
+    """A need met by the program `name` on the PATH (from `package`)."""
+    return (package, lambda: shutil.which(name))
+
+
+# geckodriver has no Debian package: setup.sh builds it from crates.io.
 NEEDS = {
     "test_tus": [("python3-tuspy", lambda: importlib.util.find_spec("tusclient"))],
     "test_api": [("curl", lambda: shutil.which("curl"))],
-    "test_app": [
-        ("python3-selenium", lambda: importlib.util.find_spec("selenium")),
-        ("chromium", lambda: shutil.which("chromium")),
-        ("chromium-driver", lambda: shutil.which("chromedriver")),
-    ],
+    "test_app": [SELENIUM, program("chromium", "chromium"), program("chromium-driver", "chromedriver")],
+    "test_firefox": [SELENIUM, program("firefox-esr", "firefox-esr"), program("geckodriver", "geckodriver")],
 }
 
 
 def main():
     only = sys.argv[1:]
-    ci = os.environ.get("CI") == "true"
+    ci = os.environ.get("CI") == "true" or os.environ.get("NETDISK_REQUIRE_ALL") == "1"
     suite = unittest.TestSuite()
     skipped_modules = 0
     missing_in_ci = []
@@ -36,7 +44,7 @@ def main():
             continue
         missing = [name for name, have in needs if not have()]
         if missing:
-            print(f"{module}: SKIPPED, install {' '.join(missing)} (apt-get install -y {' '.join(missing)})")
+            print(f"{module}: SKIPPED, install {' '.join(missing)} (as root: tests/web/setup.sh)")
             skipped_modules += 1
             missing_in_ci += missing
             continue

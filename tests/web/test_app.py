@@ -1,8 +1,9 @@
 """The web app in headless Chromium, driven by the accessible names of
 HTTP.md's table: login, upload through the file input, a resumed upload
 after a server restart, delete and restore, share and open the link in a
-fresh browser, hostile names, folders, the phone width and the weight of
-the first load."""
+fresh browser, save a share to my disk, hostile names, folders, the phone
+width and the weight of the first load."""
+import base64
 import hashlib
 import os
 import time
@@ -12,7 +13,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser import PHONE, Browser
+from browser import DESKTOP, PHONE, Browser
 from harness import ServerTest, basic, data_bytes, request, wait_until
 
 # Names hold no `/`, so no closing tag: the opening ones are the danger.
@@ -21,6 +22,9 @@ XSS_NAMES = ['<img src=x onerror="window.__xss=1">', '"><script>window.__xss=2<s
 
 class AppTest(ServerTest):
     server_args = ("--quota", "1G")
+    # Which browser drives the page (test_firefox.py runs these steps again
+    # in Firefox).
+    kind = "chromium"
 
     def setUp(self):
         super().setUp()
@@ -33,7 +37,7 @@ class AppTest(ServerTest):
             b.close()
 
     def browser(self, size=None, login=True):
-        b = Browser(size) if size else Browser()
+        b = Browser(size or DESKTOP, self.kind)
         self.browsers.append(b)
         if login:
             self.login(b)
@@ -146,6 +150,39 @@ class AppTest(ServerTest):
         self.assertEqual(request("GET", href, self.auth)[2], two)
         b.wait(10).until(lambda d: "300 KiB" in d.find_element(By.ID, "quota-text").text or "293" in d.find_element(By.ID, "quota-text").text)
         self.assertEqual(b.console_errors(), [])
+
+    def test_an_upload_held_elsewhere_for_a_while_is_asked_again(self):
+        """A tus upload whose staged file another writer holds (here a
+        text-protocol upload of the same path, moving bytes, so never
+        taken over) gets 423: the page waits and asks again, and carries
+        on from the server's offset once the other writer lets go."""
+        content = data_bytes(3 * 1024 * 1024, 13)
+        path = self.local("held.bin", content)
+        mtime = int(os.stat(path).st_mtime)
+        meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in [("filename", "held.bin"), ("mtime", str(mtime))])
+        created = request("POST", self.s.base + "/tus/", dict(self.auth, **{
+            "Tus-Resumable": "1.0.0", "Upload-Length": str(len(content)), "Upload-Metadata": meta}))
+        self.assertEqual(created[0], 201, created)
+        b = self.browser()
+        other = self.s.connect()
+        try:
+            other.ask(f"login {self.name} {self.pw}", "230")
+            other.ask(f"upload /held.bin {len(content)} {hashlib.md5(content).hexdigest()}", "150")
+            other.send(content[:1024 * 1024])
+            wait_until("the other writer's bytes staged", lambda: self.staged_size() == 1024 * 1024)
+            self.choose(b, [path])
+            b.wait_text("waiting for the upload to be free")
+        finally:
+            other.close()
+        done = b.wait(60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upload-list li.done"), "a finished upload")
+        self.assertGreaterEqual(int(done[0].get_attribute("data-resumed-at")), 1024 * 1024, "it carried on")
+        with open(self.s.file_path("alice", "held.bin"), "rb") as f:
+            self.assertEqual(f.read(), content)
+
+    def staged_size(self):
+        staging = os.path.join(self.s.data, "staging", "alice")
+        parts = [f for f in os.listdir(staging) if f.endswith(".part")] if os.path.isdir(staging) else []
+        return parts and os.path.getsize(os.path.join(staging, parts[0]))
 
     def test_upload_folder_keeps_its_tree(self):
         b = self.browser()
@@ -302,11 +339,27 @@ class AppTest(ServerTest):
         self.assertEqual(request("GET", download)[2], b"the plan")
 
         b.click("Shares", "a")
-        b.wait(10).until(lambda d: "/plan.txt" in b.by_name(link, "a").find_element(
+        b.wait(10).until(lambda d: (a := b.by_name(link, "a")) and "/plan.txt" in a.find_element(
             By.XPATH, "./ancestor::div[contains(@class,'row')]").text)
         self.press(b, link, "Stop sharing")
         b.wait_text("no longer shared")
         self.assertEqual(request("GET", link)[0], 404)
+
+    def test_save_a_share_to_my_disk(self):
+        bob, bob_pw = self.s.user("bob")
+        status = request("PUT", self.s.base + "/files/gift.txt", {"Authorization": basic(bob, bob_pw)}, b"for alice")[0]
+        self.assertEqual(status, 201)
+        reply = self.s.text(f"login {bob} {bob_pw}", "share gift.txt")[1]
+        self.assertTrue(reply.startswith("200 "), reply)
+        link = reply.split()[2]
+        b = self.browser()
+        b.driver.get(link)
+        b.click("Save to my disk", "button")
+        b.wait_text("“gift.txt” is now /gift.txt in your files.")
+        b.click("Open in your files", "a")
+        b.wait_name("gift.txt", "a")
+        with open(self.s.file_path(self.name, "gift.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"for alice")
 
     def test_hostile_names_stay_text(self):
         for n in XSS_NAMES:
@@ -325,33 +378,84 @@ class AppTest(ServerTest):
         self.press(b, XSS_NAMES[1] + ".txt", "Rename")
         self.assertEqual(b.driver.find_element(By.ID, "prompt-title").text, f"Rename “{XSS_NAMES[1]}.txt”")
         b.driver.find_element(By.ID, "prompt-input").send_keys(Keys.ESCAPE)
+        self.press(b, XSS_NAMES[1] + ".txt", "Move")
+        picker = b.driver.find_element(By.ID, "dlg-move")
+        for n in XSS_NAMES:
+            b.wait_name(n, "button", picker)
+        self.assertEqual(picker.find_elements(By.CSS_SELECTOR, "img, script"), [])
+        picker.send_keys(Keys.ESCAPE)
         self.no_xss(b)
 
     def test_new_folder_rename_and_move(self):
         self.put("draft.txt", b"draft")
+        self.mkdir("Archive 2026/Old")
         b = self.browser()
         b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
-        box.send_keys("Archive 2026", Keys.ENTER)
-        b.wait_name("Archive 2026", "a")
+        box.send_keys("Inbox", Keys.ENTER)
+        b.wait_name("Inbox", "a")
         self.press(b, "draft.txt", "Rename")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.clear()
         box.send_keys("final.txt", Keys.ENTER)
         b.wait_name("final.txt", "a")
+        # Move through the folder picker: it opens where the file is (and
+        # says so), goes down a folder, deeper, and back up by a breadcrumb.
         self.press(b, "final.txt", "Move")
-        box = b.driver.find_element(By.ID, "prompt-input")
-        box.clear()
-        box.send_keys("/Archive 2026", Keys.ENTER)
+        dialog = b.driver.find_element(By.ID, "dlg-move")
+        self.assertEqual(dialog.find_element(By.ID, "move-title").text, "Move “final.txt”")
+        b.wait_name("Inbox", "button", dialog)
+        self.assertFalse(b.by_name("Move here", "button", dialog).is_enabled(), "it is in this folder already")
+        b.click("Archive 2026", "button", dialog)
+        self.wait_picker(b, ["All files", "Archive 2026"])
+        b.click("Old", "button", dialog)
+        self.wait_picker(b, ["All files", "Archive 2026", "Old"])
+        b.wait_text("No folders in here.")
+        b.click("Archive 2026", "button", b.driver.find_element(By.ID, "move-crumbs"))
+        self.wait_picker(b, ["All files", "Archive 2026"])
+        b.click("Move here", "button", dialog)
         b.wait(10).until(lambda d: b.by_name("final.txt", "a") is None)
+        b.wait_text("Moved “final.txt” to /Archive 2026.")
         b.click("Archive 2026", "a")
         b.wait_name("final.txt", "a")
+        self.assertTrue(os.path.isfile(self.s.file_path("alice", "Archive 2026/final.txt")))
         b.click("New folder", "button")
         box = b.driver.find_element(By.ID, "prompt-input")
         box.send_keys("final.txt", Keys.ENTER)
         error = b.wait(10).until(lambda d: d.find_element(By.ID, "prompt-error").text)
         self.assertIn("already exists", error)
-        self.assertTrue(os.path.isfile(self.s.file_path("alice", "Archive 2026/final.txt")))
+
+    def test_move_a_folder_with_the_keyboard(self):
+        """The picker by keys alone; a folder is never offered as a place
+        for itself."""
+        self.mkdir("Albums/2024")
+        self.mkdir("Backup")
+        b = self.browser()
+        self.press(b, "Albums", "Move")
+        dialog = b.driver.find_element(By.ID, "dlg-move")
+        b.wait_name("Backup", "button", dialog)
+        self.assertIsNone(b.by_name("Albums", "button", dialog), "not into itself")
+        focused = b.wait(10).until(lambda d: d.switch_to.active_element.text == "Backup" and d.switch_to.active_element)
+        focused.send_keys(Keys.ENTER)
+        self.wait_picker(b, ["All files", "Backup"])
+        focused = b.wait(10).until(lambda d: d.switch_to.active_element.text == "Move here" and d.switch_to.active_element)
+        focused.send_keys(Keys.ENTER)
+        b.wait_text("Moved “Albums” to /Backup.")
+        self.assertTrue(os.path.isdir(self.s.file_path("alice", "Backup/Albums/2024")))
+        self.assertFalse(os.path.exists(self.s.file_path("alice", "Albums")))
+
+    def mkdir(self, path):
+        """Makes `path` and its parents through the API."""
+        parts = path.split("/")
+        for n in range(1, len(parts) + 1):
+            form = urllib.parse.urlencode({"path": "/" + "/".join(parts[:n])}).encode()
+            request("POST", self.s.base + "/api/mkdir", dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}), form)
+
+    def wait_picker(self, b, crumbs):
+        """Waits until the Move picker shows the folder `crumbs`."""
+        def shown(d):
+            return [e.text for e in d.find_elements(By.CSS_SELECTOR, "#move-crumbs button")] == crumbs
+        b.wait(10).until(shown, f"the picker at {crumbs}")
 
     def test_phone_width_keyboard_and_weight(self):
         self.put("a-rather-long-file-name-for-a-small-screen.txt", b"x")

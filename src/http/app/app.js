@@ -108,7 +108,7 @@
   function wire(dialog) {
     dialog.querySelectorAll('.cancel').forEach((b) => b.addEventListener('click', () => dialog.close()));
   }
-  ['dlg-prompt', 'dlg-confirm', 'dlg-share', 'dlg-passwd'].forEach((id) => wire($(id)));
+  ['dlg-prompt', 'dlg-confirm', 'dlg-move', 'dlg-share', 'dlg-passwd'].forEach((id) => wire($(id)));
 
   // Asks for a text; `act(value)` may throw a Failure, shown in the dialog.
   function ask({ title, label, value, ok, act, select }) {
@@ -226,7 +226,7 @@
     }
     op('Share', 'share', () => shareDialog(path, e.name));
     op('Rename', 'rename', () => renameDialog(folder, e.name));
-    op('Move', 'move', () => moveDialog(folder, e.name));
+    op('Move', 'move', () => moveDialog(folder, e.name, dir));
     op('Delete', 'delete', () => deleteDialog(path, e.name, dir), 'danger');
     return el('div', { class: 'row' },
       el('div', { class: 'name' }, icon(dir ? 'folder' : 'file', dir ? 'i-folder' : 'i-file'), el('div', {}, link, sub)),
@@ -248,17 +248,60 @@
       },
     });
   }
-  function moveDialog(folder, name) {
-    ask({
-      title: `Move “${name}”`, label: 'To the folder (a path such as /photos/2024)', value: folder, ok: 'Move',
-      act: async (v) => {
-        const dest = '/' + v.split('/').filter(Boolean).join('/');
-        await api('move', { from: join(folder, name), to: join(dest, name) });
-        toast(`Moved “${name}” to ${dest}.`);
-        refresh();
-      },
-    });
+  // Move: a folder picker that starts in the item's folder; the user
+  // browses (folders as buttons, breadcrumbs above) and chooses "Move here".
+  const moving = { from: '', name: '', dir: false, at: '/' };
+  function moveDialog(folder, name, dir) {
+    Object.assign(moving, { from: join(folder, name), name, dir, at: folder });
+    $('move-title').textContent = `Move “${name}”`;
+    $('dlg-move').showModal();
+    browse(folder);
   }
+  // A folder cannot go into itself: the picker does not offer it.
+  const within = (path) => moving.dir && (path === moving.from || path.startsWith(moving.from + '/'));
+  async function browse(path) {
+    moving.at = path;
+    $('move-error').textContent = '';
+    moveCrumbs(path);
+    const here = path === parentOf(moving.from);
+    $('move-ok').disabled = here;
+    $('move-ok').title = here ? 'It is in this folder already' : '';
+    const list = $('move-folders');
+    list.replaceChildren(el('li', { class: 'hint', text: 'Loading…' }));
+    let data;
+    try { data = await api('list' + encPath(path === '/' ? '/' : path + '/')); } catch (e) {
+      if (moving.at === path) { list.replaceChildren(); $('move-error').textContent = e.message; }
+      return;
+    }
+    if (moving.at !== path) return;
+    const dirs = data.entries.filter((e) => e.type === 'dir' && !within(join(path, e.name)));
+    list.replaceChildren(...dirs.map((e) => el('li', {}, el('button', {
+      type: 'button', title: `Open ${join(path, e.name)}`, on: { click: () => browse(join(path, e.name)) },
+    }, icon('folder', 'i-folder'), el('span', { text: e.name })))));
+    if (!dirs.length) list.append(el('li', { class: 'hint', text: 'No folders in here.' }));
+    const first = list.querySelector('button') || ($('move-ok').disabled ? null : $('move-ok'));
+    if (first && $('dlg-move').open) first.focus();
+  }
+  function moveCrumbs(path) {
+    const parts = path.split('/').filter(Boolean);
+    const add = (text, target) => {
+      const last = target === path;
+      const b = el('button', { type: 'button', class: 'plain', text, 'aria-current': last ? 'location' : null });
+      b.addEventListener('click', () => browse(target));
+      return el('li', {}, b);
+    };
+    $('move-crumbs').replaceChildren(add('All files', '/'), ...parts.map((p, i) => add(p, '/' + parts.slice(0, i + 1).join('/'))));
+  }
+  $('move-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const dest = moving.at;
+    try {
+      await api('move', { from: moving.from, to: join(dest, moving.name) });
+      $('dlg-move').close();
+      toast(`Moved “${moving.name}” to ${dest === '/' ? 'All files' : dest}.`);
+      refresh();
+    } catch (e) { $('move-error').textContent = e.message; }
+  });
   function deleteDialog(path, name, dir) {
     confirmIt({
       title: `Delete “${name}”?`,
@@ -516,6 +559,27 @@
     }
   }
 
+  // 423: another request holds this upload for now. The server waits out
+  // one of its own that lets go by itself (a cut PATCH saving its bytes),
+  // and shuts one that has sent nothing for 10 s (a connection dead
+  // without a word); so the page asks again after a wait, for about 20 s,
+  // before it says so in a sentence.
+  const LOCKED_WAITS = [500, 1000, 2000, 4000, 6000, 8000];
+  async function unlocked(item, ask) {
+    for (let i = 0; ; i++) {
+      const x = await ask();
+      if (x.status !== 423 || i >= LOCKED_WAITS.length || item.state === 'cancelled') return x;
+      item.row.speed.textContent = 'waiting for the upload to be free';
+      await new Promise((r) => setTimeout(r, LOCKED_WAITS[i]));
+    }
+  }
+  // Where the server's copy of the upload stands now (HEAD).
+  async function offsetNow(item) {
+    const h = await unlocked(item, () => send(item, 'HEAD', item.url, {}, null));
+    if (h.status !== 200) throw new Failure(why(h, item));
+    item.sent = Number(h.getResponseHeader('Upload-Offset'));
+  }
+
   // Finds where an earlier upload of this file stopped: the URL this
   // browser kept, else one the server still holds for the same path.
   async function previous(item) {
@@ -531,7 +595,7 @@
       } catch (e) { /* none */ }
     }
     for (const url of candidates) {
-      const x = await send(item, 'HEAD', url, {}, null);
+      const x = await unlocked(item, () => send(item, 'HEAD', url, {}, null));
       if (x.status === 200) {
         const offset = Number(x.getResponseHeader('Upload-Offset'));
         if (Number(x.getResponseHeader('Upload-Length')) === item.file.size && offset <= item.file.size) return { url, offset };
@@ -566,6 +630,7 @@
     if (file.size === 0) {
       // Created empty: the creation itself committed it.
     }
+    let locked = 0; // PATCHes refused with 423 in a row
     while (item.sent < file.size) {
       const start = item.sent;
       const end = Math.min(file.size, start + CHUNK);
@@ -579,12 +644,14 @@
           show(item);
           totals();
         });
-      if (x.status === 409) {
-        const h = await send(item, 'HEAD', item.url, {}, null);
-        if (h.status !== 200) throw new Failure(why(h, item));
-        item.sent = Number(h.getResponseHeader('Upload-Offset'));
+      // 409: the server holds another offset (a PATCH re-sent by the
+      // browser after a cut); 423: held by another request for now.
+      if (x.status === 409 || (x.status === 423 && locked < LOCKED_WAITS.length)) {
+        if (x.status === 423) await new Promise((r) => setTimeout(r, LOCKED_WAITS[locked++]));
+        await offsetNow(item);
         continue;
       }
+      locked = 0;
       if (x.status === 404) { localStorage.removeItem(key); throw new Failure(`The upload of “${file.name}” expired on the server. Choose the file again to start over.`); }
       if (x.status !== 204) {
         if (x.status === 460) localStorage.removeItem(key);

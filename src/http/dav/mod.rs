@@ -27,8 +27,6 @@ use crate::storage::locks::Locks;
 use crate::storage::tree::{Kind, UserPath};
 use xml::{Element, Writer, XmlError};
 
-pub(crate) use props::Listing;
-
 /// Every method served under `/dav/`.
 const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 

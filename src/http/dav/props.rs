@@ -17,7 +17,7 @@ use super::xml::{self, DAV, Element, Name, Node, Writer};
 use super::{Dav, condition, href, locked, read_xml, xml_reply};
 use crate::clock::civil_from_days;
 use crate::http::engine::Login;
-use crate::http::{Chunked, Cx, Payload, Reply, date, serve};
+use crate::http::{Chunked, Cx, Payload, Reply, Streamed, date, serve};
 use crate::storage::digests::Sums;
 use crate::storage::locks::{Lock, Scope};
 use crate::storage::props as records;
@@ -65,7 +65,7 @@ enum Want {
 }
 
 /// A streamed `207` reply to `PROPFIND`.
-pub(crate) struct Listing {
+struct Listing {
     tree: Tree,
     sums: Sums,
     root: UserPath,
@@ -120,7 +120,7 @@ impl Dav {
         };
         let mut reply = Reply::new(207);
         reply.head.set("Content-Type", "application/xml; charset=utf-8");
-        reply.body = Payload::Dav(Box::new(listing));
+        reply.body = Payload::Stream(Box::new(listing));
         reply
     }
 
@@ -357,28 +357,10 @@ fn supportedlock(w: &mut Writer) {
     }
 }
 
-/// Counts what goes through.
-struct Counting<'c, W: Write> {
-    out: W,
-    bytes: &'c std::cell::Cell<u64>,
-}
-
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(data)?;
-        self.bytes.set(self.bytes.get() + n as u64);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-impl Listing {
+impl Streamed for Listing {
     /// Writes the whole `207` body; the bytes written.
-    pub(crate) fn run(&self, stream: &TcpStream, chunked: bool) -> io::Result<u64> {
-        let bytes = std::cell::Cell::new(0);
-        let mut out = Chunked::new(Counting { out: stream, bytes: &bytes }, chunked);
+    fn run(self: Box<Self>, stream: &TcpStream, chunked: bool) -> io::Result<u64> {
+        let mut out = Chunked::new(stream, chunked);
         out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">")?;
         let top = self.tree.entry(&self.root).map_err(|e| io::Error::other(e.to_string()))?;
         let real = self.tree.checked(&self.root).map_err(|e| io::Error::other(e.to_string()))?;
@@ -405,10 +387,11 @@ impl Listing {
             scanned.map_err(|e| io::Error::other(e.to_string()))?;
         }
         out.write_all(b"</D:multistatus>\n")?;
-        out.end()?;
-        Ok(bytes.get())
+        out.end()
     }
+}
 
+impl Listing {
     /// One `DAV:response` (`dead`: its dead properties may be recorded).
     fn response(&self, path: &UserPath, entry: &Entry, real: &Path, dead: bool) -> String {
         let dir = entry.kind == Kind::Dir;
