@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use netdisk::client::{Client, Options};
 
+use crate::http::base64;
 use crate::peers::{Daemon, find, free_port, wait_listening};
 use crate::server::{PASSWORD, Server, client};
 use crate::stats::{Limit, Stats, line, measure, missing, ms};
@@ -165,18 +166,6 @@ impl Http {
             }
         }
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            out.push(if i <= c.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
 }
 
 /// New content for each file of each run (netdisk deduplicates).
