@@ -662,6 +662,35 @@ fn idle_keep_alive_connections_cost_no_more_than_text_sessions() {
     assert!(per_http <= per_text + 2, "an idle HTTP connection costs {per_http} KiB, a text session {per_text} KiB");
 }
 
+/// HTTP Basic is checked against a short-lived cache of verified
+/// credentials: a `passwd` (through this server or another process on the
+/// same data directory) or the account's deletion ends the old password
+/// at once, and a wrong password is never taken from the cache.
+#[test]
+fn cached_basic_credentials_end_with_passwd_and_deletion() {
+    let s = http_fixture(common::test_name!(), &[]);
+    s.user("alice").upload("/f", b"x");
+    let basic = |pass: &str| format!("Authorization: Basic {}\r\n", b64(format!("alice:{pass}").as_bytes()));
+    let get = |pass: &str| ask(&s.http, "GET", "/files/f", &basic(pass), b"").status;
+    assert_eq!((get("pw-alice"), get("pw-alice")), (200, 200), "verified, then from the cache");
+    assert_eq!(get("pw-alic"), 401, "a wrong password beside a cached right one");
+    assert_eq!(get("pw-alice"), 200);
+    s.user("alice").ok("passwd pw-alice new-1", "200");
+    assert_eq!(get("pw-alice"), 401, "the old password after passwd on this server");
+    assert_eq!((get("new-1"), get("new-1")), (200, 200));
+    let other = s.another(&[]);
+    let mut there = common::Raw::connect(&other.addr);
+    there.ok("login alice new-1", "230");
+    there.ok("passwd new-1 new-2", "200");
+    assert_eq!(get("new-1"), 401, "the old password after passwd on another process");
+    assert_eq!((get("new-2"), get("new-2")), (200, 200));
+    let del = Command::new(common::netdisk()).args(["user", "del", "alice", "--data"]).arg(&s.data).output().unwrap();
+    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    assert_eq!(get("new-2"), 401, "the password of a deleted account");
+    let log = s.log_text();
+    assert!(!log.contains("new-2") && !log.contains("pw-alice"), "a password in the log:\n{log}");
+}
+
 // ---- Save to my disk ----
 
 /// The `Origin` of the server's HTTP face, as a browser's form sends it.
