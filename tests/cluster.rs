@@ -37,7 +37,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use common::http::{Resp, ask, auth, b64};
+use common::http::{Resp, TUS, ask, auth, tus_create};
 use common::{Raw, Server, bytes, can_run, md5_hex, quote, wait_until};
 use netdisk::proto::body::TrashLine;
 
@@ -642,15 +642,13 @@ fn zip_contents(rig: &Rig, zip: &Resp) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
-
 /// A tus upload created on A (`POST /tus/`), its first `PATCH` cut off on
 /// A, then resumed and finished with a `PATCH` on B: committed once, with
 /// its MD5, on both servers; its URL then gone on both.
 fn a_tus_upload_begun_on_one_server_is_finished_on_the_other(rig: &Rig) {
     rig.a.user("tess");
     let data = bytes(3 << 20, 12);
-    let id = tus_create(&rig.a, "tess", "movie.bin", &data);
+    let id = tus_create(&rig.a.http, "tess", "movie.bin", &data);
     let mut cut = tus_patch_head(&rig.a, "tess", &id, data.len());
     cut.write_all(&data[..1 << 20]).unwrap();
     drop(cut);
@@ -676,7 +674,7 @@ fn a_tus_upload_begun_on_one_server_is_finished_on_the_other(rig: &Rig) {
 fn a_tus_upload_on_a_killed_server_is_finished_on_the_other(rig: &mut Rig) {
     rig.a.user("tina");
     let data = bytes(6 << 20, 14);
-    let id = tus_create(&rig.a, "tina", "killed.bin", &data);
+    let id = tus_create(&rig.a.http, "tina", "killed.bin", &data);
     let mut patch = tus_patch_head(&rig.a, "tina", &id, data.len());
     patch.write_all(&data[..4 << 20]).unwrap();
     let staging = rig.data(0).join("staging/tina");
@@ -691,17 +689,6 @@ fn a_tus_upload_on_a_killed_server_is_finished_on_the_other(rig: &mut Rig) {
     rig.a = Server::start(&rig.data(0), ARGS);
     let got = ask(&rig.a.http, "GET", "/files/killed.bin", &auth("tina"), b"");
     assert!(got.status == 200 && got.body == data, "{}", got.head);
-}
-
-/// `POST /tus/` on `server` for `user`'s new file `name` holding `data`
-/// (its MD5 in the metadata): the upload's path, `/tus/ID`.
-fn tus_create(server: &Server, user: &str, name: &str, data: &[u8]) -> String {
-    let meta = format!("filename {},md5 {}", b64(name.as_bytes()), b64(md5_hex(data).as_bytes()));
-    let head = format!("{TUS}{}Upload-Length: {}\r\nUpload-Metadata: {meta}\r\n", auth(user), data.len());
-    let made = ask(&server.http, "POST", "/tus/", &head, b"");
-    assert_eq!(made.status, 201, "{}", made.head);
-    let url = made.header("location").unwrap();
-    url[url.find("/tus/").unwrap()..].to_string()
 }
 
 /// A connection to `server` that has sent the head of a `PATCH` at offset

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
+use common::http::{hold_replace_lock, holds, http_group, uploads_while};
 use common::{Raw, Server, bytes, files_under, fixture, md5_hex, netdisk, quote, test_dir};
 
 /// The wire form of pipelined uploads (header with MD5 and FROM 0, then
@@ -257,4 +258,62 @@ fn a_client_that_never_reads_cannot_make_the_server_hold_replies_without_bound()
     let rss = resident(server.child.id());
     assert!(sent < 256 << 20, "the server took all {sent} bytes without sending a reply; it holds {rss} bytes");
     assert!(rss < 128 << 20, "server memory {rss}");
+}
+
+/// Concurrent HTTP uploads of one user, verified while a commit of that
+/// user waits for its replace lock (held here), are committed as one
+/// group (`service::grouped`): the first to arrive leads and waits for
+/// the lock, the other three queue behind it (each logs so); once the
+/// lock is let go, one group of four is committed, and each request gets
+/// its own status and its file whole. (Before: each committed alone, and
+/// none queued.)
+#[test]
+fn concurrent_http_uploads_of_one_user_are_committed_as_one_group() {
+    let server = fixture!(&["--http", "127.0.0.1:0"]);
+    let files = http_group(&server);
+    let held = hold_replace_lock(&server.dir.data(), "alice");
+    let replies = uploads_while(&server.http, "alice", &files, || {
+        server.wait_log("action=queue", 3);
+        drop(held);
+    });
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [201, 201, 204, 204], "{}", server.log_text());
+    let log = server.log_text();
+    let groups: Vec<&str> = log.lines().filter(|l| l.contains("action=group")).collect();
+    assert_eq!(groups.len(), 1, "{log}");
+    assert!(groups[0].contains("committed 4 uploads in one group failed=0"), "{log}");
+    for (path, data) in &files {
+        let name = path.rsplit('/').next().unwrap();
+        assert!(holds(&server, name, data), "{path}");
+    }
+}
+
+/// A member of an HTTP group whose path is refused at the commit (a
+/// folder made at its name by the text face while it waited) fails
+/// alone, with the engine's status; the other three commit.
+#[test]
+fn a_member_refused_at_the_commit_fails_alone_and_its_group_commits() {
+    let server = fixture!(&["--http", "127.0.0.1:0"]);
+    let files = http_group(&server);
+    let held = hold_replace_lock(&server.dir.data(), "alice");
+    let mut c = server.user("alice");
+    let replies = uploads_while(&server.http, "alice", &files, || {
+        server.wait_log("action=queue", 3);
+        c.ok("makedir a", "257");
+        drop(held);
+    });
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses[1..], [201, 204, 204], "{}", server.log_text());
+    assert!(statuses[0] == 409 || statuses[0] == 405, "{statuses:?}\n{}", replies[0].head);
+    let log = server.log_text();
+    assert!(log.contains("committed 4 uploads in one group failed=1"), "{log}");
+    for (path, data) in &files[1..] {
+        let name = path.rsplit('/').next().unwrap();
+        assert!(holds(&server, name, data), "{path}");
+    }
+    assert_eq!(c.ls("a"), Vec::<String>::new(), "the folder stays as it was");
+    // The refused upload's bytes stay staged for a resume, as a lone
+    // upload's do (`Verified::fail`); the others' are gone.
+    let staged = files_under(&server.dir.data().join("staging"));
+    assert_eq!(staged.iter().filter(|f| f.ends_with(".part")).count(), 1, "{staged:?}");
 }

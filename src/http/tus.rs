@@ -30,9 +30,7 @@ use crate::http::decode::base64;
 use crate::http::engine::{self, Error, ErrorKind, Login, Shared};
 use crate::http::{Cx, Reply, not_allowed};
 use crate::service::takeover::Hold;
-use crate::storage::content::Store;
-use crate::storage::replace::Replace;
-use crate::storage::staging::{Place, Request, Stop, Upload, Verified, commit_group, part_path};
+use crate::storage::staging::{Request, Stop, Upload, part_path};
 use crate::storage::tree::{UserPath, check_name};
 
 /// The protocol version spoken.
@@ -509,16 +507,15 @@ fn finish(cx: &Cx, login: &Login, up: Upload, file: &Path, r: &Record, path: &Us
         set_staged_mtime(verified.part_path(), mtime);
     }
     let (size, md5) = (verified.size(), verified.md5());
-    match commit(cx, login, verified, path) {
-        Some(Ok(_)) => {
+    match engine::commit(cx.shared, login, verified, path) {
+        Ok(_) => {
             let _ = fs::remove_file(file);
             let mut reply = offset_reply(204, size);
             reply.head.set("ETag", format!("\"{md5}\""));
             reply.note = format!("{size} bytes committed");
             reply
         }
-        Some(Err(e)) => cx.engine_failure(&e),
-        None => cx.failure(500, "not committed"),
+        Err(e) => cx.engine_failure(&e),
     }
 }
 
@@ -560,22 +557,9 @@ fn terminate(cx: &mut Cx, login: &Login, id: &str) -> Reply {
     Reply::new(204)
 }
 
-// The engine calls of this module beyond `Upload`: the commit, the
+// The engine calls of this module beyond `Upload` and `engine::commit`
+// (grouped with other uploads of the user, `service::grouped`): the
 // upload record, the MTIME of a staged file, a staged upload dropped.
-
-/// Commits one verified upload exactly as the text face commits a group
-/// of one: under the user's replace lock, the replaced file to the trash,
-/// the content into the store.
-fn commit(cx: &Cx, login: &Login, verified: Verified, path: &UserPath) -> Option<engine::Result<PathBuf>> {
-    let replace = match Replace::lock(&cx.shared.data, &login.user) {
-        Ok(r) => r,
-        Err(e) => return Some(Err(e)),
-    };
-    let (trash, store) = (login.trash(cx.shared), Store::new(&cx.shared.data, cx.shared.config.dedup));
-    let (user, tree, sums) = (login.user.as_str(), &login.tree, &cx.shared.sums);
-    let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
-    commit_group(vec![(verified, path.clone())], &place).pop()
-}
 
 /// Writes an upload record atomically and durably (it must survive a
 /// restart as the staged bytes do).

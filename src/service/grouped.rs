@@ -1,6 +1,7 @@
 //! Group commit across connections: uploads of one user verified at the
 //! same time on several connections (concurrent HTTP `PUT`s, WebDAV or
-//! `/files/`) are committed together by the engine's `commit_group`, so
+//! `/files/`, and the tus `PATCH`es that complete uploads) are committed
+//! together by the engine's `commit_group`, so
 //! they share its durable syncs, as the pipelined uploads of one text
 //! connection do (`server::group`).
 //!
@@ -16,11 +17,19 @@
 //! after its syncs, and the group holds the user's replace lock
 //! throughout. A panic in a leader fails the uploads it took instead of
 //! leaving their threads waiting.
+//!
+//! Locks: a thread waiting here holds no engine lock but its own
+//! upload's; the leader takes only the replace lock, which the text
+//! face's groups take too (one after the other, never both at once), so
+//! the two kinds of group of one user wait for each other, never in a
+//! cycle. Logged: an upload that queues behind a commit under way
+//! (`action=queue`) and each group of more than one (`action=group`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::log;
 use crate::storage::error::{Error, ErrorKind, Result};
 use crate::storage::staging::Verified;
 use crate::storage::tree::UserPath;
@@ -66,6 +75,10 @@ impl Grouped {
         let mut state = queue.lock();
         let ticket = state.next;
         state.next += 1;
+        if state.leading {
+            // Queued under this same lock: the next leader takes it.
+            log::event(None, user, "queue", &item.1.to_string(), "behind a commit under way", 0);
+        }
         state.waiting.push((ticket, item));
         while state.leading {
             state = queue.changed.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -77,7 +90,7 @@ impl Grouped {
         // in the group (or failed by the lock).
         state.leading = true;
         drop(state);
-        Lead { queue: &queue, tickets: Vec::new() }.run(ticket, lock, commit)?;
+        Lead { queue: &queue, tickets: Vec::new() }.run(user, ticket, lock, commit)?;
         let done = queue.lock().done.remove(&ticket);
         done.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))
     }
@@ -107,6 +120,7 @@ impl Lead<'_> {
     /// stay queued for the next leader.
     fn run<L>(
         mut self,
+        user: &str,
         own: u64,
         lock: impl FnOnce() -> Result<L>,
         commit: impl FnOnce(&L, Vec<Item>) -> Vec<Result<PathBuf>>,
@@ -122,6 +136,17 @@ impl Lead<'_> {
         let (tickets, items): (Vec<u64>, Vec<Item>) = taken.into_iter().unzip();
         self.tickets = tickets;
         let results = commit(&held, items);
+        if results.len() > 1 {
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            log::event(
+                None,
+                user,
+                "group",
+                "",
+                format!("committed {} uploads in one group failed={failed}", results.len()),
+                0,
+            );
+        }
         let mut state = self.queue.lock();
         for (ticket, result) in self.tickets.drain(..).zip(results) {
             state.done.insert(ticket, result);

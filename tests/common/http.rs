@@ -112,3 +112,71 @@ pub fn b64(data: &[u8]) -> String {
 pub fn auth(user: &str) -> String {
     format!("Authorization: Basic {}\r\n", b64(format!("{user}:pw-{user}").as_bytes()))
 }
+
+/// The header every tus request carries.
+pub const TUS: &str = "Tus-Resumable: 1.0.0\r\n";
+
+/// `POST /tus/` at `http` for `user`'s new file `name` holding `data`
+/// (its MD5 in the metadata): the upload's path, `/tus/ID`.
+pub fn tus_create(http: &str, user: &str, name: &str, data: &[u8]) -> String {
+    let meta = format!("filename {},md5 {}", b64(name.as_bytes()), b64(crate::common::md5_hex(data).as_bytes()));
+    let head = format!("{TUS}{}Upload-Length: {}\r\nUpload-Metadata: {meta}\r\n", auth(user), data.len());
+    let made = ask(http, "POST", "/tus/", &head, b"");
+    assert_eq!(made.status, 201, "{}", made.head);
+    let url = made.header("location").unwrap();
+    url[url.find("/tus/").unwrap()..].to_string()
+}
+
+/// Holds `user`'s replace lock in the data directory `data` (the lock
+/// file every replacing request of that user takes, `locks/USER`) until
+/// dropped: the server's commits of that user wait for it meanwhile, so
+/// a test can make uploads queue behind one.
+pub fn hold_replace_lock(data: &std::path::Path, user: &str) -> std::fs::File {
+    let dir = data.join("locks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut options = std::fs::OpenOptions::new();
+    let file = options.read(true).write(true).create(true).truncate(false).open(dir.join(user)).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// One upload of `user` over HTTP: a `/files/` or `/dav/` `PUT` of `path`
+/// holding `data`, or (`path` under `/tus/`) a tus upload made there and
+/// sent whole in one `PATCH`.
+pub fn upload(http: &str, user: &str, path: &str, data: &[u8]) -> Resp {
+    let Some(name) = path.strip_prefix("/tus/") else { return ask(http, "PUT", path, &auth(user), data) };
+    let id = tus_create(http, user, name, data);
+    let head = format!("{TUS}{}Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n", auth(user));
+    ask(http, "PATCH", &id, &head, data)
+}
+
+/// [`upload`]s of `user`, each on its own connection and thread, all at
+/// once, while `meanwhile` runs here: their responses, in the order of
+/// `files`.
+pub fn uploads_while(http: &str, user: &str, files: &[(&str, Vec<u8>)], meanwhile: impl FnOnce()) -> Vec<Resp> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> =
+            files.iter().map(|(path, data)| scope.spawn(move || upload(http, user, path, data))).collect();
+        meanwhile();
+        running.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// The uploads of the HTTP group tests: a `/files/` PUT, a WebDAV PUT, a
+/// tus upload, and a `/files/` PUT over `alice`'s file `over` (made
+/// here): all at once, on four connections.
+pub fn http_group(server: &crate::common::Server) -> Vec<(&'static str, Vec<u8>)> {
+    assert!(server.user("alice").upload("over", b"old").starts_with("226"));
+    vec![
+        ("/files/a", crate::common::bytes(70_000, 21)),
+        ("/dav/b", crate::common::bytes(5_000, 22)),
+        ("/tus/c", crate::common::bytes(90_000, 23)),
+        ("/files/over", crate::common::bytes(3_000, 24)),
+    ]
+}
+
+/// Whether `alice`'s file `name` holds `data`, read back over HTTP.
+pub fn holds(server: &crate::common::Server, name: &str, data: &[u8]) -> bool {
+    let got = ask(&server.http, "GET", &format!("/files/{name}"), &auth("alice"), b"");
+    got.status == 200 && got.body == data
+}

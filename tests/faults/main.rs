@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use common::http::{hold_replace_lock, holds, http_group, upload, uploads_while};
 use common::{EVENT_WAIT, Raw, Server, bytes, http, md5_hex, proof, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
@@ -485,6 +486,42 @@ fn an_unreadable_trash_entry_is_451_not_missing() {
     let reply = c.cmd(&format!("restore {id}"));
     assert!(reply.starts_with("451"), "{reply}");
     c.ok(&format!("restore {id}"), "257");
+}
+
+/// An HTTP group across connections (`service::grouped`) whose `syncfs`
+/// fails: every member gets `503` (a 500 that made the storage
+/// read-only), none a success; nothing of theirs is a file (the replaced
+/// one keeps its old content) and no bytes stay staged, as for a
+/// pipelined text group; later `PUT`s get `503`. The group is made as in
+/// `groupcommit.rs`: the user's replace lock held here until the three
+/// other uploads queued behind the first.
+#[test]
+fn an_http_group_whose_syncfs_failed_fails_every_member_and_keeps_nothing() {
+    if !can_fault() {
+        return;
+    }
+    let dir = test_dir!();
+    let data = dir.data();
+    with_user(&data, "alice");
+    let s = Traced::start_anywhere(&data, "syncfs:error=EIO", &["--http", "127.0.0.1:0"]);
+    let files = http_group(&s);
+    let held = hold_replace_lock(&data, "alice");
+    let replies = uploads_while(&s.http, "alice", &files, || {
+        s.wait_log("action=queue", 3);
+        drop(held);
+    });
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503; 4], "{}\n{}", s.log_text(), s.trace_text());
+    assert!(s.log_text().contains("committed 4 uploads in one group failed=4"), "{}", s.log_text());
+    assert_eq!(s.injected(), 1, "one syncfs for the group: {}", s.trace_text());
+    assert!(holds(&s, "over", b"old"), "the replaced file is untouched");
+    let mut c = s.user("alice");
+    assert_eq!(c.ls(""), vec!["over".to_string()], "no new file");
+    // No staged bytes; the tus upload's record (its intent, no data) stays
+    // until it expires, so its client may start again from offset 0.
+    let left: Vec<String> = staged(&data).into_iter().filter(|f| !f.ends_with(".tus")).collect();
+    assert_eq!(left, Vec::<String>::new());
+    assert_eq!(upload(&s.http, "alice", "/files/late", b"late").status, 503);
 }
 
 /// The HTTP face after a failed sync: `PUT` and `DELETE` get `503` (before
