@@ -57,8 +57,9 @@ pub(crate) enum Moment<'a> {
     /// The session is about to read input: committed when nothing is
     /// buffered (the client waits for replies).
     Read,
-    /// Before any command other than `upload`, or before the session
-    /// refuses, closes or ends: always committed.
+    /// Before any command other than `upload` (or a `touch` held, see
+    /// [`Group::hold_touch`]), or before the session refuses, closes or
+    /// ends: always committed.
     Other,
     /// A reply was queued or an upload joined: committed when full.
     Queued,
