@@ -127,8 +127,9 @@ bench:
 	$(NATIVE) $(CARGO) build --release --bin netdisk --example bench
 	ulimit -n 20000 2>/dev/null; ./target/native/release/examples/bench $(BENCH_ARGS)
 
-# The peers `make bench` compares with (rsync, lftp, vsftpd); without them it
-# prints "peer not installed" for those figures.
+# The peers `make bench` compares with (rsync, lftp, vsftpd; rclone and curl
+# for the WebDAV rows); without them it prints "peer not installed" for those
+# figures.
 bench-peers:
 	apt-get install -y rsync lftp vsftpd
 	@# The HTTP rows' peers (examples/bench/http.rs): curl, Debian's tuspy,

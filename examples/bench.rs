@@ -10,13 +10,17 @@
 //! ```
 //!
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
-//! mirror, scale, load, http (the HTTP face against nginx, curl and
-//! tuspy: `bench/http.rs`). It starts the release server binary on
+//! mirror, scale, load, newcontent (the client's upload of new content),
+//! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`),
+//! dav (WebDAV against rclone: `bench/dav.rs`).
+//! It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
 //! installed (`make bench-peers`); otherwise "peer not installed".
 
 #[path = "bench/claim.rs"]
 mod claim;
+#[path = "bench/dav.rs"]
+mod dav;
 #[path = "bench/http.rs"]
 mod http;
 #[path = "bench/http_load.rs"]
@@ -27,6 +31,8 @@ mod http_peers;
 mod limits;
 #[path = "bench/mirror.rs"]
 mod mirror;
+#[path = "bench/newcontent.rs"]
+mod newcontent;
 #[path = "bench/peers.rs"]
 mod peers;
 #[path = "bench/proxy.rs"]
@@ -51,11 +57,11 @@ use std::time::Instant;
 /// Files in the mirror tree: the quick default, and `--full`.
 const QUICK_FILES: usize = 2_000;
 const FULL_FILES: usize = 10_000;
-const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,http";
+const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,newcontent,http,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load,http] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {
@@ -199,6 +205,7 @@ fn section_mirror(o: &Opts, dir: &Path) {
         mirror::show("netdisk", &link, &ours, theirs.as_ref().map(|t| ("rsync", t)));
         if let Some(synced) = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &["--fsync"]) {
             mirror::show("rsync --fsync", &link, &synced, None);
+            mirror::show_first_vs_fsync(&link, &ours, &synced);
         }
         if n == 0 {
             mirror::lftp(&dir, &link, &tree, o.files, &mut round);
@@ -243,6 +250,27 @@ fn section_load(o: &Opts, dir: &Path) {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// WebDAV beside `rclone serve webdav` (examples/bench/dav.rs).
+fn section_dav(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("dav"));
+    dav::run(o.runs, &dir);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The client library's upload of content the server does not hold, on
+/// each link, beside min(md5sum, durable write) of the same runs.
+fn section_newcontent(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("newcontent"));
+    let server = server::start(&dir.join("data"));
+    let scratch = dir.join("data").join("bench-durable");
+    fs::create_dir_all(&scratch).expect("scratch dir");
+    for link in server.links() {
+        newcontent::run(o.runs, &link, &dir, &scratch, o.size_mib << 20);
+    }
+    drop(server);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// One part of the run, by name.
 type Section = fn(&Opts, &Path);
 
@@ -251,14 +279,16 @@ fn main() {
     let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
     println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 9] = [
         ("transfers", section_transfers),
         ("small", section_small),
         ("claim", section_claim),
         ("mirror", section_mirror),
         ("scale", section_scale),
         ("load", section_load),
+        ("newcontent", section_newcontent),
         ("http", http::section),
+        ("dav", section_dav),
     ];
     for (name, run) in sections {
         if wanted(&o, name) {

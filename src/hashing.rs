@@ -164,16 +164,8 @@ impl FileHash {
             return FileHash { done: Some(done), worker: None, cancel };
         };
         let stop = Arc::clone(&cancel);
-        let spawned = thread::Builder::new().name("hash".into()).spawn(move || {
-            const STEP: u64 = 8 << 20;
-            let mut at = from;
-            while at < from + len && !stop.load(Ordering::Relaxed) {
-                let n = STEP.min(from + len - at);
-                hash_range(&file, at, n, &mut hasher)?;
-                at += n;
-            }
-            Ok(hasher)
-        });
+        let spawned =
+            thread::Builder::new().name("hash".into()).spawn(move || hash_steps(&file, from, len, hasher, &stop));
         match spawned {
             Ok(worker) => FileHash { done: None, worker: Some(worker), cancel },
             Err(e) => FileHash { done: Some(Err(e)), worker: None, cancel },
@@ -194,6 +186,20 @@ impl Drop for FileHash {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
+}
+
+/// Continues `hasher` over `len` bytes of `file` from `from`, in steps,
+/// giving up between steps once `stop` is set (the hash is then partial:
+/// its caller no longer wants it).
+pub fn hash_steps(file: &File, from: u64, len: u64, mut hasher: Hasher, stop: &AtomicBool) -> io::Result<Hasher> {
+    const STEP: u64 = 8 << 20;
+    let mut at = from;
+    while at < from + len && !stop.load(Ordering::Relaxed) {
+        let n = STEP.min(from + len - at);
+        hash_range(file, at, n, &mut hasher)?;
+        at += n;
+    }
+    Ok(hasher)
 }
 
 /// Reads until `buf` is full; returns how much arrived and the error that

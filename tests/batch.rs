@@ -355,3 +355,24 @@ fn a_refused_upload_in_a_pipelined_group_reconnects_and_sends_the_rest() {
     assert!(r.failures[0].0.ends_with("m05"), "{:?}", r.failures);
     assert_eq!(c.ls(None).unwrap().len(), 10);
 }
+
+#[test]
+fn a_first_mirror_records_every_digest_as_it_sends_so_a_rerun_reads_nothing() {
+    let s = fixture!();
+    let dir = TempDir::new("first-mirror");
+    let tree = dir.path().join("tree");
+    make_tree(&tree);
+    let mut c = login(&s.addr, &dir);
+    let report = c.mirror(tree.to_str().unwrap(), "/m", true, Options::default(), &mut quiet()).unwrap();
+    assert!(report.ok() && report.transferred == 16, "{}", report.summary());
+    // Every file's digest was recorded while it was sent (none was read
+    // beforehand: the remote held nothing to compare with).
+    let mut cache = DigestCache::open(&dir.path().join("cache/digests"));
+    for (rel, content) in snapshot(&tree) {
+        let (Some(_), path) = (content, tree.join(&rel)) else { continue };
+        let meta = fs::metadata(&path).unwrap();
+        cache.digest(&path, &meta, |p| panic!("{} read again", p.display())).unwrap();
+    }
+    let again = c.mirror(tree.to_str().unwrap(), "/m", true, Options::default(), &mut quiet()).unwrap();
+    assert_eq!((again.transferred, again.up_to_date), (0, 16), "{}", again.summary());
+}

@@ -176,3 +176,83 @@ fn refused_transfers_leave_nothing_behind_locally() {
     assert!(err.to_string().contains("not a regular file"), "{err}");
     assert_eq!(c.ls(None).unwrap().len(), 1, "session still fine");
 }
+
+/// Overwrites 8 bytes of `path` at `at`, keeping its size.
+fn overwrite(path: &Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    fs::OpenOptions::new().write(true).open(path).unwrap().write_all_at(b"changed!", at).unwrap();
+}
+
+#[test]
+fn a_held_file_found_while_sending_switches_to_claim_and_leaves_nothing_staged() {
+    let s = fixture!();
+    let data = bytes(netdisk::client::AHEAD_FROM as usize + (4 << 20), 11);
+    let local = write_file(s.dir(), "movie.bin", &data);
+    s.client("bob").upload(&local, "held.bin", &mut |_| true).unwrap();
+    // Alice's client has no digest cached: it sends at once and hashes
+    // ahead; her first progress report waits until the claim is done.
+    let mut alice = s.client("alice");
+    let mut reports = 0;
+    let t = alice
+        .upload(&local, "copy.bin", &mut |_| {
+            reports += 1;
+            if reports == 1 {
+                s.wait_log("user=alice action=claim path=\"/copy.bin\" outcome=226", 1);
+            }
+            true
+        })
+        .unwrap();
+    assert!(t.instant && t.moved > 0, "bytes went first, then the claim: {t:?}");
+    assert_eq!(t.md5.to_string(), md5_hex(&data));
+    s.wait_log("user=alice action=upload path=\"/copy.bin\" outcome=interrupted", 1);
+    let staged = common::files_under(&s.data.join("staging").join("alice"));
+    assert!(staged.is_empty(), "the cut upload's bytes are dropped: {staged:?}");
+    let used = alice.quota().unwrap().used;
+    assert_eq!(used, data.len() as u64, "no staged bytes counted");
+    let st = alice.stat("copy.bin").unwrap();
+    assert_eq!((st.size, st.md5.unwrap().to_string()), (data.len() as u64, md5_hex(&data)));
+}
+
+#[test]
+fn an_upload_cut_while_hashing_ahead_resumes_where_it_stopped() {
+    let s = fixture!();
+    let data = bytes(netdisk::client::AHEAD_FROM as usize + (4 << 20), 12);
+    let local = write_file(s.dir(), "big.bin", &data);
+    let mut c = s.client("alice");
+    match c.upload(&local, "big.bin", &mut stop_at(3 << 20)) {
+        Err(ClientError::Interrupted(n)) => assert!(n >= 3 << 20),
+        other => panic!("{other:?}"),
+    }
+    s.wait_log("action=upload path=\"/big.bin\" outcome=interrupted", 1);
+    let t = c.upload(&local, "big.bin", &mut |_| true).unwrap();
+    assert!(t.resumed_at >= 3 << 20 && !t.instant, "{t:?}");
+    assert_eq!(t.md5.to_string(), md5_hex(&data));
+    let out = s.dir().join("back.bin");
+    c.download("big.bin", &out, &mut |_| true).unwrap();
+    assert!(fs::read(&out).unwrap() == data);
+}
+
+#[test]
+fn a_file_changed_while_being_sent_is_refused() {
+    let s = fixture!();
+    let size = netdisk::client::AHEAD_FROM + (4 << 20);
+    // Changed where it was sent already, and where it was not yet.
+    for (name, at) in [("head.bin", 0), ("tail.bin", size - 8), ("small.bin", 0)] {
+        let len = if name == "small.bin" { 900_000 } else { size as usize };
+        let local = write_file(s.dir(), name, &bytes(len, 13));
+        let mut c = s.client("alice");
+        let mut changed = false;
+        let sent = c.upload(&local, name, &mut |_| {
+            if !changed {
+                overwrite(&local, at);
+                changed = true;
+            }
+            true
+        });
+        assert!(sent.is_err(), "{name}: {sent:?}");
+        match c.stat(name) {
+            Err(ClientError::Refused(r)) => assert_eq!(r.code.number(), 550, "{name}: nothing stored"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

@@ -113,3 +113,24 @@ fn the_client_keeps_modification_times_both_ways() {
     }
     assert!(local("a.txt") < SystemTime::now());
 }
+
+#[test]
+fn touch_of_a_file_just_uploaded_keeps_its_inode() {
+    use std::os::unix::fs::MetadataExt;
+    let s = fixture!();
+    let data = bytes(300_000, 9);
+    let mut ann = s.user("ann");
+    assert!(ann.upload("big", &data).starts_with("226 "));
+    let real = s.data.join("home").join("ann").join("big");
+    let before = std::fs::metadata(&real).unwrap();
+    assert!(before.nlink() > 1, "the content store links what was uploaded");
+    ann.ok(&format!("touch big {OLD}"), "250");
+    let after = std::fs::metadata(&real).unwrap();
+    assert_eq!(after.ino(), before.ino(), "set in place, not copied: only the store shares it");
+    assert_eq!(mtime(&mut ann, "big"), OLD);
+    assert!(ann.ok("stat big", "213 ").contains(&md5_hex(&data)));
+    // Content another path of hers shares still gets a copy of its own.
+    ann.ok("cp big twin", "250");
+    ann.ok("touch twin 2030-01-01T00:00:00Z", "250");
+    assert_eq!(mtime(&mut ann, "big"), OLD, "the cp's time is its own");
+}

@@ -157,3 +157,15 @@ pub fn lftp(dir: &Path, link: &Link, tree: &Path, files: usize, round: &mut usiz
     }
     show("lftp", link, &out, None);
 }
+
+/// The first run beside `rsync --fsync`'s (issue 26: the peer that syncs
+/// each file, as netdisk does; it does not sync the directories).
+pub fn show_first_vs_fsync(link: &Link, ours: &Three, synced: &Three) {
+    crate::stats::line(
+        &format!("netdisk mirror -R, first run ({})", link.name),
+        &Stats(vec![ours[0]]),
+        "ms",
+        crate::stats::Limit { name: "rsync --fsync", value: synced[0] },
+        "(target: <= 1.0 x its time)",
+    );
+}

@@ -12,11 +12,14 @@ fn rate(bytes: u64, elapsed: Duration) -> f64 {
 
 /// `6.0 MiB in 0.02 s, 300.0 MiB/s`; after a resume, only what `moved`
 /// (`sent` or `received`) counts: `sent 2.0 MiB of 6.0 MiB in ..., (rate
-/// of the 2.0 MiB)`; an instant upload: `6.0 MiB, instant (nothing sent)`.
+/// of the 2.0 MiB)`; an instant upload: `6.0 MiB, instant (nothing sent)`,
+/// or what was sent before the server was found to hold the content.
 pub fn summary(t: &Transferred, moved: &str) -> String {
     let speed = human(rate(t.moved, t.elapsed) as u64);
     let secs = t.elapsed.as_secs_f64();
-    if t.instant {
+    if t.instant && t.moved > 0 {
+        format!("{}, instant ({} sent before the server was found to hold it)", human(t.size), human(t.moved))
+    } else if t.instant {
         format!("{}, instant (nothing sent)", human(t.size))
     } else if t.resumed_at > 0 {
         let (done, size, at) = (human(t.moved), human(t.size), human(t.resumed_at));

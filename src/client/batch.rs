@@ -139,10 +139,16 @@ impl Client {
         let mut wire = Vec::new();
         let mut sent = Vec::new();
         for item in items {
-            let time = fs::metadata(&item.local).and_then(|m| m.modified());
+            // Taken before the read: a change after it leaves the cached
+            // digest stale, never wrong.
+            let meta = fs::metadata(&item.local);
+            let time = meta.as_ref().map_err(|e| e.kind()).and_then(|m| m.modified().map_err(|e| e.kind()));
             match fs::read(&item.local) {
                 Ok(data) => {
                     let (size, md5) = (data.len() as u64, Digest::of(&data));
+                    if let (Ok(meta), Some(cache)) = (&meta, self.cache.as_mut()) {
+                        cache.remember(&item.local, meta, md5);
+                    }
                     let cmd = Command::Upload { path: item.remote.clone(), size, md5: Some(md5), from: Some(0) };
                     let line = match cmd.to_line() {
                         Ok(line) => line,

@@ -64,18 +64,28 @@ impl DigestCache {
         meta: &Metadata,
         read: impl FnOnce(&Path) -> io::Result<Digest>,
     ) -> io::Result<Digest> {
-        let key = std::path::absolute(path)?;
-        let stamp = Stamp::of(meta);
-        if let Some((held, md5)) = self.entries.get(&key)
-            && *held == stamp
-        {
-            return Ok(*md5);
+        if let Some(md5) = self.cached(path, meta) {
+            return Ok(md5);
         }
         let md5 = read(path)?;
         self.computed += 1;
-        self.entries.insert(key, (stamp, md5));
-        self.dirty = true;
+        self.remember(path, meta, md5);
         Ok(md5)
+    }
+
+    /// The MD5 of `path` if it is cached and the file unchanged.
+    pub fn cached(&self, path: &Path, meta: &Metadata) -> Option<Digest> {
+        let key = std::path::absolute(path).ok()?;
+        self.entries.get(&key).filter(|(held, _)| *held == Stamp::of(meta)).map(|(_, md5)| *md5)
+    }
+
+    /// Records `md5` for `path` as it was when `meta` was taken (before
+    /// the file was read: a change since then makes the entry stale).
+    pub fn remember(&mut self, path: &Path, meta: &Metadata, md5: Digest) {
+        if let Ok(key) = std::path::absolute(path) {
+            self.entries.insert(key, (Stamp::of(meta), md5));
+            self.dirty = true;
+        }
     }
 
     /// Writes the cache if it changed.

@@ -97,6 +97,11 @@ impl Client {
                 return None;
             }
         };
+        let same_size = there.is_some_and(|t| t.kind == Kind::File && t.size == meta.len());
+        if !same_size {
+            // Nothing to compare with: the file is hashed once, as it is sent.
+            return Some(item);
+        }
         match self.local_digest(&item.local, &meta) {
             Ok(md5) => item.md5 = Some(md5),
             Err(e) => {
@@ -104,7 +109,7 @@ impl Client {
                 return None;
             }
         }
-        if there.is_some_and(|t| t.kind == Kind::File && t.size == meta.len() && t.md5 == item.md5) {
+        if there.is_some_and(|t| t.md5 == item.md5) {
             report.up_to_date += 1;
             return None;
         }

@@ -26,6 +26,7 @@
 //! # Ok::<(), netdisk::client::ClientError>(())
 //! ```
 
+mod ahead;
 mod batch;
 mod cache;
 mod conn;
@@ -53,7 +54,7 @@ pub use mirror::Options;
 pub use report::{Event, OnEvent, Report};
 pub use share::is_code as is_share_code;
 use transfer::parse_body;
-pub use transfer::{CLAIM_FROM, download_target};
+pub use transfer::{AHEAD_FROM, CLAIM_FROM, download_target};
 pub use tree::carry;
 
 /// What went wrong, in words a user can act on.

@@ -7,12 +7,14 @@
 //! the target, with `NAME.part.info` recording the remote size and MD5; the
 //! target is only replaced once the whole file's MD5 matches.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use super::ahead::{Ahead, Claimed, Plan};
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
 use crate::behind::Behind;
 use crate::digest::{Digest, Hasher, hash_range};
@@ -27,10 +29,11 @@ const BUSY_PAUSE: Duration = Duration::from_millis(500);
 /// Bytes sent per `sendfile` call during an upload (progress is reported
 /// between calls).
 const SEND_STEP: u64 = 1 << 20;
-/// What `send_payload` sends: the file's size, where it starts, and its
-/// digest when that went ahead in the request.
+/// What an upload sends: the file (as opened), its size, where the
+/// payload starts, and its digest when that went ahead in the request.
 struct Sending<'a> {
     local: &'a Path,
+    meta: &'a Metadata,
     size: u64,
     offset: u64,
     known: Option<Digest>,
@@ -39,18 +42,26 @@ struct Sending<'a> {
 /// Where the digest of an upload comes from: sent ahead in the request,
 /// or hashed while sending and sent after the payload.
 enum Digesting {
-    Ahead(Digest),
+    Known(Digest),
     After(FileHash),
 }
 
-/// Files from this size on are first offered with `claim`: hashing them
-/// twice costs less than sending them when the server already holds them.
+/// Files from this size on are offered with `claim`, the instant upload.
 pub const CLAIM_FROM: u64 = 1 << 20;
+/// Files from this size on whose digest is not cached are sent at once,
+/// their hash computed ahead of the sending and claimed when it is done
+/// early (see `client::ahead`); smaller ones are hashed first, then
+/// claimed: hashing 16 MiB costs less than the second connection a
+/// switch to `claim` needs.
+pub const AHEAD_FROM: u64 = 16 << 20;
 
 impl Client {
     /// Uploads `local` to `remote`, resuming an interrupted upload of the
     /// same file, hashing while sending, verified by the server. A file of
-    /// [`CLAIM_FROM`] bytes or more is first claimed (see [`Client::claim`]).
+    /// [`CLAIM_FROM`] bytes or more is claimed (see [`Client::claim`]):
+    /// first when its digest is cached or it is smaller than
+    /// [`AHEAD_FROM`], else once its hash, computed while the upload
+    /// already sends, is known.
     pub fn upload(&mut self, local: &Path, remote: &str, progress: OnProgress) -> Result<Transferred> {
         let local_err = |e| ClientError::Local(local.to_path_buf(), e);
         let mut file = File::open(local).map_err(local_err)?;
@@ -59,11 +70,12 @@ impl Client {
             return Err(local_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
         }
         let size = meta.len();
-        // A large file is hashed once, for `claim`; if it must be sent after
-        // all, that digest goes ahead of the payload instead of hashing the
-        // file a second time while sending.
+        let cached = self.cache.as_ref().and_then(|c| c.cached(local, &meta));
+        let ahead = size >= AHEAD_FROM && cached.is_none();
+        // A file hashed for `claim` sends that digest ahead of the payload
+        // instead of hashing the file a second time while sending.
         let mut known = None;
-        if size >= CLAIM_FROM {
+        if size >= CLAIM_FROM && !ahead {
             let md5 = self.local_digest(local, &meta)?;
             if let Some(done) = self.claim(&mut file, remote, size, md5)? {
                 self.keep_time(remote, &meta);
@@ -71,19 +83,24 @@ impl Client {
             }
             known = Some(md5);
         }
-        let file_at = (&mut file, local);
-        let (offset, hasher) = match self.start_upload(file_at, remote, size, known, None)? {
+        let asked = Instant::now();
+        let (offset, hasher) = match self.start_upload((&mut file, local), remote, size, known, None)? {
             Some(ok) => ok,
             None => {
                 self.drop_conn();
-                let file_at = (&mut file, local);
-                self.start_upload(file_at, remote, size, known, Some(0))?.ok_or_else(|| {
+                self.start_upload((&mut file, local), remote, size, known, Some(0))?.ok_or_else(|| {
                     ClientError::Protocol("server kept offering a different prefix after FROM 0".into())
                 })?
             }
         };
-        let sending = Sending { local, size, offset, known };
-        let sent = self.send_payload(&mut file, sending, hasher, progress)?;
+        let sending = Sending { local, meta: &meta, size, offset, known };
+        let sent = match ahead {
+            true => self.send_racing(&mut file, sending, (hasher, remote, asked.elapsed()), progress)?,
+            false => self.send_payload(&mut file, sending, hasher, progress)?,
+        };
+        if let Some(cache) = self.cache.as_mut() {
+            cache.remember(local, &meta, sent.md5);
+        }
         self.keep_time(remote, &meta);
         Ok(sent)
     }
@@ -102,10 +119,24 @@ impl Client {
     /// content and accepted the proof; `None` when the file must be sent
     /// (`550 not held`, or a server without `claim`).
     pub fn claim(&mut self, file: &mut File, remote: &str, size: u64, md5: Digest) -> Result<Option<Transferred>> {
+        self.claim_then(file, remote, size, md5, &mut || {})
+    }
+
+    /// [`Client::claim`], calling `held` once the server says it holds the
+    /// content (`350`), before the proof.
+    pub(crate) fn claim_then(
+        &mut self,
+        file: &mut File,
+        remote: &str,
+        size: u64,
+        md5: Digest,
+        held: &mut dyn FnMut(),
+    ) -> Result<Option<Transferred>> {
         let started = Instant::now();
         let reply = self.request(&Command::Claim { path: remote.into(), size, md5 })?;
         let stored = match reply.code {
             Code::ProofNeeded => {
+                held();
                 let challenge: Challenge = parse_body(&reply)?;
                 let proof = prove(file, &challenge).map_err(|e| ClientError::Local(PathBuf::from(remote), e))?;
                 self.send_line(&proof.to_string())?;
@@ -171,45 +202,125 @@ impl Client {
     fn send_payload(
         &mut self,
         file: &mut File,
-        Sending { local, size, offset, known }: Sending,
+        sending: Sending,
         hasher: Hasher,
         progress: OnProgress,
     ) -> Result<Transferred> {
         let started = Instant::now();
-        let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        let Sending { local, meta, size, offset, known } = sending;
         // Hash on one thread while the kernel sends the same bytes, unless
         // the digest went ahead in the request.
         let digest = match known {
-            Some(md5) => Digesting::Ahead(md5),
+            Some(md5) => Digesting::Known(md5),
             None => Digesting::After(FileHash::start(file, offset, size - offset, hasher)),
         };
         let mut done = offset;
         while done < size {
-            let step = SEND_STEP.min(size - done);
-            let conn = self.conn()?;
-            let (n, err) = send_file(file, &conn.writer, step);
-            if let Some(e) = err {
-                self.check::<()>(Err(e))?;
-            }
-            if n < step {
-                self.drop_conn();
-                return Err(local_err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending")));
-            }
-            done += n;
-            let p = Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() };
-            if !progress(&p) {
-                self.drop_conn();
-                return Err(ClientError::Interrupted(done));
-            }
+            done = self.send_step(file, local, done, size)?;
+            self.report(progress, Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() })?;
         }
         let md5 = match digest {
-            Digesting::Ahead(md5) => md5,
+            Digesting::Known(md5) => md5,
             Digesting::After(hashing) => {
-                let md5 = hashing.finish().map_err(local_err)?.peek();
-                self.send_line(&md5.to_string())?;
+                let md5 = hashing.finish().map_err(|e| ClientError::Local(local.to_path_buf(), e))?.peek();
+                self.digest_line(file, (local, meta), md5)?;
                 md5
             }
         };
+        self.transfer_done((size, md5, offset), started)
+    }
+
+    /// Sends the payload while `ahead` hashes the file ahead of it, and
+    /// switches to the claim `ahead` makes when the server holds the file.
+    fn send_racing(
+        &mut self,
+        file: &mut File,
+        sending: Sending,
+        (hasher, remote, rtt): (Hasher, &str, Duration),
+        progress: OnProgress,
+    ) -> Result<Transferred> {
+        let started = Instant::now();
+        let Sending { local, meta, size, offset, .. } = sending;
+        let local_err = |e| ClientError::Local(local.to_path_buf(), e);
+        // A client like this one, not connected yet, for the claim.
+        let side = Client {
+            addr: self.addr.clone(),
+            conn: None,
+            login: self.login.clone(),
+            cwd: self.cwd.clone(),
+            cache: None,
+        };
+        let cut = self.conn()?.writer.try_clone().map_err(ClientError::Io)?;
+        let (own, opened) = (file.try_clone().map_err(local_err)?, meta.clone());
+        let plan = Plan { file: own, meta: opened, from: offset, hasher, size, remote: remote.into(), side, cut, rtt };
+        let ahead = Ahead::start(plan).map_err(local_err)?;
+        let mut done = offset;
+        let sent = (|| {
+            while done < size && !ahead.switched() {
+                done = self.send_step(file, local, done, size)?;
+                ahead.sent(done);
+                self.report(progress, Progress { done, total: size, resumed_at: offset, elapsed: started.elapsed() })?;
+            }
+            if ahead.switched() {
+                return Err(ClientError::Interrupted(done));
+            }
+            let md5 = ahead.digest().map_err(local_err)?;
+            self.digest_line(file, (local, meta), md5)?;
+            self.transfer_done((size, md5, offset), started)
+        })();
+        match (ahead.join(), sent) {
+            (_, Ok(t)) => Ok(t),
+            (Claimed::Yes(mut side, md5), Err(_)) => {
+                // The claimed file is in place: carry on on its connection.
+                self.conn = side.conn.take();
+                let (moved, elapsed) = (done - offset, started.elapsed());
+                Ok(Transferred { size, md5, resumed_at: offset, moved, elapsed, instant: true })
+            }
+            (Claimed::Failed(e), Err(_)) | (Claimed::No, Err(e)) => Err(e),
+        }
+    }
+
+    /// Sends the payload's next step (at most [`SEND_STEP`] bytes) from
+    /// `done`; returns how far the payload now goes.
+    fn send_step(&mut self, file: &mut File, local: &Path, done: u64, size: u64) -> Result<u64> {
+        let step = SEND_STEP.min(size - done);
+        let conn = self.conn()?;
+        let (n, err) = send_file(file, &conn.writer, step);
+        if let Some(e) = err {
+            self.check::<()>(Err(e))?;
+        }
+        if n < step {
+            self.drop_conn();
+            let shrank = io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while sending");
+            return Err(ClientError::Local(local.to_path_buf(), shrank));
+        }
+        Ok(done + n)
+    }
+
+    /// Tells the caller where the transfer stands; stops it if asked to.
+    fn report(&mut self, progress: OnProgress, p: Progress) -> Result<()> {
+        if progress(&p) {
+            return Ok(());
+        }
+        self.drop_conn();
+        Err(ClientError::Interrupted(p.done))
+    }
+
+    /// The line after a payload sent with MD5 `-`: its digest, unless the
+    /// file changed since it was opened; then nothing is stored (the
+    /// connection is dropped, the bytes stay staged for a later attempt).
+    fn digest_line(&mut self, file: &File, (local, meta): (&Path, &Metadata), md5: Digest) -> Result<()> {
+        if !unchanged(file, meta) {
+            self.drop_conn();
+            let changed = io::Error::other("changed while being sent; not stored (send it again)");
+            return Err(ClientError::Local(local.to_path_buf(), changed));
+        }
+        self.send_line(&md5.to_string())
+    }
+
+    /// Reads the `226` that ends an upload of `size` bytes with MD5 `md5`
+    /// sent from `offset` since `started`.
+    fn transfer_done(&mut self, (size, md5, offset): (u64, Digest, u64), started: Instant) -> Result<Transferred> {
         let reply = self.read_reply()?;
         if reply.code != Code::TransferDone {
             return Err(ClientError::Refused(reply));
@@ -217,7 +328,6 @@ impl Client {
         let elapsed = started.elapsed();
         Ok(Transferred { size, md5, resumed_at: offset, moved: size - offset, elapsed, instant: false })
     }
-
     /// Downloads `remote` to `local` (a directory means: inside it, under
     /// the remote name), resuming from `NAME.part` when the remote file is
     /// unchanged, and replacing `local` only once the MD5 matches.
@@ -356,6 +466,13 @@ struct Partial<'a> {
     path: &'a Path,
     offset: u64,
     hasher: Hasher,
+}
+
+/// Whether `file` is as it was when `meta` was taken (size, modification
+/// and change times): bytes read across a change are never committed.
+pub(super) fn unchanged(file: &File, meta: &Metadata) -> bool {
+    let stamp = |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
+    file.metadata().is_ok_and(|now| stamp(&now) == stamp(meta))
 }
 
 /// The hash of the first `len` bytes of `file`, leaving it positioned at

@@ -13,6 +13,7 @@ use crate::server::listing::{send_find, send_lines};
 use crate::server::quota;
 use crate::server::view;
 use crate::service::login::Login;
+use crate::storage::content::Store;
 use crate::storage::locks::Locks;
 use crate::storage::mtime::set_mtime;
 use crate::storage::props;
@@ -80,7 +81,9 @@ pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemT
         // A shared file gets its own inode by a rename over the path: a
         // replacing request like any other.
         let _replace = Replace::lock(&cx.shared.data, &login.user)?;
-        set_mtime(tree, &cx.shared.sums, &path, &login.staging(cx.shared), time)?;
+        let store = Store::new(&cx.shared.data, cx.shared.config.dedup);
+        let at = (&cx.shared.sums, &store, login.user.as_str());
+        set_mtime(tree, at, &path, &login.staging(cx.shared), time)?;
         Ok(path_reply(Code::ActionDone, &path))
     });
     cx.note(&login.user, "touch", &login.shown(text), &result);

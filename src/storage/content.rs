@@ -108,6 +108,15 @@ impl Store {
         self.users.join(user).join(format!("{md5}-{size}"))
     }
 
+    /// How many of the store's names for `md5` (its entry, `user`'s
+    /// marker) are the inode `meta` describes: links of it that are no
+    /// user's path. Nobody sees the times of a store name (a claim makes
+    /// its own copy with its own time), so they need no copy of their own.
+    pub(crate) fn names_of(&self, user: &str, meta: &Metadata, md5: Digest) -> u64 {
+        let names = [self.entry(meta.len(), md5), self.marker(user, meta.len(), md5)];
+        names.iter().filter(|p| fs::symlink_metadata(p).is_ok_and(|m| same_inode(&m, meta))).count() as u64
+    }
+
     /// Links verified content into the store, under a temporary name,
     /// before it is committed: `staged` is a name of the inode open as
     /// `file`, whose bytes were verified (an upload's staged file before

@@ -19,7 +19,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::storage::content::random_hex;
+use crate::storage::content::{Store, random_hex};
 use crate::storage::digests::Sums;
 use crate::storage::durable::{sync_fs, sync_parent};
 use crate::storage::error::{Error, ErrorKind, Result};
@@ -33,8 +33,17 @@ const O_NONBLOCK_NOFOLLOW: i32 = sys::O_NONBLOCK | sys::O_NOFOLLOW;
 
 /// Sets the mtime of the file at `p` to `time`, without changing any
 /// other path's; `scratch` (the user's staging area) holds the private
-/// copy while it is made. A directory or a missing path is `550`.
-pub(crate) fn set_mtime(tree: &Tree, sums: &Sums, p: &UserPath, scratch: &Path, time: SystemTime) -> Result<()> {
+/// copy while it is made. A file whose only other links are `user`'s
+/// names in `store` (a file just uploaded) is changed in place: a copy
+/// of a large upload would write it twice. A directory or a missing path
+/// is `550`.
+pub(crate) fn set_mtime(
+    tree: &Tree,
+    (sums, store, user): (&Sums, &Store, &str),
+    p: &UserPath,
+    scratch: &Path,
+    time: SystemTime,
+) -> Result<()> {
     let what = p.to_string();
     let io = |e| Error::io(&what, e);
     if tree.entry(p)?.kind == Kind::Dir {
@@ -47,7 +56,8 @@ pub(crate) fn set_mtime(tree: &Tree, sums: &Sums, p: &UserPath, scratch: &Path, 
         return Err(Error::new(ErrorKind::NotFound, format!("{p}: not a file")));
     }
     let md5 = sums.get(&meta);
-    if meta.nlink() <= 1 {
+    let store_names = md5.map_or(0, |md5| store.names_of(user, &meta, md5));
+    if meta.nlink() <= 1 + store_names {
         file.set_modified(time).map_err(io)?;
         return restamp(sums, &file, md5);
     }

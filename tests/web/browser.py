@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from harness import basic
+from harness import WAIT, basic
 from marionette import Bridge
 
 DESKTOP = (1366, 860)
@@ -79,7 +79,7 @@ class Browser:
         self.driver.execute_cdp_cmd("Network.enable", {})
         self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": basic(user, password)}})
 
-    def wait(self, timeout=20):
+    def wait(self, timeout=WAIT):
         # The page re-renders lists: an element found may go stale while
         # looked at; the condition is then simply tried again.
         return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException])
@@ -92,10 +92,16 @@ class Browser:
         found = [e for e in root.find_elements(By.XPATH, xp) if e.is_displayed()]
         return found[0] if found else None
 
-    def wait_name(self, name, tag="*", within=None, timeout=20):
+    def row_text(self, name):
+        """The text of the list row holding the link named `name`; empty
+        while there is none (the list not drawn yet)."""
+        a = self.by_name(name, "a")
+        return a.find_element(By.XPATH, "./ancestor::div[contains(@class,'row')]").text if a else ""
+
+    def wait_name(self, name, tag="*", within=None, timeout=WAIT):
         return self.wait(timeout).until(lambda d: self.by_name(name, tag, within), f"a control named {name!r}")
 
-    def click(self, name, tag="*", within=None, timeout=20):
+    def click(self, name, tag="*", within=None, timeout=WAIT):
         """Clicks the control named `name`, found again if the page
         re-renders it meanwhile."""
         def go(_):
@@ -105,7 +111,7 @@ class Browser:
             return bool(found)
         self.wait(timeout).until(go, f"a control named {name!r} to click")
 
-    def wait_text(self, text, timeout=20):
+    def wait_text(self, text, timeout=WAIT):
         self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")
 
     def console_errors(self):
