@@ -48,7 +48,7 @@ test: test-tools fault-tools test-deps
 
 # The HTTP face with real clients: tus (python3-tuspy), the JSON API
 # (curl) and the web app in headless Chromium and Firefox (Selenium;
-# geckodriver is built once from crates.io). Missing tools are installed
+# Firefox through tests/web/marionette.py). Missing tools are installed
 # when root, else named and their tests skipped (in CI they fail).
 # WEB_TESTS: modules or tests to run (e.g. test_tus test_app.AppTest).
 test-web:
@@ -127,8 +127,9 @@ bench:
 	$(NATIVE) $(CARGO) build --release --bin netdisk --example bench
 	ulimit -n 20000 2>/dev/null; ./target/native/release/examples/bench $(BENCH_ARGS)
 
-# The peers `make bench` compares with (rsync, lftp, vsftpd); without them it
-# prints "peer not installed" for those figures.
+# The peers `make bench` compares with (rsync, lftp, vsftpd; rclone and curl
+# for the WebDAV rows); without them it prints "peer not installed" for those
+# figures.
 bench-peers:
 	apt-get install -y rsync lftp vsftpd
 	@# The HTTP rows' peers (examples/bench/http.rs): curl, Debian's tuspy,

@@ -11,13 +11,16 @@
 //!
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
 //! mirror, scale, load, newcontent (the client's upload of new content),
-//! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`).
+//! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`),
+//! dav (WebDAV against rclone: `bench/dav.rs`).
 //! It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
 //! installed (`make bench-peers`); otherwise "peer not installed".
 
 #[path = "bench/claim.rs"]
 mod claim;
+#[path = "bench/dav.rs"]
+mod dav;
 #[path = "bench/http.rs"]
 mod http;
 #[path = "bench/http_load.rs"]
@@ -54,11 +57,11 @@ use std::time::Instant;
 /// Files in the mirror tree: the quick default, and `--full`.
 const QUICK_FILES: usize = 2_000;
 const FULL_FILES: usize = 10_000;
-const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,newcontent,http";
+const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,newcontent,http,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {
@@ -247,6 +250,13 @@ fn section_load(o: &Opts, dir: &Path) {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// WebDAV beside `rclone serve webdav` (examples/bench/dav.rs).
+fn section_dav(o: &Opts, dir: &Path) {
+    let dir = fresh(&dir.join("dav"));
+    dav::run(o.runs, &dir);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// The client library's upload of content the server does not hold, on
 /// each link, beside min(md5sum, durable write) of the same runs.
 fn section_newcontent(o: &Opts, dir: &Path) {
@@ -269,7 +279,7 @@ fn main() {
     let dir = fresh(&std::env::temp_dir().join(format!("netdisk-bench-{}", std::process::id())));
     let started = Instant::now();
     println!("netdisk bench: {}, runs {}, medians [min-max]; ratio > 1 is better than the limit", machine(), o.runs);
-    let sections: [(&str, Section); 8] = [
+    let sections: [(&str, Section); 9] = [
         ("transfers", section_transfers),
         ("small", section_small),
         ("claim", section_claim),
@@ -278,6 +288,7 @@ fn main() {
         ("load", section_load),
         ("newcontent", section_newcontent),
         ("http", http::section),
+        ("dav", section_dav),
     ];
     for (name, run) in sections {
         if wanted(&o, name) {

@@ -54,7 +54,7 @@
 //!   records, WebDAV locks and dead properties, its own
 //!   [`storage::error::Error`]
 //! - [`client`]: a blocking client library
-//! - [`digest`], [`hashing`], [`clock`], [`log`], [`secret`]: leaves shared
+//! - [`digest`], `hashing`, [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all
 //! - [`sys`]: every C function, constant and struct used, the only
 //!   `unsafe` calls into C (Linux x86_64 and aarch64 only)

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, fixture, test_dir, wait_until};
+use common::{EVENT_WAIT, Server, fixture, test_dir, wait_until};
 
 fn users_file(data: &Path) -> Vec<u8> {
     fs::read(data.join("users")).unwrap()
@@ -168,7 +168,7 @@ fn the_bucket_refills_at_one_registration_a_second() {
     c.ok("register b pw", "201");
     let emptied = Instant::now();
     c.ok("register c pw", "450");
-    wait_until(10, "a registration to be allowed again", || c.cmd("register c pw").starts_with("201"));
+    wait_until(EVENT_WAIT, "a registration to be allowed again", || c.cmd("register c pw").starts_with("201"));
     assert!(emptied.elapsed() >= Duration::from_millis(500), "refilled after {:?}", emptied.elapsed());
     c.ok("register d pw", "450");
 }
@@ -183,7 +183,7 @@ fn leftover_temporary_users_files_go_at_start_up_and_in_the_sweeper() {
     assert!(!data.join("users.tmp.0123456789abcdef").exists(), "left at start-up");
     s.user("alice");
     fs::write(data.join("users.tmp.fedcba9876543210"), "x").unwrap();
-    wait_until(20, "the sweeper to remove users.tmp.*", || !data.join("users.tmp.fedcba9876543210").exists());
+    wait_until(EVENT_WAIT, "the sweeper to remove users.tmp.*", || !data.join("users.tmp.fedcba9876543210").exists());
     assert!(data.join("users").exists());
     assert!(s.logs_in("alice", "pw-alice"));
 }

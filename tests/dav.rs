@@ -260,6 +260,9 @@ fn dead_properties_travel_with_their_resource() {
     assert_eq!(tag_of("/dav/c/back").as_deref(), Some("file"));
     assert_eq!(req(&s.http, "ann", "PROPPATCH", "/dav/c/back", "", set("copy").as_bytes()).status, 207);
     assert_eq!(tag_of("/dav/e/back").as_deref(), Some("file"));
+    // A text upload over a file keeps its properties, as a PUT does.
+    assert!(c.upload("c/back", b"new content").starts_with("226"));
+    assert_eq!(tag_of("/dav/c/back").as_deref(), Some("copy"));
     // Listings never show where they are kept.
     assert_eq!(c.ls("e"), vec!["back".to_string(), "g".to_string()]);
     // A folder whose only content is its own properties is empty to rmdir.

@@ -21,7 +21,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{Server, bytes, can_run, fixture, run, wait_until};
+use common::{EVENT_WAIT, Server, bytes, can_run, fixture, run, wait_until};
 use netdisk::client::Client;
 
 /// A process killed when dropped.
@@ -90,7 +90,7 @@ fn stunnel(dir: &Path, name: &str, conf: &str, port: u16) -> Daemon {
     fs::write(&path, text).unwrap();
     let child = Command::new("stunnel4").arg(&path).stdin(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let daemon = Daemon(child);
-    wait_until(20, &format!("{name} listening on {port}"), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_until(EVENT_WAIT, &format!("{name} listening on {port}"), || TcpStream::connect(("127.0.0.1", port)).is_ok());
     daemon
 }
 
@@ -259,7 +259,7 @@ fn the_systemd_unit_runs_sandboxed_under_a_live_systemd() {
         b"",
     );
     let listening = "bash -c 'exec 3<>/dev/tcp/127.0.0.1/9021'";
-    wait_until(30, "the service listening", || booted.output(listening, b"").status.success());
+    wait_until(EVENT_WAIT, "the service listening", || booted.output(listening, b"").status.success());
     let pid = booted.run("systemctl show -p MainPID --value netdisk", b"").trim().to_string();
     let status = booted.run(&format!("cat /proc/{pid}/status"), b"");
     let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("").trim().to_string();

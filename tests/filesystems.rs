@@ -21,7 +21,7 @@ mod kit;
 use std::path::Path;
 
 use common::http::{ask, auth, b64};
-use common::{Raw, Server, bytes, can_run, md5_hex, proof, quote, staged_len, test_dir, wait_until};
+use common::{EVENT_WAIT, Raw, Server, bytes, can_run, md5_hex, proof, quote, staged_len, test_dir, wait_until};
 use kit::{Mount, sh};
 use netdisk::proto::body::TrashLine;
 
@@ -45,7 +45,7 @@ fn every_acknowledged_change_on_xfs_survives_a_kill_and_a_cut() {
     let mut c = s.user("ann");
     c.ok(&format!("upload big {} {}", big.len(), md5_hex(&big)), "150 0 ");
     c.send(&big[..4 << 20]);
-    wait_until(30, "2 MiB staged", || staged_len(&data) >= 2 << 20);
+    wait_until(EVENT_WAIT, "2 MiB staged", || staged_len(&data) >= 2 << 20);
     s.kill();
     let mut s = Server::start(&data, ARGS);
     check(&s, &kept);
@@ -62,7 +62,7 @@ fn every_acknowledged_change_on_xfs_survives_a_kill_and_a_cut() {
     let mut half = s.user("ann");
     half.ok(&format!("upload half {} {}", 1 << 20, md5_hex(&bytes(1 << 20, 41))), "150 0 ");
     half.send(&bytes(1 << 20, 41)[..1 << 19]);
-    wait_until(30, "half staged", || staged_len(&data) > 0);
+    wait_until(EVENT_WAIT, "half staged", || staged_len(&data) > 0);
     kept.extend(pipelined_group(&mut c));
     s.kill();
     sh("xfs_io", &["-x", "-c", "shutdown", at.to_str().unwrap()]);

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server, TempDir, bytes, files_under, fixture, md5_hex, netdisk, test_dir, wait_until};
+use common::{EVENT_WAIT, Raw, Server, TempDir, bytes, files_under, fixture, md5_hex, netdisk, test_dir, wait_until};
 
 /// One hostile request: the bytes sent after login, the reply's start, and
 /// whether the session must survive it.
@@ -289,7 +289,7 @@ fn out_of_file_descriptors_does_not_stop_the_server() {
     drop(conns);
     // Once the flood is gone, a new client is served.
     let mut c = Raw::connect(&s.addr);
-    wait_until(10, "a new client to be served", || {
+    wait_until(EVENT_WAIT, "a new client to be served", || {
         if c.greeting != "220 netdisk ready" {
             c = Raw::connect(&s.addr);
         }
@@ -355,7 +355,7 @@ fn sigkill_during_registrations_leaves_a_parseable_users_file() {
         }
         done
     });
-    wait_until(20, "some registrations", || fs::read(data.join("users")).unwrap_or_default().len() > 5000);
+    wait_until(EVENT_WAIT, "some registrations", || fs::read(data.join("users")).unwrap_or_default().len() > 5000);
     s.kill();
     let done = worker.join().unwrap();
     assert!(!done.is_empty());
@@ -382,12 +382,12 @@ fn sigterm_mid_upload_loses_nothing() {
     assert!(c.upload("done", b"committed").starts_with("226"));
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..777_777]);
-    wait_until(20, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || common::staged_len(&data_dir) == 777_777);
     let pid = s.child.id().to_string();
     // The shell's own kill: no procps needed.
     assert!(Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().unwrap().success());
     let mut ended = None;
-    wait_until(10, "the server to end on SIGTERM", || {
+    wait_until(EVENT_WAIT, "the server to end on SIGTERM", || {
         ended = s.child.try_wait().unwrap();
         ended.is_some()
     });

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::http::{Resp, ask, auth, b64, exchange, parse_all};
-use common::{Fixture, bytes, md5_hex, run, wait_until, write_file};
+use common::{EVENT_WAIT, Fixture, bytes, md5_hex, run, wait_until, write_file};
 
 /// A server with HTTP on, and `alice` registered.
 fn http_fixture(name: &str, args: &[&str]) -> Fixture {
@@ -324,12 +324,12 @@ fn connections_over_the_limit_get_503_with_retry_after() {
     let first = TcpStream::connect(&s.http).unwrap();
     let second = TcpStream::connect(&s.http).unwrap();
     // Both are counted once the server has taken them: a third is refused.
-    wait_until(20, "a refusal", || {
+    wait_until(EVENT_WAIT, "a refusal", || {
         let got = exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         got.first().is_some_and(|r| r.status == 503 && r.header("retry-after").is_some())
     });
     drop((first, second));
-    wait_until(20, "a slot again", || {
+    wait_until(EVENT_WAIT, "a slot again", || {
         exchange(&s.http, b"GET /none HTTP/1.1\r\nHost: a\r\n\r\n").first().is_some_and(|r| r.status == 404)
     });
 }
@@ -351,7 +351,7 @@ fn idle_keep_alive_connections_make_room_first() {
     // Both slots are taken by idle connections: a new one still gets in
     // (once they are listed as idle, just after their answer), and the
     // oldest idle one is closed for it.
-    wait_until(20, "room made", || exchange(&s.http, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 404);
+    wait_until(EVENT_WAIT, "room made", || exchange(&s.http, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 404);
     s.wait_log("idle connection closed for a new one", 1);
     let closed = |mut sock: &TcpStream| {
         sock.set_nonblocking(true).unwrap();
@@ -360,7 +360,7 @@ fn idle_keep_alive_connections_make_room_first() {
     assert!(closed(&a) ^ closed(&b), "one idle connection was closed, the other kept");
     // A connection that has not sent its first request is never closed for another.
     let _silent = (TcpStream::connect(&s.http).unwrap(), TcpStream::connect(&s.http).unwrap());
-    wait_until(20, "a refusal", || exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 503);
+    wait_until(EVENT_WAIT, "a refusal", || exchange(&s.http, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")[0].status == 503);
 }
 
 #[test]
@@ -660,6 +660,35 @@ fn idle_keep_alive_connections_cost_no_more_than_text_sessions() {
     let per_text = rss_kib(text.child.id()).saturating_sub(text_base) / N as u64;
     eprintln!("per connection: http {per_http} KiB, text {per_text} KiB");
     assert!(per_http <= per_text + 2, "an idle HTTP connection costs {per_http} KiB, a text session {per_text} KiB");
+}
+
+/// HTTP Basic is checked against a short-lived cache of verified
+/// credentials: a `passwd` (through this server or another process on the
+/// same data directory) or the account's deletion ends the old password
+/// at once, and a wrong password is never taken from the cache.
+#[test]
+fn cached_basic_credentials_end_with_passwd_and_deletion() {
+    let s = http_fixture(common::test_name!(), &[]);
+    s.user("alice").upload("/f", b"x");
+    let basic = |pass: &str| format!("Authorization: Basic {}\r\n", b64(format!("alice:{pass}").as_bytes()));
+    let get = |pass: &str| ask(&s.http, "GET", "/files/f", &basic(pass), b"").status;
+    assert_eq!((get("pw-alice"), get("pw-alice")), (200, 200), "verified, then from the cache");
+    assert_eq!(get("pw-alic"), 401, "a wrong password beside a cached right one");
+    assert_eq!(get("pw-alice"), 200);
+    s.user("alice").ok("passwd pw-alice new-1", "200");
+    assert_eq!(get("pw-alice"), 401, "the old password after passwd on this server");
+    assert_eq!((get("new-1"), get("new-1")), (200, 200));
+    let other = s.another(&[]);
+    let mut there = common::Raw::connect(&other.addr);
+    there.ok("login alice new-1", "230");
+    there.ok("passwd new-1 new-2", "200");
+    assert_eq!(get("new-1"), 401, "the old password after passwd on another process");
+    assert_eq!((get("new-2"), get("new-2")), (200, 200));
+    let del = Command::new(common::netdisk()).args(["user", "del", "alice", "--data"]).arg(&s.data).output().unwrap();
+    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    assert_eq!(get("new-2"), 401, "the password of a deleted account");
+    let log = s.log_text();
+    assert!(!log.contains("new-2") && !log.contains("pw-alice"), "a password in the log:\n{log}");
 }
 
 // ---- Save to my disk ----

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Server, TempDir, fixture, md5_hex, netdisk, staged_len, test_dir, wait_until};
+use common::{EVENT_WAIT, Server, TempDir, fixture, md5_hex, netdisk, staged_len, test_dir, wait_until};
 use netdisk::client::Client;
 use netdisk::proto::{Command as Request, Password};
 
@@ -235,7 +235,7 @@ fn a_large_upload_holds_four_descriptors() {
     let size = 8 << 20;
     c.ok(&format!("upload big {size} -"), "150 0 ");
     c.send(&vec![7u8; 5 << 20]);
-    wait_until(20, "5 MiB staged", || staged_len(&server.data) >= 5 << 20);
+    wait_until(EVENT_WAIT, "5 MiB staged", || staged_len(&server.data) >= 5 << 20);
     assert_eq!(fds(), idle + 3, "socket (counted in idle), staged file, its flusher's handle, the holder's socket");
 }
 

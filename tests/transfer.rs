@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::thread;
 
-use common::{Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
+use common::{EVENT_WAIT, Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
 
 const EMPTY: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
@@ -244,7 +244,7 @@ fn sigkill_mid_upload_then_restart_and_resume() {
     let mut c = s.user("jon");
     c.ok(&format!("upload f {} {md5}", data.len()), "150 0");
     c.send(&data[..1_234_567]);
-    wait_until(20, "the bytes to be staged", || staged_len(&data_dir) == 1_234_567);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || staged_len(&data_dir) == 1_234_567);
     s.kill();
     drop(c);
     s.restart(&[]);
@@ -267,14 +267,14 @@ fn sigkill_mid_large_upload_resumes_from_the_saved_snapshot() {
     let mut c = s.user("kay");
     c.ok(&format!("upload f {} -", data.len()), "150 0");
     c.send(&data[..70 << 20]);
-    wait_until(30, "the bytes to be staged", || staged_len(&data_dir) == 70 << 20);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || staged_len(&data_dir) == 70 << 20);
     let meta_len = || {
         let staging = data_dir.join("staging");
         let meta = files_under(&staging).into_iter().find(|f| f.ends_with(".meta"));
         let text = meta.and_then(|m| fs::read_to_string(staging.join(m)).ok()).unwrap_or_default();
         text.lines().find_map(|l| l.strip_prefix("len ")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
     };
-    wait_until(30, "a snapshot past 64 MiB", || meta_len() >= 64 << 20);
+    wait_until(EVENT_WAIT, "a snapshot past 64 MiB", || meta_len() >= 64 << 20);
     s.kill();
     drop(c);
     let meta = files_under(&data_dir.join("staging")).into_iter().find(|f| f.ends_with(".meta")).unwrap();
@@ -308,7 +308,7 @@ fn stale_staged_uploads_are_swept() {
     let s = fixture!(&["--partial-ttl", "1"]);
     interrupted_upload(&s, "lee", "f", &bytes(1000, 10), "-", 500);
     assert_eq!(files_under(&s.data.join("staging")).len(), 2, "part and meta");
-    wait_until(20, "the sweeper to remove them", || files_under(&s.data.join("staging")).is_empty());
+    wait_until(EVENT_WAIT, "the sweeper to remove them", || files_under(&s.data.join("staging")).is_empty());
     let mut c = s.user("lee");
     assert_eq!(c.cmd("upload f 1000 -"), format!("150 0 {EMPTY}"));
 }
@@ -323,7 +323,7 @@ fn recorded_md5_follows_changes_behind_the_servers_back() {
     let real = s.data.join("home/max/g");
     // Same size, so only the modification time tells the change.
     let before = fs::metadata(&real).unwrap().modified().unwrap();
-    wait_until(10, "a new modification time", || {
+    wait_until(EVENT_WAIT, "a new modification time", || {
         fs::write(&real, b"version two").unwrap();
         fs::metadata(&real).unwrap().modified().unwrap() != before
     });
@@ -403,14 +403,14 @@ fn a_silent_upload_is_taken_over_by_the_next_attempt() {
     let mut a = s.user("zoe");
     a.ok("upload f 300000 -", "150 0");
     a.send(&data[..100_000]);
-    wait_until(10, "the bytes to be staged", || staged_len(&s.data) == 100_000);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || staged_len(&s.data) == 100_000);
     // While the first session moves bytes, a second one is refused.
     let mut b = s.user("zoe");
     assert!(b.cmd("upload f 300000 -").starts_with("450"));
     // The first client vanishes without closing; 2 s later, well before
     // the 4 s stall timeout, the next attempt takes over and resumes.
     let (mut c, mut reply) = (s.user("zoe"), String::new());
-    wait_until(10, "the next attempt to take over", || {
+    wait_until(EVENT_WAIT, "the next attempt to take over", || {
         c = s.user("zoe");
         reply = c.cmd("upload f 300000 -");
         !reply.starts_with("450")

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
+use common::{EVENT_WAIT, Raw, Server, bytes, files_under, fixture, md5_hex, staged_len, wait_until};
 
 /// USED from `quota`.
 fn used(c: &mut Raw) -> u64 {
@@ -153,12 +153,12 @@ fn a_small_upload_cut_by_a_crash_is_swept_at_start() {
     let mut c = s.user("ora");
     c.ok(&format!("upload f 100000 {}", md5_hex(&data)), "150 0 ");
     c.send(&data[..50_000]);
-    wait_until(20, "the bytes to be staged", || staged_len(&data_dir) == 50_000);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || staged_len(&data_dir) == 50_000);
     s.kill();
     drop(c);
     assert_eq!(parts(&data_dir).len(), 1, "a staged file without a record");
     s.restart(&[]);
-    wait_until(20, "the leftover to go", || parts(&data_dir).is_empty());
+    wait_until(EVENT_WAIT, "the leftover to go", || parts(&data_dir).is_empty());
     let mut c = s.user("ora");
     assert_eq!(c.cmd("quota").rsplitn(3, ' ').nth(2).unwrap(), "213 0 -");
 }
@@ -170,11 +170,11 @@ fn the_sweeper_leaves_a_live_small_upload_alone() {
     let mut c = s.user("liv");
     c.ok(&format!("upload f 100000 {}", md5_hex(&data)), "150 0 ");
     c.send(&data[..50_000]);
-    wait_until(20, "the bytes to be staged", || staged_len(&s.data) == 50_000);
+    wait_until(EVENT_WAIT, "the bytes to be staged", || staged_len(&s.data) == 50_000);
     // A leftover planted beside it: once it is gone, a sweep has passed.
     let planted = s.data.join("staging/liv/00000000000000000000000000000000.part");
     fs::write(&planted, b"leftover").unwrap();
-    wait_until(20, "the planted leftover to go", || !planted.exists());
+    wait_until(EVENT_WAIT, "the planted leftover to go", || !planted.exists());
     assert_eq!(staged_len(&s.data), 50_000, "the live upload keeps its bytes");
     c.send(&data[50_000..]);
     assert_eq!(c.line(), format!("226 100000 {}", md5_hex(&data)));

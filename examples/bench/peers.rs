@@ -39,7 +39,7 @@ pub fn wait_listening(addr: &str) -> bool {
 }
 
 /// A daemon started by the bench.
-struct Daemon(Child);
+pub struct Daemon(pub Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {

@@ -4,8 +4,10 @@
 //! in clear (HTTP.md "Who is asking").
 //!
 //! A password is never logged, kept or compared here: the engine's
-//! account file checks it. A wrong one waits out the login back-off of
-//! the client's address.
+//! account file checks it, through the service's short-lived cache of
+//! verified credentials (`service::credentials`: a hash of them, tied to
+//! the stored record, so `passwd` or a deletion ends it at once). A wrong
+//! one waits out the login back-off of the client's address.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,7 +143,9 @@ pub(crate) fn user(shared: &Shared, client: &Client, req: &Request) -> Result<St
         return Err(Reply::text(400, "malformed Authorization").with_note("bad credentials"));
     };
     let turn = engine::login_turn(shared, client.key());
-    let known = crate::storage::users::check_user(&user).is_ok() && shared.users.verify(&user, &pass);
+    // A right password may come from the cache of verified credentials;
+    // a wrong one is always checked in full, and waits out the back-off.
+    let known = crate::storage::users::check_user(&user).is_ok() && engine::verify_basic(shared, &user, &pass);
     if !known {
         turn.failed();
         return Err(challenge("wrong user or password").with_note("login failed"));

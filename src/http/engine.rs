@@ -76,20 +76,17 @@ pub(crate) fn rename(shared: &Shared, login: &Login, from: &UserPath, to: &UserP
 
 /// Commits one verified upload of `login` at `path`, like a text
 /// upload: under the user's replace lock, the replaced file to the trash,
-/// the content into the store.
+/// the content into the store. Uploads of the same user verified at the
+/// same time on other connections join it in one group commit
+/// (`service::grouped`), sharing its syncs.
 pub(crate) fn commit(shared: &Shared, login: &Login, verified: Verified, path: &UserPath) -> Result<PathBuf> {
-    let replace = Replace::lock(&shared.data, &login.user)?;
-    let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
-    let place = Place {
-        user: &login.user,
-        tree: &login.tree,
-        sums: &shared.sums,
-        trash: &trash,
-        store: &store,
-        replace: &replace,
-    };
-    let done = commit_group(vec![(verified, path.clone())], &place).pop();
-    done.unwrap_or_else(|| Err(Error::new(ErrorKind::Server, "not committed")))
+    let lock = || Replace::lock(&shared.data, &login.user);
+    shared.grouped.commit(&login.user, (verified, path.clone()), lock, |replace, items| {
+        let (trash, store) = (login.trash(shared), Store::new(&shared.data, shared.config.dedup));
+        let place =
+            Place { user: &login.user, tree: &login.tree, sums: &shared.sums, trash: &trash, store: &store, replace };
+        commit_group(items, &place)
+    })
 }
 
 /// `rm` of `path`: to the trash (or gone, with no trash), under the
@@ -119,6 +116,13 @@ pub(crate) fn server_event(action: &str, outcome: &str) {
 /// same back-off as the text face's logins); `Turn::failed` when wrong.
 pub(crate) fn login_turn(shared: &Shared, client: IpAddr) -> Turn<'_> {
     shared.backoff.turn(client)
+}
+
+/// Whether `pass` is `user`'s password, as HTTP Basic asks on every
+/// request: a credential verified lately against the user's current
+/// record is not hashed again (`service::credentials`).
+pub(crate) fn verify_basic(shared: &Shared, user: &str, pass: &crate::secret::Password) -> bool {
+    shared.credentials.verify(&shared.users, user, pass)
 }
 
 /// The turn of a share-code lookup from `client`: the share-guess

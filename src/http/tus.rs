@@ -350,18 +350,24 @@ fn wait_out(cx: &Cx, part: &Path, once: impl Fn() -> engine::Result<Upload>) -> 
     got
 }
 
+/// The upload `id`: its record file, its record and the path it is for.
+fn load_path(cx: &Cx, login: &Login, id: &str) -> Result<(PathBuf, Record, UserPath), Reply> {
+    let (file, record) = load(cx, login, id)?;
+    let path = record.user_path().map_err(|e| cx.engine_failure(&e))?;
+    Ok((file, record, path))
+}
+
+/// [`load_path`], and the staged upload held for this request.
+fn open(cx: &Cx, login: &Login, id: &str) -> Result<(PathBuf, Record, UserPath, Upload), Reply> {
+    let (file, record, path) = load_path(cx, login, id)?;
+    let up = prepare(cx, login, &record, &path, None)?;
+    Ok((file, record, path, up))
+}
+
 /// `HEAD /tus/ID`: the offset the engine holds.
 fn head(cx: &mut Cx, login: &Login, id: &str) -> Reply {
-    let (_, record) = match load(cx, login, id) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    let path = match record.user_path() {
-        Ok(p) => p,
-        Err(e) => return cx.engine_failure(&e),
-    };
-    let up = match prepare(cx, login, &record, &path, None) {
-        Ok(up) => up,
+    let (_, record, _, up) = match open(cx, login, id) {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
     let held = up.held();
@@ -380,16 +386,8 @@ fn patch(cx: &mut Cx, login: &Login, id: &str) -> Reply {
     }
     let offset = cx.req.header("upload-offset").and_then(|v| v.trim().parse::<u64>().ok());
     let Some(offset) = offset else { return cx.failure(400, "Upload-Offset is missing or not a number") };
-    let (file, record) = match load(cx, login, id) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    let path = match record.user_path() {
-        Ok(p) => p,
-        Err(e) => return cx.engine_failure(&e),
-    };
-    let up = match prepare(cx, login, &record, &path, None) {
-        Ok(up) => up,
+    let (file, record, path, up) = match open(cx, login, id) {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
     if up.held() != offset {
@@ -539,13 +537,9 @@ fn chunk_checksum(cx: &Cx) -> Result<Option<Digest>, Reply> {
 
 /// `DELETE /tus/ID`: the staged bytes and the booking let go, the URL gone.
 fn terminate(cx: &mut Cx, login: &Login, id: &str) -> Reply {
-    let (file, record) = match load(cx, login, id) {
-        Ok(r) => r,
+    let (file, record, path) = match load_path(cx, login, id) {
+        Ok(found) => found,
         Err(reply) => return reply,
-    };
-    let path = match record.user_path() {
-        Ok(p) => p,
-        Err(e) => return cx.engine_failure(&e),
     };
     // A client that cancels aborts its PATCH and sends this at once: the
     // aborted request may hold the upload for a moment longer.

@@ -5,7 +5,7 @@
 //! `register` takes), and running servers read it on their next lookup, so
 //! a new password, a removed account or a new quota counts at once. This
 //! module only parses the command line and prints; the work is done by
-//! `storage` ([`Users`] and [`accounts`]). It never prints a password.
+//! `storage` ([`Users`] and `accounts`). It never prints a password.
 
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};

@@ -33,6 +33,7 @@ use crate::server::handler::Cx;
 use crate::service::login::Login;
 use crate::storage::content::Store;
 use crate::storage::health;
+use crate::storage::props;
 use crate::storage::replace::Replace;
 use crate::storage::staging::{Place, Verified, commit_group};
 use crate::storage::tree::UserPath;
@@ -197,7 +198,22 @@ fn commit(cx: &Cx, login: &Login, items: Vec<(Verified, UserPath)>) -> Vec<crate
     let (trash, store) = (login.trash(cx.shared), Store::new(&cx.shared.data, cx.shared.config.dedup));
     let (user, tree, sums) = (login.user.as_str(), &login.tree, &cx.shared.sums);
     let place = Place { user, tree, sums, trash: &trash, store: &store, replace: &replace };
-    commit_group(items, &place)
+    let dead: Vec<Vec<u8>> = items.iter().map(|(_, path)| dead_of(login, path)).collect();
+    let committed = commit_group(items, &place);
+    for (real, dead) in committed.iter().zip(dead) {
+        if let Ok(real) = real
+            && !dead.is_empty()
+        {
+            let _ = props::write(real, &dead);
+        }
+    }
+    committed
+}
+
+/// The dead properties (WebDAV) of the file an upload replaces: the new
+/// content keeps them, as a `PUT` does (RFC 4918, 9.7.1).
+fn dead_of(login: &Login, path: &UserPath) -> Vec<u8> {
+    login.tree.checked(path).ok().and_then(|real| props::read(&real).ok()).unwrap_or_default()
 }
 
 /// Commits `waiting` (unless the account went meanwhile) and returns each

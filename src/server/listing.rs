@@ -8,9 +8,16 @@
 //! second walk fails, or finds fewer than N lines (the tree shrank
 //! between the walks), the connection is closed: a client never mistakes
 //! a short listing for a whole one.
+//!
+//! The buffer is also sent whenever [`PACE`] has passed since it was last
+//! sent: lines that were slow to make (a `find` hashing files that have no
+//! recorded MD5, a walk on a busy disk) reach the client as they come,
+//! instead of waiting for 64 KiB of them, so the client sees a listing
+//! move rather than a silent connection.
 
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
+use std::time::{Duration, Instant};
 
 use crate::proto::body::FindLine;
 use crate::proto::{Code, Reply};
@@ -22,11 +29,8 @@ use crate::storage::tree::{Tree, UserPath};
 pub(crate) fn send_find(cx: &mut Cx, tree: &Tree, path: &UserPath) -> Handled {
     let n = count(tree, path, cx.shared.config.max_list)?;
     let sums = &cx.shared.sums;
-    let mut out = cx.wire.writer();
-    if out.write_all(head(n).as_bytes()).is_err() {
-        return Ok(Outcome::Close);
-    }
-    let sent = each_line(tree, sums, path, n, |found| write!(out, "{}\r\n", FindLine::from(found)));
+    let Ok(mut out) = Paced::start(cx.wire.writer(), n) else { return Ok(Outcome::Close) };
+    let sent = each_line(tree, sums, path, n, |found| out.line(FindLine::from(found)));
     let flushed = out.flush();
     match sent {
         Ok(sent) if sent == n && flushed.is_ok() => Ok(Outcome::Go),
@@ -36,10 +40,10 @@ pub(crate) fn send_find(cx: &mut Cx, tree: &Tree, path: &UserPath) -> Handled {
 
 /// `212 N` and the N `lines`.
 pub(crate) fn send_lines<T: Display>(cx: &mut Cx, lines: impl ExactSizeIterator<Item = T>) -> Handled {
-    let mut out = cx.wire.writer();
-    let mut sent = out.write_all(head(lines.len()).as_bytes());
+    let Ok(mut out) = Paced::start(cx.wire.writer(), lines.len()) else { return Ok(Outcome::Close) };
+    let mut sent = Ok(());
     for line in lines {
-        sent = sent.and_then(|_| write!(out, "{line}\r\n"));
+        sent = sent.and_then(|_| out.line(line));
     }
     match sent.and_then(|_| out.flush()) {
         Ok(()) => Ok(Outcome::Go),
@@ -47,6 +51,34 @@ pub(crate) fn send_lines<T: Display>(cx: &mut Cx, lines: impl ExactSizeIterator<
     }
 }
 
-fn head(n: usize) -> String {
-    Reply::new(Code::Listing, n.to_string()).to_wire()
+/// How long made lines may wait in the buffer.
+const PACE: Duration = Duration::from_millis(500);
+
+/// A listing's buffer, sent when full, at the end, and once [`PACE`] has
+/// passed since it was last sent.
+struct Paced<W: Write> {
+    out: BufWriter<W>,
+    sent: Instant,
+}
+
+impl<W: Write> Paced<W> {
+    /// Writes the `212 N` head.
+    fn start(mut out: BufWriter<W>, n: usize) -> io::Result<Paced<W>> {
+        out.write_all(Reply::new(Code::Listing, n.to_string()).to_wire().as_bytes())?;
+        Ok(Paced { out, sent: Instant::now() })
+    }
+
+    /// Writes `line` and its CRLF.
+    fn line(&mut self, line: impl Display) -> io::Result<()> {
+        write!(self.out, "{line}\r\n")?;
+        if self.sent.elapsed() >= PACE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sent = Instant::now();
+        self.out.flush()
+    }
 }

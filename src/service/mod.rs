@@ -1,7 +1,9 @@
 //! The service both faces offer, above the engine: one configuration
 //! ([`config`]), the state every connection shares (`shared`: accounts,
 //! digests, connection limits, back-offs, upload holders, quota
-//! bookings), the back-off of guesses (`backoff`), who holds which
+//! bookings), the back-off of guesses (`backoff`), the cache of verified
+//! HTTP Basic credentials (`credentials`), the group commit of uploads
+//! verified at once on several connections (`grouped`), who holds which
 //! staged upload (`takeover`), a logged-in user as a value
 //! (`login`) and the copy of a share into a user's tree (`saving`).
 //!
@@ -11,6 +13,8 @@
 
 pub(crate) mod backoff;
 pub mod config;
+pub(crate) mod credentials;
+pub(crate) mod grouped;
 pub(crate) mod login;
 pub(crate) mod saving;
 pub(crate) mod shared;

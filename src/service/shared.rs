@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use crate::service::backoff::Backoff;
 use crate::service::config::Config;
+use crate::service::credentials::Credentials;
+use crate::service::grouped::Grouped;
 use crate::service::takeover::Holders;
 use crate::storage::DataDir;
 use crate::storage::digests::Sums;
@@ -41,6 +43,11 @@ pub struct Shared {
     /// Unknown share codes tried over HTTP, one at a time per address: a
     /// back-off like the login one, kept apart from it (HTTP.md "Share links").
     pub(crate) share_guesses: Backoff,
+    /// HTTP Basic credentials verified lately (`service::credentials`).
+    pub(crate) credentials: Credentials,
+    /// Uploads verified on several connections at once, committed
+    /// together (`service::grouped`).
+    pub(crate) grouped: Grouped,
     registrations: Mutex<HashMap<IpAddr, Bucket>>,
     link_base: OnceLock<String>,
 }
@@ -70,6 +77,8 @@ impl Shared {
             conns: Mutex::default(),
             backoff: Backoff::default(),
             share_guesses: Backoff::default(),
+            credentials: Credentials::default(),
+            grouped: Grouped::default(),
             registrations: Mutex::default(),
             link_base: OnceLock::new(),
         }

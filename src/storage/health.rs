@@ -4,9 +4,9 @@
 //! any more, and the engine stays read-only until the process restarts
 //! (protocol 2.1, "Failing storage").
 //!
-//! Every sync of the engine goes through `durable` ([`crate::storage::durable::fsync`],
+//! Every sync of the engine goes through `durable` (`fsync`,
 //! `fdatasync`, `sync_dir`, `sync_fs`), which reports a failure here with
-//! [`sync_failed`]; each face asks [`failing`] before any request that
+//! `sync_failed`; each face asks [`failing`] before any request that
 //! would change something (the text face answers `451`, the HTTP face
 //! `503`) and logs [`news`] once. Reads go on.
 //!

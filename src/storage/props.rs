@@ -72,6 +72,12 @@ pub fn read(real: &Path) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Whether files in the folder `dir` may have records (its hidden folder
+/// exists): a listing asks once per folder instead of once per file.
+pub fn folder_has_records(dir: &Path) -> bool {
+    fs::symlink_metadata(dir.join(HIDDEN)).is_ok_and(|m| m.is_dir())
+}
+
 /// Replaces the dead properties of `real` by `bytes` (empty: removes
 /// them). More than [`MAX_BYTES`]: `FileTooLarge`.
 pub fn write(real: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -96,8 +96,9 @@ impl Limits {
 
 /// The walk that counts a user's files and trash.
 pub(crate) type Counter<'a> = &'a dyn Fn() -> Result<Usage>;
-/// The same walk, owned (kept by an upload from its booking to its commit).
-pub(crate) type CountFn = Box<dyn Fn() -> Result<Usage>>;
+/// The same walk, owned (kept by an upload from its booking to its
+/// commit, which may be led by another connection's thread).
+pub(crate) type CountFn = Box<dyn Fn() -> Result<Usage> + Send>;
 
 /// The usage file of one user.
 pub(crate) struct UsageFile {

@@ -204,10 +204,20 @@ impl Users {
     /// A tag of `user`'s password record (the MD5 of its salted hash):
     /// it changes with every new password and is gone with the account,
     /// so a browser session that keeps it dies with either.
-    pub(crate) fn credential_tag(&self, user: &str) -> Option<crate::digest::Digest> {
+    pub(crate) fn credential_tag(&self, user: &str) -> Option<Digest> {
         // Unreadable records end the session (it fails closed).
         let record = self.lookup(user).ok().flatten()?;
-        Some(crate::digest::Digest::of(credential(&record).as_bytes()))
+        Some(tag_of(&record))
+    }
+
+    /// [`Users::verify`], giving the [`Users::credential_tag`] of the very
+    /// record `pass` was checked against when it is right (read once, so
+    /// a password changed meanwhile is never tagged as checked).
+    pub(crate) fn verify_tagged(&self, user: &str, pass: &Password) -> Option<Digest> {
+        let stored = self.lookup(user).ok().flatten();
+        let record = stored.as_deref().unwrap_or(&self.dummy);
+        let right = check_record(record, pass) && stored.is_some();
+        right.then(|| tag_of(record))
     }
 
     /// Removes `users.tmp.*` copies left by a crashed compaction (under the
@@ -542,6 +552,11 @@ fn cut_torn_tail(file: &File) -> io::Result<bool> {
     fdatasync(file)?;
     log::server("users", format!("cut a torn last line of {} bytes", len - end));
     Ok(true)
+}
+
+/// The tag of a record's credential (see [`Users::credential_tag`]).
+fn tag_of(record: &str) -> Digest {
+    Digest::of(credential(record).as_bytes())
 }
 
 /// The credential of a record: what comes before its first field.

@@ -242,7 +242,7 @@ impl Server {
 
     /// Waits until the log holds `count` lines containing `needle`.
     pub fn wait_log(&self, needle: &str, count: usize) {
-        wait_until(20, needle, || self.log_text().lines().filter(|l| l.contains(needle)).count() >= count);
+        wait_until(EVENT_WAIT, needle, || self.log_text().lines().filter(|l| l.contains(needle)).count() >= count);
     }
 
     pub fn kill(&mut self) {
@@ -257,6 +257,17 @@ impl Drop for Server {
     }
 }
 
+/// How long a test waits for a reply (or a close) before it fails: a
+/// bound for a hung server, not an expected time. A loaded machine can
+/// stall one durable step for tens of seconds (a sync that waits for
+/// other programs' writes on the same disk).
+const REPLY_WAIT: Duration = Duration::from_secs(120);
+
+/// Whether a read failed only because nothing came within its timeout.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
 /// A plain socket speaking the protocol by hand.
 pub struct Raw {
     pub reader: BufReader<TcpStream>,
@@ -268,7 +279,7 @@ pub struct Raw {
 impl Raw {
     pub fn connect(addr: &str) -> Raw {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream.set_read_timeout(Some(REPLY_WAIT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         let mut raw = Raw { reader, stream, transcript: String::new(), greeting: String::new() };
         raw.greeting = raw.line();
@@ -287,6 +298,7 @@ impl Raw {
         match self.reader.read_until(b'\n', &mut buf) {
             Ok(0) => return "<closed>".into(),
             Ok(_) => {}
+            Err(e) if timed_out(&e) => panic!("no reply within {REPLY_WAIT:?}\n{}", self.transcript),
             Err(e) => return format!("<error {e}>"),
         }
         assert!(
@@ -332,11 +344,15 @@ impl Raw {
         buf
     }
 
-    /// Whether the server has closed the connection (EOF within 5 s).
+    /// Whether the server closes the connection (EOF or a reset) with
+    /// nothing more to read; waits up to [`REPLY_WAIT`] for it.
     pub fn closed(&mut self) -> bool {
-        self.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        self.stream.set_read_timeout(Some(REPLY_WAIT)).unwrap();
         let mut buf = [0u8; 64];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        match self.reader.read(&mut buf) {
+            Ok(n) => n == 0,
+            Err(e) => !timed_out(&e),
+        }
     }
 
     /// A full upload with the MD5 in the header; returns the final reply.
@@ -406,6 +422,11 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// How many seconds a test waits for an event (a file staged, a sweep,
+/// a daemon listening) before it fails: like [`REPLY_WAIT`], a bound for
+/// something hung on a loaded machine, not the time it should take.
+pub const EVENT_WAIT: u64 = 120;
 
 /// Polls `cond` every 20 ms until it holds; panics after `secs` seconds.
 pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {

@@ -16,9 +16,10 @@ mod kit;
 
 use std::fs;
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{Raw, Server, bytes, http, md5_hex, proof, test_dir, wait_until};
+use common::{EVENT_WAIT, Raw, Server, bytes, http, md5_hex, proof, test_dir, wait_until};
 use kit::{Mount, Traced, can_fault, fill, part_of, sh, staged};
 
 const READ_ONLY: &str = "451 storage failing: read-only until restart";
@@ -52,6 +53,16 @@ fn with_user(data: &std::path::Path, user: &str) {
 }
 
 /// The ID of the one entry of `user`'s trash.
+/// Ann's trash ID for a file `f` of `content`, uploaded and removed by a
+/// server over `data` that has ended.
+fn trashed(data: &Path, content: &[u8]) -> String {
+    let s = Server::start(data, &[]);
+    let mut c = s.user("ann");
+    assert!(c.upload("f", content).starts_with("226"));
+    c.ok("rm f", "250");
+    only_trash_id(&mut c)
+}
+
 fn only_trash_id(c: &mut Raw) -> String {
     let head = c.ok("trash", "212 1");
     let lines = c.lines_after(&head);
@@ -229,13 +240,7 @@ fn the_trash_sweep_never_deletes_what_it_could_not_read() {
     }
     let dir = test_dir!();
     let data = dir.data();
-    let id = {
-        let s = Server::start(&data, &[]);
-        let mut c = s.user("ann");
-        assert!(c.upload("f", b"keep me for 30 days").starts_with("226"));
-        c.ok("rm f", "250");
-        only_trash_id(&mut c)
-    };
+    let id = trashed(&data, b"keep me for 30 days");
     let info = data.join("trash/ann").join(&id).join("info");
     let s = Traced::start(&data, "openat:error=EMFILE:when=1", &info, &[]);
     s.wait_log("trash: removed", 1);
@@ -268,7 +273,7 @@ fn the_share_sweep_never_deletes_what_it_could_not_read() {
     fs::File::options().write(true).open(&index).unwrap().set_modified(old).unwrap();
     let s = Traced::start(&data, "openat:error=EMFILE:when=1", &index, &[]);
     let swept = || s.log_text().contains("start-up sweep done") || !index.exists();
-    wait_until(20, "the start-up sweep", swept);
+    wait_until(EVENT_WAIT, "the start-up sweep", swept);
     assert_eq!(s.injected(), 1, "{}", s.trace_text());
     drop(s);
     let s = Server::start(&data, &[]);
@@ -348,13 +353,7 @@ fn purge_answers_451_when_its_sync_fails() {
     }
     let dir = test_dir!();
     let data = dir.data();
-    let id = {
-        let s = Server::start(&data, &[]);
-        let mut c = s.user("ann");
-        assert!(c.upload("f", b"purge me").starts_with("226"));
-        c.ok("rm f", "250");
-        only_trash_id(&mut c)
-    };
+    let id = trashed(&data, b"purge me");
     let s = Traced::start(&data, "fsync:error=EIO:when=1", &data.join("trash/ann"), &[]);
     let mut c = s.user("ann");
     let reply = c.cmd(&format!("purge {id}"));
@@ -473,13 +472,7 @@ fn an_unreadable_trash_entry_is_451_not_missing() {
     }
     let dir = test_dir!();
     let data = dir.data();
-    let id = {
-        let s = Server::start(&data, &[]);
-        let mut c = s.user("ann");
-        assert!(c.upload("f", b"in the trash").starts_with("226"));
-        c.ok("rm f", "250");
-        only_trash_id(&mut c)
-    };
+    let id = trashed(&data, b"in the trash");
     let info = data.join("trash/ann").join(&id).join("info");
     let s = Traced::start(&data, "openat:error=EMFILE:when=1", &info, &[]);
     // Each connection's thread meets its own first failure; the second

@@ -20,9 +20,13 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("NETDISK_BIN", os.path.join(ROOT, "target", "debug", "netdisk"))
 KEEP = os.environ.get("KEEP_WEB_TEST_DIRS")
+# How long a test waits for a page or the server to show something before
+# it fails: a bound for a hung page on a loaded machine, not the time it
+# should take.
+WAIT = 60
 
 
-def wait_until(what, check, timeout=20.0, every=0.02):
+def wait_until(what, check, timeout=WAIT, every=0.02):
     """Polls `check` until it returns something true; fails naming `what`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -364,8 +364,10 @@ impl Streamed for Listing {
         out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">")?;
         let top = self.tree.entry(&self.root).map_err(|e| io::Error::other(e.to_string()))?;
         let real = self.tree.checked(&self.root).map_err(|e| io::Error::other(e.to_string()))?;
-        out.write_all(self.response(&self.root, &top, &real).as_bytes())?;
+        out.write_all(self.response(&self.root, &top, &real, true).as_bytes())?;
         if self.children && top.kind == Kind::Dir {
+            // One look for the folder's records, not one per file.
+            let records = records::folder_has_records(&real);
             let mut failed = None;
             let mut limit = ListLimit::new(usize::MAX);
             let scanned = self.tree.scan(&self.root, &mut limit, |entry| {
@@ -373,7 +375,8 @@ impl Streamed for Listing {
                     return;
                 }
                 let Ok(path) = self.root.resolve(&entry.name) else { return };
-                let text = self.response(&path, &entry, &real.join(&entry.name));
+                let dead = records || entry.kind == Kind::Dir;
+                let text = self.response(&path, &entry, &real.join(&entry.name), dead);
                 if let Err(e) = out.write_all(text.as_bytes()) {
                     failed = Some(e);
                 }
@@ -389,12 +392,12 @@ impl Streamed for Listing {
 }
 
 impl Listing {
-    /// One `DAV:response`.
-    fn response(&self, path: &UserPath, entry: &Entry, real: &Path) -> String {
+    /// One `DAV:response` (`dead`: its dead properties may be recorded).
+    fn response(&self, path: &UserPath, entry: &Entry, real: &Path, dead: bool) -> String {
         let dir = entry.kind == Kind::Dir;
         let mut w = Writer::fragment();
         w.open("response").text_element("href", &href(path, dir));
-        let dead = read_dead(real);
+        let dead = if dead { read_dead(real) } else { Vec::new() };
         let mut found = Writer::fragment();
         let missing = match &self.want {
             Want::Names => {
