@@ -48,7 +48,7 @@ test: test-tools fault-tools test-deps
 
 # The HTTP face with real clients: tus (python3-tuspy), the JSON API
 # (curl) and the web app in headless Chromium and Firefox (Selenium;
-# geckodriver is built once from crates.io). Missing tools are installed
+# Firefox through tests/web/marionette.py). Missing tools are installed
 # when root, else named and their tests skipped (in CI they fail).
 # WEB_TESTS: modules or tests to run (e.g. test_tus test_app.AppTest).
 test-web:

@@ -19,13 +19,13 @@
 use std::fs::{File, Metadata};
 use std::io;
 use std::net::{Shutdown, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::transfer::unchanged;
 use super::{Client, ClientError};
 use crate::digest::{Digest, EMPTY_MD5, Hasher};
 use crate::hashing::hash_steps;
@@ -229,4 +229,11 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether `file` is as it was when `meta` was taken (size, modification
+/// and change times): bytes read across a change are never committed.
+pub(super) fn unchanged(file: &File, meta: &Metadata) -> bool {
+    let stamp = |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
+    file.metadata().is_ok_and(|now| stamp(&now) == stamp(meta))
 }

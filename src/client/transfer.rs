@@ -10,11 +10,10 @@
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::ahead::{Ahead, Claimed, Plan};
+use super::ahead::{Ahead, Claimed, Plan, unchanged};
 use super::{Client, ClientError, OnProgress, Progress, Result, Transferred};
 use crate::behind::Behind;
 use crate::digest::{Digest, Hasher, hash_range};
@@ -466,13 +465,6 @@ struct Partial<'a> {
     path: &'a Path,
     offset: u64,
     hasher: Hasher,
-}
-
-/// Whether `file` is as it was when `meta` was taken (size, modification
-/// and change times): bytes read across a change are never committed.
-pub(super) fn unchanged(file: &File, meta: &Metadata) -> bool {
-    let stamp = |m: &Metadata| (m.len(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
-    file.metadata().is_ok_and(|now| stamp(&now) == stamp(meta))
 }
 
 /// The hash of the first `len` bytes of `file`, leaving it positioned at

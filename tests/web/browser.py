@@ -1,7 +1,8 @@
-"""Headless Chromium (chromedriver) or Firefox (geckodriver) through
-Selenium, for the web app's tests. Both drivers are local programs found on
-the PATH: nothing is ever downloaded here (Selenium's own driver manager
-is never reached, as every driver is given by its path)."""
+"""Headless Chromium (chromedriver) or Firefox (marionette.py) through
+Selenium, for the web app's tests. chromedriver is found on the PATH and
+given by its path, and Firefox is driven through our own WebDriver bridge
+to its Marionette protocol: nothing is ever downloaded here (Selenium's own
+driver manager is never reached)."""
 import os
 import shutil
 import tempfile
@@ -9,12 +10,13 @@ import tempfile
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.firefox.service import Service as GeckoService
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from harness import WAIT, basic
+from marionette import Bridge
 
 DESKTOP = (1366, 860)
 PHONE = (375, 760)
@@ -22,13 +24,19 @@ PHONE = (375, 760)
 
 class Browser:
     """A fresh headless browser (its own profile): Chromium driven by
-    chromedriver, or Firefox driven by geckodriver."""
+    chromedriver, or Firefox driven through a Marionette bridge of its
+    own."""
 
     def __init__(self, size=DESKTOP, kind="chromium"):
         self.kind = kind
         self.profile = tempfile.mkdtemp(prefix=f"netdisk-{kind}-")
-        self.driver = self._firefox(size) if kind == "firefox" else self._chromium(size)
-        self.driver.set_window_size(*size)
+        self.bridge = None
+        try:
+            self.driver = self._firefox() if kind == "firefox" else self._chromium(size)
+            self.driver.set_window_size(*size)
+        except BaseException:
+            self._cleanup()
+            raise
 
     def _chromium(self, size):
         opts = webdriver.ChromeOptions()
@@ -40,7 +48,7 @@ class Browser:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
 
-    def _firefox(self, size):
+    def _firefox(self):
         opts = webdriver.FirefoxOptions()
         opts.binary_location = shutil.which("firefox-esr")
         opts.add_argument("-headless")
@@ -60,8 +68,10 @@ class Browser:
         opts.add_argument("-profile")
         opts.add_argument(self.profile)
         opts.set_preference("toolkit.legacyUserProfileCustomizations.stylesheets", True)
-        service = GeckoService(shutil.which("geckodriver"), log_path=os.path.join(self.profile, "geckodriver.log"))
-        return webdriver.Firefox(service=service, options=opts)
+        # The bridge starts Firefox in that profile (its log: firefox.log
+        # there); file paths sent to a file input are this machine's own.
+        self.bridge = Bridge()
+        return webdriver.Remote(command_executor=self.bridge.url, options=opts, file_detector=UselessFileDetector())
 
     def use_basic(self, user, password):
         """Sends Basic credentials with every request (a stand-in for the
@@ -105,8 +115,8 @@ class Browser:
         self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")
 
     def console_errors(self):
-        """The page's errors in the console (Chromium only: geckodriver
-        has no log endpoint, so Firefox reports none)."""
+        """The page's errors in the console (Chromium only: WebDriver has
+        no log endpoint for Firefox, so Firefox reports none)."""
         if self.kind != "chromium":
             return []
         return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -114,6 +124,15 @@ class Browser:
     def close(self):
         try:
             self.driver.quit()
+        finally:
+            self._cleanup()
+
+    def _cleanup(self):
+        """Quits any Firefox the bridge still runs, then drops the
+        profile."""
+        try:
+            if self.bridge:
+                self.bridge.close()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
 

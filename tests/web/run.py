@@ -24,12 +24,12 @@ def program(package, name):
     return (package, lambda: shutil.which(name))
 
 
-# geckodriver has no Debian package: setup.sh builds it from crates.io.
+# Firefox is driven through marionette.py (no geckodriver: Debian has none).
 NEEDS = {
     "test_tus": [("python3-tuspy", lambda: importlib.util.find_spec("tusclient"))],
     "test_api": [("curl", lambda: shutil.which("curl"))],
     "test_app": [SELENIUM, program("chromium", "chromium"), program("chromium-driver", "chromedriver")],
-    "test_firefox": [SELENIUM, program("firefox-esr", "firefox-esr"), program("geckodriver", "geckodriver")],
+    "test_firefox": [SELENIUM, program("firefox-esr", "firefox-esr")],
 }
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the web tests use (Debian packages; geckodriver from
-# crates.io), when run as root;
+# Installs what the web tests use (Debian packages only: Firefox is driven
+# through tests/web/marionette.py, so no geckodriver), when run as root;
 # otherwise says what is missing (run.py then skips those tests, and CI,
 # which runs as root, fails without them).
 set -u
@@ -19,19 +19,6 @@ if [ ${#want[@]} -gt 0 ]; then
             || echo "web tests: could not install ${want[*]}"
     else
         echo "web tests: missing ${want[*]} (sudo apt-get install ${want[*]}); those tests are skipped"
-    fi
-fi
-# geckodriver (Firefox's WebDriver server) has no Debian package: it is
-# built from Mozilla's own crate on crates.io, at a pinned version, into
-# /usr/local/bin (once per machine; a few minutes on two cores).
-GECKODRIVER=0.37.1
-if ! command -v geckodriver >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v cargo >/dev/null; then
-        echo "web tests: building geckodriver $GECKODRIVER from crates.io (once)"
-        cargo install --quiet --locked --version "$GECKODRIVER" --root /usr/local geckodriver >/dev/null 2>&1 \
-            || echo "web tests: could not build geckodriver"
-    else
-        echo "web tests: missing geckodriver (as root: cargo install --locked --version $GECKODRIVER --root /usr/local geckodriver); the Firefox tests are skipped"
     fi
 fi
 exit 0
