@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{Raw, Server, bytes, files_under, fixture, md5_hex, netdisk, quote, test_dir};
+use netdisk::client::Options;
 
 /// The wire form of pipelined uploads (header with MD5 and FROM 0, then
 /// the payload), as the client library sends a group.
@@ -65,6 +66,53 @@ fn a_pipelined_run_into_one_folder_syncs_the_folder_far_fewer_times_than_files()
     for (path, data) in &files {
         assert_eq!(c.download(path), *data, "{path}");
     }
+}
+
+#[test]
+fn a_mirror_of_small_files_sent_in_one_write_is_committed_as_one_group_and_keeps_their_times() {
+    let server = fixture!();
+    let tree = server.dir().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    // Small enough for the client's one write to reach the server whole:
+    // the grouping then depends on no scheduling.
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for i in 0..10u64 {
+        let file = fs::File::create(tree.join(format!("f{i}"))).unwrap();
+        (&file).write_all(&bytes(200 + i as usize, i)).unwrap();
+        file.set_modified(old + std::time::Duration::from_secs(i)).unwrap();
+    }
+    let mut c = server.client("ann");
+    let report = c.mirror(tree.to_str().unwrap(), "/m", true, Options::default(), &mut |_| true).unwrap();
+    assert_eq!((report.transferred, report.failures.len()), (10, 0), "{report:?}");
+    // Each upload is followed by a `touch` of it: held behind the group,
+    // not a reason to commit it alone.
+    let groups = commits(&server.log_text());
+    assert_eq!(groups, vec![(10, 1)], "one group of 10 files into one folder");
+    for i in 0..10u64 {
+        assert_eq!(c.stat(&format!("/m/f{i}")).unwrap().mtime, 1_600_000_000 + i, "f{i}");
+    }
+}
+
+#[test]
+fn a_touch_held_behind_a_group_answers_in_its_turn() {
+    let server = fixture!();
+    let mut c = server.user("cy");
+    let (one, two) = (bytes(300, 1), bytes(400, 2));
+    let mut wire = pipelined(&[("a".into(), one.clone())]);
+    wire.extend_from_slice(b"touch a 2001-02-03T04:05:06Z\r\n");
+    wire.extend_from_slice(&pipelined(&[("b".into(), two.clone())]));
+    wire.extend_from_slice(b"touch b 2002-02-03T04:05:06Z\r\ntouch nowhere 2001-02-03T04:05:06Z\r\nstat a\r\n");
+    c.send(&wire);
+    assert_eq!(upload_replies(&mut c, 1), vec![format!("226 300 {}", md5_hex(&one))], "{}", c.transcript);
+    assert_eq!(c.line(), "250 \"/a\"", "{}", c.transcript);
+    assert_eq!(upload_replies(&mut c, 1), vec![format!("226 400 {}", md5_hex(&two))], "{}", c.transcript);
+    assert_eq!(c.line(), "250 \"/b\"", "{}", c.transcript);
+    assert!(c.line().starts_with("550 "), "{}", c.transcript);
+    let stat = c.line();
+    assert!(stat.contains("2001-02-03T04:05:06Z"), "{stat}\n{}", c.transcript);
+    // Both uploads in one group; the touch of a file not waiting
+    // commits it (and the touches held) before it is done.
+    assert_eq!(commits(&server.log_text()), vec![(2, 1)]);
 }
 
 #[test]

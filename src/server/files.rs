@@ -77,6 +77,12 @@ pub(crate) fn stat(cx: &Cx, login: &Login, text: &str) -> Handled {
 
 /// `touch PATH TIME`: the file's own mtime (see `storage::mtime`).
 pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemTime) -> Handled {
+    Ok(touched(cx, login, text, time)?.into())
+}
+
+/// `touch` done and logged; its reply (also for a `touch` held behind a
+/// commit group, see `server::group`).
+pub(crate) fn touched(cx: &Cx, login: &Login, text: &str, time: std::time::SystemTime) -> Result<Reply> {
     let result = login.resolve(text).and_then(|(tree, path)| {
         // A shared file gets its own inode by a rename over the path: a
         // replacing request like any other.
@@ -87,7 +93,7 @@ pub(crate) fn touch(cx: &Cx, login: &Login, text: &str, time: std::time::SystemT
         Ok(path_reply(Code::ActionDone, &path))
     });
     cx.note(&login.user, "touch", &login.shown(text), &result);
-    Ok(result?.into())
+    result
 }
 
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {

@@ -7,7 +7,10 @@
 //! `150` of the next upload, a mismatch, a refusal) and each waiting
 //! upload's `226` (or its failure) takes its place at the commit. The
 //! session commits the group before it would wait for input (nothing
-//! buffered), before any command other than `upload`, before an upload of
+//! buffered), before any command other than `upload` (except a `touch` of
+//! a file waiting in the group: it is held like a reply and done right
+//! after the commit, in its turn, so a client's `upload` + `touch` pairs
+//! still form one group), before an upload of
 //! a path already waiting, before it closes, and when the group reaches
 //! [`MAX_FILES`] or [`MAX_BYTES`]: the policy is written once, in
 //! [`Group::commit_at`], for each [`Moment`] the session and the upload
@@ -18,15 +21,18 @@
 use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::proto::body::Stored;
 use crate::proto::{Code, Reply};
 use crate::server::conn::Framed;
 use crate::server::error::Error;
 use crate::server::error::Replied;
+use crate::server::files;
 use crate::server::handler::Cx;
 use crate::service::login::Login;
 use crate::storage::content::Store;
+use crate::storage::health;
 use crate::storage::props;
 use crate::storage::replace::Replace;
 use crate::storage::staging::{Place, Verified, commit_group};
@@ -52,8 +58,9 @@ pub(crate) enum Moment<'a> {
     /// The session is about to read input: committed when nothing is
     /// buffered (the client waits for replies).
     Read,
-    /// Before any command other than `upload`, or before the session
-    /// refuses, closes or ends: always committed.
+    /// Before any command other than `upload` (or a `touch` held, see
+    /// [`Group::hold_touch`]), or before the session refuses, closes or
+    /// ends: always committed.
     Other,
     /// A reply was queued or an upload joined: committed when full.
     Queued,
@@ -74,10 +81,12 @@ struct Waiting {
     rehashed: u64,
 }
 
-/// A reply queued in order: ready, or the result of a waiting upload.
+/// A reply queued in order: ready, the result of a waiting upload, or
+/// that of a `touch` of a waiting file (done after the commit).
 enum Out {
     Ready(Reply),
     Result(usize),
+    Touch { text: String, time: SystemTime },
 }
 
 /// The uploads waiting and the replies held behind them.
@@ -115,6 +124,16 @@ impl Group {
         self.waiting.push(Waiting { v, path, bytes, rehashed });
     }
 
+    /// Holds `touch TEXT TIME` (of `path`) until the commit if that file
+    /// waits here; false otherwise (the session then commits and does it).
+    pub(crate) fn hold_touch(&mut self, path: &UserPath, text: &str, time: SystemTime) -> bool {
+        if !self.waiting.iter().any(|w| w.path == *path) {
+            return false;
+        }
+        self.out.push(Out::Touch { text: text.to_string(), time });
+        true
+    }
+
     /// Whether the group reached its bounds (files, bytes or replies held).
     fn full(&self) -> bool {
         self.waiting.len() >= MAX_FILES || self.bytes >= MAX_BYTES || self.out.len() >= MAX_HELD
@@ -150,11 +169,24 @@ impl Group {
                     Some(reply) => reply,
                     None => continue,
                 },
+                Out::Touch { text, time } => touch_after(cx, login, &text, time),
             };
             wire.extend_from_slice(reply.to_wire().as_bytes());
         }
         cx.wire.send_bytes(&wire)
     }
+}
+
+/// A `touch` held behind the commit, done as the session would do it now.
+fn touch_after(cx: &mut Cx, login: &Login, text: &str, time: SystemTime) -> Reply {
+    if login.gone(cx.shared) {
+        return Reply::new(Code::NotLoggedIn, "account deleted");
+    }
+    if health::failing().is_some() {
+        cx.log(&login.user, "touch", &login.shown(text), "451 read-only".to_string(), 0);
+        return Reply::new(Code::LocalError, health::READ_ONLY);
+    }
+    files::touched(cx, login, text, time).unwrap_or_else(|e| e.reply())
 }
 
 /// Commits `items` under the user's replace lock.

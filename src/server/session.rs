@@ -122,6 +122,14 @@ impl Session<'_> {
         self.group.commit_at(moment, &mut cx, login)
     }
 
+    /// Whether a `touch` of `text` was held behind the commit group (its
+    /// file waits there: `server::group`).
+    fn hold_touch(&mut self, text: &str, time: std::time::SystemTime) -> bool {
+        let State::LoggedIn(login) = &self.state else { return false };
+        let Ok((_, path)) = login.resolve(text) else { return false };
+        self.group.hold_touch(&path, text, time)
+    }
+
     fn user(&self) -> &str {
         match &self.state {
             State::LoggedIn(login) => &login.user,
@@ -159,6 +167,11 @@ impl Session<'_> {
     /// Commands open before login are served here; the others go to their
     /// handler with the login, once the account is known to still exist.
     fn dispatch(&mut self, cmd: Command) -> Outcome {
+        if let Command::Touch { path, time } = &cmd
+            && self.hold_touch(path, *time)
+        {
+            return if self.commit_group(Moment::Queued).is_err() { Outcome::Close } else { Outcome::Go };
+        }
         // Any other command sees the uploads before it committed.
         if !matches!(cmd, Command::Upload { .. }) && self.commit_group(Moment::Other).is_err() {
             return Outcome::Close;
