@@ -11,7 +11,8 @@
 //!
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
 //! mirror, scale, load, newcontent (the client's upload of new content),
-//! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`),
+//! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`; or
+//! its tus row alone: `tus`),
 //! dav (WebDAV against rclone: `bench/dav.rs`).
 //! It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
@@ -60,8 +61,10 @@ const FULL_FILES: usize = 10_000;
 const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,newcontent,http,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
+/// The part of `http` that `--only` may name alone (its rows skipped).
+const HTTP_PARTS: [&str; 1] = ["tus"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http,dav] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http|tus,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {
@@ -130,7 +133,9 @@ fn fresh(dir: &Path) -> PathBuf {
 
 /// Whether `--only` asked for `name` (or for its section).
 fn wanted(o: &Opts, name: &str) -> bool {
-    o.only.split(',').any(|s| s == name || (name == "transfers" && DIRECTIONS.contains(&s)))
+    o.only.split(',').any(|s| {
+        s == name || (name == "transfers" && DIRECTIONS.contains(&s)) || (name == "http" && HTTP_PARTS.contains(&s))
+    })
 }
 
 fn section_transfers(o: &Opts, dir: &Path) {

@@ -115,6 +115,13 @@ pub fn section(o: &Opts, dir: &Path) {
         return;
     }
     let web = Web::start(&dir.join("data"));
+    if !o.only.split(',').any(|s| s == "http") {
+        // `--only tus`: that row alone.
+        tus_row(o.runs, &web, &dir, o.size_mib << 20);
+        drop(web);
+        let _ = fs::remove_dir_all(&dir);
+        return;
+    }
     let www = dir.join("www");
     fs::create_dir_all(&www).expect("nginx root");
     let nginx = Nginx::start(&dir.join("nginx"), &www);

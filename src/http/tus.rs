@@ -395,8 +395,14 @@ fn patch(cx: &mut Cx, login: &Login, id: &str) -> Reply {
         r.head.set("Upload-Offset", held.to_string());
         return r;
     }
+    // Staged bytes read again to rebuild the hash state (0 unless the
+    // server stopped without saving it): logged, as the text face does.
+    let rehashed = up.rehashed();
     let mut reply = take(cx, login, up, &file, &record, &path, offset);
     reply.head.set("Upload-Expires", expires(cx));
+    if rehashed > 0 {
+        reply.note = format!("{} rehashed={rehashed}", reply.note).trim_start().to_string();
+    }
     reply
 }
 

@@ -107,6 +107,25 @@ class TusTest(ServerTest):
         with open(self.s.file_path("alice", "big.bin"), "rb") as f:
             self.assertEqual(f.read(), content)
 
+    def test_patches_never_read_the_staged_bytes_again(self):
+        # Each PATCH restores the hash state the one before it saved: the
+        # staged bytes are read once (as they arrive), never re-hashed,
+        # neither between PATCHes nor across a restart (the log says
+        # `rehashed=N` for a PATCH that had to).
+        content = data_bytes(20 * 1024 * 1024, seed=7)
+        path = self.local("many.bin", content)
+        urls = os.path.join(self.s.dir, "urls.json")
+        first = self.uploader(path, storage=urls, chunk_size=4 << 20, metadata={"filename": "many.bin"})
+        first.upload(stop_at=12 << 20)
+        self.s.restart()
+        again = self.uploader(path, storage=urls, chunk_size=4 << 20, metadata={"filename": "many.bin"})
+        again.upload()
+        with open(self.s.file_path("alice", "many.bin"), "rb") as f:
+            self.assertEqual(hashlib.md5(f.read()).hexdigest(), hashlib.md5(content).hexdigest())
+        log = self.s.log_text()
+        self.assertEqual(log.count('path="PATCH /tus/'), 5, log)
+        self.assertNotIn("rehashed=", log)
+
     def test_tuspy_resumes_after_a_cut_connection(self):
         content = data_bytes(2 * 1024 * 1024, seed=3)
         path = self.local("cut.bin", content)
@@ -213,6 +232,7 @@ class TusQuotaTest(TusTest):
     # The parent's tests do not need a quota.
     test_tuspy_uploads_into_a_new_folder_with_md5_checksums = None
     test_tuspy_resumes_after_a_server_restart = None
+    test_patches_never_read_the_staged_bytes_again = None
     test_tuspy_resumes_after_a_cut_connection = None
     test_a_wrong_whole_file_md5_is_460_and_nothing_is_kept = None
     test_a_chunk_with_a_wrong_checksum_is_460_and_not_appended = None
