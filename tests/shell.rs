@@ -257,7 +257,8 @@ fn a_folder_upload_skips_links_to_directories_and_follows_links_to_files() {
     assert_eq!(names(&s, "/tree"), ["filelink", "real"]);
 }
 
-/// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`.
+/// A tmux server of its own, with one bash pane in `dir` and `HOME=dir`
+/// (keeping no history file, which would outlive the test's directory).
 struct Tmux {
     socket: PathBuf,
     dir: PathBuf,
@@ -277,7 +278,18 @@ impl Tmux {
         }
         let tmux = Tmux { socket: dir.join("tmux.sock"), dir: dir.to_path_buf() };
         let home = format!("HOME={}", dir.display());
-        let shell = ["env", "-i", "PATH=/usr/bin:/bin", &home, "TERM=xterm", "PS1=$ ", "bash", "--norc", "--noprofile"];
+        let shell = [
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            &home,
+            "TERM=xterm",
+            "PS1=$ ",
+            "HISTFILE=",
+            "bash",
+            "--norc",
+            "--noprofile",
+        ];
         tmux.run(
             &[
                 &["new-session", "-d", "-s", "t", "-x", &cols.to_string(), "-y", &rows.to_string(), "-c"],

@@ -220,10 +220,30 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    fn file(name: &str) -> UsageFile {
+    /// A usage file in a scratch directory of its own, removed when the
+    /// test is done with it.
+    struct Scratch {
+        file: UsageFile,
+        dir: std::path::PathBuf,
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = UsageFile;
+        fn deref(&self) -> &UsageFile {
+            &self.file
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn file(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("netdisk-usage-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        UsageFile::new(dir.join("u"))
+        Scratch { file: UsageFile::new(dir.join("u")), dir }
     }
 
     #[test]
