@@ -8,11 +8,10 @@ import shutil
 import tempfile
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from harness import WAIT, basic
@@ -112,7 +111,20 @@ class Browser:
         self.wait(timeout).until(go, f"a control named {name!r} to click")
 
     def wait_text(self, text, timeout=WAIT):
-        self.wait(timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text), f"the text {text!r}")
+        self.wait(timeout).until(lambda d: text in self.body_text(), f"the text {text!r}")
+
+    def body_text(self):
+        """The page's text; "" while a navigation replaces the document
+        (the body found is then gone before its text is read: Selenium's
+        stale element, or Chromium's "does not belong to the document")."""
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            return ""
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return ""
+            raise
 
     def console_errors(self):
         """The page's errors in the console (Chromium only: WebDriver has
