@@ -21,7 +21,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{EVENT_WAIT, Server, bytes, can_run, fixture, run, wait_until};
+use common::{EVENT_WAIT, Server, bytes, can_run, fixture, installed, run, wait_until};
 use netdisk::client::Client;
 
 /// A process killed when dropped.
@@ -357,23 +357,6 @@ impl Drop for Container {
             let _ = self.nspawn.wait();
         }
     }
-}
-
-/// Whether `programs` are installed (they need no root to run). When not,
-/// says so and the test skips; with `NETDISK_REQUIRE_ALL=1` (CI, where
-/// `make test` installed them as root) it fails instead.
-fn installed(test: &str, programs: &[&str]) -> bool {
-    let in_path = |p: &str| {
-        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
-    };
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| !in_path(p)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{test}: skipped, needs {} (`sudo make test` installs them)", missing.join(", "));
-    assert!(std::env::var_os("NETDISK_REQUIRE_ALL").is_none(), "{why}");
-    eprintln!("{why}");
-    false
 }
 
 /// What `curl` got: the status (0 if no HTTP answer), the headers of the
