@@ -632,7 +632,12 @@ impl Gate {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        *gate.0.lock().unwrap() -= n as u64;
+                        // Several connections share the budget (the client's
+                        // hash-ahead claim opens a second), so two may read
+                        // at once: what both took is taken, down to zero.
+                        let mut left = gate.0.lock().unwrap();
+                        *left = left.saturating_sub(n as u64);
+                        drop(left);
                         if to.write_all(&buf[..n]).is_err() {
                             break;
                         }
