@@ -8,11 +8,15 @@
 //! others; each failure lands in the [`Report`] with why.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
+use std::net::Shutdown;
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
 
 use super::report::{Event, OnEvent, Report};
 use super::transfer::{CLAIM_FROM, parse_body, set_local_time, sidecar};
+use super::window::{self, Note, Sent};
 use super::{Client, ClientError};
 use crate::digest::Digest;
 use crate::proto::body::DownloadHead;
@@ -71,10 +75,11 @@ type One = fn(&mut Client, &Item, &mut Report, OnEvent);
 impl Client {
     /// Uploads `items`: small ones pipelined, large ones streamed.
     pub(crate) fn send_files(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) {
-        self.in_groups(items, report, on, (Client::pipe_uploads, Client::send_one), PIPE_FILES);
+        // All in one round: `pipe_uploads` writes them in groups itself.
+        self.in_groups(items, report, on, (Client::pipe_uploads, Client::send_one), usize::MAX);
     }
 
-    /// Small items in pipelined groups of `group` (a group that got no reply at all
+    /// Small items in pipelined rounds of `group` (a round that got no reply at all
     /// sends its first item alone, so a round never repeats for ever),
     /// then the large ones one at a time; stops when the caller asks.
     fn in_groups(
@@ -86,7 +91,8 @@ impl Client {
         group: usize,
     ) {
         let (small, large): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| i.size < CLAIM_FROM);
-        for group in groups(&small, group) {
+        let rounds = if group == usize::MAX { vec![&small[..]] } else { groups(&small, group) };
+        for group in rounds {
             let mut rest = group.to_vec();
             while !rest.is_empty() && !report.stopped {
                 let before = rest.len();
@@ -129,63 +135,65 @@ impl Client {
         }
     }
 
-    /// One pipelined round: every header and payload in one write, then
-    /// the replies in order. Returns the items with no outcome yet.
+    /// The small uploads pipelined in groups, with a window of two
+    /// (`client::window`): a thread writes the next group while this one
+    /// reads the replies of the one before. Returns the items with no
+    /// outcome yet.
     fn pipe_uploads(&mut self, items: Vec<Item>, report: &mut Report, on: OnEvent) -> Vec<Item> {
-        if let Err(e) = self.ensure_open() {
-            items.iter().for_each(|i| _ = report.fail(i.shown_up(), &e.to_string(), on));
-            return Vec::new();
-        }
-        let mut wire = Vec::new();
-        let mut sent = Vec::new();
-        for item in items {
-            // Taken before the read: a change after it leaves the cached
-            // digest stale, never wrong.
-            let meta = fs::metadata(&item.local);
-            let time = meta.as_ref().map_err(|e| e.kind()).and_then(|m| m.modified().map_err(|e| e.kind()));
-            match fs::read(&item.local) {
-                Ok(data) => {
-                    let (size, md5) = (data.len() as u64, Digest::of(&data));
-                    if let (Ok(meta), Some(cache)) = (&meta, self.cache.as_mut()) {
-                        cache.remember(&item.local, meta, md5);
-                    }
-                    let cmd = Command::Upload { path: item.remote.clone(), size, md5: Some(md5), from: Some(0) };
-                    let line = match cmd.to_line() {
-                        Ok(line) => line,
-                        Err(e) => {
-                            report.fail(item.shown_up(), &ClientError::Unsendable(e).to_string(), on);
-                            continue;
-                        }
-                    };
-                    wire.extend_from_slice(format!("{line}\r\n").as_bytes());
-                    wire.extend_from_slice(&data);
-                    // The remote file takes the local one's time, in the same
-                    // round: its reply is read after the upload's.
-                    let touch =
-                        time.ok().and_then(|time| (Command::Touch { path: item.remote.clone(), time }).to_line().ok());
-                    if let Some(touch) = &touch {
-                        wire.extend_from_slice(format!("{touch}\r\n").as_bytes());
-                    }
-                    sent.push((item, size, touch.is_some()));
-                }
-                Err(e) => _ = report.fail(&item.local.display().to_string(), &format!("cannot read: {e}"), on),
+        let out = self.ensure_open().and_then(|()| self.conn()?.writer.try_clone().map_err(ClientError::Io));
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                items.iter().for_each(|i| _ = report.fail(i.shown_up(), &e.to_string(), on));
+                return Vec::new();
+            }
+        };
+        let groups: Vec<Vec<Item>> = groups(&items, PIPE_FILES).into_iter().map(<[Item]>::to_vec).collect();
+        let (to_reader, from_writer) = mpsc::sync_channel(0);
+        let writer = thread::spawn(move || window::write_groups(out, groups, to_reader));
+        let mut unanswered = Vec::new();
+        for notes in &from_writer {
+            let sent = self.take_notes(notes, report, on);
+            let answered = self.upload_replies(&sent, report, on);
+            unanswered.extend(sent.into_iter().skip(answered).map(|s| s.item));
+            if !unanswered.is_empty() || report.stopped {
+                break;
             }
         }
-        if let Ok(conn) = self.conn() {
-            // A write error shows as missing replies below.
-            let _ = conn.writer.write_all(&wire);
-        }
-        let answered = self.upload_replies(&sent, report, on);
-        if answered < sent.len() {
+        if !unanswered.is_empty() || report.stopped {
+            // Unblocks the writer; the next request opens a new connection.
+            if let Ok(conn) = self.conn() {
+                let _ = conn.writer.shutdown(Shutdown::Both);
+            }
             self.drop_conn();
         }
-        sent.into_iter().skip(answered).map(|(item, ..)| item).collect()
+        drop(from_writer);
+        unanswered.extend(writer.join().unwrap_or_default());
+        unanswered
     }
 
-    /// Reads the replies of a pipelined round; returns how many items got
+    /// Reports the items of a group that were never sent and caches the
+    /// digests of those that were; returns those.
+    fn take_notes(&mut self, notes: Vec<Note>, report: &mut Report, on: OnEvent) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        for note in notes {
+            match note {
+                Note::Sent(s) => {
+                    if let (Some(meta), Some(cache)) = (&s.meta, self.cache.as_mut()) {
+                        cache.remember(&s.item.local, meta, s.md5);
+                    }
+                    sent.push(*s);
+                }
+                Note::Failed(shown, why) => _ = report.fail(&shown, &why, on),
+            }
+        }
+        sent
+    }
+
+    /// Reads the replies of a pipelined group; returns how many items got
     /// their outcome.
-    fn upload_replies(&mut self, sent: &[(Item, u64, bool)], report: &mut Report, on: OnEvent) -> usize {
-        for (n, (item, size, touched)) in sent.iter().enumerate() {
+    fn upload_replies(&mut self, sent: &[Sent], report: &mut Report, on: OnEvent) -> usize {
+        for (n, Sent { item, size, touched, .. }) in sent.iter().enumerate() {
             let Ok(head) = self.read_reply() else { return n };
             if head.code != Code::Payload {
                 // The server closes the connection after this.

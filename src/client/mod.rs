@@ -9,7 +9,8 @@
 //! - `transfer`: verified, resumable transfers of one file (`claim` first
 //!   for large files);
 //! - `batch`: folders, globs, `mirror`, and many small files pipelined on
-//!   one connection, with one report for the whole batch;
+//!   one connection, with one report for the whole batch (`window`: the
+//!   small uploads written a group ahead of their replies);
 //! - `share`: sharing by code (`share`, `shares`, `unshare`, `peek`, `save`);
 //! - `glob`: the `*`, `?`, `[...]` matcher; `cache`: the local digest cache.
 //!
@@ -37,6 +38,7 @@ mod report;
 mod share;
 mod transfer;
 mod tree;
+mod window;
 
 use std::fmt;
 use std::fs::{File, Metadata};

@@ -96,6 +96,14 @@ pub(crate) fn touched(cx: &Cx, login: &Login, text: &str, time: std::time::Syste
     result
 }
 
+/// The reply of a `touch` whose time its file got at its commit (the
+/// `touch` was held behind the file's group, see `server::group`), logged.
+pub(crate) fn touched_at_commit(cx: &Cx, login: &Login, text: &str, path: &UserPath) -> Reply {
+    let reply = path_reply(Code::ActionDone, path);
+    cx.log(&login.user, "touch", &login.shown(text), reply.code.number().to_string(), 0);
+    reply
+}
+
 pub(crate) fn rm(cx: &Cx, login: &Login, text: &str) -> Handled {
     let result = login.resolve(text).and_then(|(tree, path)| {
         unlocked(cx, login, &path, true)?;

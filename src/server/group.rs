@@ -8,9 +8,10 @@
 //! upload's `226` (or its failure) takes its place at the commit. The
 //! session commits the group before it would wait for input (nothing
 //! buffered), before any command other than `upload` (except a `touch` of
-//! a file waiting in the group: it is held like a reply and done right
-//! after the commit, in its turn, so a client's `upload` + `touch` pairs
-//! still form one group), before an upload of
+//! a file waiting in the group: its time is given to the staged file,
+//! which gets it at the commit before its digest is recorded, and its
+//! reply is held like any other, so a client's `upload` + `touch` pairs
+//! still form one group and cost one digest record), before an upload of
 //! a path already waiting, before it closes, and when the group reaches
 //! [`MAX_FILES`] or [`MAX_BYTES`]: the policy is written once, in
 //! [`Group::commit_at`], for each [`Moment`] the session and the upload
@@ -82,11 +83,12 @@ struct Waiting {
 }
 
 /// A reply queued in order: ready, the result of a waiting upload, or
-/// that of a `touch` of a waiting file (done after the commit).
+/// that of a `touch` of waiting upload `of` (its time set at the commit;
+/// done again after the commit if that upload failed).
 enum Out {
     Ready(Reply),
     Result(usize),
-    Touch { text: String, time: SystemTime },
+    Touch { of: usize, text: String, time: SystemTime },
 }
 
 /// The uploads waiting and the replies held behind them.
@@ -125,12 +127,12 @@ impl Group {
     }
 
     /// Holds `touch TEXT TIME` (of `path`) until the commit if that file
-    /// waits here; false otherwise (the session then commits and does it).
+    /// waits here, which gives the file its time; false otherwise (the
+    /// session then commits and does it).
     pub(crate) fn hold_touch(&mut self, path: &UserPath, text: &str, time: SystemTime) -> bool {
-        if !self.waiting.iter().any(|w| w.path == *path) {
-            return false;
-        }
-        self.out.push(Out::Touch { text: text.to_string(), time });
+        let Some(of) = self.waiting.iter().rposition(|w| w.path == *path) else { return false };
+        self.waiting[of].v.set_time(time);
+        self.out.push(Out::Touch { of, text: text.to_string(), time });
         true
     }
 
@@ -160,7 +162,10 @@ impl Group {
         }
         let waiting = std::mem::take(&mut self.waiting);
         self.bytes = 0;
-        let mut replies: Vec<Option<Reply>> = results(cx, login, waiting).into_iter().map(Some).collect();
+        let paths: Vec<UserPath> = waiting.iter().map(|w| w.path.clone()).collect();
+        let replies = results(cx, login, waiting);
+        let committed: Vec<bool> = replies.iter().map(|r| r.code == Code::TransferDone).collect();
+        let mut replies: Vec<Option<Reply>> = replies.into_iter().map(Some).collect();
         let mut wire = Vec::new();
         for out in std::mem::take(&mut self.out) {
             let reply = match out {
@@ -169,7 +174,10 @@ impl Group {
                     Some(reply) => reply,
                     None => continue,
                 },
-                Out::Touch { text, time } => touch_after(cx, login, &text, time),
+                Out::Touch { of, text, .. } if committed.get(of) == Some(&true) => {
+                    files::touched_at_commit(cx, login, &text, &paths[of])
+                }
+                Out::Touch { text, time, .. } => touch_after(cx, login, &text, time),
             };
             wire.extend_from_slice(reply.to_wire().as_bytes());
         }

@@ -188,6 +188,10 @@ impl Account {
 pub(crate) struct Ledger {
     next: u64,
     booked: HashMap<u64, (PathBuf, Usage)>,
+    /// How many bookings name each staged file: [`Ledger::covers`] is asked
+    /// for every staged file at every decision, so it must not scan the
+    /// bookings (a group of N uploads made that N x N x N path compares).
+    parts: HashMap<PathBuf, usize>,
     /// When this process last counted the user's bytes (see
     /// `storage::usage`); `None`: not yet.
     pub(crate) counted_at: Option<std::time::Instant>,
@@ -200,6 +204,7 @@ impl Ledger {
         let id = self.next;
         self.next += 1;
         self.booked.insert(id, (part.to_path_buf(), size));
+        *self.parts.entry(part.to_path_buf()).or_default() += 1;
         Reservation { account: account.clone(), id }
     }
 
@@ -213,12 +218,23 @@ impl Ledger {
     /// Whether the staged file `part` is covered by a booking (its bytes
     /// are then counted by the booking, not by their size on disk).
     pub(crate) fn covers(&self, part: &Path) -> bool {
-        self.booked.values().any(|(p, _)| p == part)
+        self.parts.contains_key(part)
     }
 
     /// Gives a booking back while the ledger is locked.
     pub(crate) fn release(&mut self, reservation: &Reservation) {
-        self.booked.remove(&reservation.id);
+        self.unbook(reservation.id);
+    }
+
+    /// Drops booking `id` (if still there) and its part's count.
+    fn unbook(&mut self, id: u64) {
+        let Some((part, _)) = self.booked.remove(&id) else { return };
+        if let Some(n) = self.parts.get_mut(&part) {
+            *n -= 1;
+            if *n == 0 {
+                self.parts.remove(&part);
+            }
+        }
     }
 }
 
@@ -237,7 +253,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.account.lock().booked.remove(&self.id);
+        self.account.lock().unbook(self.id);
     }
 }
 
@@ -259,5 +275,18 @@ mod tests {
         account.lock().release(&b);
         drop(b);
         assert_eq!(account.lock().booked_except(None), Usage::default());
+    }
+
+    #[test]
+    fn a_part_booked_twice_is_covered_until_both_are_given_back() {
+        let account = Reservations::default().account("u");
+        let part = Path::new("/s/a.part");
+        let a = account.lock().book(&account, part, Usage::new(1, 1));
+        let b = account.lock().book(&account, part, Usage::new(2, 1));
+        account.lock().release(&a);
+        drop(a);
+        assert!(account.lock().covers(part));
+        drop(b);
+        assert!(!account.lock().covers(part));
     }
 }

@@ -4,8 +4,11 @@
 //! A group is committed in four steps, so that two syncs cover all its
 //! files instead of two to four per file:
 //!
-//! 1. each file: its target checked in the jail, its digest recorded on
-//!    the staged inode (the one verified), the staged inode linked into
+//! 1. each file: its target checked in the jail, the modification time
+//!    asked for it set on the staged inode (a `touch` held behind the
+//!    group, see `server::group`: the digest record is then written once,
+//!    with the final time), its digest recorded on the staged inode (the
+//!    one verified), the staged inode linked into
 //!    the content store under a temporary name, and the file it replaces
 //!    kept in a new trash entry (nothing synced);
 //! 2. for a group of several files, on a file system whose `syncfs`
@@ -42,6 +45,8 @@ use crate::storage::trash::{Kept, Trash};
 pub(crate) struct Verified {
     up: Upload,
     md5: Digest,
+    /// The modification time the file gets at its commit, if asked.
+    time: Option<SystemTime>,
 }
 
 impl Upload {
@@ -57,7 +62,7 @@ impl Upload {
             return Err(Error::new(ErrorKind::Mismatch, format!("MD5 mismatch: received {got}, expected {want}")));
         }
         start_writeback(&self.part);
-        Ok(Verified { up: self, md5: got })
+        Ok(Verified { up: self, md5: got, time: None })
     }
 }
 
@@ -70,6 +75,12 @@ impl Verified {
         self.up.meta.size
     }
 
+    /// Gives the file modification time `time` at its commit (before its
+    /// digest is recorded, so the record is written once).
+    pub(crate) fn set_time(&mut self, time: SystemTime) {
+        self.time = Some(time);
+    }
+
     /// The staged file (one per user path: a group never holds two).
     pub(crate) fn part_path(&self) -> &Path {
         &self.up.part_path
@@ -80,6 +91,10 @@ impl Verified {
     /// storage is failing (a sync failed: the page cache may hold bytes
     /// the disk does not, so they are never resumed).
     fn fail(mut self, e: Error) -> Result<PathBuf> {
+        if self.time.is_some() {
+            // Kept for a resume: not aged by a time asked for the file.
+            let _ = self.up.part.set_modified(SystemTime::now());
+        }
         if matches!(e.kind(), ErrorKind::Quota | ErrorKind::DiskFull) || health::failing().is_some() {
             self.up.discard();
         } else {
@@ -161,6 +176,9 @@ fn prepare(v: &Verified, path: &UserPath, at: &Place) -> Result<(PathBuf, Displa
     let target = at.tree.file_target(path)?;
     // Recorded before the file is visible: a record that an earlier
     // file with this inode left behind is never read for this one.
+    if let Some(time) = v.time {
+        v.up.part.set_modified(time).map_err(|e| Error::io(&what, e))?;
+    }
     let meta = v.up.part.metadata().map_err(|e| Error::io(&what, e))?;
     at.sums.put(&meta, v.md5).map_err(|e| Error::server(&format!("{what}: digest record"), e))?;
     // Best effort: without it, only a later claim misses.
