@@ -502,6 +502,28 @@ impl<W: Write> Chunked<W> {
     }
 }
 
+impl zip::Sink for Chunked<&TcpStream> {
+    /// The buffer goes out first, then the file's bytes with `sendfile`
+    /// as one chunk of their own.
+    fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<()> {
+        self.emit()?;
+        if self.chunked {
+            self.out.write_all(format!("{len:x}\r\n").as_bytes())?;
+        }
+        let (sent, err) = crate::sendfile::send_file(file, self.out, len);
+        self.sent += sent;
+        match err {
+            Some(e) => return Err(e),
+            None if sent < len => return Err(zip::shrank()),
+            None => {}
+        }
+        if self.chunked {
+            self.out.write_all(b"\r\n")?;
+        }
+        Ok(())
+    }
+}
+
 impl<W: Write> Write for Chunked<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let room = Self::SIZE - self.buf.len();

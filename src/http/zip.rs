@@ -3,7 +3,12 @@
 //!
 //! Each member's size is known before its bytes (the file is open), so
 //! local headers carry the sizes; the CRC-32, computed while the bytes
-//! go out, follows in a data descriptor (flag bit 3). Names are UTF-8
+//! go out, follows in a data descriptor (flag bit 3). A member of
+//! [`SEND_FROM`] bytes or more goes out with `sendfile` (the bytes are
+//! never copied into this process) while a second thread computes its
+//! CRC-32 from the same open file with `pread`: both read one inode,
+//! whose bytes never change once committed (every commit renames a new
+//! inode into place), so the CRC is the CRC of what was sent. Names are UTF-8
 //! with the language-encoding flag (bit 11). ZIP64 fields appear when a
 //! member or offset passes 4 GiB or the archive holds 65,535 entries or
 //! more. The central directory is spooled to an unlinked file, so
@@ -11,6 +16,9 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::SystemTime;
 
 use crate::clock::civil_from_days;
@@ -89,9 +97,25 @@ const FLAGS: u16 = 0x0808;
 /// Made by Unix (3), spec 4.5 (ZIP64).
 const MADE_BY: u16 = (3 << 8) | 45;
 
+/// Members from this size on are sent with `sendfile` beside a CRC
+/// thread; smaller ones are read, checksummed and written through the
+/// output's buffer (a thread per small member would cost more than it
+/// saves, and small members share chunks).
+pub(crate) const SEND_FROM: u64 = 1 << 20;
+/// Bytes the CRC thread reads at a time (fits the L2 cache).
+const CRC_BUF: usize = 256 * 1024;
+
+/// Where an archive goes: bytes, and a file's bytes handed on without
+/// passing through this process (`sendfile` for a socket).
+pub(crate) trait Sink: Write {
+    /// Writes the `len` bytes of `file` from its position; fails if the
+    /// file ends first.
+    fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<()>;
+}
+
 /// An archive being written to `out`: the offset reached, and the
 /// central directory so far (in a spool file).
-pub(crate) struct Writer<W: Write> {
+pub(crate) struct Writer<W: Sink> {
     out: W,
     offset: u64,
     entries: u64,
@@ -99,7 +123,7 @@ pub(crate) struct Writer<W: Write> {
     central_len: u64,
 }
 
-impl<W: Write> Writer<W> {
+impl<W: Sink> Writer<W> {
     /// An archive written to `out`, its central directory spooled in
     /// `spool` (an unlinked file of our own).
     pub(crate) fn new(out: W, spool: File) -> Writer<W> {
@@ -108,22 +132,24 @@ impl<W: Write> Writer<W> {
 
     /// Adds a folder member (`name` ends with `/`).
     pub(crate) fn add_dir(&mut self, name: &str, mtime: SystemTime) -> io::Result<()> {
-        self.member(name, mtime, 0, 0o40755, &mut io::empty())
+        self.member(name, mtime, 0, 0o40755, None)
     }
 
-    /// Adds a file member of `size` bytes read from `data`; fails if
-    /// `data` ends early (the file shrank), and never reads past `size`.
-    pub(crate) fn add_file(
+    /// Adds a file member of `size` bytes of `file` (from its position);
+    /// fails if the file ends early (it shrank), and never sends past
+    /// `size`.
+    pub(crate) fn add_file(&mut self, name: &str, mtime: SystemTime, size: u64, file: &mut File) -> io::Result<()> {
+        self.member(name, mtime, size, 0o100644, Some(file))
+    }
+
+    fn member(
         &mut self,
         name: &str,
         mtime: SystemTime,
         size: u64,
-        data: &mut impl Read,
+        mode: u32,
+        data: Option<&mut File>,
     ) -> io::Result<()> {
-        self.member(name, mtime, size, 0o100644, data)
-    }
-
-    fn member(&mut self, name: &str, mtime: SystemTime, size: u64, mode: u32, data: &mut impl Read) -> io::Result<()> {
         let (time, date) = dos_time(mtime);
         let start = self.offset;
         let big = size >= MAX32;
@@ -148,7 +174,11 @@ impl<W: Write> Writer<W> {
             local.extend_from_slice(&size.to_le_bytes());
         }
         self.write(&local)?;
-        let crc = self.copy(data, size)?;
+        let crc = match data {
+            None => Crc32::default().value(),
+            Some(file) if size >= SEND_FROM => self.send(file, size)?,
+            Some(file) => self.copy(file, size)?,
+        };
         let mut descriptor = Vec::with_capacity(24);
         descriptor.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
         descriptor.extend_from_slice(&crc.to_le_bytes());
@@ -173,6 +203,30 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Sends exactly `size` bytes of `file` with [`Sink::send_file`]
+    /// while a second thread computes their CRC-32 (a failure of either
+    /// stops the other); returns the CRC.
+    fn send(&mut self, file: &mut File, size: u64) -> io::Result<u32> {
+        let reader = file.try_clone()?;
+        let at = file.stream_position()?;
+        let stop = AtomicBool::new(false);
+        let (sent, crc) = thread::scope(|s| {
+            let worker = thread::Builder::new()
+                .name("zip crc".into())
+                .stack_size(64 * 1024)
+                .spawn_scoped(s, || crc_of(&reader, at, size, &stop))?;
+            let sent = self.out.send_file(file, size);
+            if sent.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let crc = worker.join().unwrap_or_else(|_| Err(io::Error::other("the CRC thread panicked")));
+            io::Result::Ok((sent, crc))
+        })?;
+        sent?;
+        self.offset += size;
+        crc
+    }
+
     /// Copies exactly `size` bytes, returning their CRC-32.
     fn copy(&mut self, data: &mut impl Read, size: u64) -> io::Result<u32> {
         let mut crc = Crc32::default();
@@ -182,7 +236,7 @@ impl<W: Write> Writer<W> {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let n = data.read(&mut buf[..want])?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was zipped"));
+                return Err(shrank());
             }
             crc.update(&buf[..n]);
             self.write(&buf[..n])?;
@@ -233,6 +287,35 @@ impl<W: Write> Writer<W> {
         self.out.flush()?;
         Ok((self.out, self.offset))
     }
+}
+
+/// The CRC-32 of `size` bytes of `file` from `at`, read with `pread`
+/// (the file's position is the sender's); stops early, with an error,
+/// when `stop` is raised or the file ends first.
+fn crc_of(file: &File, at: u64, size: u64, stop: &AtomicBool) -> io::Result<u32> {
+    let mut crc = Crc32::default();
+    let mut buf = vec![0u8; CRC_BUF];
+    let mut done = 0;
+    while done < size {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("the member was not sent"));
+        }
+        let want = buf.len().min(usize::try_from(size - done).unwrap_or(usize::MAX));
+        let n = match file.read_at(&mut buf[..want], at + done) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        crc.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(crc.value())
+}
+
+/// The error of a member that ended before its size.
+pub(crate) fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was zipped")
 }
 
 /// One central directory record, with a ZIP64 extra field for what
