@@ -656,6 +656,14 @@ fn large_zip_members_go_out_with_sendfile_and_check_out() {
     let sent = io_count(s.child.id(), "wchar") - wrote;
     let large_bytes: usize = large.iter().map(|(_, d)| d.len()).sum();
     assert!(sent >= large_bytes as u64, "{sent} bytes by sendfile, {large_bytes} in large members");
+    // HTTP/1.0: no chunks, the same archive until the close.
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
+    let mut wire = Vec::new();
+    sock.read_to_end(&mut wire).unwrap();
+    let body = wire.windows(4).position(|w| w == b"\r\n\r\n").map(|at| &wire[at + 4..]).unwrap_or_default();
+    assert!(wire.starts_with(b"HTTP/1.1 200 ") && body == std::fs::read(&out).unwrap(), "HTTP/1.0 archive differs");
     if have("python3") {
         let script = "import sys, zipfile, hashlib\nz = zipfile.ZipFile(sys.argv[1])\n\
                       print(' '.join(hashlib.md5(z.read(n)).hexdigest() for n in ['big/a', 'big/in/b', 'big/c']))";

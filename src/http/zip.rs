@@ -205,23 +205,26 @@ impl<W: Sink> Writer<W> {
 
     /// Sends exactly `size` bytes of `file` with [`Sink::send_file`]
     /// while a second thread computes their CRC-32 (a failure of either
-    /// stops the other); returns the CRC.
+    /// stops the other); returns the CRC. Without a thread to spare, the
+    /// member is copied as a small one is.
     fn send(&mut self, file: &mut File, size: u64) -> io::Result<u32> {
         let reader = file.try_clone()?;
         let at = file.stream_position()?;
         let stop = AtomicBool::new(false);
-        let (sent, crc) = thread::scope(|s| {
-            let worker = thread::Builder::new()
+        let done = thread::scope(|s| {
+            let spawned = thread::Builder::new()
                 .name("zip crc".into())
                 .stack_size(64 * 1024)
-                .spawn_scoped(s, || crc_of(&reader, at, size, &stop))?;
+                .spawn_scoped(s, || crc_of(&reader, at, size, &stop));
+            let worker = spawned.ok()?;
             let sent = self.out.send_file(file, size);
             if sent.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
             let crc = worker.join().unwrap_or_else(|_| Err(io::Error::other("the CRC thread panicked")));
-            io::Result::Ok((sent, crc))
-        })?;
+            Some((sent, crc))
+        });
+        let Some((sent, crc)) = done else { return self.copy(file, size) };
         sent?;
         self.offset += size;
         crc
