@@ -596,6 +596,18 @@ fn the_text_client_prints_the_link() {
     assert!(line.starts_with(&format!("link: http://{}/s/", s.http)), "{line}");
 }
 
+/// A share's `?zip` asked on a socket of its own and its first 4 KiB
+/// read: the archive is under way, and the server blocks on the socket
+/// once its buffers are full.
+fn zip_under_way(s: &Fixture, code: &str) -> (TcpStream, Vec<u8>) {
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut first = vec![0u8; 4096];
+    sock.read_exact(&mut first).unwrap();
+    (sock, first)
+}
+
 #[test]
 fn a_code_revoked_mid_zip_cuts_the_archive() {
     let s = http_fixture(common::test_name!(), &[]);
@@ -604,11 +616,7 @@ fn a_code_revoked_mid_zip_cuts_the_archive() {
     c.upload("/d/a", &bytes(16 << 20, 1));
     c.upload("/d/b", &bytes(16 << 20, 2));
     let (code, _) = share(&s, "alice", "d");
-    let mut sock = TcpStream::connect(&s.http).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
-    let mut first = vec![0u8; 4096];
-    sock.read_exact(&mut first).unwrap();
+    let (mut sock, mut first) = zip_under_way(&s, &code);
     // The first member is on its way (sockets hold far less than 16 MiB):
     // revoked now, the second member never starts.
     c.ok(&format!("unshare {code}"), "250");
@@ -631,8 +639,9 @@ fn io_count(pid: u32, field: &str) -> u64 {
 fn large_zip_members_go_out_with_sendfile_and_check_out() {
     let s = http_fixture(common::test_name!(), &[]);
     let mut c = s.user("alice");
-    c.ok("mkdir big", "257");
-    c.ok("mkdir big/in", "257");
+    for folder in ["big", "big/in"] {
+        c.ok(&format!("mkdir {folder}"), "257");
+    }
     // Past, at and below the size from which members are sent with
     // sendfile (1 MiB), odd sizes, beside small and empty members.
     let large =
@@ -682,11 +691,7 @@ fn a_file_replaced_mid_zip_leaves_the_archive_whole() {
     c.upload("/d/a", &old_a);
     c.upload("/d/b", &old_b);
     let (code, _) = share(&s, "alice", "d");
-    let mut sock = TcpStream::connect(&s.http).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
-    let mut first = vec![0u8; 4096];
-    sock.read_exact(&mut first).unwrap();
+    let (mut sock, mut first) = zip_under_way(&s, &code);
     // `a` is on its way (sockets hold far less than 16 MiB) and `b` not
     // yet opened: both are replaced now, through the HTTP face.
     for name in ["a", "b"] {
