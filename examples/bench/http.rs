@@ -344,7 +344,7 @@ fn share_folder(web: &Web, dir: &Path, size: u64) -> String {
     c.share("/zip", None).expect("share /zip")
 }
 
-/// The CRC-32 of `src/http/zip.rs`, one thread over 64 MiB in memory,
+/// The CRC-32 of `src/http/crc32.rs` (the ZIPs'), one thread over 64 MiB in memory,
 /// beside the ZIP's rate: whether it bounds the archive.
 fn crc_row(zip_rate: f64) {
     let data: Vec<u8> = (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -358,5 +358,5 @@ fn crc_row(zip_rate: f64) {
         })
         .collect();
     let limit = Limit { name: "the ZIP's rate", value: zip_rate };
-    line("CRC-32 (zip.rs), one thread, in memory", &Stats(rates), "MB/s", limit, "(must stay well above 1)");
+    line("CRC-32 (crc32.rs), one thread, in memory", &Stats(rates), "MB/s", limit, "(must stay well above 1)");
 }

@@ -21,6 +21,7 @@
 mod api;
 mod app;
 mod auth;
+mod crc32;
 mod date;
 pub mod dav;
 mod decode;
@@ -44,7 +45,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use zip::Crc32;
+pub use crc32::Crc32;
 
 use engine::Shared;
 use engine::Slot;

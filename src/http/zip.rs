@@ -1,5 +1,5 @@
-//! Streamed ZIP archives (APPNOTE 6.3.10) of stored members, and the
-//! CRC-32 they need (slice-by-16, tables built at compile time).
+//! Streamed ZIP archives (APPNOTE 6.3.10) of stored members; their
+//! CRC-32 is `http::crc32`.
 //!
 //! Each member's size is known before its bytes (the file is open), so
 //! local headers carry the sizes; the CRC-32, computed while the bytes
@@ -22,71 +22,7 @@ use std::thread;
 use std::time::SystemTime;
 
 use crate::clock::civil_from_days;
-
-/// The sixteen CRC-32 tables (reflected polynomial 0xEDB88320): table
-/// `s` advances a byte through `s` more zero bytes, so sixteen bytes
-/// are folded in with sixteen lookups and no carried dependency.
-const TABLES: [[u32; 256]; 16] = tables();
-
-const fn tables() -> [[u32; 256]; 16] {
-    let mut t = [[0u32; 256]; 16];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut s = 1;
-        while s < 16 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            s += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-/// A running CRC-32 (ISO-HDLC, as ZIP and gzip use). Public for the
-/// benchmark, which times it beside the ZIP it is streamed with.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Crc32(u32);
-
-impl Crc32 {
-    /// Adds `data` to the checksum (slice-by-16: 1.2 to 1.6 times the
-    /// speed of slice-by-8, see docs/BENCHMARKS.md).
-    pub fn update(&mut self, data: &[u8]) {
-        let mut c = !self.0;
-        let mut chunks = data.chunks_exact(16);
-        for b in &mut chunks {
-            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let mut x = TABLES[15][(lo & 0xff) as usize]
-                ^ TABLES[14][((lo >> 8) & 0xff) as usize]
-                ^ TABLES[13][((lo >> 16) & 0xff) as usize]
-                ^ TABLES[12][(lo >> 24) as usize];
-            for (k, &byte) in b[4..].iter().enumerate() {
-                x ^= TABLES[11 - k][byte as usize];
-            }
-            c = x;
-        }
-        for &b in chunks.remainder() {
-            c = (c >> 8) ^ TABLES[0][((c ^ u32::from(b)) & 0xff) as usize];
-        }
-        self.0 = !c;
-    }
-
-    /// The checksum of everything added so far.
-    pub fn value(&self) -> u32 {
-        self.0
-    }
-}
+use crate::http::crc32::Crc32;
 
 /// Past these, a field goes to the ZIP64 extra field or records.
 const MAX32: u64 = 0xFFFF_FFFF;
@@ -389,32 +325,6 @@ pub(crate) fn top_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_matches_known_values() {
-        let crc = |data: &[u8]| {
-            let mut c = Crc32::default();
-            c.update(data);
-            c.value()
-        };
-        assert_eq!(crc(b""), 0);
-        assert_eq!(crc(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
-        let long: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
-        let mut split = Crc32::default();
-        for piece in long.chunks(333) {
-            split.update(piece);
-        }
-        assert_eq!(split.value(), crc(&long), "pieces and whole agree");
-        let mut bitwise = 0xFFFF_FFFFu32;
-        for &b in &long {
-            bitwise ^= u32::from(b);
-            for _ in 0..8 {
-                bitwise = if bitwise & 1 != 0 { 0xEDB8_8320 ^ (bitwise >> 1) } else { bitwise >> 1 };
-            }
-        }
-        assert_eq!(!bitwise, crc(&long), "slice-by-16 agrees with the bitwise definition");
-    }
 
     #[test]
     fn top_names_lose_what_windows_refuses_at_the_edges() {
