@@ -6,9 +6,10 @@
 //! and SSE4.1 (checked at run time), the folding by carry-less
 //! multiplication of Intel's "Fast CRC Computation for Generic
 //! Polynomials Using PCLMULQDQ Instruction" (2009): about 14 GB/s on
-//! one core of the bench machine, against 2.4 GB/s for the tables. The folding is the only `unsafe` of the crate outside
-//! `src/sys.rs`: one call, after the CPU check; the instructions need
-//! no pointer (blocks are loaded from byte arrays).
+//! one core of the bench machine, against 2.4 GB/s for the tables.
+//! The folding is the only `unsafe` of the crate outside `src/sys.rs`:
+//! one call, after the CPU check; the instructions need no pointer
+//! (blocks are loaded from byte arrays).
 
 /// Inputs from this length on take the folding (it needs four blocks
 /// of 16 bytes, and its final reduction costs about one table step
