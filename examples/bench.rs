@@ -20,6 +20,8 @@
 
 #[path = "bench/claim.rs"]
 mod claim;
+#[path = "bench/cpu.rs"]
+mod cpu;
 #[path = "bench/dav.rs"]
 mod dav;
 #[path = "bench/http.rs"]
