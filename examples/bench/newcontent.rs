@@ -97,7 +97,7 @@ fn show(link: &Link, size: u64, r: &Runs) {
     plain(&format!("  limit: md5sum, same runs ({})", link.name), &md5sum, "MB/s", "");
     plain(&format!("  limit: durable write, same runs ({})", link.name), &durable, "MB/s", "");
     let two = Stats(r.two_md5.clone());
-    plain(&format!("  limit: two MD5 passes and the link, same runs ({})", link.name), &two, "MB/s", "");
+    plain(&format!("  limit: 2 x MD5 + link, same runs ({})", link.name), &two, "MB/s", "");
     let fair = match two.median() < durable.median() {
         true => Limit { name: "two MD5 passes+link", value: two.median() },
         false => Limit { name: "durable write", value: durable.median() },
