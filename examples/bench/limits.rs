@@ -132,12 +132,7 @@ pub fn beside_link(size: u64, one_way: Duration, work: impl FnOnce()) -> f64 {
 /// writing the file. The sender is `io::copy` from the file, as a server
 /// sends it.
 pub fn into_md5sum(path: &Path, size: u64, one_way: Option<Duration>) -> f64 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let sink = listener.local_addr().expect("address").to_string();
-    let addr = match one_way {
-        Some(delay) => crate::proxy::start(&sink, delay).addr,
-        None => sink,
-    };
+    let (listener, addr) = sink(one_way);
     let receiver = thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
         let mut md5 = Command::new("md5sum").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("md5sum");
@@ -169,15 +164,22 @@ pub fn two_md5(path: &Path, size: u64, one_way: Option<Duration>) -> f64 {
     mb_per_s(size, started.elapsed())
 }
 
+/// A listener on loopback, and the address to dial it by: its own, or
+/// that of a delay proxy in front of it with `one_way` delay.
+fn sink(one_way: Option<Duration>) -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let own = listener.local_addr().expect("address").to_string();
+    let addr = match one_way {
+        Some(delay) => crate::proxy::start(&own, delay).addr,
+        None => own,
+    };
+    (listener, addr)
+}
+
 /// One connection's copy of `size` bytes to a sink, direct or through a
 /// proxy with `one_way` delay.
 fn copy_through(size: u64, one_way: Option<Duration>) -> f64 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let sink = listener.local_addr().expect("address").to_string();
-    let addr = match one_way {
-        Some(delay) => crate::proxy::start(&sink, delay).addr,
-        None => sink,
-    };
+    let (listener, addr) = sink(one_way);
     let reader = thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
         let mut buf = vec![0u8; 256 << 10];
