@@ -114,6 +114,12 @@ pub fn section(o: &Opts, dir: &Path) {
         missing("http", "curl not installed (make bench-peers)");
         return;
     }
+    if !o.only.split(',').any(|s| s == "http" || s == "tus") {
+        // `--only idle`: the idle-connection rows alone.
+        http_load::idle(&dir);
+        let _ = fs::remove_dir_all(&dir);
+        return;
+    }
     let web = Web::start(&dir.join("data"));
     if !o.only.split(',').any(|s| s == "http") {
         // `--only tus`: that row alone.
