@@ -780,6 +780,38 @@ fn save_to_my_disk_through_the_login_and_back() {
     assert!(log.contains("saved alice:/docs as /docs"), "{log}");
 }
 
+/// *Save to my disk* by a visitor without an account: from the login
+/// page to the register page and back to the share, its way back kept
+/// through a refused form, a foreign one never followed.
+#[test]
+fn registering_instead_of_logging_in_comes_back_to_the_share() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let code = shared_docs(&s);
+    let next = format!("%2Fs%2F{code}%2F");
+    let login_page = ask(&s.http, "GET", &format!("/login?next={next}"), "", b"").text();
+    let to_register = format!("/register?next={next}");
+    assert!(login_page.contains(&format!("<a href=\"{to_register}\">Register</a>")), "{login_page}");
+    let page = ask(&s.http, "GET", &to_register, "", b"").text();
+    assert!(page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{page}");
+    assert!(page.contains(&format!("<a href=\"/login?next={next}\">Log in</a>")), "{page}");
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+    let differ = format!("user=carol&password=pw-carol-1&again=pw-carol-2&next={next}");
+    let retry = ask(&s.http, "POST", "/register", &headers, differ.as_bytes());
+    assert_eq!(retry.status, 400);
+    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
+    let form = format!("user=carol&password=pw-carol-1&again=pw-carol-1&next={next}");
+    let back = ask(&s.http, "POST", "/register", &headers, form.as_bytes());
+    assert_eq!(back.status, 303, "{}", back.text());
+    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    assert!(back.header("set-cookie").is_some_and(|c| c.starts_with("netdisk=")));
+    // Only a path of this server, as for the login.
+    let page = ask(&s.http, "GET", "/register?next=%2F%2Fevil.example%2F", "", b"").text();
+    assert!(page.contains("name=\"next\" value=\"/\"") && page.contains("href=\"/login\""), "{page}");
+    let form = "user=dave&password=pw-dave-1&again=pw-dave-1&next=%2F%5Cevil.example";
+    let r = ask(&s.http, "POST", "/register", &headers, form.as_bytes());
+    assert_eq!((r.status, r.header("location").as_deref()), (303, Some("/")));
+}
+
 #[test]
 fn save_to_my_disk_refusals() {
     let s = http_fixture(common::test_name!(), &["--quota", "100K"]);
