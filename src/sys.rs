@@ -60,8 +60,8 @@ const MAP_SHARED: c_int = 1;
 const SC_PAGESIZE: c_int = 30;
 const MADV_DONTNEED: c_int = 4;
 
-/// `pthread_attr_t`: opaque, 56 bytes on x86_64 glibc, 64 on aarch64
-/// (36 or 56 with musl); room for the largest.
+/// `pthread_attr_t`: opaque, 56 bytes with glibc on x86_64 and with musl,
+/// 64 with glibc on aarch64; room for the largest.
 #[repr(C, align(8))]
 struct PthreadAttr([u8; 64]);
 
@@ -213,8 +213,9 @@ pub fn page_size() -> usize {
 /// finds them zeroed, as new). A thread that waits for long after deep
 /// work (an idle keep-alive connection after a request) then keeps only
 /// the stack its waiting uses. Pages below the stack pointer hold no live
-/// data; one page under the current one is kept for the calls made from
-/// here. Does nothing when the stack's bounds are unknown.
+/// data; 1 KiB under this function's local is kept (the rest of its small
+/// frame, and the call to `madvise`). Does nothing when the stack's
+/// bounds are unknown.
 #[inline(never)]
 pub fn release_stack_below() {
     /// Room below this frame for the call to `madvise`, kept.
@@ -227,7 +228,7 @@ pub fn release_stack_below() {
     let end = sp.saturating_sub(MARGIN) & !(page - 1);
     if end > low {
         // SAFETY: whole pages of this thread's own stack, all below the
-        // current frame (and a page of margin): no live data is there,
+        // current frame (and 1 KiB of margin): no live data is there,
         // and DONTNEED on a private mapping only zeroes them.
         unsafe { madvise(low as *mut c_void, end - low, MADV_DONTNEED) };
     }
