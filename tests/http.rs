@@ -824,6 +824,21 @@ fn shared_docs(s: &Fixture) -> String {
     share(s, "alice", "docs").0
 }
 
+/// `refused` then `accepted` (urlencoded forms) posted to `to` (`/login`
+/// or `/register`), each going back to share `code`: the first answers
+/// `status` with a form still carrying the way back, the second `303` to
+/// the share page; the second's response.
+fn back_to_the_share(s: &Fixture, to: &str, code: &str, (refused, status): (&str, u16), accepted: &str) -> Resp {
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(s));
+    let retry = ask(&s.http, "POST", to, &headers, refused.as_bytes());
+    assert_eq!(retry.status, status);
+    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
+    let back = ask(&s.http, "POST", to, &headers, accepted.as_bytes());
+    assert_eq!(back.status, 303, "{}", back.text());
+    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    back
+}
+
 #[test]
 fn save_to_my_disk_through_the_login_and_back() {
     let s = http_fixture(common::test_name!(), &[]);
@@ -840,14 +855,9 @@ fn save_to_my_disk_through_the_login_and_back() {
     assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
     let login_page = ask(&s.http, "GET", &to_login, "", b"").text();
     assert!(login_page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{login_page}");
-    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
     let wrong = format!("user=bob&password=wrong&next=%2Fs%2F{code}%2F");
-    let retry = ask(&s.http, "POST", "/login", &headers, wrong.as_bytes());
-    assert_eq!(retry.status, 401);
-    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
     let form = format!("user=bob&password=pw-bob&next=%2Fs%2F{code}%2F");
-    let back = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
-    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    back_to_the_share(&s, "/login", &code, (&wrong, 401), &form);
     let cookie = login_cookie(&s, "bob", &format!("/s/{code}/"));
     // With the session: the folder lands at /docs, by hard links like `save`.
     let r = save(&s, &format!("/s/{code}/"), &format!("{cookie}{}", origin(&s)), "");
@@ -878,6 +888,33 @@ fn save_to_my_disk_through_the_login_and_back() {
     let log = s.log_text();
     assert!(!log.contains(&code) && !log.contains(&file_code), "no code in the log: {log}");
     assert!(log.contains("saved alice:/docs as /docs"), "{log}");
+}
+
+/// *Save to my disk* by a visitor without an account: from the login
+/// page to the register page and back to the share, its way back kept
+/// through a refused form, a foreign one never followed.
+#[test]
+fn registering_instead_of_logging_in_comes_back_to_the_share() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let code = shared_docs(&s);
+    let next = format!("%2Fs%2F{code}%2F");
+    let login_page = ask(&s.http, "GET", &format!("/login?next={next}"), "", b"").text();
+    let to_register = format!("/register?next={next}");
+    assert!(login_page.contains(&format!("<a href=\"{to_register}\">Register</a>")), "{login_page}");
+    let page = ask(&s.http, "GET", &to_register, "", b"").text();
+    assert!(page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{page}");
+    assert!(page.contains(&format!("<a href=\"/login?next={next}\">Log in</a>")), "{page}");
+    let differ = format!("user=carol&password=pw-carol-1&again=pw-carol-2&next={next}");
+    let form = format!("user=carol&password=pw-carol-1&again=pw-carol-1&next={next}");
+    let back = back_to_the_share(&s, "/register", &code, (&differ, 400), &form);
+    assert!(back.header("set-cookie").is_some_and(|c| c.starts_with("netdisk=")));
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+    // Only a path of this server, as for the login.
+    let page = ask(&s.http, "GET", "/register?next=%2F%2Fevil.example%2F", "", b"").text();
+    assert!(page.contains("name=\"next\" value=\"/\"") && page.contains("href=\"/login\""), "{page}");
+    let form = "user=dave&password=pw-dave-1&again=pw-dave-1&next=%2F%5Cevil.example";
+    let r = ask(&s.http, "POST", "/register", &headers, form.as_bytes());
+    assert_eq!((r.status, r.header("location").as_deref()), (303, Some("/")));
 }
 
 #[test]

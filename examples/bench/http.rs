@@ -114,14 +114,19 @@ pub fn section(o: &Opts, dir: &Path) {
         missing("http", "curl not installed (make bench-peers)");
         return;
     }
-    let web = Web::start(&dir.join("data"));
-    if !o.only.split(',').any(|s| s == "http") {
-        // `--only tus`: that row alone.
-        tus_row(o.runs, &web, &dir, o.size_mib << 20);
-        drop(web);
+    let asked = |part: &str| o.only.split(',').any(|s| s == part);
+    if !asked("http") {
+        // `--only tus` or `--only idle` (or both): those rows alone.
+        if asked("tus") {
+            tus_row(o.runs, &Web::start(&dir.join("data")), &dir, o.size_mib << 20);
+        }
+        if asked("idle") {
+            http_load::idle(&dir);
+        }
         let _ = fs::remove_dir_all(&dir);
         return;
     }
+    let web = Web::start(&dir.join("data"));
     let www = dir.join("www");
     fs::create_dir_all(&www).expect("nginx root");
     let nginx = Nginx::start(&dir.join("nginx"), &www);
