@@ -12,7 +12,7 @@
 //! Sections: transfers (or its `upload` or `download` alone), small, claim,
 //! mirror, scale, load, newcontent (the client's upload of new content),
 //! http (the HTTP face against nginx, curl and tuspy: `bench/http.rs`; or
-//! its tus row alone: `tus`),
+//! its tus row alone: `tus`, or its idle-connection rows alone: `idle`),
 //! dav (WebDAV against rclone: `bench/dav.rs`).
 //! It starts the release server binary on
 //! `127.0.0.1:0` over temporary data directories and removes them when done. Peers (rsync, lftp, vsftpd) are used when
@@ -20,6 +20,8 @@
 
 #[path = "bench/claim.rs"]
 mod claim;
+#[path = "bench/cpu.rs"]
+mod cpu;
 #[path = "bench/dav.rs"]
 mod dav;
 #[path = "bench/http.rs"]
@@ -61,10 +63,10 @@ const FULL_FILES: usize = 10_000;
 const SECTIONS: &str = "transfers,small,claim,mirror,scale,load,newcontent,http,dav";
 /// Parts of `transfers` that `--only` may name alone.
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
-/// The part of `http` that `--only` may name alone (its rows skipped).
-const HTTP_PARTS: [&str; 1] = ["tus"];
+/// The parts of `http` that `--only` may name alone (its other rows skipped).
+const HTTP_PARTS: [&str; 2] = ["tus", "idle"];
 const USAGE: &str = "usage: bench [--size MIB] [--runs N] [--files N | --full] [--claim MIB] \
-                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http|tus,dav] [--seconds S] [--sessions N] \
+                     [--only transfers|upload|download,small,claim,mirror,scale,load,newcontent,http|tus|idle,dav] [--seconds S] [--sessions N] \
                      [--logged-in N]";
 
 pub struct Opts {

@@ -57,7 +57,9 @@
 //! - [`digest`], `hashing`, [`clock`], [`log`], [`secret`]: leaves shared
 //!   by all
 //! - [`sys`]: every C function, constant and struct used, the only
-//!   `unsafe` calls into C (Linux x86_64 and aarch64 only)
+//!   `unsafe` calls into C (Linux x86_64 and aarch64 only); the one other
+//!   `unsafe` is a call of CPU instructions (the ZIPs' CRC-32 folding in
+//!   `http::crc32`, after a run-time check of the CPU)
 //! - [`storage::health`]: whether the storage may still be written (after
 //!   a failed sync it is read-only until restart)
 //!

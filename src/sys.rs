@@ -58,6 +58,12 @@ const AT_FDCWD: c_int = -100;
 const PROT_READ: c_int = 1;
 const MAP_SHARED: c_int = 1;
 const SC_PAGESIZE: c_int = 30;
+const MADV_DONTNEED: c_int = 4;
+
+/// `pthread_attr_t`: opaque, 56 bytes with glibc on x86_64 and with musl,
+/// 64 with glibc on aarch64; room for the largest.
+#[repr(C, align(8))]
+struct PthreadAttr([u8; 64]);
 
 /// `struct rlimit`: the soft and the hard limit.
 #[repr(C)]
@@ -88,6 +94,12 @@ unsafe extern "C" {
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
     fn mincore(addr: *mut c_void, len: usize, vec: *mut u8) -> c_int;
     fn sysconf(name: c_int) -> std::ffi::c_long;
+    fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    /// `pthread_t` is an integer (glibc) or a pointer (musl): 64 bits.
+    fn pthread_self() -> usize;
+    fn pthread_getattr_np(thread: usize, attr: *mut PthreadAttr) -> c_int;
+    fn pthread_attr_getstack(attr: *const PthreadAttr, addr: *mut *mut c_void, size: *mut usize) -> c_int;
+    fn pthread_attr_destroy(attr: *mut PthreadAttr) -> c_int;
     /// Fills a `struct statfs` (at most 120 bytes on every Linux target;
     /// the caller passes more).
     fn fstatfs(fd: c_int, buf: *mut u64) -> c_int;
@@ -196,6 +208,58 @@ pub fn page_size() -> usize {
     usize::try_from(n).unwrap_or(4096)
 }
 
+/// Gives back to the system the pages of the calling thread's stack
+/// below its current frame (`madvise(MADV_DONTNEED)`; the next touch
+/// finds them zeroed, as new). A thread that waits for long after deep
+/// work (an idle keep-alive connection after a request) then keeps only
+/// the stack its waiting uses. Pages below the stack pointer hold no live
+/// data; 1 KiB under this function's local is kept (the rest of its small
+/// frame, and the call to `madvise`). Does nothing when the stack's
+/// bounds are unknown.
+#[inline(never)]
+pub fn release_stack_below() {
+    /// Room below this frame for the call to `madvise`, kept.
+    const MARGIN: usize = 1024;
+    let here = 0u8;
+    let page = page_size();
+    let sp = std::hint::black_box(&raw const here) as usize;
+    let Some(low) = stack_low() else { return };
+    let low = low.next_multiple_of(page);
+    let end = sp.saturating_sub(MARGIN) & !(page - 1);
+    if end > low {
+        // SAFETY: whole pages of this thread's own stack, all below the
+        // current frame (and 1 KiB of margin): no live data is there,
+        // and DONTNEED on a private mapping only zeroes them.
+        unsafe { madvise(low as *mut c_void, end - low, MADV_DONTNEED) };
+    }
+}
+
+/// The lowest address of the calling thread's stack, found once per
+/// thread (`pthread_getattr_np` reads the affinity and allocates).
+fn stack_low() -> Option<usize> {
+    thread_local! {
+        static LOW: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(low) = LOW.get() {
+        return Some(low);
+    }
+    let mut attr = PthreadAttr([0; 64]);
+    let (mut addr, mut size) = (std::ptr::null_mut(), 0usize);
+    // SAFETY: `attr` has room for a `pthread_attr_t`; it is destroyed
+    // only after `pthread_getattr_np` initialised it; `addr` and `size`
+    // are writable for the call.
+    let found = unsafe {
+        pthread_getattr_np(pthread_self(), &mut attr) == 0 && {
+            let got = pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+            pthread_attr_destroy(&mut attr);
+            got
+        }
+    };
+    let low = (found && !addr.is_null()).then_some(addr as usize);
+    LOW.set(low);
+    low
+}
+
 /// How many of `file`'s pages are in the page cache (`mincore(2)` over a
 /// read-only mapping of it, as `fincore` counts them).
 pub fn resident_pages(file: &File) -> io::Result<usize> {
@@ -241,5 +305,39 @@ mod tests {
         let e = rename_with(&path, &dir.join("g"), RENAME_NOREPLACE).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Resident pages of this thread's stack in `from..to` (`mincore`).
+    fn resident_stack(from: usize, to: usize) -> usize {
+        let mut pages = vec![0u8; (to - from) / page_size()];
+        // SAFETY: a page-aligned range of this thread's stack mapping;
+        // `pages` holds one byte per page.
+        assert_eq!(unsafe { mincore(from as *mut c_void, to - from, pages.as_mut_ptr()) }, 0);
+        pages.iter().filter(|p| *p & 1 == 1).count()
+    }
+
+    /// Writes 64 KiB of stack below the caller's frame.
+    #[inline(never)]
+    fn touch_deep() {
+        let buf = [1u8; 64 * 1024];
+        std::hint::black_box(&buf);
+    }
+
+    #[test]
+    fn a_thread_gives_back_the_stack_below_its_frame() {
+        let run = || {
+            let low = stack_low().expect("the stack's bounds").next_multiple_of(page_size());
+            touch_deep();
+            let here = 0u8;
+            // Well below this frame and the calls made from it.
+            let below = (std::hint::black_box(&raw const here) as usize - 16 * 1024) & !(page_size() - 1);
+            let before = resident_stack(low, below);
+            release_stack_below();
+            (before, resident_stack(low, below))
+        };
+        let spawned = std::thread::Builder::new().stack_size(256 * 1024).spawn(run).unwrap();
+        let (before, after) = spawned.join().unwrap();
+        assert!(before >= 8, "the deep work touched {before} pages");
+        assert_eq!(after, 0, "pages left resident below the frame");
     }
 }

@@ -596,6 +596,18 @@ fn the_text_client_prints_the_link() {
     assert!(line.starts_with(&format!("link: http://{}/s/", s.http)), "{line}");
 }
 
+/// A share's `?zip` asked on a socket of its own and its first 4 KiB
+/// read: the archive is under way, and the server blocks on the socket
+/// once its buffers are full.
+fn zip_under_way(s: &Fixture, code: &str) -> (TcpStream, Vec<u8>) {
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut first = vec![0u8; 4096];
+    sock.read_exact(&mut first).unwrap();
+    (sock, first)
+}
+
 #[test]
 fn a_code_revoked_mid_zip_cuts_the_archive() {
     let s = http_fixture(common::test_name!(), &[]);
@@ -604,11 +616,7 @@ fn a_code_revoked_mid_zip_cuts_the_archive() {
     c.upload("/d/a", &bytes(16 << 20, 1));
     c.upload("/d/b", &bytes(16 << 20, 2));
     let (code, _) = share(&s, "alice", "d");
-    let mut sock = TcpStream::connect(&s.http).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
-    let mut first = vec![0u8; 4096];
-    sock.read_exact(&mut first).unwrap();
+    let (mut sock, mut first) = zip_under_way(&s, &code);
     // The first member is on its way (sockets hold far less than 16 MiB):
     // revoked now, the second member never starts.
     c.ok(&format!("unshare {code}"), "250");
@@ -618,6 +626,98 @@ fn a_code_revoked_mid_zip_cuts_the_archive() {
     assert!(first.len() < 20 << 20, "cut after the first member: {} bytes", first.len());
     assert!(!first.ends_with(b"0\r\n\r\n"), "no last chunk: the client sees a cut body");
     s.wait_log("revoked", 1);
+}
+
+/// A counter of `/proc/PID/io` (`rchar`, `wchar`, ...) of a process.
+fn io_count(pid: u32, field: &str) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let line = io.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'));
+    line.and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("no {field} in /proc/{pid}/io: {io}"))
+}
+
+#[test]
+fn large_zip_members_go_out_with_sendfile_and_check_out() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let mut c = s.user("alice");
+    for folder in ["big", "big/in"] {
+        c.ok(&format!("mkdir {folder}"), "257");
+    }
+    // Past, at and below the size from which members are sent with
+    // sendfile (1 MiB), odd sizes, beside small and empty members.
+    let large =
+        [("/big/a", bytes((6 << 20) + 1, 21)), ("/big/in/b", bytes(1 << 20, 22)), ("/big/c", bytes(3 << 20, 23))];
+    for (path, data) in &large {
+        c.upload(path, data);
+    }
+    c.upload("/big/below", &bytes((1 << 20) - 1, 24));
+    c.upload("/big/small", b"small");
+    c.upload("/big/empty", b"");
+    let (code, _) = share(&s, "alice", "big");
+    let wrote = io_count(s.child.id(), "wchar");
+    let out = zip_ok(
+        &s,
+        &format!("/s/{code}/?zip"),
+        &["big/", "big/a", "big/below", "big/c", "big/empty", "big/in/", "big/in/b", "big/small"],
+    );
+    // sendfile counts its bytes as written by the process (proc(5)
+    // `wchar`); writes to a socket with send(2) do not: the large
+    // members went through sendfile, not through a buffer of ours.
+    let sent = io_count(s.child.id(), "wchar") - wrote;
+    let large_bytes: usize = large.iter().map(|(_, d)| d.len()).sum();
+    assert!(sent >= large_bytes as u64, "{sent} bytes by sendfile, {large_bytes} in large members");
+    // HTTP/1.0: no chunks, the same archive until the close.
+    let mut sock = TcpStream::connect(&s.http).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    sock.write_all(format!("GET /s/{code}/?zip HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
+    let mut wire = Vec::new();
+    sock.read_to_end(&mut wire).unwrap();
+    let body = wire.windows(4).position(|w| w == b"\r\n\r\n").map(|at| &wire[at + 4..]).unwrap_or_default();
+    assert!(wire.starts_with(b"HTTP/1.1 200 ") && body == std::fs::read(&out).unwrap(), "HTTP/1.0 archive differs");
+    if have("python3") {
+        let script = "import sys, zipfile, hashlib\nz = zipfile.ZipFile(sys.argv[1])\n\
+                      print(' '.join(hashlib.md5(z.read(n)).hexdigest() for n in ['big/a', 'big/in/b', 'big/c']))";
+        let ran = run(Command::new("python3").args(["-c", script]).arg(&out), "");
+        let want: Vec<String> = large.iter().map(|(_, d)| md5_hex(d)).collect();
+        assert_eq!((ran.code, ran.out.trim()), (0, want.join(" ").as_str()), "{}", ran.err);
+    }
+}
+
+#[test]
+fn a_file_replaced_mid_zip_leaves_the_archive_whole() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let mut c = s.user("alice");
+    c.ok("mkdir d", "257");
+    let (old_a, old_b) = (bytes(16 << 20, 31), bytes(16 << 20, 32));
+    c.upload("/d/a", &old_a);
+    c.upload("/d/b", &old_b);
+    let (code, _) = share(&s, "alice", "d");
+    let (mut sock, mut first) = zip_under_way(&s, &code);
+    // `a` is on its way (sockets hold far less than 16 MiB) and `b` not
+    // yet opened: both are replaced now, through the HTTP face.
+    for name in ["a", "b"] {
+        let put = ask(&s.http, "PUT", &format!("/files/d/{name}"), &auth("alice"), &bytes(16 << 20, 33));
+        assert_eq!(put.status, 204, "{}", put.text());
+    }
+    let mut rest = Vec::new();
+    sock.read_to_end(&mut rest).unwrap();
+    first.extend_from_slice(&rest);
+    let resp = parse_all(&first, false).remove(0);
+    assert_eq!(resp.status, 200);
+    let out = s.dir().join("replaced.zip");
+    std::fs::write(&out, &resp.body).unwrap();
+    if have("python3") {
+        let script = "import sys, zipfile, hashlib\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n\
+                      print(' '.join(z.namelist()), hashlib.md5(z.read('d/a')).hexdigest())";
+        let ran = run(Command::new("python3").args(["-c", script]).arg(&out), "");
+        // The member being sent is the inode opened, whole; the one
+        // replaced before its turn is left out (HTTP.md "Folder ZIPs").
+        let want = format!("d/ d/a {}", md5_hex(&old_a));
+        assert_eq!((ran.code, ran.out.trim()), (0, want.as_str()), "{}", ran.err);
+    }
+    if have("unzip") {
+        let ran = run(Command::new("unzip").arg("-t").arg(&out), "");
+        assert_eq!(ran.code, 0, "unzip -t: {}{}", ran.out, ran.err);
+    }
 }
 
 /// The resident memory of a process, in KiB.
@@ -724,6 +824,21 @@ fn shared_docs(s: &Fixture) -> String {
     share(s, "alice", "docs").0
 }
 
+/// `refused` then `accepted` (urlencoded forms) posted to `to` (`/login`
+/// or `/register`), each going back to share `code`: the first answers
+/// `status` with a form still carrying the way back, the second `303` to
+/// the share page; the second's response.
+fn back_to_the_share(s: &Fixture, to: &str, code: &str, (refused, status): (&str, u16), accepted: &str) -> Resp {
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(s));
+    let retry = ask(&s.http, "POST", to, &headers, refused.as_bytes());
+    assert_eq!(retry.status, status);
+    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
+    let back = ask(&s.http, "POST", to, &headers, accepted.as_bytes());
+    assert_eq!(back.status, 303, "{}", back.text());
+    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    back
+}
+
 #[test]
 fn save_to_my_disk_through_the_login_and_back() {
     let s = http_fixture(common::test_name!(), &[]);
@@ -740,14 +855,9 @@ fn save_to_my_disk_through_the_login_and_back() {
     assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
     let login_page = ask(&s.http, "GET", &to_login, "", b"").text();
     assert!(login_page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{login_page}");
-    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
     let wrong = format!("user=bob&password=wrong&next=%2Fs%2F{code}%2F");
-    let retry = ask(&s.http, "POST", "/login", &headers, wrong.as_bytes());
-    assert_eq!(retry.status, 401);
-    assert!(retry.text().contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "kept: {}", retry.text());
     let form = format!("user=bob&password=pw-bob&next=%2Fs%2F{code}%2F");
-    let back = ask(&s.http, "POST", "/login", &headers, form.as_bytes());
-    assert_eq!(back.header("location"), Some(format!("/s/{code}/")), "back to the share page");
+    back_to_the_share(&s, "/login", &code, (&wrong, 401), &form);
     let cookie = login_cookie(&s, "bob", &format!("/s/{code}/"));
     // With the session: the folder lands at /docs, by hard links like `save`.
     let r = save(&s, &format!("/s/{code}/"), &format!("{cookie}{}", origin(&s)), "");
@@ -778,6 +888,33 @@ fn save_to_my_disk_through_the_login_and_back() {
     let log = s.log_text();
     assert!(!log.contains(&code) && !log.contains(&file_code), "no code in the log: {log}");
     assert!(log.contains("saved alice:/docs as /docs"), "{log}");
+}
+
+/// *Save to my disk* by a visitor without an account: from the login
+/// page to the register page and back to the share, its way back kept
+/// through a refused form, a foreign one never followed.
+#[test]
+fn registering_instead_of_logging_in_comes_back_to_the_share() {
+    let s = http_fixture(common::test_name!(), &[]);
+    let code = shared_docs(&s);
+    let next = format!("%2Fs%2F{code}%2F");
+    let login_page = ask(&s.http, "GET", &format!("/login?next={next}"), "", b"").text();
+    let to_register = format!("/register?next={next}");
+    assert!(login_page.contains(&format!("<a href=\"{to_register}\">Register</a>")), "{login_page}");
+    let page = ask(&s.http, "GET", &to_register, "", b"").text();
+    assert!(page.contains(&format!("name=\"next\" value=\"/s/{code}/\"")), "{page}");
+    assert!(page.contains(&format!("<a href=\"/login?next={next}\">Log in</a>")), "{page}");
+    let differ = format!("user=carol&password=pw-carol-1&again=pw-carol-2&next={next}");
+    let form = format!("user=carol&password=pw-carol-1&again=pw-carol-1&next={next}");
+    let back = back_to_the_share(&s, "/register", &code, (&differ, 400), &form);
+    assert!(back.header("set-cookie").is_some_and(|c| c.starts_with("netdisk=")));
+    let headers = format!("{}Content-Type: application/x-www-form-urlencoded\r\n", origin(&s));
+    // Only a path of this server, as for the login.
+    let page = ask(&s.http, "GET", "/register?next=%2F%2Fevil.example%2F", "", b"").text();
+    assert!(page.contains("name=\"next\" value=\"/\"") && page.contains("href=\"/login\""), "{page}");
+    let form = "user=dave&password=pw-dave-1&again=pw-dave-1&next=%2F%5Cevil.example";
+    let r = ask(&s.http, "POST", "/register", &headers, form.as_bytes());
+    assert_eq!((r.status, r.header("location").as_deref()), (303, Some("/")));
 }
 
 #[test]

@@ -114,14 +114,19 @@ pub fn section(o: &Opts, dir: &Path) {
         missing("http", "curl not installed (make bench-peers)");
         return;
     }
-    let web = Web::start(&dir.join("data"));
-    if !o.only.split(',').any(|s| s == "http") {
-        // `--only tus`: that row alone.
-        tus_row(o.runs, &web, &dir, o.size_mib << 20);
-        drop(web);
+    let asked = |part: &str| o.only.split(',').any(|s| s == part);
+    if !asked("http") {
+        // `--only tus` or `--only idle` (or both): those rows alone.
+        if asked("tus") {
+            tus_row(o.runs, &Web::start(&dir.join("data")), &dir, o.size_mib << 20);
+        }
+        if asked("idle") {
+            http_load::idle(&dir);
+        }
         let _ = fs::remove_dir_all(&dir);
         return;
     }
+    let web = Web::start(&dir.join("data"));
     let www = dir.join("www");
     fs::create_dir_all(&www).expect("nginx root");
     let nginx = Nginx::start(&dir.join("nginx"), &www);
@@ -344,7 +349,7 @@ fn share_folder(web: &Web, dir: &Path, size: u64) -> String {
     c.share("/zip", None).expect("share /zip")
 }
 
-/// The CRC-32 of `src/http/zip.rs`, one thread over 64 MiB in memory,
+/// The CRC-32 of `src/http/crc32.rs` (the ZIPs'), one thread over 64 MiB in memory,
 /// beside the ZIP's rate: whether it bounds the archive.
 fn crc_row(zip_rate: f64) {
     let data: Vec<u8> = (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -358,5 +363,5 @@ fn crc_row(zip_rate: f64) {
         })
         .collect();
     let limit = Limit { name: "the ZIP's rate", value: zip_rate };
-    line("CRC-32 (zip.rs), one thread, in memory", &Stats(rates), "MB/s", limit, "(must stay well above 1)");
+    line("CRC-32 (crc32.rs), one thread, in memory", &Stats(rates), "MB/s", limit, "(must stay well above 1)");
 }

@@ -15,9 +15,10 @@ use crate::server::{self, PASSWORD, status_kib};
 
 /// Idle connections opened on each face.
 const IDLE: usize = 1000;
-/// Idle connections after an authenticated request (each costs the
-/// server a password hash, about 6 ms).
-const IDLE_API: usize = 200;
+/// Idle connections after an authenticated request (as many: only the
+/// first costs the server a password hash, the others find the
+/// credential verified lately, `service::credentials`).
+const IDLE_API: usize = IDLE;
 /// The first load's budget (bytes on the wire, heads included).
 const PAGE_BUDGET: usize = 150_000;
 
@@ -88,8 +89,7 @@ fn show_idle(what: &str, count: usize, [before, after]: [(u64, u64); 2], text: O
 
 /// Memory per idle connection, each kind on a new server: text sessions
 /// after their greeting; HTTP keep-alive connections after a public
-/// asset, and after an API request with Basic (fewer: each costs a
-/// password hash).
+/// asset, and after an API request with Basic.
 pub fn idle(dir: &Path) {
     let text = server::start(&dir.join("idle-text"));
     let memory = idle_memory(text.pid(), IDLE, || open_text(&text.addr));

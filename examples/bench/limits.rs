@@ -7,7 +7,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -124,15 +124,62 @@ pub fn beside_link(size: u64, one_way: Duration, work: impl FnOnce()) -> f64 {
     mb_per_s(size, started.elapsed())
 }
 
+/// The first `size` bytes of `path` sent over one connection (direct on
+/// `None`, else through a delay proxy like the one in front of the
+/// server) into `md5sum` reading its standard input, timed until md5sum
+/// has the digest: the least a verified download over that link does on
+/// this machine (the link's copies and MD5 on the same CPUs), without
+/// writing the file. The sender is `io::copy` from the file, as a server
+/// sends it.
+pub fn into_md5sum(path: &Path, size: u64, one_way: Option<Duration>) -> f64 {
+    let (listener, addr) = sink(one_way);
+    let receiver = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let mut md5 = Command::new("md5sum").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("md5sum");
+        let mut input = md5.stdin.take().expect("md5sum's input");
+        let n = std::io::copy(&mut s, &mut input).expect("into md5sum");
+        drop(input);
+        md5.wait().expect("md5sum");
+        n
+    });
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut file = File::open(path).expect("open").take(size);
+    std::io::copy(&mut file, &mut stream).expect("send the file");
+    drop(stream);
+    assert_eq!(receiver.join().expect("receiver"), size);
+    mb_per_s(size, started.elapsed())
+}
+
+/// `md5sum FILE` and [`into_md5sum`] of the same file at the same time,
+/// timed until both are done: the two MD5 passes of an upload of new
+/// content (the client's, for the digest it sends, and the server's over
+/// what it receives) and the link's copies, on this machine's CPUs.
+pub fn two_md5(path: &Path, size: u64, one_way: Option<Duration>) -> f64 {
+    let started = Instant::now();
+    let other = path.to_path_buf();
+    let link = thread::spawn(move || into_md5sum(&other, size, one_way));
+    md5sum(path, size);
+    link.join().expect("into md5sum");
+    mb_per_s(size, started.elapsed())
+}
+
+/// A listener on loopback, and the address to dial it by: its own, or
+/// that of a delay proxy in front of it with `one_way` delay.
+fn sink(one_way: Option<Duration>) -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let own = listener.local_addr().expect("address").to_string();
+    let addr = match one_way {
+        Some(delay) => crate::proxy::start(&own, delay).addr,
+        None => own,
+    };
+    (listener, addr)
+}
+
 /// One connection's copy of `size` bytes to a sink, direct or through a
 /// proxy with `one_way` delay.
 fn copy_through(size: u64, one_way: Option<Duration>) -> f64 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let sink = listener.local_addr().expect("address").to_string();
-    let addr = match one_way {
-        Some(delay) => crate::proxy::start(&sink, delay).addr,
-        None => sink,
-    };
+    let (listener, addr) = sink(one_way);
     let reader = thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("accept");
         let mut buf = vec![0u8; 256 << 10];

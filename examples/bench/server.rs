@@ -28,18 +28,25 @@ impl Drop for Server {
     }
 }
 
-/// A way to the server: its name in the output and the address to dial.
+/// A way to the server: its name in the output, the address to dial, its
+/// one-way delay (none on loopback), and the server's process id.
 #[derive(Clone)]
 pub struct Link {
     pub name: &'static str,
     pub addr: String,
+    pub one_way: Option<Duration>,
+    pub server: u32,
 }
 
 impl Server {
     /// Loopback, and the same server at a 50 ms round trip.
     pub fn links(&self) -> [Link; 2] {
         let slow = proxy::start(&self.addr, ONE_WAY);
-        [Link { name: "loopback", addr: self.addr.clone() }, Link { name: "50 ms RTT", addr: slow.addr }]
+        let server = self.pid();
+        [
+            Link { name: "loopback", addr: self.addr.clone(), one_way: None, server },
+            Link { name: "50 ms RTT", addr: slow.addr, one_way: Some(ONE_WAY), server },
+        ]
     }
 
     pub fn pid(&self) -> u32 {

@@ -10,9 +10,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::limits;
 use crate::server::{Link, ONE_WAY, client};
 use crate::stats::{Limit, Stats, line, mb_per_s, measure};
+use crate::{cpu, limits};
 
 /// The limits of one large transfer, measured in this run. At 50 ms the
 /// proxy's copying shares the two CPUs with MD5 and the writes, so MD5 and
@@ -25,6 +25,10 @@ pub struct Bounds {
     pub raw_link: Stats,
     pub md5sum_link: Stats,
     pub durable_link: Stats,
+    /// The file, not cached, over loopback and over the raw link into
+    /// md5sum (see [`limits::into_md5sum`]).
+    pub into_md5sum: Stats,
+    pub into_md5sum_link: Stats,
 }
 
 /// The lowest of `limits`.
@@ -60,6 +64,17 @@ impl Bounds {
         lowest(&all)
     }
 
+    /// The fair limit of the download on this machine: the same file, read
+    /// from the disk as the server reads it, over the same link into
+    /// md5sum (the link's copies and MD5 share the CPUs, as in the
+    /// download, which also writes the file).
+    pub fn download_link(&self, link: &Link) -> Limit<'static> {
+        match link.one_way {
+            None => Limit { name: "file n.c. into md5sum", value: self.into_md5sum.median() },
+            Some(_) => Limit { name: "file n.c. over link into md5sum", value: self.into_md5sum_link.median() },
+        }
+    }
+
     /// The same for a file read from the disk: the server drops what it
     /// wrote of a large upload from its page cache, so a download of it
     /// reads the disk, and md5sum is timed reading the disk too.
@@ -93,6 +108,13 @@ pub fn limits(runs: usize, path: &Path, size: u64, data: &Path) -> Bounds {
     };
     let durable_link = measure(runs, write);
     let _ = fs::remove_dir_all(&scratch);
+    let into = |one_way| {
+        measure(runs, |_| {
+            limits::uncache(path);
+            limits::into_md5sum(path, size, one_way)
+        })
+    };
+    let (into_md5sum, into_md5sum_link) = (into(None), into(Some(ONE_WAY)));
     println!("{:<40} {}", "limit: md5sum", md5sum.show("MB/s"));
     println!("{:<40} {}", "limit: md5sum, file not cached", md5sum_cold.show("MB/s"));
     println!("{:<40} {}", "limit: md-5 crate, one thread", md5crate.show("MB/s"));
@@ -102,7 +124,19 @@ pub fn limits(runs: usize, path: &Path, size: u64, data: &Path) -> Bounds {
     println!("{:<40} {}", "limit: md5sum beside the raw link", md5sum_link.show("MB/s"));
     println!("{:<40} {}", "limit: md5sum, not cached, beside raw link", md5sum_cold_link.show("MB/s"));
     println!("{:<40} {}", "limit: durable write beside the raw link", durable_link.show("MB/s"));
-    Bounds { md5sum, md5sum_cold, md5sum_cold_link, durable, raw_link, md5sum_link, durable_link }
+    println!("{:<40} {}", "limit: file n.c. into md5sum, loopback", into_md5sum.show("MB/s"));
+    println!("{:<40} {}", "limit: file n.c. into md5sum, raw link", into_md5sum_link.show("MB/s"));
+    Bounds {
+        md5sum,
+        md5sum_cold,
+        md5sum_cold_link,
+        durable,
+        raw_link,
+        md5sum_link,
+        durable_link,
+        into_md5sum,
+        into_md5sum_link,
+    }
 }
 
 /// Which directions to measure (a download alone still uploads its files,
@@ -132,13 +166,17 @@ pub fn run(runs: usize, link: &Link, path: &Path, bounds: &Bounds, ways: Ways) {
     }
     let out = path.with_extension("down");
     fs::create_dir_all(&out).expect("download dir");
+    let mut spent = Vec::new();
     let down = measure(runs, |i| {
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu::sample(link.server));
         c.download(&format!("/up-{tag}-{i}"), &out.join(format!("{tag}-{i}")), &mut |_| true).expect("download");
+        spent.push(cpu.spent(link.server));
         mb_per_s(size, started.elapsed())
     });
     let name = format!("verified download, new file ({})", link.name);
     line(&name, &down, "MB/s", bounds.download(link), "(target >= 0.9)");
     line("  the same, beside md5sum of a file not cached", &down, "MB/s", bounds.download_cold(link), "");
+    line("  the same, beside the same bytes into md5sum", &down, "MB/s", bounds.download_link(link), "(fair limit)");
+    println!("  CPU of a download: {}", cpu::show(&spent));
     let _ = fs::remove_dir_all(&out);
 }

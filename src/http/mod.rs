@@ -21,6 +21,7 @@
 mod api;
 mod app;
 mod auth;
+mod crc32;
 mod date;
 pub mod dav;
 mod decode;
@@ -44,7 +45,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use zip::Crc32;
+pub use crc32::Crc32;
 
 use engine::Shared;
 use engine::Slot;
@@ -499,6 +500,28 @@ impl<W: Write> Chunked<W> {
         }
         self.out.flush()?;
         Ok(self.sent)
+    }
+}
+
+impl zip::Sink for Chunked<&TcpStream> {
+    /// The buffer goes out first, then the file's bytes with `sendfile`
+    /// as one chunk of their own.
+    fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<()> {
+        self.emit()?;
+        if self.chunked {
+            self.out.write_all(format!("{len:x}\r\n").as_bytes())?;
+        }
+        let (sent, err) = crate::sendfile::send_file(file, self.out, len);
+        self.sent += sent;
+        match err {
+            Some(e) => return Err(e),
+            None if sent < len => return Err(zip::shrank()),
+            None => {}
+        }
+        if self.chunked {
+            self.out.write_all(b"\r\n")?;
+        }
+        Ok(())
     }
 }
 

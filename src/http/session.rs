@@ -96,7 +96,7 @@ pub(crate) fn route(cx: &mut Cx, what: &str) -> Reply {
         ("register", _) if !cx.shared.config.registration_open => {
             cx.failure(404, "registration is closed on this server")
         }
-        ("register", "GET" | "HEAD") => register_page(cx, "", 200),
+        ("register", "GET" | "HEAD") => register_page(cx, "", 200, &next_asked(cx)),
         ("register", "POST") => register(cx),
         ("logout", _) => not_allowed(cx, "POST"),
         _ => not_allowed(cx, "GET, HEAD, POST"),
@@ -170,12 +170,12 @@ fn logout(cx: &mut Cx) -> Reply {
 
 fn register(cx: &mut Cx) -> Reply {
     let Some(form) = read_form(cx) else {
-        return register_page(cx, "The form did not arrive whole. Try again.", 400);
+        return register_page(cx, "The form did not arrive whole. Try again.", 400, "/");
     };
     let get = |k: &str| form.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
     let user = get("user").trim().to_string();
     if get("password") != get("again") {
-        return register_page(cx, "The two passwords differ.", 400);
+        return register_page(cx, "The two passwords differ.", 400, get("next"));
     }
     let pass = Password::new(get("password"));
     let users = &cx.shared.users;
@@ -187,9 +187,12 @@ fn register(cx: &mut Cx) -> Reply {
         Ok(()) => {
             engine::event(cx.client.logged(), &user, "register", &user, "ok", 0);
             cx.user = user.clone();
-            start(cx, &user, "/")
+            start(cx, &user, get("next"))
         }
-        Err(e) => register_page(cx, &format!("{}.", capitalised(&e.to_string())), engine::status_of(&e)),
+        Err(e) => {
+            let status = engine::status_of(&e);
+            register_page(cx, &format!("{}.", capitalised(&e.to_string())), status, get("next"))
+        }
     }
 }
 
@@ -219,19 +222,28 @@ fn clear_text_note(cx: &Cx) -> &'static str {
     }
 }
 
-/// The `next` of the login page's query (`/login?next=PATH`).
+/// The `next` of the login or register page's query (`/login?next=PATH`).
 fn next_asked(cx: &Cx) -> String {
     let query = cx.req.path_and_query().1;
     let next = query.split('&').find_map(|p| p.strip_prefix("next=")).unwrap_or("/");
     parse_form(&format!("n={next}")).and_then(|f| f.into_iter().next()).map_or("/".into(), |(_, v)| v)
 }
 
+/// `?next=NEXT` for a link between the login and register pages, when
+/// `next` (a path of this server) is not `/`.
+fn next_query(next: &str) -> String {
+    match safe_next(next).as_str() {
+        "/" => String::new(),
+        path => format!("?next={}", html::escape(&crate::http::target::encode_name(path))),
+    }
+}
+
 /// The login form, which goes on to `next` (a path of this server, else `/`).
 fn login_page(cx: &Cx, error: &str, status: u16, next: &str) -> Reply {
     let register = if cx.shared.config.registration_open {
-        "<p class=\"alt\">No account yet? <a href=\"/register\">Register</a></p>"
+        format!("<p class=\"alt\">No account yet? <a href=\"/register{}\">Register</a></p>", next_query(next))
     } else {
-        ""
+        String::new()
     };
     let body = format!(
         "<form method=\"post\" action=\"/login\" class=\"card\">\
@@ -248,19 +260,23 @@ fn login_page(cx: &Cx, error: &str, status: u16, next: &str) -> Reply {
     Reply::page(status, frame("Log in", &body))
 }
 
-fn register_page(cx: &Cx, error: &str, status: u16) -> Reply {
+/// The register form, which goes on to `next` as the login form does.
+fn register_page(cx: &Cx, error: &str, status: u16, next: &str) -> Reply {
     let body = format!(
         "<form method=\"post\" action=\"/register\" class=\"card\">\
          <h1><img src=\"/app/icon.svg\" alt=\"\" width=\"32\" height=\"32\"> New account</h1>{}{}\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\
          <label for=\"user\">User</label><input id=\"user\" name=\"user\" autocomplete=\"username\" required autofocus>\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
          <label for=\"again\">Password again</label>\
          <input id=\"again\" name=\"again\" type=\"password\" autocomplete=\"new-password\" required>\
          <button type=\"submit\" class=\"primary\">Register</button>\
-         <p class=\"alt\">Have an account? <a href=\"/login\">Log in</a></p></form>",
+         <p class=\"alt\">Have an account? <a href=\"/login{}\">Log in</a></p></form>",
         error_html(error),
-        clear_text_note(cx)
+        clear_text_note(cx),
+        html::escape(&safe_next(next)),
+        next_query(next)
     );
     Reply::page(status, frame("Register", &body))
 }

@@ -513,6 +513,7 @@ fn finish(cx: &Cx, login: &Login, up: Upload, file: &Path, r: &Record, path: &Us
         set_staged_mtime(verified.part_path(), mtime);
     }
     let (size, md5) = (verified.size(), verified.md5());
+    let part = verified.part_path().to_path_buf();
     match engine::commit(cx.shared, login, verified, path) {
         Ok(_) => {
             let _ = fs::remove_file(file);
@@ -521,7 +522,14 @@ fn finish(cx: &Cx, login: &Login, up: Upload, file: &Path, r: &Record, path: &Us
             reply.note = format!("{size} bytes committed");
             reply
         }
-        Err(e) => cx.engine_failure(&e),
+        Err(e) => {
+            // The record follows the staged bytes: a failed sync discards
+            // them (never resumed), and the URL then answers `404`.
+            if !part.exists() {
+                let _ = fs::remove_file(file);
+            }
+            cx.engine_failure(&e)
+        }
     }
 }
 

@@ -119,11 +119,14 @@ impl Conn {
         &self.buf[self.start..self.end]
     }
 
-    /// Gives the head buffer back when nothing is left in it.
+    /// Gives the head buffer back when nothing is left in it, and the
+    /// stack pages the request touched below the connection's loop: an
+    /// idle keep-alive connection keeps neither (docs/BENCHMARKS.md).
     pub(crate) fn idle(&mut self) {
         if self.start == self.end {
             self.buf = Vec::new();
             (self.start, self.end) = (0, 0);
+            crate::sys::release_stack_below();
         }
     }
 

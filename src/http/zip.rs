@@ -1,9 +1,14 @@
-//! Streamed ZIP archives (APPNOTE 6.3.10) of stored members, and the
-//! CRC-32 they need (slice-by-16, tables built at compile time).
+//! Streamed ZIP archives (APPNOTE 6.3.10) of stored members; their
+//! CRC-32 is `http::crc32`.
 //!
 //! Each member's size is known before its bytes (the file is open), so
 //! local headers carry the sizes; the CRC-32, computed while the bytes
-//! go out, follows in a data descriptor (flag bit 3). Names are UTF-8
+//! go out, follows in a data descriptor (flag bit 3). A member of
+//! [`SEND_FROM`] bytes or more goes out with `sendfile` (the bytes are
+//! never copied into this process) while a second thread computes its
+//! CRC-32 from the same open file with `pread`: both read one inode,
+//! whose bytes never change once committed (every commit renames a new
+//! inode into place), so the CRC is the CRC of what was sent. Names are UTF-8
 //! with the language-encoding flag (bit 11). ZIP64 fields appear when a
 //! member or offset passes 4 GiB or the archive holds 65,535 entries or
 //! more. The central directory is spooled to an unlinked file, so
@@ -11,74 +16,13 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::SystemTime;
 
 use crate::clock::civil_from_days;
-
-/// The sixteen CRC-32 tables (reflected polynomial 0xEDB88320): table
-/// `s` advances a byte through `s` more zero bytes, so sixteen bytes
-/// are folded in with sixteen lookups and no carried dependency.
-const TABLES: [[u32; 256]; 16] = tables();
-
-const fn tables() -> [[u32; 256]; 16] {
-    let mut t = [[0u32; 256]; 16];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut s = 1;
-        while s < 16 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            s += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-/// A running CRC-32 (ISO-HDLC, as ZIP and gzip use). Public for the
-/// benchmark, which times it beside the ZIP it is streamed with.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Crc32(u32);
-
-impl Crc32 {
-    /// Adds `data` to the checksum (slice-by-16: 1.2 to 1.6 times the
-    /// speed of slice-by-8, see docs/BENCHMARKS.md).
-    pub fn update(&mut self, data: &[u8]) {
-        let mut c = !self.0;
-        let mut chunks = data.chunks_exact(16);
-        for b in &mut chunks {
-            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let mut x = TABLES[15][(lo & 0xff) as usize]
-                ^ TABLES[14][((lo >> 8) & 0xff) as usize]
-                ^ TABLES[13][((lo >> 16) & 0xff) as usize]
-                ^ TABLES[12][(lo >> 24) as usize];
-            for (k, &byte) in b[4..].iter().enumerate() {
-                x ^= TABLES[11 - k][byte as usize];
-            }
-            c = x;
-        }
-        for &b in chunks.remainder() {
-            c = (c >> 8) ^ TABLES[0][((c ^ u32::from(b)) & 0xff) as usize];
-        }
-        self.0 = !c;
-    }
-
-    /// The checksum of everything added so far.
-    pub fn value(&self) -> u32 {
-        self.0
-    }
-}
+use crate::http::crc32::Crc32;
 
 /// Past these, a field goes to the ZIP64 extra field or records.
 const MAX32: u64 = 0xFFFF_FFFF;
@@ -89,9 +33,25 @@ const FLAGS: u16 = 0x0808;
 /// Made by Unix (3), spec 4.5 (ZIP64).
 const MADE_BY: u16 = (3 << 8) | 45;
 
+/// Members from this size on are sent with `sendfile` beside a CRC
+/// thread; smaller ones are read, checksummed and written through the
+/// output's buffer (a thread per small member would cost more than it
+/// saves, and small members share chunks).
+pub(crate) const SEND_FROM: u64 = 1 << 20;
+/// Bytes the CRC thread reads at a time (fits the L2 cache).
+const CRC_BUF: usize = 256 * 1024;
+
+/// Where an archive goes: bytes, and a file's bytes handed on without
+/// passing through this process (`sendfile` for a socket).
+pub(crate) trait Sink: Write {
+    /// Writes the `len` bytes of `file` from its position; fails if the
+    /// file ends first.
+    fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<()>;
+}
+
 /// An archive being written to `out`: the offset reached, and the
 /// central directory so far (in a spool file).
-pub(crate) struct Writer<W: Write> {
+pub(crate) struct Writer<W: Sink> {
     out: W,
     offset: u64,
     entries: u64,
@@ -99,7 +59,7 @@ pub(crate) struct Writer<W: Write> {
     central_len: u64,
 }
 
-impl<W: Write> Writer<W> {
+impl<W: Sink> Writer<W> {
     /// An archive written to `out`, its central directory spooled in
     /// `spool` (an unlinked file of our own).
     pub(crate) fn new(out: W, spool: File) -> Writer<W> {
@@ -108,22 +68,24 @@ impl<W: Write> Writer<W> {
 
     /// Adds a folder member (`name` ends with `/`).
     pub(crate) fn add_dir(&mut self, name: &str, mtime: SystemTime) -> io::Result<()> {
-        self.member(name, mtime, 0, 0o40755, &mut io::empty())
+        self.member(name, mtime, 0, 0o40755, None)
     }
 
-    /// Adds a file member of `size` bytes read from `data`; fails if
-    /// `data` ends early (the file shrank), and never reads past `size`.
-    pub(crate) fn add_file(
+    /// Adds a file member of `size` bytes of `file` (from its position);
+    /// fails if the file ends early (it shrank), and never sends past
+    /// `size`.
+    pub(crate) fn add_file(&mut self, name: &str, mtime: SystemTime, size: u64, file: &mut File) -> io::Result<()> {
+        self.member(name, mtime, size, 0o100644, Some(file))
+    }
+
+    fn member(
         &mut self,
         name: &str,
         mtime: SystemTime,
         size: u64,
-        data: &mut impl Read,
+        mode: u32,
+        data: Option<&mut File>,
     ) -> io::Result<()> {
-        self.member(name, mtime, size, 0o100644, data)
-    }
-
-    fn member(&mut self, name: &str, mtime: SystemTime, size: u64, mode: u32, data: &mut impl Read) -> io::Result<()> {
         let (time, date) = dos_time(mtime);
         let start = self.offset;
         let big = size >= MAX32;
@@ -148,7 +110,11 @@ impl<W: Write> Writer<W> {
             local.extend_from_slice(&size.to_le_bytes());
         }
         self.write(&local)?;
-        let crc = self.copy(data, size)?;
+        let crc = match data {
+            None => Crc32::default().value(),
+            Some(file) if size >= SEND_FROM => self.send(file, size)?,
+            Some(file) => self.copy(file, size)?,
+        };
         let mut descriptor = Vec::with_capacity(24);
         descriptor.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
         descriptor.extend_from_slice(&crc.to_le_bytes());
@@ -173,6 +139,33 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Sends exactly `size` bytes of `file` with [`Sink::send_file`]
+    /// while a second thread computes their CRC-32 (a failure of either
+    /// stops the other); returns the CRC. Without a thread to spare, the
+    /// member is copied as a small one is.
+    fn send(&mut self, file: &mut File, size: u64) -> io::Result<u32> {
+        let reader = file.try_clone()?;
+        let at = file.stream_position()?;
+        let stop = AtomicBool::new(false);
+        let done = thread::scope(|s| {
+            let spawned = thread::Builder::new()
+                .name("zip crc".into())
+                .stack_size(64 * 1024)
+                .spawn_scoped(s, || crc_of(&reader, at, size, &stop));
+            let worker = spawned.ok()?;
+            let sent = self.out.send_file(file, size);
+            if sent.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let crc = worker.join().unwrap_or_else(|_| Err(io::Error::other("the CRC thread panicked")));
+            Some((sent, crc))
+        });
+        let Some((sent, crc)) = done else { return self.copy(file, size) };
+        sent?;
+        self.offset += size;
+        crc
+    }
+
     /// Copies exactly `size` bytes, returning their CRC-32.
     fn copy(&mut self, data: &mut impl Read, size: u64) -> io::Result<u32> {
         let mut crc = Crc32::default();
@@ -182,7 +175,7 @@ impl<W: Write> Writer<W> {
             let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let n = data.read(&mut buf[..want])?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was zipped"));
+                return Err(shrank());
             }
             crc.update(&buf[..n]);
             self.write(&buf[..n])?;
@@ -233,6 +226,35 @@ impl<W: Write> Writer<W> {
         self.out.flush()?;
         Ok((self.out, self.offset))
     }
+}
+
+/// The CRC-32 of `size` bytes of `file` from `at`, read with `pread`
+/// (the file's position is the sender's); stops early, with an error,
+/// when `stop` is raised or the file ends first.
+fn crc_of(file: &File, at: u64, size: u64, stop: &AtomicBool) -> io::Result<u32> {
+    let mut crc = Crc32::default();
+    let mut buf = vec![0u8; CRC_BUF];
+    let mut done = 0;
+    while done < size {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("the member was not sent"));
+        }
+        let want = buf.len().min(usize::try_from(size - done).unwrap_or(usize::MAX));
+        let n = match file.read_at(&mut buf[..want], at + done) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        crc.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(crc.value())
+}
+
+/// The error of a member that ended before its size.
+pub(crate) fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was zipped")
 }
 
 /// One central directory record, with a ZIP64 extra field for what
@@ -303,32 +325,6 @@ pub(crate) fn top_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_matches_known_values() {
-        let crc = |data: &[u8]| {
-            let mut c = Crc32::default();
-            c.update(data);
-            c.value()
-        };
-        assert_eq!(crc(b""), 0);
-        assert_eq!(crc(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
-        let long: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
-        let mut split = Crc32::default();
-        for piece in long.chunks(333) {
-            split.update(piece);
-        }
-        assert_eq!(split.value(), crc(&long), "pieces and whole agree");
-        let mut bitwise = 0xFFFF_FFFFu32;
-        for &b in &long {
-            bitwise ^= u32::from(b);
-            for _ in 0..8 {
-                bitwise = if bitwise & 1 != 0 { 0xEDB8_8320 ^ (bitwise >> 1) } else { bitwise >> 1 };
-            }
-        }
-        assert_eq!(!bitwise, crc(&long), "slice-by-16 agrees with the bitwise definition");
-    }
 
     #[test]
     fn top_names_lose_what_windows_refuses_at_the_edges() {

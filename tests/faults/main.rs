@@ -517,10 +517,9 @@ fn an_http_group_whose_syncfs_failed_fails_every_member_and_keeps_nothing() {
     assert!(holds(&s, "over", b"old"), "the replaced file is untouched");
     let mut c = s.user("alice");
     assert_eq!(c.ls(""), vec!["over".to_string()], "no new file");
-    // No staged bytes; the tus upload's record (its intent, no data) stays
-    // until it expires, so its client may start again from offset 0.
-    let left: Vec<String> = staged(&data).into_iter().filter(|f| !f.ends_with(".tus")).collect();
-    assert_eq!(left, Vec::<String>::new());
+    // Nothing staged, the tus upload's record neither: its bytes are
+    // discarded, never resumed (PROTOCOL.md "Failing storage").
+    assert_eq!(staged(&data), Vec::<String>::new());
     assert_eq!(upload(&s.http, "alice", "/files/late", b"late").status, 503);
 }
 

@@ -198,7 +198,7 @@ class SessionTest(ServerTest):
     def test_login_page_names_its_fields(self):
         page = subprocess.run(["curl", "-s", self.s.base + "/login?next=%2F%23%2Fshares"], capture_output=True, text=True).stdout
         for needle in ['<label for="user">User</label>', '<label for="password">Password</label>', ">Log in</button>",
-                       'href="/register">Register</a>', 'value="/#/shares"']:
+                       'href="/register?next=%2F%23%2Fshares">Register</a>', 'value="/#/shares"']:
             self.assertIn(needle, page)
         self.assertNotIn("not encrypted", page, "no warning on loopback")
         page = subprocess.run(["curl", "-s", self.s.base + "/login?next=%2F%2Fevil.example"], capture_output=True, text=True).stdout

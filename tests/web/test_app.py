@@ -360,6 +360,26 @@ class AppTest(ServerTest):
         with open(self.s.file_path(self.name, "gift.txt"), "rb") as f:
             self.assertEqual(f.read(), b"for alice")
 
+    def test_registering_from_save_to_my_disk_comes_back_to_the_share(self):
+        bob, bob_pw = self.s.user("bob")
+        status = request("PUT", self.s.base + "/files/gift.txt", {"Authorization": basic(bob, bob_pw)}, b"for dora")[0]
+        self.assertEqual(status, 201)
+        link = self.s.text(f"login {bob} {bob_pw}", "share gift.txt")[1].split()[2]
+        b = self.browser(login=False)
+        b.driver.get(link)
+        b.click("Save to my disk", "button")
+        b.wait_name("Log in", "button")
+        b.click("Register", "a")
+        self.fill(b, "User", "dora")
+        self.fill(b, "Password", "doras-secret-1")
+        self.fill(b, "Password again", "doras-secret-1")
+        b.click("Register", "button")
+        b.wait().until(lambda d: d.current_url == link, "back on the share page")
+        b.click("Save to my disk", "button")
+        b.wait_text("“gift.txt” is now /gift.txt in your files.")
+        with open(self.s.file_path("dora", "gift.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"for dora")
+
     def test_hostile_names_stay_text(self):
         for n in XSS_NAMES:
             request("POST", self.s.base + "/api/mkdir", dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}),

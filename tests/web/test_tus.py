@@ -117,6 +117,10 @@ class TusTest(ServerTest):
         urls = os.path.join(self.s.dir, "urls.json")
         first = self.uploader(path, storage=urls, chunk_size=4 << 20, metadata={"filename": "many.bin"})
         first.upload(stop_at=12 << 20)
+        # The server logs a request after its response: the third line
+        # may come after tuspy has its 204, so it is waited for before
+        # the kill.
+        wait_until("the third PATCH logged", lambda: self.s.log_text().count('path="PATCH /tus/') == 3)
         self.s.restart()
         again = self.uploader(path, storage=urls, chunk_size=4 << 20, metadata={"filename": "many.bin"})
         again.upload()
