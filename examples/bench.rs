@@ -207,13 +207,18 @@ fn section_mirror(o: &Opts, dir: &Path) {
         let link = server.links()[n].clone();
         assert_eq!(&link.name, name);
         drop(server::client(&link.addr, "mirror"));
+        // Each tool starts with nothing left to write back (the tree just
+        // made, or what rsync without --fsync left dirty).
+        limits::flush_all();
         let ours = mirror::netdisk(&link, &tree, o.files, &mut round, &dir.join("digest-cache"));
+        limits::flush_all();
         let theirs = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &[]);
         mirror::show("netdisk", &link, &ours, theirs.as_ref().map(|t| ("rsync", t)));
+        limits::flush_all();
         if let Some(synced) = mirror::rsync(rsync.as_ref(), &link, &tree, o.files, &mut round, &["--fsync"]) {
             mirror::show("rsync --fsync", &link, &synced, None);
-            mirror::show_first_vs_fsync(&link, &ours, &synced);
         }
+        mirror::first_runs(&dir, rsync.as_ref(), &tree, n, o.runs.min(3));
         if n == 0 {
             mirror::lftp(&dir, &link, &tree, o.files, &mut round);
         }

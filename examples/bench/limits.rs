@@ -225,3 +225,10 @@ pub fn commit_rate(dir: &Path, size: usize, durable: bool, seconds: f64) -> f64 
     let _ = fs::remove_dir_all(&d);
     rate
 }
+
+/// Every file system's dirty pages written back (`sync`): what one
+/// figure wrote must not slow the next one's syncs.
+pub fn flush_all() {
+    let done = std::process::Command::new("sync").status().expect("run sync");
+    assert!(done.success(), "sync failed");
+}

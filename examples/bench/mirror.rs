@@ -158,14 +158,48 @@ pub fn lftp(dir: &Path, link: &Link, tree: &Path, files: usize, round: &mut usiz
     show("lftp", link, &out, None);
 }
 
-/// The first run beside `rsync --fsync`'s (issue 26: the peer that syncs
-/// each file, as netdisk does; it does not sync the directories).
-pub fn show_first_vs_fsync(link: &Link, ours: &Three, synced: &Three) {
+/// First runs alone, netdisk and `rsync --fsync` in turn (issue 26: the
+/// peer that syncs each file, as netdisk does; it does not sync the
+/// directories), `pairs` of each on link `n`, each netdisk run into a
+/// server of its own (content it already holds would be claimed), each
+/// rsync run into a new folder, every run after a `sync`. One run each
+/// swings too much on this machine's disk to quote.
+pub fn first_runs(dir: &Path, daemon: Option<&peers::Rsync>, tree: &Path, n: usize, pairs: usize) {
+    let Some(daemon) = daemon else { return };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut name = "";
+    for k in 0..pairs {
+        let server = crate::server::start(&dir.join(format!("first-{n}-{k}")));
+        let link = server.links()[n].clone();
+        drop(crate::server::client(&link.addr, "mirror"));
+        name = link.name;
+        crate::limits::flush_all();
+        ours.push(netdisk_first(&link, tree, &dir.join(format!("first-cache-{n}-{k}"))));
+        crate::limits::flush_all();
+        let tag = format!("first-{n}-{k}");
+        theirs.push(peers::rsync_push(tree, &daemon.addr_for(&link), &tag, &["--fsync"]));
+    }
+    let theirs = Stats(theirs);
+    crate::stats::plain(&format!("  rsync --fsync, first run, {pairs} alternated ({name})"), &theirs, "ms", "");
     crate::stats::line(
-        &format!("netdisk mirror -R, first run ({})", link.name),
-        &Stats(vec![ours[0]]),
+        &format!("netdisk mirror -R, first run, {pairs} alternated ({name})"),
+        &Stats(ours),
         "ms",
-        crate::stats::Limit { name: "rsync --fsync", value: synced[0] },
+        crate::stats::Limit { name: "rsync --fsync", value: theirs.median() },
         "(target: <= 1.0 x its time)",
     );
+}
+
+/// One first `mirror -R` of `tree`, with no digest cached, in ms.
+fn netdisk_first(link: &Link, tree: &Path, cache: &Path) -> f64 {
+    let t = Instant::now();
+    let mut c = Client::connect(&link.addr).expect("connect");
+    c.login("mirror", PASSWORD).expect("login");
+    c.set_cache(Some(DigestCache::open(cache)));
+    let source = tree.to_str().expect("utf-8 path");
+    let report = c.mirror(source, "/first", true, Options::default(), &mut |_| true).expect("mirror");
+    let took = ms(t.elapsed());
+    assert!(report.ok(), "{}", report.summary());
+    let _ = c.quit();
+    took
 }
