@@ -10,10 +10,10 @@
 use std::fs;
 use std::io::Read;
 use std::net::Shutdown;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
+use super::item::Item;
 use super::report::{Event, OnEvent, Report};
 use super::transfer::{CLAIM_FROM, parse_body, set_local_time, sidecar};
 use super::window::{self, Note, Sent};
@@ -31,24 +31,6 @@ use crate::proto::{Code, Command};
 const PIPE_FILES: usize = 256;
 const PIPE_DOWNLOADS: usize = 1024;
 const PIPE_BYTES: u64 = 8 << 20;
-
-/// One file to move: where it is on each side, and what it holds.
-#[derive(Clone, Debug)]
-pub(crate) struct Item {
-    pub local: PathBuf,
-    pub remote: String,
-    pub size: u64,
-    pub md5: Option<Digest>,
-    /// The remote MTIME (whole seconds, from a listing), given to the
-    /// local file a download makes.
-    pub mtime: Option<u64>,
-}
-
-impl Item {
-    fn shown_up(&self) -> &str {
-        &self.remote
-    }
-}
 
 /// Groups of small items for one pipelined round each.
 fn groups(items: &[Item], files: usize) -> Vec<&[Item]> {

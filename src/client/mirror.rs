@@ -8,7 +8,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::batch::Item;
+use super::item::Item;
 use super::report::{Event, OnEvent, Report};
 use super::tree::{Entry, LocalTree, RemoteRoot, Tree, join, walk_local};
 use super::{Client, ClientError, Result};

@@ -32,6 +32,7 @@ mod batch;
 mod cache;
 mod conn;
 pub mod glob;
+mod item;
 mod mirror;
 mod ops;
 mod report;

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::batch::Item;
 use super::glob;
+use super::item::Item;
 use super::mirror::Options;
 use super::report::{Event, OnEvent, Report};
 use super::tree::{PIPE_REQUESTS, RemoteRoot, join};

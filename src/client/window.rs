@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::sync::mpsc::{SendError, SyncSender};
 
 use super::ClientError;
-use super::batch::Item;
+use super::item::Item;
 use crate::digest::Digest;
 use crate::proto::Command;
 
